@@ -1,0 +1,43 @@
+# One command surface for people and CI. `make test` is the README's test command and what .ci/run calls.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install dev test test-rust lint typecheck test-python bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install --quiet .
+
+dev: $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+
+test-rust:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+
+lint: dev
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+
+typecheck: dev
+	$(VENV)/bin/mypy
+
+test-python: dev
+	$(VENV)/bin/pytest tests
+
+# Everything CI checks, in order of speed.
+test: dev test-rust lint typecheck test-python
+
+bench: dev
+	$(VENV)/bin/pytest benches --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
+	cargo bench -p advengine-kernels
+
+clean:
+	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,7 @@
+"""``python -m advengine`` runs the command-line interface."""
+
+import sys
+
+from advengine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The root typer app and the factory every command group uses, so all groups behave alike."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from advengine import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group with the project's shared settings."""
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings=CONTEXT,
+        add_completion=False,
+    )
+
+
+app = typer.Typer(
+    name="advengine",
+    help="Run adversarial attack and defense competitions on ONNX image classifiers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"advengine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Run adversarial attack and defense competitions on ONNX image classifiers."""
