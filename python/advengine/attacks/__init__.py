@@ -1,0 +1,16 @@
+"""Attacks: each maps clean uint8 images to adversarial ones within an integer L∞ budget."""
+
+from advengine.attacks import baselines as _baselines  # noqa: F401  (registers the built-ins)
+from advengine.attacks.base import Attack, Track, from_model_output, to_model_input
+from advengine.attacks.registry import attack_class, attack_names, build_attack, register
+
+__all__ = [
+    "Attack",
+    "Track",
+    "attack_class",
+    "attack_names",
+    "build_attack",
+    "from_model_output",
+    "register",
+    "to_model_input",
+]

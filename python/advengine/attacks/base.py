@@ -1,0 +1,111 @@
+"""The attack contract.
+
+An attack maps a batch of clean uint8 images to adversarial uint8 images within an integer L∞ budget,
+exactly as a NIPS 2017 submission does. Subclasses implement :meth:`Attack.run` in float32 NCHW
+[0, 1] space; the final :meth:`Attack.__call__` validates the inputs, converts, calls ``run`` and then
+enforces the budget itself (round to uint8, organiser's projection in Rust), because the harness
+cannot trust what ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, final
+
+import numpy as np
+import numpy.typing as npt
+
+from advengine.errors import ParameterError, ShapeError
+from advengine.kernels import clip_linf
+from advengine.params import Params
+
+Track = Literal["nontargeted", "targeted"]
+ImagesU8 = npt.NDArray[np.uint8]
+ImagesF32 = npt.NDArray[np.float32]
+Labels = npt.NDArray[np.int64]
+
+
+def to_model_input(images: ImagesU8) -> ImagesF32:
+    """uint8 NHWC 0..255 → float32 NCHW [0, 1]."""
+    x: ImagesF32 = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
+    x /= np.float32(255.0)
+    return x
+
+
+def from_model_output(x: ImagesF32) -> ImagesU8:
+    """float32 NCHW [0, 1] → uint8 NHWC, rounding half to even (no truncation bias)."""
+    scaled = np.rint(np.clip(np.nan_to_num(x, nan=0.0), 0.0, 1.0) * np.float32(255.0))
+    return np.ascontiguousarray(scaled.astype(np.uint8).transpose(0, 2, 3, 1))
+
+
+def check_images(images: Any, name: str = "images") -> ImagesU8:
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
+        raise ShapeError(f"{name} must be uint8 [n, h, w, 3], got {arr.dtype.name} {list(arr.shape)}")
+    return np.ascontiguousarray(arr)
+
+
+def check_labels(labels: Any, n: int, name: str) -> Labels:
+    arr = np.asarray(labels)
+    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
+        raise ShapeError(f"{name} must be {n} integer labels, got {arr.dtype.name} {list(arr.shape)}")
+    if n and (arr.min() < 1 or arr.max() > 1000):
+        raise ParameterError(f"{name} must be TF-Slim labels in 1..1000, got {arr.min()}..{arr.max()}")
+    return arr.astype(np.int64)
+
+
+class Attack(ABC):
+    """Base class of every built-in attack."""
+
+    #: Registry name, e.g. ``"mifgsm"``.
+    name: ClassVar[str]
+    track: ClassVar[Track] = "nontargeted"
+    #: Parameter dataclass with the published defaults.
+    params_type: ClassVar[type[Params]] = Params
+    #: Whether :meth:`run` needs source models (gradient attacks do, noise baselines do not).
+    needs_models: ClassVar[bool] = False
+
+    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
+        self.params = params if params is not None else self.params_type()
+        if not isinstance(self.params, self.params_type):
+            raise ParameterError(f"{self.name}: params must be {self.params_type.__name__}")
+        self.models = tuple(models)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
+        models = f", models={list(self.models)!r}" if self.models else ""
+        return f"{type(self).__name__}({fields}{models})"
+
+    @final
+    def __call__(
+        self,
+        images: ImagesU8,
+        *,
+        eps: int,
+        target_classes: Labels | None = None,
+        seed: int = 0,
+    ) -> ImagesU8:
+        """Adversarial uint8 images for ``images`` under the integer budget ``eps`` (0..255)."""
+        clean = check_images(images)
+        if isinstance(eps, bool) or not isinstance(eps, int | np.integer) or not 0 <= eps <= 255:
+            raise ParameterError(f"eps must be an integer in 0..255 (pixel units), got {eps!r}")
+        targets = None
+        if self.track == "targeted":
+            if target_classes is None:
+                raise ParameterError(f"{self.name} is a targeted attack: give target_classes")
+            targets = check_labels(target_classes, len(clean), "target_classes")
+        rng = np.random.default_rng(seed)
+        x = to_model_input(clean)
+        adv = self.run(x, float(eps) / 255.0, targets, rng)
+        if adv.shape != x.shape:
+            raise ShapeError(f"{self.name} returned shape {list(adv.shape)}, expected {list(x.shape)}")
+        out = from_model_output(adv.astype(np.float32, copy=False))
+        return clip_linf(out, clean, int(eps), out=out)
+
+    @abstractmethod
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        """Adversarial float32 NCHW images in [0, 1] for clean ``x``; ``eps`` is in [0, 1] units."""
