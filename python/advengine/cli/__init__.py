@@ -7,6 +7,7 @@ traceback is shown only with ``ADVENGINE_DEBUG=1``.
 
 from __future__ import annotations
 
+from advengine.cli import data as _data  # noqa: F401  (registers the command group)
 from advengine.cli import eval as _eval  # noqa: F401  (registers the command)
 from advengine.cli._app import app
 from advengine.cli._errors import run_main
