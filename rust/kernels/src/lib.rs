@@ -6,9 +6,16 @@
 //!
 //! Array contract: images are `uint8`, NHWC, C-contiguous, RGB.
 
+pub mod batch;
+pub mod bit_depth;
 pub mod clip;
 pub mod codec;
 pub mod error;
+pub mod jpeg;
+pub mod median;
 pub mod parallel;
+pub mod resize;
+pub mod resize_pad;
+pub mod scoring;
 
 pub use error::{KernelError, Result};
