@@ -1,0 +1,15 @@
+"""The VJP rule table: one module per op family, each registering its rules into :data:`RULES`."""
+
+from advengine.graph.rules import (  # noqa: F401  (importing registers the rules)
+    activations,
+    conv,
+    elementwise,
+    linalg,
+    normalization,
+    pooling,
+    resize,
+    shape,
+)
+from advengine.graph.rules.base import RULES, Grads, Rule, RuleContext
+
+__all__ = ["RULES", "Grads", "Rule", "RuleContext"]

@@ -1,0 +1,91 @@
+"""What a VJP rule sees: the node, the builder, static shapes and constant values from the probe run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from advengine.errors import GraphError
+from advengine.graph.builder import GraphBuilder
+
+
+@dataclass
+class RuleContext:
+    """Everything a rule may look at. ``shapes`` and ``values`` come from one ORT run of the forward
+    graph with every intermediate exposed (ORT's shapes, not onnx.shape_inference's: they disagree on
+    MaxPool ceil_mode)."""
+
+    b: GraphBuilder
+    shapes: dict[str, tuple[int, ...]]
+    values: dict[str, np.ndarray[Any, Any]]
+    needs_grad: set[str]
+    model_name: str
+    opset: int
+    #: Tensors whose forward value is needed, e.g. so that a rule can read an activation's output.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        try:
+            return self.shapes[name]
+        except KeyError:
+            raise GraphError(
+                f"{self.model_name}: no static shape for tensor {name!r}; the probe run could not fix it "
+                "(give --batch/--size so every dimension is known)"
+            ) from None
+
+    def value(self, name: str, node: onnx.NodeProto) -> np.ndarray[Any, Any]:
+        if name in self.values:
+            return self.values[name]
+        raise GraphError(
+            f"{self.model_name}: node {node.name or node.op_type!r} ({node.op_type}) needs input {name!r} "
+            "to be a constant, but it depends on the image; re-export the model with constant parameters"
+        )
+
+    def needs(self, name: str) -> bool:
+        return bool(name) and name in self.needs_grad
+
+    def unbroadcast(self, g: str, target: tuple[int, ...], full: tuple[int, ...]) -> str:
+        """Sums a gradient of broadcast shape ``full`` back to ``target`` (numpy broadcasting rules)."""
+        if tuple(target) == tuple(full):
+            return g
+        lead = len(full) - len(target)
+        axes = list(range(lead))
+        for i, t in enumerate(target):
+            if t == 1 and full[lead + i] != 1:
+                axes.append(lead + i)
+        if axes:
+            g = self.b.op("ReduceSum", [g, self.b.ints(axes, "axes")], "unbroadcast", keepdims=1)
+        return self.b.reshape(g, target)
+
+
+def attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    """The node's attributes as Python values (bytes decoded)."""
+    out: dict[str, Any] = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+Grads = list[str | None]
+Rule = Callable[[RuleContext, onnx.NodeProto, Grads], Grads]
+
+#: op_type -> VJP rule. Populated by the rule modules through :func:`rule`.
+RULES: dict[str, Rule] = {}
+
+
+def rule(*op_types: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for op in op_types:
+            RULES[op] = fn
+        return fn
+
+    return register
+
+
+__all__ = ["RULES", "Grads", "Rule", "RuleContext", "attrs", "rule"]

@@ -1,0 +1,136 @@
+"""Test oracles for the gradient compiler: synthetic nets built with onnx.helper, a float64 copy run
+through onnx.reference (pure numpy, any op), and central finite differences in float64."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from advengine.graph import compile_gradient_graph
+
+F32 = onnx.TensorProto.FLOAT
+F64 = onnx.TensorProto.DOUBLE
+Array = np.ndarray[Any, Any]
+
+
+def to_float64(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy with every float32 tensor, type and Cast target turned into float64."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    for vi in [*g.input, *g.output, *g.value_info]:
+        if vi.type.tensor_type.elem_type == F32:
+            vi.type.tensor_type.elem_type = F64
+    for i, init in enumerate(list(g.initializer)):
+        if init.data_type == F32:
+            g.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name))
+    for node in g.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == F32:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float64), a.t.name))
+            if node.op_type == "Cast" and a.name == "to" and a.i == F32:
+                a.i = F64
+    return m
+
+
+def make_model(nodes: list[onnx.NodeProto], inp: tuple[int | str, ...], inits: dict[str, Array],
+               out: str = "logits", opset: int = 18) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes,
+        "test_net",
+        [helper.make_tensor_value_info("input", F32, list(inp))],
+        [helper.make_tensor_value_info(out, F32, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def session(model: onnx.ModelProto) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def seed_grad(model: onnx.ModelProto, x: Array, seed: Array, size: int | None = None) -> tuple[Array, Array]:
+    """ORT float32 logits and the VJP seedᵀ·J through the compiled graph (seed head)."""
+    compiled = compile_gradient_graph(model, loss="seed", batch=x.shape[0], size=size)
+    logits, _, grad = session(compiled).run(["logits", "loss", "grad"], {"input": x, "seed": seed})
+    return logits, grad
+
+
+def fd_directional(model: onnx.ModelProto, x: Array, seed: Array, v: Array, h: float = 1e-6) -> float:
+    """Central difference of ⟨seed, f(x)⟩ along v, in float64 through onnx.reference."""
+    ref = ReferenceEvaluator(to_float64(model))
+    name = model.graph.output[0].name
+
+    def f(t: Array) -> float:
+        return float(np.sum(seed.astype(np.float64) * ref.run([name], {"input": t})[0]))
+
+    x64 = x.astype(np.float64)
+    return (f(x64 + h * v) - f(x64 - h * v)) / (2 * h)
+
+
+def check_vjp(model: onnx.ModelProto, x: Array, *, directions: int = 2, rtol: float = 2e-4,
+              rng: np.random.Generator | None = None, size: int | None = None) -> None:
+    """⟨grad, v⟩ from the compiled graph must match float64 finite differences along random v.
+    The error is measured against Σ|grad·v| so that cancellation does not inflate it."""
+    rng = rng or np.random.default_rng(0)
+    logits_shape = session(model).run(None, {"input": x})[0].shape
+    seed = rng.standard_normal(logits_shape).astype(np.float32)
+    _, grad = seed_grad(model, x, seed, size)
+    assert grad.shape == x.shape
+    for _ in range(directions):
+        v = rng.standard_normal(x.shape)
+        got = float(np.sum(grad.astype(np.float64) * v))
+        want = fd_directional(model, x, seed, v)
+        scale = float(np.sum(np.abs(grad.astype(np.float64) * v))) + 1e-12
+        assert abs(got - want) <= rtol * scale, (got, want, scale)
+
+
+def rand(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> Array:
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def tiny_mobilenet(rng: np.random.Generator, channels: int = 8, classes: int = 10) -> onnx.ModelProto:
+    """The research doc's test net: normalisation, Conv+BN+Clip, MaxPool, depthwise Conv, swish,
+    1×1 Conv, residual Add, GlobalAveragePool, Flatten, Gemm."""
+    c = channels
+    inits = {
+        "mean": np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1),
+        "std": np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1),
+        "w1": rand(rng, c, 3, 3, 3, scale=0.3),
+        "bn_s": (1 + 0.1 * rng.standard_normal(c)).astype(np.float32),
+        "bn_b": rand(rng, c, scale=0.1),
+        "bn_m": rand(rng, c, scale=0.1),
+        "bn_v": (0.5 + rng.random(c)).astype(np.float32),
+        "lo": np.array(0.0, np.float32),
+        "hi": np.array(6.0, np.float32),
+        "wd": rand(rng, c, 1, 3, 3, scale=0.3),
+        "w2": rand(rng, c, c, 1, 1, scale=0.3),
+        "fc": rand(rng, classes, c, scale=0.3),
+        "fcb": rand(rng, classes, scale=0.1),
+    }
+    nodes = [
+        helper.make_node("Sub", ["input", "mean"], ["n0"]),
+        helper.make_node("Div", ["n0", "std"], ["n1"]),
+        helper.make_node("Conv", ["n1", "w1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "bn_s", "bn_b", "bn_m", "bn_v"], ["b1"]),
+        helper.make_node("Clip", ["b1", "lo", "hi"], ["a1"]),
+        helper.make_node("MaxPool", ["a1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p1", "wd"], ["d1"], kernel_shape=[3, 3], group=c, pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["d1"], ["s1"]),
+        helper.make_node("Mul", ["d1", "s1"], ["sw"]),
+        helper.make_node("Conv", ["sw", "w2"], ["c2"], kernel_shape=[1, 1]),
+        helper.make_node("Add", ["c2", "p1"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc", "fcb"], ["logits"], transB=1),
+    ]
+    return make_model(nodes, ("N", 3, "H", "W"), inits)
