@@ -121,6 +121,7 @@ def fetch(url: str, timeout: float) -> bytes:
             body: bytes = resp.read()
             return body
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response's socket
         # Client errors are final (a 404 stays a 404); server errors and throttling may pass.
         raise _AttemptFailedError(
             f"HTTP {exc.code}", retry=exc.code >= 500 or exc.code in (408, 429)
