@@ -1,0 +1,180 @@
+"""``advengine models``: list, build, verify and register ONNX classifiers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from advengine.cli._app import app, sub_app
+from advengine.models.accuracy import measure_accuracy
+from advengine.models.cache import cached_path, ensure_onnx, is_fresh
+from advengine.models.classifier import load_classifier
+from advengine.models.manifest import Manifest
+from advengine.models.zoo import get_manifest, list_manifests, register_model, unregister_model
+
+models_app = sub_app("List, build, verify and register the ONNX classifiers (the model zoo).")
+app.add_typer(models_app, name="models")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2))
+
+
+def _status(m: Manifest) -> tuple[str, str]:
+    """(state, path): whether the ONNX file is ready to load, and where it is or will be."""
+    if m.builds_onnx:
+        path = cached_path(m)
+        return ("built" if is_fresh(path) else "not built"), str(path)
+    assert m.onnx_path is not None
+    return ("onnx file" if m.onnx_path.is_file() else "missing"), str(m.onnx_path)
+
+
+def _summary(m: Manifest) -> dict[str, Any]:
+    state, path = _status(m)
+    return {
+        "name": m.name,
+        "origin": m.origin,
+        "input_size": m.input_size,
+        "source": m.source_kind,
+        "status": state,
+        "onnx": path,
+        "manifest": str(m.path),
+        "license": m.license,
+        "reference_accuracy": [
+            {"top1": r.top1, "images": r.images, "dataset": r.dataset} for r in m.reference_accuracy
+        ],
+    }
+
+
+@models_app.command("list")
+def list_command(as_json: JsonOption = False) -> None:
+    """List every known model: bundled, registered, and those in $ADVENGINE_MODEL_PATH."""
+    rows = [_summary(m) for m in list_manifests()]
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        ref = r["reference_accuracy"]
+        acc = f"ref top-1 {ref[-1]['top1']:.1%} on {ref[-1]['images']}" if ref else "no reference accuracy"
+        typer.echo(f"{r['name']:<24} {r['input_size']:>4}px  {r['origin']:<10} {r['status']:<10} {acc}")
+
+
+@models_app.command("build")
+def build_command(
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Model to build [default: all].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the cached file is fresh.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the ONNX file of a bundled model (all of them by default) into the cache.
+
+    Up-to-date builds are kept unless --force. Registered ONNX-file models are only checked.
+    """
+    manifests = [get_manifest(name)] if name else list_manifests()
+    err = Console(stderr=True)
+    results: list[dict[str, Any]] = []
+    with _progress(err) as bar:
+        job = bar.add_task("models", total=len(manifests))
+        for m in manifests:
+            fresh = m.builds_onnx and is_fresh(cached_path(m))
+            bar.update(job, description=f"{m.name}: checking")
+
+            def step(text: str, model: str = m.name) -> None:
+                bar.update(job, description=f"{model}: {text}")
+                err.print(f"{model}: {text}")
+
+            path = ensure_onnx(m.name, force=force, step=step)
+            action = "checked" if not m.builds_onnx else ("cached" if fresh and not force else "built")
+            results.append({"name": m.name, "onnx": str(path), "action": action})
+            bar.advance(job)
+    if as_json:
+        _print_json(results)
+        return
+    for r in results:
+        typer.echo(f"{r['name']}: {r['action']} {r['onnx']}")
+
+
+@models_app.command("verify")
+def verify_command(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model to measure.")],
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="Labelled dataset dir (images/ + dev_dataset.csv).", show_default=False),
+    ],
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 50,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="ONNX Runtime intra-op threads [default: all].")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure top-1 accuracy: images resized bilinearly 299 -> the native size, argmax + 1 vs TrueLabel."""
+    m = get_manifest(name)
+    err = Console(stderr=True)
+    err.print(f"Loading {m.name} ({m.input_size}px)")
+    clf = load_classifier(m.name, threads=threads, batch_size=batch_size)
+    err.print(f"Classifying images of {data} with {m.name}")
+    with _progress(err) as bar:
+        job = bar.add_task(m.name, total=limit)
+
+        def advance(n: int) -> None:
+            bar.advance(job, n)
+
+        report = measure_accuracy(clf, data, limit=limit, batch_size=batch_size, on_batch=advance)
+    payload = report.to_dict()
+    ref = next((r for r in m.reference_accuracy if r.images == report.images), None)
+    payload["reference_top1"] = ref.top1 if ref else None
+    if as_json:
+        _print_json(payload)
+        return
+    line = f"{m.name}: top-1 {report.accuracy:.2%} ({report.correct}/{report.images})"
+    if ref:
+        line += f", reference {ref.top1:.1%} on {ref.images} images"
+    typer.echo(line)
+    typer.echo(f"{report.seconds:.1f} s, {report.images_per_second:.1f} images/s")
+
+
+@models_app.command("register")
+def register_command(
+    manifest: Annotated[
+        Path, typer.Argument(metavar="MANIFEST", help="JSON manifest of an ONNX classifier.")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a model registered under the same name.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Register your own ONNX classifier: checks its sha256 and contract, then copies the manifest
+    into the user config dir ($ADVENGINE_CONFIG or ~/.config/advengine/models)."""
+    m = register_model(manifest, force=force)
+    if as_json:
+        _print_json(_summary(m))
+        return
+    typer.echo(f"registered {m.name} -> {m.path}")
+
+
+@models_app.command("unregister")
+def unregister_command(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model.")],
+) -> None:
+    """Remove a registered model's manifest (its ONNX file is left alone)."""
+    typer.echo(f"removed {unregister_model(name)}")

@@ -1,0 +1,90 @@
+"""The build cache: ``<cache>/models/<name>-<key>.onnx`` where ``key`` hashes everything the build
+depends on (weights sha256, builder version, the whole manifest). A sidecar ``.sha256`` records the
+digest of the written ONNX so a damaged or edited file is detected and rebuilt, not trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from advengine.errors import ModelError
+from advengine.models import build
+from advengine.models._atomic import write_atomic
+from advengine.models.build import Step, _no_step, build_onnx
+from advengine.models.checkpoint import sha256_file
+from advengine.models.locations import cache_dir
+from advengine.models.manifest import Manifest
+from advengine.models.zoo import get_manifest
+
+KEY_LENGTH = 16
+
+
+def build_key(m: Manifest) -> str:
+    """Content hash of a build's inputs."""
+    payload = json.dumps(
+        {"builder": build.BUILDER_VERSION, "weights": m.sha256, "manifest": m.raw},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def cached_path(m: Manifest) -> Path:
+    """Where the build of ``m`` lives (whether or not it exists yet)."""
+    return cache_dir() / "models" / f"{m.name}-{build_key(m)}.onnx"
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def is_fresh(path: Path) -> bool:
+    """The cached file exists and still has the digest recorded when it was written."""
+    side = _sidecar(path)
+    if not path.is_file() or not side.is_file():
+        return False
+    return side.read_text().strip() == sha256_file(path)
+
+
+def _remove_stale(m: Manifest, keep: Path) -> None:
+    for old in keep.parent.glob(f"{m.name}-*.onnx*"):
+        stem = old.name.removesuffix(".sha256")
+        # Only our own files: <name>-<16 hex>.onnx; another model's name may share the prefix.
+        key = stem.removeprefix(f"{m.name}-").removesuffix(".onnx")
+        if len(key) == KEY_LENGTH and old.name not in (keep.name, _sidecar(keep).name):
+            old.unlink(missing_ok=True)
+
+
+def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Path:
+    """The ONNX file of model ``name``: built into the cache if missing, stale or damaged (or ``force``).
+
+    For a registered ONNX-file model, the file's sha256 is checked against its manifest and its path
+    returned as is.
+    """
+    m = get_manifest(name)
+    if not m.builds_onnx:
+        assert m.onnx_path is not None
+        if not m.onnx_path.is_file():
+            raise ModelError(f"model {name}: ONNX file {m.onnx_path} is missing (manifest {m.path})")
+        actual = sha256_file(m.onnx_path)
+        if actual != m.sha256:
+            raise ModelError(
+                f"model {name}: {m.onnx_path} has sha256 {actual}, the manifest {m.path} says {m.sha256}; "
+                "re-register the model after changing its file"
+            )
+        return m.onnx_path
+    path = cached_path(m)
+    if not force and is_fresh(path):
+        return path
+    model = build_onnx(m, step)
+    data = model.SerializeToString()
+    step(f"writing {path}")
+    write_atomic(path, data)
+    write_atomic(_sidecar(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    _remove_stale(m, path)
+    return path
+
+
+__all__ = ["build_key", "cached_path", "ensure_onnx", "is_fresh"]

@@ -1,0 +1,125 @@
+"""An ONNX Runtime session wrapped as a classifier with the project's array contract.
+
+Inputs are float32 NCHW in [0, 1] at the model's native size (:meth:`OnnxClassifier.prepare` resizes
+anything else bilinearly); outputs are ``[N, 1000]`` logits or TF-Slim labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from advengine.data.labels import labels_from_logits
+from advengine.errors import ModelError, ParameterError, ShapeError
+from advengine.models.cache import ensure_onnx
+from advengine.models.manifest import Manifest
+from advengine.models.resize import resize_bilinear
+from advengine.models.zoo import get_manifest
+
+DEFAULT_BATCH = 100
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+
+def _session(path: Path, providers: Sequence[str], threads: int | None) -> Any:
+    import onnxruntime as ort  # deferred: importing onnxruntime costs ~0.3 s
+
+    available = ort.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise ModelError(
+            f"ONNX Runtime provider {missing[0]} is not available (available: {', '.join(available)}); "
+            "for CUDAExecutionProvider install advengine[gpu] in place of onnxruntime"
+        )
+    options = ort.SessionOptions()
+    if threads is not None:
+        if threads < 1:
+            raise ParameterError(f"threads must be at least 1, got {threads}")
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=list(providers))
+    except Exception as exc:  # onnxruntime raises its own non-exported exception types
+        raise ModelError(f"ONNX Runtime cannot load {path}: {' '.join(str(exc).split())[:300]}") from None
+
+
+class OnnxClassifier:
+    """A 1000-class ImageNet classifier in ONNX. ``threads`` bounds ONNX Runtime's intra-op threads."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        input_size: int,
+        name: str | None = None,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ) -> None:
+        if batch_size < 1:
+            raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
+        self.path = Path(path)
+        self.name = name or self.path.stem
+        self.input_size = input_size
+        self.batch_size = batch_size
+        self._session = _session(self.path, tuple(providers or DEFAULT_PROVIDERS), threads)
+        self.providers: list[str] = list(self._session.get_providers())
+
+    def __repr__(self) -> str:
+        return f"OnnxClassifier({self.name!r}, input_size={self.input_size}, providers={self.providers})"
+
+    def _check(self, x: Any) -> npt.NDArray[np.float32]:
+        arr = np.asarray(x)
+        s = self.input_size
+        if arr.dtype != np.float32 or arr.ndim != 4 or arr.shape[1:] != (3, s, s):
+            raise ShapeError(
+                f"{self.name} takes float32 [n, 3, {s}, {s}] in [0, 1], got {arr.dtype} {list(arr.shape)} "
+                "(convert uint8 images with advengine.data.to_model_input and resize with clf.prepare)"
+            )
+        return np.ascontiguousarray(arr)
+
+    def prepare(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Float32 NCHW images of any size -> the native size, bilinear (PyTorch ``align_corners=False``)."""
+        return resize_bilinear(x, self.input_size)
+
+    def logits(self, x: npt.ArrayLike, *, batch_size: int | None = None) -> npt.NDArray[np.float32]:
+        """``[n, 1000]`` logits of float32 ``[n, 3, S, S]`` inputs in [0, 1], run in batches."""
+        arr = self._check(x)
+        step = batch_size or self.batch_size
+        if step < 1:
+            raise ParameterError(f"batch_size must be at least 1, got {step}")
+        if len(arr) == 0:
+            return np.zeros((0, 1000), dtype=np.float32)
+        parts = [
+            self._session.run(["logits"], {"input": arr[i : i + step]})[0] for i in range(0, len(arr), step)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def predict(self, x: npt.ArrayLike, *, batch_size: int | None = None) -> npt.NDArray[np.int64]:
+        """TF-Slim labels (1..1000) of float32 ``[n, 3, S, S]`` inputs in [0, 1]."""
+        return labels_from_logits(self.logits(x, batch_size=batch_size))
+
+
+def load_classifier(
+    name: str,
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+) -> OnnxClassifier:
+    """The classifier of a known model, building its ONNX file first if needed."""
+    manifest: Manifest = get_manifest(name)
+    path = ensure_onnx(name)
+    return OnnxClassifier(
+        path,
+        input_size=manifest.input_size,
+        name=manifest.name,
+        providers=providers,
+        threads=threads,
+        batch_size=batch_size,
+    )
+
+
+__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "load_classifier"]

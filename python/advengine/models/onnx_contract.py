@@ -1,0 +1,77 @@
+"""The classifier contract every model file must meet (docs/architecture.md, ``advengine.models``).
+
+Input ``input`` float32 ``[N, 3, S, S]`` in [0, 1] with ``N`` symbolic, output ``logits`` float32
+``[N, 1000]``, opset ≥ 17 of the default domain, no custom domains. Attacks and the gradient compiler
+rely on all of it, so a registered model is checked before it is accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from advengine.errors import ModelError
+
+MIN_OPSET = 17
+CLASSES = 1000
+
+
+def _dims(value: onnx.ValueInfoProto) -> list[int | str | None]:
+    shape = value.type.tensor_type.shape
+    out: list[int | str | None] = []
+    for d in shape.dim:
+        if d.HasField("dim_value"):
+            out.append(int(d.dim_value))
+        elif d.HasField("dim_param"):
+            out.append(d.dim_param)
+        else:
+            out.append(None)
+    return out
+
+
+def check_onnx_contract(model: onnx.ModelProto | Path, input_size: int) -> None:
+    """Raise :class:`~advengine.errors.ModelError` (one line) unless ``model`` meets the contract."""
+    where = str(model) if isinstance(model, Path) else "the model"
+    if isinstance(model, Path):
+        try:
+            model = onnx.load(str(model), load_external_data=False)
+        except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not an ONNX file"
+            raise ModelError(f"{where} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+    fix = "(advengine classifiers take `input` float32 [N,3,S,S] in [0,1] and emit `logits` float32 [N,1000])"
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    custom = sorted(d for d in opsets if d not in ("ai.onnx", "ai.onnx.ml"))
+    if custom:
+        raise ModelError(
+            f"{where} uses the custom op domain {custom[0]!r}; only standard ONNX ops are supported"
+        )
+    if opsets.get("ai.onnx", 0) < MIN_OPSET:
+        raise ModelError(
+            f"{where} uses opset {opsets.get('ai.onnx', 0)}; opset {MIN_OPSET} or newer is required "
+            "(convert it with onnx.version_converter)"
+        )
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if [i.name for i in inputs] != ["input"]:
+        raise ModelError(
+            f"{where} must have exactly one input named 'input', has {[i.name for i in inputs]} {fix}"
+        )
+    if [o.name for o in model.graph.output] != ["logits"]:
+        names = [o.name for o in model.graph.output]
+        raise ModelError(f"{where} must have exactly one output named 'logits', has {names} {fix}")
+    inp, out = inputs[0], model.graph.output[0]
+    for value in (inp, out):
+        if value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            raise ModelError(f"{where}: '{value.name}' must be float32 {fix}")
+    dims = _dims(inp)
+    if len(dims) != 4 or isinstance(dims[0], int) or dims[1:] != [3, input_size, input_size]:
+        raise ModelError(
+            f"{where}: 'input' has shape {dims}, expected [N, 3, {input_size}, {input_size}] with N symbolic "
+            "(check the manifest's input_size)"
+        )
+    odims = _dims(out)
+    if len(odims) != 2 or odims[1] != CLASSES:
+        raise ModelError(f"{where}: 'logits' has shape {odims}, expected [N, {CLASSES}] {fix}")
+
+
+__all__ = ["MIN_OPSET", "check_onnx_contract"]

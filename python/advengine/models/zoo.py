@@ -1,0 +1,94 @@
+"""The catalogue of models: bundled manifests, registered ones, and ``$ADVENGINE_MODEL_PATH`` dirs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from advengine.errors import ModelError, ModelNotFoundError
+from advengine.models._atomic import write_atomic
+from advengine.models.checkpoint import sha256_file
+from advengine.models.locations import builtin_manifest_dir, model_path_dirs, user_manifest_dir
+from advengine.models.manifest import Manifest, read_manifest
+from advengine.models.onnx_contract import check_onnx_contract
+
+
+def _sources() -> list[tuple[str, Path]]:
+    return [("builtin", builtin_manifest_dir()), ("registered", user_manifest_dir())] + [
+        ("model-path", d) for d in model_path_dirs()
+    ]
+
+
+def list_manifests() -> list[Manifest]:
+    """Every known manifest, sorted by name. A name defined twice is an error naming both files."""
+    found: dict[str, Manifest] = {}
+    for origin, directory in _sources():
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.json")):
+            m = read_manifest(path, origin)
+            if m.name in found:
+                raise ModelError(
+                    f"model {m.name!r} is defined twice: {found[m.name].path} and {path}; "
+                    "remove or rename one"
+                )
+            found[m.name] = m
+    return [found[k] for k in sorted(found)]
+
+
+def list_models() -> list[str]:
+    """Names of every known model."""
+    return [m.name for m in list_manifests()]
+
+
+def get_manifest(name: str) -> Manifest:
+    """The manifest of ``name``; :class:`~advengine.errors.ModelNotFoundError` lists the known names."""
+    manifests = list_manifests()
+    for m in manifests:
+        if m.name == name:
+            return m
+    known = ", ".join(m.name for m in manifests) or "none"
+    raise ModelNotFoundError(
+        f"no model named {name!r}; known models: {known} (register one with `advengine models register`)"
+    )
+
+
+def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifest:
+    """Check a user manifest and its ONNX file, then copy the manifest into the user config dir.
+
+    The copy points at the ONNX file by absolute path, so it keeps working from any directory.
+    """
+    m = read_manifest(manifest_path, "file")
+    if m.source_kind != "onnx-file" or m.onnx_path is None:
+        raise ModelError(f"{m.path}: only 'onnx-file' manifests can be registered (source.kind)")
+    if not m.onnx_path.is_file():
+        raise ModelError(f"{m.path}: ONNX file {m.onnx_path} does not exist (fix 'source.path')")
+    actual = sha256_file(m.onnx_path)
+    if actual != m.sha256:
+        raise ModelError(
+            f"{m.path}: {m.onnx_path} has sha256 {actual} but the manifest says {m.sha256} "
+            "(fix 'source.sha256')"
+        )
+    check_onnx_contract(m.onnx_path, m.input_size)
+    target = user_manifest_dir() / f"{m.name}.json"
+    others = [x for x in list_manifests() if x.name == m.name and x.path.resolve() != target.resolve()]
+    if others:
+        raise ModelError(f"model {m.name!r} already exists ({others[0].path}); choose another 'name'")
+    if target.exists() and not force:
+        raise ModelError(f"model {m.name!r} is already registered ({target}); pass --force to replace it")
+    data = dict(m.raw)
+    data["source"] = {**data["source"], "path": str(m.onnx_path)}
+    write_atomic(target, (json.dumps(data, indent=2) + "\n").encode())
+    return read_manifest(target, "registered")
+
+
+def unregister_model(name: str) -> Path:
+    """Remove a registered manifest (never a bundled one); returns the removed file."""
+    target = user_manifest_dir() / f"{name}.json"
+    if not target.is_file():
+        raise ModelNotFoundError(f"no registered model named {name!r} in {user_manifest_dir()}")
+    target.unlink()
+    return target
+
+
+__all__ = ["get_manifest", "list_manifests", "list_models", "register_model", "unregister_model"]
