@@ -1,0 +1,351 @@
+"""Algorithm 1 of the NIPS 2017 competition: every attack on every batch, every defense on every
+adversarial batch and on the clean images, then scoring.
+
+Each piece is a pure function of (roster entry, inputs) run by an :class:`Executor`; its result is
+written atomically with a record (status, seconds, output hash), so ``resume`` redoes only pieces
+without a record. Per-piece seeds derive from (seed, entry, batch), so a given seed always gives the
+same images and labels, whether the run was interrupted or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
+from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
+from advengine.competition.pieces import AttackInputs, DefenseInputs, piece_seed
+from advengine.competition.plugins import import_plugins
+from advengine.competition.projection import project_outputs
+from advengine.competition.report import RunData, build_results, write_reports
+from advengine.competition.scoring import MISSING, NO_IMAGE
+from advengine.competition.state import RunDir, write_json
+from advengine.data import Dataset, load_dataset, sample_dataset_dir
+from advengine.errors import AdvEngineError, DatasetError
+from advengine.kernels import read_png_batch, write_png_batch
+
+
+class Listener(Protocol):
+    """What the engine reports while it works (the CLI draws progress bars from it)."""
+
+    def message(self, text: str) -> None: ...
+    def stage(self, name: str, total: int, done: int) -> None: ...
+    def piece(self, piece_id: str, status: str, seconds: float) -> None: ...
+
+
+class _Silent:
+    def message(self, text: str) -> None:
+        return None
+
+    def stage(self, name: str, total: int, done: int) -> None:
+        return None
+
+    def piece(self, piece_id: str, status: str, seconds: float) -> None:
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    index: int
+    start: int
+    stop: int
+    eps: int
+
+
+def eps_schedule(n_batches: int, policy: str, seed: int) -> list[int]:
+    """ε per batch: "cycle" is EVALINFRA's [4, 8, 12, 16][k mod 4]; "random" draws from the same
+    values with a generator seeded by the competition seed."""
+    if policy == "cycle":
+        return [EPS_VALUES[k % len(EPS_VALUES)] for k in range(n_batches)]
+    rng = np.random.default_rng(piece_seed(seed, "eps"))
+    return [int(v) for v in rng.choice(np.array(EPS_VALUES), size=n_batches)]
+
+
+def dataset_hash(ds: Dataset) -> str:
+    """sha256 over every image file and its labels, in ImageId order."""
+    h = hashlib.sha256()
+    for i, (image_id, path) in enumerate(zip(ds.image_ids, ds.image_paths, strict=True)):
+        h.update(image_id.encode())
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+        if ds.true_labels is not None and ds.target_classes is not None:
+            h.update(f"{ds.true_labels[i]},{ds.target_classes[i]}".encode())
+    return h.hexdigest()
+
+
+def _pixels_hash(images: npt.NDArray[np.uint8]) -> str:
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+
+
+def _load(config: CompetitionConfig) -> Dataset:
+    directory = config.dataset_dir if config.dataset_dir is not None else sample_dataset_dir()
+    ds = load_dataset(directory)
+    if not ds.labelled:
+        raise DatasetError(
+            f"{directory}: a competition needs TrueLabel and TargetClass; give a dataset dir with dev_dataset.csv"
+        )
+    if config.limit is not None:
+        ds = ds.head(config.limit)
+    if len(ds) == 0:
+        raise DatasetError(f"{directory}: no images to run on")
+    return ds
+
+
+class Competition:
+    """One run of a competition in one output directory."""
+
+    def __init__(
+        self,
+        config: CompetitionConfig,
+        out: Path,
+        *,
+        executor: Executor | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = RunDir(out)
+        self.executor: Executor = executor if executor is not None else InProcessExecutor()
+        self.listener: Listener = listener if listener is not None else _Silent()
+        self.timings: dict[str, float] = dict.fromkeys(
+            ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
+        )
+
+    # -- setup --------------------------------------------------------------------------------------
+
+    def _prepare(self, resume: bool) -> None:
+        import_plugins(self.config.plugins)
+        say = self.listener.message
+        self.ds = _load(self.config)
+        true, target = self.ds.true_labels, self.ds.target_classes
+        assert true is not None and target is not None  # _load checked
+        self.true_labels, self.target_classes = true, target
+        say(f"dataset: {len(self.ds)} images from {self.ds.image_paths[0].parent}")
+        self.dataset_hash = dataset_hash(self.ds)
+        n, size = len(self.ds), self.config.batch_size
+        starts = list(range(0, n, size))
+        schedule = eps_schedule(len(starts), self.config.eps, self.config.seed)
+        self.batches = [Batch(k, s, min(s + size, n), e) for k, (s, e) in enumerate(zip(starts, schedule, strict=True))]
+        self.fingerprint = {"config": self.config.to_json(), "dataset_hash": self.dataset_hash}
+        resumed = self.run_dir.prepare(self.fingerprint, resume=resume)
+        c = self.config
+        say(
+            f"{'resuming' if resumed else 'starting'} in {self.run_dir.root}: {len(self.batches)} batches of "
+            f"≤{size}, {len(c.attacks)} attacks, {len(c.targeted_attacks)} targeted attacks, "
+            f"{len(c.defenses)} defenses, scoring {c.scoring}"
+        )
+
+    # -- attacks ------------------------------------------------------------------------------------
+
+    def _attack_done(self, entry: Entry, b: Batch) -> bool:
+        rec = self.run_dir.load_record(self.run_dir.attack_record(entry.label, b.index))
+        if rec is None:
+            return False
+        ids = rec.get("image_ids", [])
+        return all(self.run_dir.adv_image(entry.label, i).is_file() for i in ids)
+
+    def _attack_jobs(self, clean_cache: dict[str, npt.NDArray[np.uint8]]) -> Iterator[Job]:
+        for entry in self.config.all_attacks:
+            for b in self.batches:
+                if self._attack_done(entry, b):
+                    continue
+
+                def load(entry: Entry = entry, b: Batch = b) -> AttackInputs:
+                    t0 = time.perf_counter()
+                    images = self.ds.read_images(b.start, b.stop)
+                    self.timings["io"] += time.perf_counter() - t0
+                    clean_cache[f"{entry.label}/{b.index}"] = images
+                    targets = self.target_classes[b.start : b.stop] if entry.track == "targeted" else None
+                    seed = piece_seed(self.config.seed, "attack", entry.label, b.index)
+                    return AttackInputs(images, b.eps, targets, seed)
+
+                yield Job(f"attack/{entry.label}/b{b.index:04d}", entry, load)
+
+    def _finish_attack(self, job: Job, outcome: Outcome, clean_cache: dict[str, npt.NDArray[np.uint8]]) -> None:
+        label, index = job.entry.label, int(job.piece_id.rsplit("/b", 1)[1])
+        b = self.batches[index]
+        clean = clean_cache.pop(f"{label}/{index}", None)
+        status, error, ids, out_hash = outcome.status, outcome.error, [], None
+        if status == "ok":
+            if clean is None:
+                clean = self.ds.read_images(b.start, b.stop)
+            try:
+                t0 = time.perf_counter()
+                adv = project_outputs(outcome.value, clean, b.eps)
+                t1 = time.perf_counter()
+                ids = self.ds.image_ids[b.start : b.stop]
+                self.run_dir.adv_image(label, "x").parent.mkdir(parents=True, exist_ok=True)
+                write_png_batch(adv, [self.run_dir.adv_image(label, i) for i in ids])
+                self.timings["projection"] += t1 - t0
+                self.timings["io"] += time.perf_counter() - t1
+                out_hash = _pixels_hash(adv)
+            except AdvEngineError as exc:
+                status, error, ids = "crashed", f"{type(exc).__name__}: {exc}", []
+        self.timings["attack"] += outcome.seconds
+        record = {
+            "piece": job.piece_id,
+            "status": status,
+            "seconds": outcome.seconds,
+            "eps": b.eps,
+            "image_ids": ids,
+            "output_hash": out_hash,
+            "error": error,
+        }
+        write_json(self.run_dir.attack_record(label, index), record)
+        self.listener.piece(job.piece_id, status, outcome.seconds)
+
+    # -- defenses -----------------------------------------------------------------------------------
+
+    def _produced(self, attack: str, b: Batch) -> list[str]:
+        rec = self.run_dir.load_record(self.run_dir.attack_record(attack, b.index))
+        return list(rec.get("image_ids", [])) if rec else []
+
+    def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
+        for attack in targets:
+            for b in self.batches:
+                if self.run_dir.load_record(self.run_dir.defense_record(defense.label, attack, b.index)):
+                    continue
+                ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
+                if not ids:
+                    continue  # the attack made no images for this batch: nothing to classify
+
+                def load(attack: str = attack, b: Batch = b, ids: list[str] = ids) -> DefenseInputs:
+                    t0 = time.perf_counter()
+                    if attack == CLEAN:
+                        images = self.ds.read_images(b.start, b.stop)
+                    else:
+                        images = read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
+                    self.timings["io"] += time.perf_counter() - t0
+                    seed = piece_seed(self.config.seed, "defense", defense.label, attack, b.index)
+                    return DefenseInputs(images, seed)
+
+                yield Job(f"defense/{defense.label}/{attack}/b{b.index:04d}", defense, load)
+
+    def _finish_defense(self, job: Job, outcome: Outcome) -> None:
+        _, defense, attack, tail = job.piece_id.split("/")
+        b = self.batches[int(tail[1:])]
+        ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
+        labels = None
+        if outcome.status == "ok":
+            labels = [int(v) for v in np.asarray(outcome.value).tolist()]
+        self.timings["defense"] += outcome.seconds
+        record = {
+            "piece": job.piece_id,
+            "status": outcome.status,
+            "seconds": outcome.seconds,
+            "image_ids": ids,
+            "labels": labels,
+            "output_hash": hashlib.sha256(str(labels).encode()).hexdigest() if labels is not None else None,
+            "error": outcome.error,
+        }
+        write_json(self.run_dir.defense_record(defense, attack, b.index), record)
+        self.listener.piece(job.piece_id, outcome.status, outcome.seconds)
+
+    # -- collection ---------------------------------------------------------------------------------
+
+    def _collect(self) -> RunData:
+        attacks, defenses = self.config.all_attacks, self.config.defenses
+        n = len(self.ds)
+        index = {image_id: i for i, image_id in enumerate(self.ds.image_ids)}
+        preds = np.full((len(attacks), len(defenses), n), NO_IMAGE, dtype=np.int64)
+        clean = np.full((len(defenses), n), MISSING, dtype=np.int64)
+        pieces: dict[str, list[dict[str, Any]]] = {e.key: [] for e in (*attacks, *defenses)}
+        for a, att in enumerate(attacks):
+            for b in self.batches:
+                rec = self.run_dir.load_record(self.run_dir.attack_record(att.label, b.index))
+                if rec is None:
+                    raise DatasetError(f"attack piece {att.label} batch {b.index} has no record; rerun with --resume")
+                pieces[att.key].append(rec)
+                for image_id in rec["image_ids"]:
+                    preds[a, :, index[image_id]] = MISSING
+        for d, dfn in enumerate(defenses):
+            for attack in (CLEAN, *(e.label for e in attacks)):
+                for b in self.batches:
+                    rec = self.run_dir.load_record(self.run_dir.defense_record(dfn.label, attack, b.index))
+                    if rec is None:
+                        continue
+                    if attack != CLEAN:
+                        pieces[dfn.key].append(rec)
+                    if rec["labels"] is None:
+                        continue
+                    rows = [index[i] for i in rec["image_ids"]]
+                    if attack == CLEAN:
+                        clean[d, rows] = rec["labels"]
+                    else:
+                        a = next(k for k, e in enumerate(attacks) if e.label == attack)
+                        preds[a, d, rows] = rec["labels"]
+        image_batch = np.zeros(n, dtype=np.int64)
+        image_eps = np.zeros(n, dtype=np.int64)
+        for b in self.batches:
+            image_batch[b.start : b.stop] = b.index
+            image_eps[b.start : b.stop] = b.eps
+        return RunData(
+            config=self.config,
+            dataset_dir=self.ds.image_paths[0].parent.parent
+            if self.ds.csv_path is not None
+            else self.ds.image_paths[0].parent,
+            dataset_hash=self.dataset_hash,
+            image_ids=list(self.ds.image_ids),
+            true_labels=self.true_labels,
+            target_classes=self.target_classes,
+            image_batch=image_batch,
+            image_eps=image_eps,
+            predictions=preds,
+            clean_predictions=clean,
+            pieces=pieces,
+            timings=self.timings,
+        )
+
+    # -- the whole run ------------------------------------------------------------------------------
+
+    def run(self, *, resume: bool = False) -> dict[str, Any]:
+        self._prepare(resume)
+        say = self.listener.message
+        attacks, defenses = self.config.all_attacks, self.config.defenses
+        try:
+            clean_cache: dict[str, npt.NDArray[np.uint8]] = {}
+            jobs = list(self._attack_jobs(clean_cache))
+            total = len(attacks) * len(self.batches)
+            say(f"attacks: {len(jobs)} of {total} pieces to run")
+            self.listener.stage("attacks", total, total - len(jobs))
+            t0 = time.perf_counter()
+            self.executor.run(jobs, lambda j, o: self._finish_attack(j, o, clean_cache))
+            self.timings["attack_stage"] = time.perf_counter() - t0
+            targets = [CLEAN, *(e.label for e in attacks)]
+            djobs = [job for d in defenses for job in self._defense_jobs(d, targets)]
+            say(f"defenses: {len(djobs)} pieces to run (on the clean images and every adversarial batch)")
+            self.listener.stage("defenses", len(djobs), 0)
+            t0 = time.perf_counter()
+            self.executor.run(djobs, self._finish_defense)
+            self.timings["defense_stage"] = time.perf_counter() - t0
+        finally:
+            self.executor.close()
+        say("scoring")
+        t0 = time.perf_counter()
+        data = self._collect()
+        results = build_results(data)
+        self.timings["scoring"] = time.perf_counter() - t0
+        results["timings"] = dict(self.timings)
+        write_reports(self.run_dir.root, data, results)
+        say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
+        return results
+
+
+def run_competition(
+    config: CompetitionConfig,
+    out: Path,
+    *,
+    resume: bool = False,
+    executor: Executor | None = None,
+    listener: Listener | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a competition in ``out`` and return the results object (results.json)."""
+    return Competition(config, out, executor=executor, listener=listener).run(resume=resume)
+
+
+__all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]

@@ -1,0 +1,237 @@
+"""Executors run work pieces and report one :class:`Outcome` per :class:`Job`.
+
+The engine only talks to the small :class:`Executor` protocol, so a distributed backend can replace
+the local ones. Two are provided:
+
+- :class:`InProcessExecutor` runs pieces one by one in this process (fast tests; no time limit can be
+  enforced because nothing can be killed).
+- :class:`ProcessExecutor` runs pieces in ``workers`` spawned processes. A piece over the time limit
+  gets SIGTERM, then SIGKILL after ``grace`` seconds, and its worker is replaced. Workers stay warm
+  between pieces, and a worker that already built a roster entry keeps it (models load once).
+
+Outcomes are delivered to ``on_done`` in the calling thread, so the engine writes files from one
+thread only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection
+from typing import Any, Literal, Protocol
+
+from advengine.competition.config import Entry
+from advengine.competition.pieces import Inputs, run_piece
+from advengine.competition.plugins import import_plugins
+
+Status = Literal["ok", "crashed", "timeout"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One piece to run. ``load`` builds its inputs lazily, just before the piece is dispatched, so
+    a long queue does not hold every batch in memory."""
+
+    piece_id: str
+    entry: Entry
+    load: Callable[[], Inputs]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status: Status
+    value: Any
+    seconds: float
+    error: str | None = None
+
+
+class Executor(Protocol):
+    def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        """Run every job; call ``on_done`` once per job, in the calling thread, in any order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class InProcessExecutor:
+    """Runs pieces sequentially in this process. Exceptions become ``crashed`` outcomes."""
+
+    def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        for job in jobs:
+            start = time.perf_counter()
+            try:
+                value = run_piece(job.entry, job.load())
+            except Exception as exc:
+                on_done(job, Outcome("crashed", None, time.perf_counter() - start, _describe(exc)))
+                continue
+            on_done(job, Outcome("ok", value, time.perf_counter() - start))
+
+    def close(self) -> None:
+        return None
+
+
+def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]) -> None:
+    """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF."""
+    os.environ.update(env)
+    try:
+        import_plugins(plugins)
+    except Exception as exc:
+        conn.send(("fatal", _describe(exc)))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            entry, inputs = conn.recv()
+        except (EOFError, OSError):
+            return  # the engine went away (finished or killed): nothing left to do
+        try:
+            conn.send(("ok", run_piece(entry, inputs)))
+        except Exception as exc:
+            if os.environ.get("ADVENGINE_DEBUG"):
+                traceback.print_exc()
+            conn.send(("error", _describe(exc)))
+
+
+class _Worker:
+    """One spawned process and its pipe."""
+
+    def __init__(self, plugins: tuple[str, ...], env: dict[str, str]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, plugins, env), daemon=True)
+        self.proc.start()
+        child.close()
+        kind, msg = self.conn.recv()
+        if kind != "ready":
+            self.stop(0.0)
+            raise RuntimeError(f"worker failed to start: {msg}")
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM, wait ``grace`` seconds, then SIGKILL (as ``docker stop`` did)."""
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(grace)
+            if self.proc.is_alive():
+                self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class ProcessExecutor:
+    """Runs pieces in ``workers`` spawned processes with a per-piece wall-clock limit."""
+
+    def __init__(
+        self,
+        workers: int = 1,
+        *,
+        time_limit: float = 500.0,
+        grace: float = 10.0,
+        plugins: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.workers = max(1, workers)
+        self.time_limit = time_limit
+        self.grace = grace
+        self.plugins = plugins
+        self.env = dict(env or {})
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def _take(self) -> _Worker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            w = _Worker(self.plugins, self.env)
+            with self._lock:
+                self._all.append(w)
+            return w
+
+    def _retire(self, w: _Worker) -> None:
+        w.stop(self.grace)
+        with self._lock:
+            self._all.remove(w)
+
+    def _call(self, job: Job) -> Outcome:
+        try:
+            inputs = job.load()
+        except Exception as exc:
+            return Outcome("crashed", None, 0.0, f"loading inputs failed: {_describe(exc)}")
+        w = self._take()
+        start = time.perf_counter()
+        try:
+            w.conn.send((job.entry, inputs))
+            if not w.conn.poll(self.time_limit):
+                self._retire(w)
+                return Outcome(
+                    "timeout", None, time.perf_counter() - start, f"over the {self.time_limit:g} s limit"
+                )
+            kind, value = w.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            # The worker died (segfault, os._exit, OOM kill): replace it and score the piece as crashed.
+            code = w.proc.exitcode
+            self._retire(w)
+            return Outcome("crashed", None, time.perf_counter() - start, f"worker process died (exit {code})")
+        seconds = time.perf_counter() - start
+        self._idle.put(w)
+        if kind == "ok":
+            return Outcome("ok", value, seconds)
+        return Outcome("crashed", None, seconds, str(value))
+
+    def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        todo: queue.Queue[Job | None] = queue.Queue()
+        done: queue.Queue[tuple[Job, Outcome] | BaseException] = queue.Queue()
+        count = 0
+        for job in jobs:
+            todo.put(job)
+            count += 1
+        n_threads = min(self.workers, count)
+        for _ in range(n_threads):
+            todo.put(None)
+
+        def loop() -> None:
+            while (job := todo.get()) is not None:
+                try:
+                    done.put((job, self._call(job)))
+                except BaseException as exc:  # e.g. a worker that cannot start: stop the run
+                    done.put(exc)
+                    return
+
+        threads = [threading.Thread(target=loop, daemon=True) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(count):
+                item = done.get()
+                if isinstance(item, BaseException):
+                    raise item
+                on_done(*item)
+        finally:
+            while True:  # drop what is still queued so the threads exit after their current piece
+                try:
+                    todo.get_nowait()
+                except queue.Empty:
+                    break
+            for _ in threads:
+                todo.put(None)
+
+    def close(self) -> None:
+        with self._lock:
+            workers = list(self._all)
+            self._all.clear()
+        for w in workers:
+            w.stop(self.grace)
+
+
+__all__ = ["Executor", "InProcessExecutor", "Job", "Outcome", "ProcessExecutor", "Status"]

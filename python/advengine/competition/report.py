@@ -1,0 +1,293 @@
+"""The results object (results.json) and the files written beside it: records.csv, leaderboard.md and
+the DEVKIT-layout CSVs. The schema is documented in docs/competition.md."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
+from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
+from advengine.competition.state import atomic_write_text, write_json
+
+SCHEMA = "advengine.eval/1"
+I64 = npt.NDArray[np.int64]
+
+
+@dataclasses.dataclass
+class RunData:
+    """Everything a finished run knows, gathered from the piece records."""
+
+    config: CompetitionConfig
+    dataset_dir: Path
+    dataset_hash: str
+    image_ids: list[str]
+    true_labels: I64
+    target_classes: I64
+    image_batch: I64
+    image_eps: I64
+    #: ``[attack, defense, image]`` labels or MISSING / NO_IMAGE.
+    predictions: I64
+    #: ``[defense, image]`` labels on the clean images, or MISSING.
+    clean_predictions: I64
+    #: Piece records per entry key (defenses: adversarial batches only).
+    pieces: dict[str, list[dict[str, Any]]]
+    timings: dict[str, float]
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+def _score(mode: str, raw: int, normalised: float) -> float | int | None:
+    return int(raw) if mode == "original" else _num(normalised)
+
+
+def _aggregate(data: RunData, mask: npt.NDArray[np.bool_] | None = None) -> Aggregate:
+    is_targeted = np.array([e.track == "targeted" for e in data.config.all_attacks], dtype=np.bool_)
+    preds, truth, target = data.predictions, data.true_labels, data.target_classes
+    if mask is not None:
+        preds, truth, target = preds[:, :, mask], truth[mask], target[mask]
+    return aggregate(preds, truth, target, is_targeted)
+
+
+def _piece_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r["seconds"] for r in records if r["status"] == "ok"]
+    errors = sorted({f"{r['piece']}: {r['error']}" for r in records if r["status"] != "ok"})
+    return {
+        "median_batch_seconds": statistics.median(ok) if ok else None,
+        "pieces": {s: sum(r["status"] == s for r in records) for s in ("ok", "crashed", "timeout")},
+        "errors": errors,
+    }
+
+
+def _entry_base(e: Entry) -> dict[str, Any]:
+    return {"name": e.label, "entry": e.name, "track": e.track, "params": dict(e.params), "models": list(e.models)}
+
+
+def build_results(data: RunData) -> dict[str, Any]:
+    cfg, mode = data.config, data.config.scoring
+    agg = _aggregate(data)
+    n = len(data.image_ids)
+    attacks_out, defenses_out, exclusions = [], [], []
+    for a, e in enumerate(cfg.all_attacks):
+        excluded = not bool(agg.attacks_used[a])
+        item = {
+            **_entry_base(e),
+            "score": _score(mode, int(agg.attack_raw[a]), float(agg.attack_score[a])),
+            "raw_score": int(agg.attack_raw[a]),
+            "normalized_score": _num(float(agg.attack_score[a])),
+            "worst_score": _num(float(agg.attack_worst[a])),
+            "images_produced": int(agg.produced[a]),
+            "excluded": excluded,
+            **_piece_summary(data.pieces[e.key]),
+        }
+        if excluded:
+            reason = f"produced {int(agg.produced[a])} of {n} images; not used to score defenses"
+            item["exclusion_reason"] = reason
+            exclusions.append({"name": e.label, "track": e.track, "reason": reason})
+        attacks_out.append(item)
+    produced_total = int(agg.produced.sum())
+    for d, e in enumerate(cfg.defenses):
+        excluded = not bool(agg.defenses_used[d])
+        clean = data.clean_predictions[d]
+        item = {
+            **_entry_base(e),
+            "score": _score(mode, int(agg.defense_raw[d]), float(agg.defense_score[d])),
+            "raw_score": int(agg.defense_raw[d]),
+            "normalized_score": _num(float(agg.defense_score[d])),
+            "worst_score": _num(float(agg.defense_worst[d])),
+            "images_classified": int(agg.classified[:, d].sum()),
+            "clean_accuracy": float((clean == data.true_labels).mean()) if n else None,
+            "excluded": excluded,
+            **_piece_summary(data.pieces[e.key]),
+        }
+        if excluded:
+            reason = (
+                f"labelled {int(agg.classified[:, d].sum())} of {produced_total} adversarial images; "
+                "not used to score attacks"
+            )
+            item["exclusion_reason"] = reason
+            exclusions.append({"name": e.label, "track": e.track, "reason": reason})
+        defenses_out.append(item)
+    per_eps = []
+    for eps in sorted(set(data.image_eps.tolist()) | set()):
+        mask = data.image_eps == eps
+        sub = _aggregate(data, mask)
+        per_eps.append(
+            {
+                "eps": int(eps),
+                "images": int(mask.sum()),
+                "attacks": {
+                    e.label: _score(mode, int(sub.attack_raw[a]), float(sub.attack_score[a]))
+                    for a, e in enumerate(cfg.all_attacks)
+                },
+                "defenses": {
+                    e.label: _score(mode, int(sub.defense_raw[d]), float(sub.defense_score[d]))
+                    for d, e in enumerate(cfg.defenses)
+                },
+            }
+        )
+    batches = sorted({(int(b), int(e)) for b, e in zip(data.image_batch, data.image_eps, strict=True)})
+    return {
+        "schema": SCHEMA,
+        "mode": mode,
+        "seed": cfg.seed,
+        "dataset": {
+            "dir": str(data.dataset_dir),
+            "images": n,
+            "hash": data.dataset_hash,
+            "limit": cfg.limit,
+        },
+        "eps_values": list(EPS_VALUES),
+        "batches": [
+            {"index": b, "eps": e, "images": int((data.image_batch == b).sum())} for b, e in batches
+        ],
+        "config": cfg.to_json(),
+        "attacks": attacks_out,
+        "defenses": defenses_out,
+        "exclusions": exclusions,
+        "per_eps": per_eps,
+        "matrices": {
+            "attacks": [e.label for e in cfg.all_attacks],
+            "defenses": [e.label for e in cfg.defenses],
+            "correct": agg.correct.tolist(),
+            "error": agg.error.tolist(),
+            "hit": agg.hit.tolist(),
+            "classified": agg.classified.tolist(),
+        },
+    }
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _records_csv(data: RunData) -> str:
+    cfg = data.config
+    rows: list[list[Any]] = [
+        ["attack", "defense", "image_id", "batch", "eps", "label", "true_label", "target_class"]
+    ]
+
+    def add(attack: str, defense: str, i: int, label: int) -> None:
+        rows.append(
+            [
+                attack,
+                defense,
+                data.image_ids[i],
+                int(data.image_batch[i]),
+                int(data.image_eps[i]),
+                "" if label == MISSING else int(label),
+                int(data.true_labels[i]),
+                int(data.target_classes[i]),
+            ]
+        )
+
+    for d, dfn in enumerate(cfg.defenses):
+        for i, label in enumerate(data.clean_predictions[d].tolist()):
+            add(CLEAN, dfn.label, i, label)
+        for a, att in enumerate(cfg.all_attacks):
+            for i, label in enumerate(data.predictions[a, d].tolist()):
+                if label != NO_IMAGE:
+                    add(att.label, dfn.label, i, label)
+    return _csv(rows)
+
+
+def _matrix(values: I64, rows: list[str], cols: list[str]) -> str:
+    """DEVKIT's np.savetxt layout: empty top-left cell, defense names across, attack names down."""
+    out: list[list[Any]] = [["", *cols]]
+    out += [[name, *map(int, row)] for name, row in zip(rows, values.tolist(), strict=True)]
+    return _csv(out)
+
+
+def _ranking(header: str, items: list[dict[str, Any]]) -> str:
+    def key(item: dict[str, Any]) -> tuple[bool, float, str]:
+        s = item["score"]
+        return (s is None, -(s if s is not None else 0.0), item["name"])
+
+    rows: list[list[Any]] = [[header, "Score"]]
+    rows += [[it["name"], "" if it["score"] is None else it["score"]] for it in sorted(items, key=key)]
+    return _csv(rows)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _leaderboard(results: dict[str, Any]) -> str:
+    lines = [
+        "# Leaderboard",
+        "",
+        f"Mode **{results['mode']}**, seed {results['seed']}, {results['dataset']['images']} images "
+        f"(dataset sha256 `{results['dataset']['hash'][:16]}…`).",
+        "",
+    ]
+    groups = (
+        ("Defenses", results["defenses"], "defense"),
+        ("Non-targeted attacks", [a for a in results["attacks"] if a["track"] == "nontargeted"], "nontargeted"),
+        ("Targeted attacks", [a for a in results["attacks"] if a["track"] == "targeted"], "targeted"),
+    )
+    for title, items, _ in groups:
+        lines += [f"## {title}", ""]
+        if not items:
+            lines += ["(none)", ""]
+            continue
+        lines += [
+            "| rank | name | score | raw | worst case | median s/batch | excluded |",
+            "|---:|---|---:|---:|---:|---:|---|",
+        ]
+        ordered = sorted(items, key=lambda it: (it["score"] is None, -(it["score"] or 0), it["name"]))
+        for rank, it in enumerate(ordered, 1):
+            lines.append(
+                f"| {rank} | {it['name']} | {_fmt(it['score'])} | {it['raw_score']} | {_fmt(it['worst_score'])} "
+                f"| {_fmt(it['median_batch_seconds'])} | {'yes' if it['excluded'] else ''} |"
+            )
+        lines.append("")
+    if results["exclusions"]:
+        lines += ["## Exclusions", ""]
+        lines += [f"- {x['name']} ({x['track']}): {x['reason']}" for x in results["exclusions"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
+    cfg = data.config
+    m = results["matrices"]
+    nt = [i for i, e in enumerate(cfg.all_attacks) if e.track == "nontargeted"]
+    tg = [i for i, e in enumerate(cfg.all_attacks) if e.track == "targeted"]
+    correct, hit = np.array(m["correct"], dtype=np.int64), np.array(m["hit"], dtype=np.int64)
+    nd = len(cfg.defenses)
+    correct = correct.reshape(len(cfg.all_attacks), nd)
+    hit = hit.reshape(len(cfg.all_attacks), nd)
+    defense_names = [e.label for e in cfg.defenses]
+    names = [e.label for e in cfg.all_attacks]
+    files = {
+        "records.csv": _records_csv(data),
+        "accuracy_on_attacks.csv": _matrix(correct[nt], [names[i] for i in nt], defense_names),
+        "accuracy_on_targeted_attacks.csv": _matrix(correct[tg], [names[i] for i in tg], defense_names),
+        "hit_target_class.csv": _matrix(hit[tg], [names[i] for i in tg], defense_names),
+        "defense_ranking.csv": _ranking("DefenseName", results["defenses"]),
+        "attack_ranking.csv": _ranking("AttackName", [a for a in results["attacks"] if a["track"] == "nontargeted"]),
+        "targeted_attack_ranking.csv": _ranking(
+            "AttackName", [a for a in results["attacks"] if a["track"] == "targeted"]
+        ),
+        "leaderboard.md": _leaderboard(results),
+    }
+    for name, text in files.items():
+        atomic_write_text(out / name, text)
+    write_json(out / "results.json", results)
+
+
+__all__ = ["SCHEMA", "RunData", "build_results", "write_reports"]

@@ -1,0 +1,102 @@
+"""The run directory: layout, atomic writes, per-piece records and the resume fingerprint.
+
+Layout of ``--out``::
+
+    run.json                          fingerprint: resolved config + dataset hash (resume refuses others)
+    adv/<attack>/<ImageId>.png        projected adversarial images
+    pieces/attack/<attack>/bNNNN.json                one record per finished attack piece
+    pieces/defense/<defense>/<attack|clean>/bNNNN.json  one record per finished defense piece
+    results.json, records.csv, leaderboard.md, the DEVKIT CSVs
+
+A piece counts as done only when its record exists; the record is written (temp file + rename)
+after the piece's images, so a run killed at any moment loses at most the pieces in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from advengine.errors import ConfigError
+
+RUN_FILE = "run.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, payload: Any) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class RunDir:
+    """Paths inside one run directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def adv_image(self, attack: str, image_id: str) -> Path:
+        return self.root / "adv" / attack / f"{image_id}.png"
+
+    def attack_record(self, attack: str, batch: int) -> Path:
+        return self.root / "pieces" / "attack" / attack / f"b{batch:04d}.json"
+
+    def defense_record(self, defense: str, attack: str, batch: int) -> Path:
+        return self.root / "pieces" / "defense" / defense / attack / f"b{batch:04d}.json"
+
+    def load_record(self, path: Path) -> dict[str, Any] | None:
+        """The record at ``path``, or None if the piece has not finished (or its record is unreadable,
+        which only a crash during an external edit can cause: the piece is then redone)."""
+        try:
+            rec = read_json(path)
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) and "status" in rec else None
+
+    def prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
+        """Create or reopen the run dir; returns True when resuming earlier work."""
+        run_file = self.root / RUN_FILE
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"--out {self.root} is a file; give a directory")
+        entries = list(self.root.iterdir()) if self.root.is_dir() else []
+        if entries and not resume:
+            raise ConfigError(
+                f"--out {self.root} is not empty; add --resume to continue that run, or choose another directory"
+            )
+        if entries:
+            if not run_file.is_file():
+                raise ConfigError(f"--out {self.root} holds no {RUN_FILE}, so it is not an advengine eval run")
+            old = read_json(run_file)
+            if old.get("fingerprint") != digest(fingerprint):
+                raise ConfigError(
+                    f"--resume: {self.root} was started with a different config or dataset; "
+                    "rerun with the same config and flags, or use a new --out"
+                )
+            return True
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json(run_file, {"fingerprint": digest(fingerprint), "config": fingerprint})
+        return False
+
+
+__all__ = ["RunDir", "atomic_write_text", "digest", "read_json", "write_json"]

@@ -1,0 +1,134 @@
+"""Test-only attacks and defenses, registered on import (the engine's plugin hook imports this module
+in spawned workers too: ``plugins = ["tests.competition.fakes"]``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from advengine.attacks import Attack, register
+from advengine.attacks.base import ImagesF32, ImagesU8, Labels
+from advengine.data import load_dataset
+from advengine.defenses import Defense
+from advengine.defenses import register as register_defense
+from advengine.params import Params
+
+
+@register
+class Shift(Attack):
+    """Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary."""
+
+    name = "fake-shift"
+
+    def run(self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator) -> ImagesF32:
+        return np.clip(x + np.float32(0.5), 0.0, 1.0).astype(np.float32)
+
+
+@register
+class Crash(Attack):
+    name = "fake-crash"
+
+    def run(self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator) -> ImagesF32:
+        raise RuntimeError("fake attack crashed on purpose")
+
+
+@register
+class Hang(Attack):
+    name = "fake-hang"
+
+    def run(self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator) -> ImagesF32:
+        time.sleep(3600)
+        return x
+
+
+@dataclasses.dataclass(frozen=True)
+class SlowParams(Params):
+    seconds: float = 0.5
+
+
+@register
+class Slow(Attack):
+    """Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run."""
+
+    name = "fake-slow"
+    params_type = SlowParams
+
+    def run(self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator) -> ImagesF32:
+        assert isinstance(self.params, SlowParams)
+        time.sleep(self.params.seconds)
+        signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=x.shape)
+        return np.clip(x + np.float32(eps) * signs, 0.0, 1.0).astype(np.float32)
+
+
+@register
+class Exit(Attack):
+    """Kills its own worker process, as a segfault would."""
+
+    name = "fake-exit"
+
+    def run(self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator) -> ImagesF32:
+        os._exit(3)
+
+
+@register
+class TargetNoop(Attack):
+    name = "fake-target-noop"
+    track = "targeted"
+
+    def run(self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator) -> ImagesF32:
+        return x
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstantParams(Params):
+    label: int = 1
+
+
+@register_defense
+class Constant(Defense):
+    name = "fake-constant"
+    params_type = ConstantParams
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        assert isinstance(self.params, ConstantParams)
+        return np.full(len(images), self.params.label, dtype=np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class OracleParams(Params):
+    dataset: str = ""
+    #: With ``target = true`` it answers the target class instead (a defense every targeted attack fools).
+    target: bool = False
+
+
+@register_defense
+class Oracle(Defense):
+    """Knows the answer: labels each image with the true label (or target class) of the nearest clean
+    image in L∞, which is its source for any ε ≤ 16 on distinct images."""
+
+    name = "fake-oracle"
+    params_type = OracleParams
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        assert isinstance(self.params, OracleParams)
+        ds = load_dataset(Path(self.params.dataset))
+        clean = ds.read_images().astype(np.int16)
+        answers = ds.target_classes if self.params.target else ds.true_labels
+        assert answers is not None
+        out = []
+        for img in images.astype(np.int16):
+            dist = np.abs(clean - img).reshape(len(clean), -1).max(axis=1)
+            out.append(int(answers[int(dist.argmin())]))
+        return np.array(out, dtype=np.int64)
+
+
+@register_defense
+class DefenseCrash(Defense):
+    name = "fake-defense-crash"
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        raise RuntimeError("fake defense crashed on purpose")
