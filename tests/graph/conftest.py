@@ -39,7 +39,11 @@ def to_float64(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def make_model(nodes: list[onnx.NodeProto], inp: tuple[int | str, ...], inits: dict[str, Array],
-               out: str = "logits", opset: int = 18) -> onnx.ModelProto:
+               out: str = "logits", opset: int = 18, flatten: str | None = "y") -> onnx.ModelProto:
+    """A model from ``nodes``; by default their output ``y`` is flattened to ``logits`` [N, -1], the
+    shape a loss head needs."""
+    if flatten is not None:
+        nodes = [*nodes, helper.make_node("Flatten", [flatten], [out], axis=1)]
     graph = helper.make_graph(
         nodes,
         "test_net",
@@ -94,6 +98,18 @@ def check_vjp(model: onnx.ModelProto, x: Array, *, directions: int = 2, rtol: fl
         assert abs(got - want) <= rtol * scale, (got, want, scale)
 
 
+def check_adjoint(model: onnx.ModelProto, x: Array, rng: np.random.Generator, rtol: float = 1e-5) -> None:
+    """For a *linear* model f (run by ORT itself): ⟨f(x), w⟩ = ⟨x, Jᵀw⟩. Used where onnx.reference is
+    not a trustworthy oracle (it mis-averages ceil_mode AveragePool windows)."""
+    y = session(model).run(None, {"input": x})[0].astype(np.float64)
+    w = rng.standard_normal(y.shape).astype(np.float32)
+    _, grad = seed_grad(model, x, w)
+    lhs = float(np.sum(y * w))
+    rhs = float(np.sum(x.astype(np.float64) * grad))
+    scale = float(np.sum(np.abs(y * w))) + 1e-12
+    assert abs(lhs - rhs) <= rtol * scale, (lhs, rhs, scale)
+
+
 def rand(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> Array:
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 
@@ -133,4 +149,4 @@ def tiny_mobilenet(rng: np.random.Generator, channels: int = 8, classes: int = 1
         helper.make_node("Flatten", ["gap"], ["flat"]),
         helper.make_node("Gemm", ["flat", "fc", "fcb"], ["logits"], transB=1),
     ]
-    return make_model(nodes, ("N", 3, "H", "W"), inits)
+    return make_model(nodes, ("N", 3, "H", "W"), inits, flatten=None)

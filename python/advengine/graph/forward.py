@@ -12,7 +12,7 @@ import onnxruntime as ort
 from onnx import numpy_helper, version_converter
 
 from advengine.errors import GraphError, UnsupportedOpError
-from advengine.graph.rules import RULES
+from advengine.graph.rules import CHECKS, RULES
 
 #: Opset of every compiled graph: the emitted ops use the input-tensor forms of Reduce*/Split/Pad.
 TARGET_OPSET = 18
@@ -140,6 +140,8 @@ def plan(model: onnx.ModelProto, name: str, source: str, targets: list[str], typ
                 f"{name}: op {op} (node {node.name or '?'!r}) has no gradient rule; supported ops: "
                 f"{', '.join(sorted(RULES))} (re-export the model with standard ops)"
             )
+        if node.op_type in CHECKS:
+            CHECKS[node.op_type](node, name)
         visit.append(node)
     if source not in needs:
         raise GraphError(f"{name}: the outputs do not depend on input {source!r}; there is no gradient to compute")

@@ -67,7 +67,9 @@ def build_head(b: GraphBuilder, loss: str, z: str, num_classes: int, kappa: floa
 
 def head_inputs(loss: str, batch: int, num_classes: int) -> list[onnx.ValueInfoProto]:
     if loss == "seed":
-        return [helper.make_tensor_value_info("seed", onnx.TensorProto.FLOAT, [batch, num_classes])]
+        # K stays symbolic: where onnx's shape inference disagrees with ORT's kernels (MaxPool ceil_mode
+        # windows that start in the padding), a static K would make ORT refuse the graph.
+        return [helper.make_tensor_value_info("seed", onnx.TensorProto.FLOAT, [batch, "classes"])]
     return [helper.make_tensor_value_info("label", onnx.TensorProto.INT64, [batch])]
 
 

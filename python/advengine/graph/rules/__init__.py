@@ -10,6 +10,6 @@ from advengine.graph.rules import (  # noqa: F401  (importing registers the rule
     resize,
     shape,
 )
-from advengine.graph.rules.base import RULES, Grads, Rule, RuleContext
+from advengine.graph.rules.base import CHECKS, RULES, Grads, Rule, RuleContext
 
-__all__ = ["RULES", "Grads", "Rule", "RuleContext"]
+__all__ = ["CHECKS", "RULES", "Grads", "Rule", "RuleContext"]

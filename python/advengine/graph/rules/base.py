@@ -78,6 +78,19 @@ Rule = Callable[[RuleContext, onnx.NodeProto, Grads], Grads]
 #: op_type -> VJP rule. Populated by the rule modules through :func:`rule`.
 RULES: dict[str, Rule] = {}
 
+Check = Callable[[onnx.NodeProto, str], None]
+#: op_type -> structural check run before the probe (attributes the rule cannot handle).
+CHECKS: dict[str, Check] = {}
+
+
+def check(*op_types: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        for op in op_types:
+            CHECKS[op] = fn
+        return fn
+
+    return register
+
 
 def rule(*op_types: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
@@ -88,4 +101,4 @@ def rule(*op_types: str) -> Callable[[Rule], Rule]:
     return register
 
 
-__all__ = ["RULES", "Grads", "Rule", "RuleContext", "attrs", "rule"]
+__all__ = ["CHECKS", "RULES", "check", "Grads", "Rule", "RuleContext", "attrs", "rule"]

@@ -6,17 +6,21 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
+
+
+@check("BatchNormalization")
+def inference_mode_only(node: onnx.NodeProto, model_name: str) -> None:
+    if int(attrs(node).get("training_mode", 0)) or len([o for o in node.output if o]) > 1:
+        raise GraphError(
+            f"{model_name}: BatchNormalization {node.name!r} is in training mode; export the model "
+            "in eval mode (running statistics)"
+        )
 
 
 @rule("BatchNormalization")
 def batch_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     a = attrs(node)
-    if int(a.get("training_mode", 0)) or len([o for o in node.output if o]) > 1:
-        raise GraphError(
-            f"{ctx.model_name}: BatchNormalization {node.name!r} is in training mode; export the model "
-            "in eval mode (running statistics)"
-        )
     dy = grads[0]
     none: Grads = [None] * len(node.input)
     if dy is None:

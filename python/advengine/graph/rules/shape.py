@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError, UnsupportedOpError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
 
 
 def _rest(node: onnx.NodeProto) -> Grads:
@@ -111,17 +111,21 @@ def slice_(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [b.reshape(scattered, xs), *_rest(node)]
 
 
+@check("Pad")
+def constant_pad_only(node: onnx.NodeProto, model_name: str) -> None:
+    mode = str(attrs(node).get("mode", "constant"))
+    if mode != "constant":
+        raise UnsupportedOpError(
+            f"{model_name}: Pad {node.name!r} uses mode={mode!r}; only constant padding has a gradient "
+            "rule (re-export with constant padding)"
+        )
+
+
 @rule("Pad")
 def pad(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     dy = grads[0]
     if dy is None:
         return [None] * len(node.input)
-    mode = str(attrs(node).get("mode", "constant"))
-    if mode != "constant":
-        raise UnsupportedOpError(
-            f"{ctx.model_name}: Pad {node.name!r} uses mode={mode!r}; only constant padding has a gradient "
-            "rule (re-export with constant padding)"
-        )
     xs = ctx.shape(node.input[0])
     rank = len(xs)
     pads = ctx.value(node.input[1], node).reshape(-1).astype(np.int64)

@@ -1,0 +1,67 @@
+"""Compiled graphs cached by content hash in the user cache dir ($ADVENGINE_CACHE or
+~/.cache/advengine), written atomically (temp file + rename) so a crash never leaves a torn file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from advengine.errors import GraphError
+
+
+def cache_root() -> Path:
+    env = os.environ.get("ADVENGINE_CACHE", "").strip()
+    return Path(env) if env else Path.home() / ".cache" / "advengine"
+
+
+def graph_cache_dir() -> Path:
+    return cache_root() / "graphs"
+
+
+def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
+    from advengine.graph.compiler import COMPILER_VERSION
+
+    h = hashlib.sha256()
+    h.update(f"advengine.graph/{COMPILER_VERSION}\n".encode())
+    h.update(json.dumps(options, sort_keys=True).encode())
+    for blob in model_bytes:
+        h.update(hashlib.sha256(blob).digest())
+    return h.hexdigest()
+
+
+def save_atomic(model: onnx.ModelProto, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model.SerializeToString())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(model_files: list[Path], options: dict[str, Any], build: Callable[[], onnx.ModelProto]) -> tuple[Path, bool]:
+    """The cached compiled graph for these model files and options, building it on a miss.
+    Returns (path, hit)."""
+    blobs = []
+    for p in model_files:
+        try:
+            blobs.append(p.read_bytes())
+        except OSError as exc:
+            raise GraphError(f"cannot read ONNX model {p} ({exc.strerror}); check the path") from None
+    path = graph_cache_dir() / f"{content_key(blobs, options)}.onnx"
+    if path.is_file():
+        return path, True
+    save_atomic(build(), path)
+    return path, False
+
+
+__all__ = ["cache_root", "cached", "content_key", "graph_cache_dir", "save_atomic"]

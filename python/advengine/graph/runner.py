@@ -1,0 +1,251 @@
+"""Running compiled gradient graphs.
+
+:class:`GradientModel` wraps a plain gradient graph (``.grad``). :class:`StepRunner` wraps a graph with
+a fused step and iterates it with IO binding: x and the momentum live in two pairs of OrtValues on the
+session's device and two bindings ping-pong between them (A→B, B→A), so nothing is copied to the host
+between steps (on CUDA; on CPU the same code path runs with CPU OrtValues). Inputs of any batch size
+are processed in chunks of the graph's fixed batch, the last chunk padded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from advengine.errors import GraphError, ParameterError, ShapeError
+
+Array = np.ndarray[Any, Any]
+
+
+def default_threads() -> int:
+    """ADVENGINE_NUM_THREADS if set (the one thread knob of the project), else 0 = ORT's default."""
+    raw = os.environ.get("ADVENGINE_NUM_THREADS", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ParameterError(f"ADVENGINE_NUM_THREADS={raw!r} is not a non-negative integer")
+    return int(raw)
+
+
+def make_session(
+    model: onnx.ModelProto | str | Path, threads: int | None = None, providers: Sequence[str] | None = None
+) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    n = default_threads() if threads is None else threads
+    if n < 0:
+        raise ParameterError(f"threads must be ≥ 0, got {n}")
+    opts.intra_op_num_threads = n
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if providers is None:
+        available = ort.get_available_providers()
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    if isinstance(source, str) and not Path(source).is_file():
+        raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
+    try:
+        return ort.InferenceSession(source, opts, providers=list(providers))
+    except Exception as exc:  # ORT's own exception types
+        raise GraphError(f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})") from None
+
+
+@dataclass
+class GradResult:
+    logits: Array  # [n, K]
+    loss: Array  # [n]
+    grad: Array  # like x
+
+
+@dataclass
+class StepResult:
+    x: Array  # the adversarial images after the last step, like x0
+    logits: Array  # logits at the last step's input
+    loss: Array  # loss at the last step's input
+
+
+class _Compiled:
+    def __init__(
+        self,
+        model: onnx.ModelProto | str | Path,
+        threads: int | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        self.session = make_session(model, threads, providers)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        self.outputs = {o.name for o in self.session.get_outputs()}
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_shape = tuple(int(d) for d in inputs[self.input_name].shape)
+        self.batch = self.input_shape[0]
+        self.num_classes = int(self.session.get_outputs()[0].shape[1])
+        self.uses_seed = "seed" in inputs
+        self.uses_momentum = "momentum" in inputs
+        self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
+
+    def _check_x(self, x: Array) -> Array:
+        arr = np.asarray(x)
+        if arr.ndim != len(self.input_shape) or arr.shape[1:] != self.input_shape[1:]:
+            raise ShapeError(
+                f"images have shape {list(arr.shape)}; this graph takes [n, {', '.join(map(str, self.input_shape[1:]))}]"
+            )
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def _check_label(self, label: Array | None, n: int) -> Array:
+        if label is None:
+            raise ParameterError("this graph needs labels (class indices, int64 [n])")
+        arr = np.asarray(label)
+        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
+            raise ShapeError(f"labels must be integers of shape [{n}], got {arr.dtype} {list(arr.shape)}")
+        if n and (arr.min() < 0 or arr.max() >= self.num_classes):
+            raise ParameterError(
+                f"labels must be class indices in 0..{self.num_classes - 1} (TF-Slim label − 1 for 1000-class models)"
+            )
+        return arr.astype(np.int64)
+
+    def _chunks(self, n: int) -> list[tuple[int, int]]:
+        return [(s, min(s + self.batch, n)) for s in range(0, n, self.batch)]
+
+    def _pad(self, a: Array, rows: int) -> Array:
+        if a.shape[0] == rows:
+            return a
+        out = np.zeros((rows, *a.shape[1:]), a.dtype)
+        out[: a.shape[0]] = a
+        return out
+
+
+class GradientModel(_Compiled):
+    """A compiled gradient graph (no step): ``grad(x, label)`` → logits, per-sample loss, d(Σloss)/dx."""
+
+    def grad(self, x: Array, label: Array | None = None, seed: Array | None = None) -> GradResult:
+        if "grad" not in self.outputs:
+            raise GraphError("this graph has a fused step and no `grad` output; use StepRunner")
+        xs = self._check_x(x)
+        n = xs.shape[0]
+        feeds_extra: dict[str, Array] = {}
+        if self.uses_seed:
+            if seed is None or np.shape(seed) != (n, self.num_classes):
+                raise ShapeError(f"this graph needs seed = dLoss/dlogits of shape [{n}, {self.num_classes}]")
+            feeds_extra["seed"] = np.asarray(seed, np.float32)
+        else:
+            feeds_extra["label"] = self._check_label(label, n)
+        logits, loss, grad = [], [], []
+        for s, e in self._chunks(n):
+            feed = {self.input_name: self._pad(xs[s:e], self.batch)}
+            feed.update({k: self._pad(v[s:e], self.batch) for k, v in feeds_extra.items()})
+            z, lv, g = self.session.run(["logits", "loss", "grad"], feed)
+            logits.append(z[: e - s])
+            loss.append(lv[: e - s])
+            grad.append(g[: e - s])
+        cat = np.concatenate
+        empty_z = np.zeros((0, self.num_classes), np.float32)
+        return GradResult(
+            cat(logits) if logits else empty_z,
+            cat(loss) if loss else np.zeros(0, np.float32),
+            cat(grad) if grad else np.zeros((0, *self.input_shape[1:]), np.float32),
+        )
+
+
+class StepRunner(_Compiled):
+    """A compiled graph with a fused step, iterated through IO binding with ping-pong buffers."""
+
+    def __init__(
+        self, model: onnx.ModelProto | str | Path, threads: int | None = None, providers: Sequence[str] | None = None
+    ) -> None:
+        super().__init__(model, threads, providers)
+        if "x_next" not in self.outputs:
+            raise GraphError("this graph has no fused step; compile it with step=... or use GradientModel")
+        self._buffers: dict[str, ort.OrtValue] | None = None
+        self._bindings: tuple[Any, Any] | None = None
+
+    def _value(self, shape: tuple[int, ...], dtype: type) -> ort.OrtValue:
+        return ort.OrtValue.ortvalue_from_shape_and_type(list(shape), dtype, self.device, 0)
+
+    def _bind(self) -> tuple[dict[str, ort.OrtValue], tuple[Any, Any]]:
+        if self._buffers is not None and self._bindings is not None:
+            return self._buffers, self._bindings
+        n, shape = self.batch, self.input_shape
+        buf = {
+            "xa": self._value(shape, np.float32),
+            "xb": self._value(shape, np.float32),
+            "x0": self._value(shape, np.float32),
+            "label": self._value((n,), np.int64),
+            "eps": self._value((n,), np.float32),
+            "alpha": self._value((n,), np.float32),
+            "logits": self._value((n, self.num_classes), np.float32),
+            "loss": self._value((n,), np.float32),
+        }
+        if self.uses_momentum:
+            buf["ma"] = self._value(shape, np.float32)
+            buf["mb"] = self._value(shape, np.float32)
+            buf["mu"] = self._value((), np.float32)
+        bindings = []
+        for src, dst in (("a", "b"), ("b", "a")):
+            io = self.session.io_binding()
+            io.bind_ortvalue_input(self.input_name, buf["x" + src])
+            for name in ("x0", "label", "eps", "alpha"):
+                io.bind_ortvalue_input(name, buf[name])
+            io.bind_ortvalue_output("x_next", buf["x" + dst])
+            io.bind_ortvalue_output("logits", buf["logits"])
+            io.bind_ortvalue_output("loss", buf["loss"])
+            if self.uses_momentum:
+                io.bind_ortvalue_input("momentum", buf["m" + src])
+                io.bind_ortvalue_input("mu", buf["mu"])
+                io.bind_ortvalue_output("m_next", buf["m" + dst])
+            bindings.append(io)
+        self._buffers, self._bindings = buf, (bindings[0], bindings[1])
+        return buf, self._bindings
+
+    def run(
+        self,
+        x0: Array,
+        label: Array,
+        *,
+        eps: float | Array,
+        alpha: float | Array,
+        steps: int,
+        mu: float = 1.0,
+        x_init: Array | None = None,
+    ) -> StepResult:
+        """``steps`` fused steps from ``x_init`` (default x0) with budget ``eps`` and step ``alpha``
+        (scalars or per-sample [n]), all in [0, 1] pixel units."""
+        x0s = self._check_x(x0)
+        n = x0s.shape[0]
+        labels = self._check_label(label, n)
+        if steps < 1:
+            raise ParameterError(f"steps must be ≥ 1, got {steps}")
+        eps_v = np.broadcast_to(np.asarray(eps, np.float32), (n,)).copy()
+        alpha_v = np.broadcast_to(np.asarray(alpha, np.float32), (n,)).copy()
+        if (eps_v < 0).any() or (alpha_v < 0).any():
+            raise ParameterError("eps and alpha must be ≥ 0")
+        start = x0s if x_init is None else self._check_x(x_init)
+        if start.shape != x0s.shape:
+            raise ShapeError(f"x_init has shape {list(start.shape)} but x0 has {list(x0s.shape)}")
+        buf, (ab, ba) = self._bind()
+        out_x, out_z, out_l = [], [], []
+        for s, e in self._chunks(n):
+            rows = self.batch
+            buf["xa"].update_inplace(self._pad(start[s:e], rows))
+            buf["x0"].update_inplace(self._pad(x0s[s:e], rows))
+            buf["label"].update_inplace(self._pad(labels[s:e], rows))
+            buf["eps"].update_inplace(self._pad(eps_v[s:e], rows))
+            buf["alpha"].update_inplace(self._pad(alpha_v[s:e], rows))
+            if self.uses_momentum:
+                buf["ma"].update_inplace(np.zeros(self.input_shape, np.float32))
+                buf["mu"].update_inplace(np.asarray(mu, np.float32))
+            for i in range(steps):
+                self.session.run_with_iobinding(ab if i % 2 == 0 else ba)
+            final = buf["xb"] if steps % 2 == 1 else buf["xa"]
+            out_x.append(final.numpy()[: e - s])
+            out_z.append(buf["logits"].numpy()[: e - s])
+            out_l.append(buf["loss"].numpy()[: e - s])
+        return StepResult(np.concatenate(out_x), np.concatenate(out_z), np.concatenate(out_l))
+
+
+__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "default_threads", "make_session"]
