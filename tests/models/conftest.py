@@ -148,6 +148,8 @@ class TorchWriter:
 # ------------------------------------------------------------------------------------------------
 # Isolated zoo locations.
 
+REPO_MANIFESTS = Path(__file__).resolve().parents[2] / "models" / "onnx"
+
 
 @pytest.fixture(scope="session")
 def built_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -179,3 +181,48 @@ def write_json(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def tiny_classifier(path: Path, size: int = 8, *, output: str = "logits", classes: int = 1000) -> Path:
+    """A small valid (by default) ONNX classifier: mean colour -> Gemm -> ``classes`` logits."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "w", "b"], [output], transB=1),
+    ]
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((classes, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(classes).astype(np.float32), "b"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", classes])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def user_manifest(onnx_path: Path, name: str = "tiny", size: int = 8, **extra: Any) -> dict[str, Any]:
+    import hashlib
+
+    return {
+        "schema": 1,
+        "name": name,
+        "source": {
+            "kind": "onnx-file",
+            "path": onnx_path.name,
+            "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        },
+        "input_size": size,
+        "labels": {"convention": "tf-slim-index-plus-1", "classes": 1000},
+        **extra,
+    }

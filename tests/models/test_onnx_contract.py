@@ -1,0 +1,58 @@
+"""The classifier contract check that registered models must pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+
+from advengine.errors import ModelError
+from advengine.models.onnx_contract import check_onnx_contract
+
+from .conftest import tiny_classifier
+
+
+def test_valid_model_passes(tmp_path: Path) -> None:
+    check_onnx_contract(tiny_classifier(tmp_path / "t.onnx", size=16), 16)
+
+
+def test_wrong_size(tmp_path: Path) -> None:
+    with pytest.raises(
+        ModelError, match=r"'input' has shape \['N', 3, 16, 16\], expected \[N, 3, 224, 224\]"
+    ):
+        check_onnx_contract(tiny_classifier(tmp_path / "t.onnx", size=16), 224)
+
+
+def test_wrong_class_count(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"'logits' has shape \['N', 1001\], expected \[N, 1000\]"):
+        check_onnx_contract(tiny_classifier(tmp_path / "t.onnx", classes=1001), 8)
+
+
+def test_fixed_batch_is_refused(tmp_path: Path) -> None:
+    path = tiny_classifier(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="N symbolic"):
+        check_onnx_contract(path, 8)
+
+
+def test_old_opset_and_custom_domain(tmp_path: Path) -> None:
+    path = tiny_classifier(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    model.opset_import[0].version = 13
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="opset 13; opset 17 or newer is required"):
+        check_onnx_contract(path, 8)
+    model.opset_import.append(onnx.helper.make_opsetid("com.example", 1))
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"custom op domain 'com\.example'"):
+        check_onnx_contract(path, 8)
+
+
+def test_not_onnx(tmp_path: Path) -> None:
+    path = tmp_path / "t.onnx"
+    path.write_bytes(b"\xff\xfe not protobuf at all")
+    with pytest.raises(ModelError, match="is not a readable ONNX model"):
+        check_onnx_contract(path, 8)
