@@ -28,7 +28,9 @@ def to_float64(model: onnx.ModelProto) -> onnx.ModelProto:
             vi.type.tensor_type.elem_type = F64
     for i, init in enumerate(list(g.initializer)):
         if init.data_type == F32:
-            g.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name))
+            g.initializer[i].CopyFrom(
+                numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name)
+            )
     for node in g.node:
         for a in node.attribute:
             if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == F32:
@@ -38,8 +40,14 @@ def to_float64(model: onnx.ModelProto) -> onnx.ModelProto:
     return m
 
 
-def make_model(nodes: list[onnx.NodeProto], inp: tuple[int | str, ...], inits: dict[str, Array],
-               out: str = "logits", opset: int = 18, flatten: str | None = "y") -> onnx.ModelProto:
+def make_model(
+    nodes: list[onnx.NodeProto],
+    inp: tuple[int | str, ...],
+    inits: dict[str, Array],
+    out: str = "logits",
+    opset: int = 18,
+    flatten: str | None = "y",
+) -> onnx.ModelProto:
     """A model from ``nodes``; by default their output ``y`` is flattened to ``logits`` [N, -1], the
     shape a loss head needs."""
     if flatten is not None:
@@ -81,8 +89,15 @@ def fd_directional(model: onnx.ModelProto, x: Array, seed: Array, v: Array, h: f
     return (f(x64 + h * v) - f(x64 - h * v)) / (2 * h)
 
 
-def check_vjp(model: onnx.ModelProto, x: Array, *, directions: int = 2, rtol: float = 2e-4,
-              rng: np.random.Generator | None = None, size: int | None = None) -> None:
+def check_vjp(
+    model: onnx.ModelProto,
+    x: Array,
+    *,
+    directions: int = 2,
+    rtol: float = 2e-4,
+    rng: np.random.Generator | None = None,
+    size: int | None = None,
+) -> None:
     """⟨grad, v⟩ from the compiled graph must match float64 finite differences along random v.
     The error is measured against Σ|grad·v| so that cancellation does not inflate it."""
     rng = rng or np.random.default_rng(0)
@@ -136,7 +151,9 @@ def tiny_mobilenet(rng: np.random.Generator, channels: int = 8, classes: int = 1
     nodes = [
         helper.make_node("Sub", ["input", "mean"], ["n0"]),
         helper.make_node("Div", ["n0", "std"], ["n1"]),
-        helper.make_node("Conv", ["n1", "w1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", ["n1", "w1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("BatchNormalization", ["c1", "bn_s", "bn_b", "bn_m", "bn_v"], ["b1"]),
         helper.make_node("Clip", ["b1", "lo", "hi"], ["a1"]),
         helper.make_node("MaxPool", ["a1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),

@@ -124,8 +124,8 @@ class GradientModel(_Compiled):
     """A compiled gradient graph (no step): ``grad(x, label)`` → logits, per-sample loss, d(Σloss)/dx."""
 
     def grad(self, x: Array, label: Array | None = None, seed: Array | None = None) -> GradResult:
-        if "grad" not in self.outputs:
-            raise GraphError("this graph has a fused step and no `grad` output; use StepRunner")
+        if self.uses_momentum or "x_next" in self.outputs:
+            raise GraphError("this graph has a fused step (inputs x0/eps/alpha); use StepRunner")
         xs = self._check_x(x)
         n = xs.shape[0]
         feeds_extra: dict[str, Array] = {}
@@ -242,9 +242,10 @@ class StepRunner(_Compiled):
             for i in range(steps):
                 self.session.run_with_iobinding(ab if i % 2 == 0 else ba)
             final = buf["xb"] if steps % 2 == 1 else buf["xa"]
-            out_x.append(final.numpy()[: e - s])
-            out_z.append(buf["logits"].numpy()[: e - s])
-            out_l.append(buf["loss"].numpy()[: e - s])
+            # .numpy() of a CPU OrtValue is a view of the bound buffer, which the next chunk overwrites.
+            out_x.append(final.numpy()[: e - s].copy())
+            out_z.append(buf["logits"].numpy()[: e - s].copy())
+            out_l.append(buf["loss"].numpy()[: e - s].copy())
         return StepResult(np.concatenate(out_x), np.concatenate(out_z), np.concatenate(out_l))
 
 

@@ -32,7 +32,18 @@ def _node(op: str, rank: int) -> tuple[list[object], dict[str, np.ndarray]]:
 
 @pytest.mark.parametrize(
     "op",
-    ["Relu", "Clip", "ClipMaxOnly", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softmax", "LogSoftmax"],
+    [
+        "Relu",
+        "Clip",
+        "ClipMaxOnly",
+        "LeakyRelu",
+        "Sigmoid",
+        "HardSigmoid",
+        "HardSwish",
+        "Tanh",
+        "Softmax",
+        "LogSoftmax",
+    ],
 )
 @settings(max_examples=8)
 @given(shape=SHAPES, seed=st.integers(0, 2**16))

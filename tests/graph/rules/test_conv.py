@@ -36,7 +36,15 @@ def conv_configs(draw: st.DrawFn) -> dict[str, object]:
         attrs["pads"] = [draw(st.integers(0, k)) for _ in range(4)]
     else:
         attrs["auto_pad"] = pads_kind
-    return {"cin": cin, "cout": cout, "k": k, "h": size, "w": width, "attrs": attrs, "bias": draw(st.booleans())}
+    return {
+        "cin": cin,
+        "cout": cout,
+        "k": k,
+        "h": size,
+        "w": width,
+        "attrs": attrs,
+        "bias": draw(st.booleans()),
+    }
 
 
 @settings(max_examples=40)
@@ -59,6 +67,8 @@ def test_conv_matches_finite_differences(cfg: dict[str, object], seed: int) -> N
 def test_asymmetric_pads_stride_two_adjoint() -> None:
     """The configuration onnx-ad gets wrong (TF-style SAME export: stride 2, pads [0,1,1,0])."""
     rng = np.random.default_rng(3)
-    node = helper.make_node("Conv", ["input", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 0])
+    node = helper.make_node(
+        "Conv", ["input", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 0]
+    )
     x = rand(rng, 1, 3, 8, 9)
     check_vjp(make_model([node], x.shape, {"w": rand(rng, 4, 3, 3, 3)}), x, directions=3, rng=rng, rtol=1e-5)

@@ -68,7 +68,9 @@ def test_max_pool_ties_go_to_the_first_maximum() -> None:
 
 @settings(max_examples=30)
 @given(cfg=pool_configs(), include_pad=st.booleans(), seed=st.integers(0, 2**16))
-def test_average_pool_matches_finite_differences(cfg: dict[str, object], include_pad: bool, seed: int) -> None:
+def test_average_pool_matches_finite_differences(
+    cfg: dict[str, object], include_pad: bool, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     attrs = dict(cfg["attrs"])  # type: ignore[call-overload]
     # AveragePool has dilations only from opset 19, which onnx.reference does not implement.
@@ -94,4 +96,6 @@ def test_reduce_mean(axes: list[int], keepdims: int) -> None:
     rng = np.random.default_rng(1)
     x = rand(rng, 2, 3, 4, 5)
     node = helper.make_node("ReduceMean", ["input", "axes"], ["y"], keepdims=keepdims)
-    check_vjp(make_model([node], x.shape, {"axes": np.array(axes, np.int64)}), x, directions=2, rng=rng, rtol=1e-5)
+    check_vjp(
+        make_model([node], x.shape, {"axes": np.array(axes, np.int64)}), x, directions=2, rng=rng, rtol=1e-5
+    )

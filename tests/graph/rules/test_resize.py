@@ -23,7 +23,9 @@ from ..conftest import check_adjoint, check_vjp, make_model, rand
 def test_resize_with_sizes(mode: str, ctm: str, sizes: tuple[int, int]) -> None:
     rng = np.random.default_rng(0)
     x = rand(rng, 2, 3, 6, 5)
-    node = helper.make_node("Resize", ["input", "", "", "sizes"], ["y"], mode=mode, coordinate_transformation_mode=ctm)
+    node = helper.make_node(
+        "Resize", ["input", "", "", "sizes"], ["y"], mode=mode, coordinate_transformation_mode=ctm
+    )
     model = make_model([node], x.shape, {"sizes": np.array([2, 3, *sizes], np.int64)})
     check_vjp(model, x, directions=2, rng=rng, rtol=1e-5)
 

@@ -32,11 +32,20 @@ def _i(*v: int) -> np.ndarray:
     ("nodes", "inits"),
     [
         (
-            [helper.make_node("Flatten", ["t"], ["f"], axis=2), helper.make_node("Reshape", ["f", "s"], ["y"])],
+            [
+                helper.make_node("Flatten", ["t"], ["f"], axis=2),
+                helper.make_node("Reshape", ["f", "s"], ["y"]),
+            ],
             {"s": _i(2, -1)},
         ),
         ([helper.make_node("Reshape", ["t", "s"], ["y"])], {"s": _i(2, 5, -1)}),
-        ([helper.make_node("Unsqueeze", ["t", "a"], ["u"]), helper.make_node("Squeeze", ["u", "a"], ["y"])], {"a": _i(2)}),
+        (
+            [
+                helper.make_node("Unsqueeze", ["t", "a"], ["u"]),
+                helper.make_node("Squeeze", ["u", "a"], ["y"]),
+            ],
+            {"a": _i(2)},
+        ),
         ([helper.make_node("Transpose", ["t"], ["y"], perm=[0, 3, 1, 2])], {}),
         ([helper.make_node("Identity", ["t"], ["y"])], {}),
         ([helper.make_node("Dropout", ["t"], ["y"])], {}),
@@ -57,8 +66,17 @@ def _i(*v: int) -> np.ndarray:
         ),
         ([helper.make_node("Split", ["t", "parts"], ["y", "unused"], axis=1)], {"parts": _i(2, 1)}),
     ],
-    ids=["flatten", "reshape", "unsqueeze-squeeze", "transpose", "identity", "dropout", "cast", "split-concat",
-         "split-unused"],
+    ids=[
+        "flatten",
+        "reshape",
+        "unsqueeze-squeeze",
+        "transpose",
+        "identity",
+        "dropout",
+        "cast",
+        "split-concat",
+        "split-unused",
+    ],
 )
 def test_layout_op(nodes: list[object], inits: dict[str, np.ndarray]) -> None:
     _check(nodes, inits)
@@ -67,7 +85,9 @@ def test_layout_op(nodes: list[object], inits: dict[str, np.ndarray]) -> None:
 @settings(max_examples=25)
 @given(
     spec=st.lists(
-        st.tuples(st.integers(-6, 6), st.integers(-6, 6), st.sampled_from([1, 1, 2, -1, -2])), min_size=4, max_size=4
+        st.tuples(st.integers(-6, 6), st.integers(-6, 6), st.sampled_from([1, 1, 2, -1, -2])),
+        min_size=4,
+        max_size=4,
     ),
     seed=st.integers(0, 2**16),
 )
@@ -76,7 +96,10 @@ def test_slice(spec: list[tuple[int, int, int]], seed: int) -> None:
     starts[0], ends[0], steps[0] = 0, 2, 1  # keep the batch
     node = helper.make_node("Slice", ["t", "st", "en", "ax", "sp"], ["y"])
     inits = {"st": _i(*starts), "en": _i(*ends), "ax": _i(0, 1, 2, 3), "sp": _i(*steps)}
-    if any(len(range(*slice(s, e, p).indices(d))) == 0 for s, e, p, d in zip(starts, ends, steps, SHAPE, strict=True)):
+    if any(
+        len(range(*slice(s, e, p).indices(d))) == 0
+        for s, e, p, d in zip(starts, ends, steps, SHAPE, strict=True)
+    ):
         return  # empty slices have nothing to differentiate
     _check([node], inits, seed)
 

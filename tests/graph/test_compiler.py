@@ -1,0 +1,128 @@
+"""The compiler end to end on the research doc's MobileNet-like net, and its one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from advengine.errors import GraphError, UnsupportedOpError
+from advengine.graph import compile_gradient_graph
+from advengine.graph.forward import TARGET_OPSET
+
+from .conftest import F32, check_vjp, make_model, rand, tiny_mobilenet
+
+
+def test_tiny_mobilenet_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    net = tiny_mobilenet(rng)
+    x = rng.random((2, 3, 32, 32), dtype=np.float32)
+    check_vjp(net, x, size=32, directions=3, rng=rng, rtol=1e-4)
+
+
+def test_compiled_graph_interface() -> None:
+    net = tiny_mobilenet(np.random.default_rng(0), classes=10)
+    g = compile_gradient_graph(net, loss="ce", batch=4, size=32)
+    ins = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in g.graph.input}
+    outs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in g.graph.output}
+    assert ins == {"input": [4, 3, 32, 32], "label": [4]}
+    assert outs == {"logits": [4, 10], "loss": [4], "grad": [4, 3, 32, 32]}
+    assert {n.domain for n in g.graph.node} <= {""}
+    assert {o.version for o in g.opset_import if o.domain == ""} == {TARGET_OPSET}
+
+
+def test_old_opset_is_upgraded() -> None:
+    rng = np.random.default_rng(1)
+    node = helper.make_node("ReduceMean", ["input"], ["y"], axes=[2, 3], keepdims=1)
+    model = make_model([node], (2, 3, 4, 4), {}, opset=13)
+    check_vjp(model, rand(rng, 2, 3, 4, 4), rng=rng)
+
+
+def test_unsupported_op_names_op_node_and_model_before_running() -> None:
+    # com.microsoft:FusedConv cannot even be loaded here: the error must come from the structural pass.
+    nodes = [
+        helper.make_node("Erf", ["input"], ["e"], name="erf_0"),
+        helper.make_node("Identity", ["e"], ["y"]),
+    ]
+    model = make_model(nodes, (1, 4), {})
+    model.graph.name = "erfnet"
+    with pytest.raises(UnsupportedOpError, match=r"erfnet: op Erf \(node 'erf_0'\) has no gradient rule"):
+        compile_gradient_graph(model, batch=1)
+    custom = make_model([helper.make_node("FusedGemm", ["input"], ["y"], domain="com.microsoft", name="fg")], (1, 4), {})
+    custom.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    with pytest.raises(UnsupportedOpError, match="com.microsoft:FusedGemm"):
+        compile_gradient_graph(custom, batch=1)
+
+
+def test_ops_off_the_gradient_path_need_no_rule() -> None:
+    """A Shape→Gather→Concat→Reshape subgraph only feeds Reshape's shape input: no rule is needed."""
+    rng = np.random.default_rng(2)
+    nodes = [
+        helper.make_node("Shape", ["input"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "zero1"], ["n1"]),
+        helper.make_node("Concat", ["n1", "minus_one"], ["shape"], axis=0),
+        helper.make_node("Erf", ["input"], ["unused"]),
+        helper.make_node("Tanh", ["input"], ["t"]),
+        helper.make_node("Reshape", ["t", "shape"], ["logits"]),
+    ]
+    inits = {"zero": np.array(0, np.int64), "zero1": np.array([0], np.int64), "minus_one": np.array([-1], np.int64)}
+    check_vjp(make_model(nodes, ("N", 2, 3), inits, flatten=None), rand(rng, 2, 2, 3), rng=rng)
+
+
+def test_non_float_input_is_refused() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["input"], ["logits"], to=F32)],
+        "u8",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.UINT8, [1, 4])],
+        [helper.make_tensor_value_info("logits", F32, None)],
+    )
+    with pytest.raises(GraphError, match="is UINT8, not FLOAT"):
+        compile_gradient_graph(helper.make_model(graph), batch=1)
+
+
+def test_dynamic_shape_that_cannot_be_fixed() -> None:
+    net = tiny_mobilenet(np.random.default_rng(0))
+    with pytest.raises(GraphError, match="dynamic dimension 2"):
+        compile_gradient_graph(net, batch=1)
+    rank3 = make_model([helper.make_node("Relu", ["input"], ["y"])], ("N", "T", 4), {})
+    with pytest.raises(GraphError, match="dynamic dimension 1"):
+        compile_gradient_graph(rank3, batch=1, size=8)
+
+
+def test_fixed_batch_mismatch() -> None:
+    model = make_model([helper.make_node("Relu", ["input"], ["y"])], (2, 4), {})
+    with pytest.raises(GraphError, match="fixed batch of 2"):
+        compile_gradient_graph(model, batch=3)
+
+
+def test_output_independent_of_input() -> None:
+    nodes = [helper.make_node("Identity", ["c"], ["logits"])]
+    model = make_model(nodes, (1, 4), {"c": np.ones((1, 4), np.float32)}, flatten=None)
+    model.graph.node.insert(0, helper.make_node("Relu", ["input"], ["unused"]))
+    with pytest.raises(GraphError, match="do not depend on input"):
+        compile_gradient_graph(model, batch=1)
+
+
+def test_reserved_names() -> None:
+    model = make_model([helper.make_node("Relu", ["input"], ["label"]), helper.make_node("Relu", ["label"], ["y"])], (1, 4), {})
+    with pytest.raises(GraphError, match="reserved"):
+        compile_gradient_graph(model, batch=1)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(GraphError, match="not found"):
+        compile_gradient_graph(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00not a model\xff" * 10)
+    with pytest.raises(GraphError, match="not a readable ONNX model"):
+        compile_gradient_graph(junk)
+
+
+def test_logits_must_be_two_dimensional() -> None:
+    model = make_model([helper.make_node("Relu", ["input"], ["logits"])], (1, 2, 3), {}, flatten=None)
+    with pytest.raises(GraphError, match=r"expected logits \[batch, classes\]"):
+        compile_gradient_graph(model, batch=1)
