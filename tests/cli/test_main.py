@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from advengine.cli import main
-from advengine.errors import NotYetAvailableError
+from advengine.errors import ConfigError
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -16,19 +16,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("advengine ")
 
 
-def test_eval_not_yet_available(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_error_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
-    assert main(["eval"]) == 1
+    assert main(["eval", "--config", "no-such-config.toml"]) == 1
     err = capsys.readouterr().err
-    assert "not yet available" in err
+    assert "no-such-config.toml: no such config file" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_debug_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADVENGINE_DEBUG", "1")
-    with pytest.raises(NotYetAvailableError):
-        main(["eval"])
+    with pytest.raises(ConfigError):
+        main(["eval", "--config", "no-such-config.toml"])
 
 
 def test_unknown_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

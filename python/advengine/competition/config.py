@@ -9,6 +9,8 @@ entry's params are parsed by its own params dataclass, so a typo fails before an
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -66,8 +68,10 @@ class Entry:
 
     @property
     def key(self) -> str:
-        """Identifies the built piece inside a warm worker (same key → same instance)."""
-        return f"{self.track}/{self.label}"
+        """Identifies the built piece inside a warm worker (same key → same instance), so it covers
+        everything the instance is built from, not just the label."""
+        spec = json.dumps(self.to_json(), sort_keys=True)
+        return f"{self.track}/{self.label}/{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -205,10 +205,22 @@ class Competition:
         rec = self.run_dir.load_record(self.run_dir.attack_record(attack, b.index))
         return list(rec.get("image_ids", [])) if rec else []
 
+    def _input_hash(self, attack: str, b: Batch) -> str | None:
+        """The hash of what a defense piece classifies: its attack piece's output (None for clean)."""
+        if attack == CLEAN:
+            return None
+        rec = self.run_dir.load_record(self.run_dir.attack_record(attack, b.index))
+        return rec.get("output_hash") if rec else None
+
+    def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
+        # A defense piece is stale when its attack piece was redone with other images since.
+        rec = self.run_dir.load_record(self.run_dir.defense_record(defense, attack, b.index))
+        return rec is not None and rec.get("input_hash") == self._input_hash(attack, b)
+
     def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
         for attack in targets:
             for b in self.batches:
-                if self.run_dir.load_record(self.run_dir.defense_record(defense.label, attack, b.index)):
+                if self._defense_done(defense.label, attack, b):
                     continue
                 ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
                 if not ids:
@@ -240,6 +252,7 @@ class Competition:
             "seconds": outcome.seconds,
             "image_ids": ids,
             "labels": labels,
+            "input_hash": self._input_hash(attack, b),
             "output_hash": hashlib.sha256(str(labels).encode()).hexdigest() if labels is not None else None,
             "error": outcome.error,
         }

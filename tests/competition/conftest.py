@@ -1,0 +1,47 @@
+"""Fixtures of the competition tests: a small slice of the embedded sample and configs built on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advengine.competition import CompetitionConfig, parse_config
+from advengine.data import sample_dataset_dir
+
+#: Importing it registers the fake attacks and defenses; workers import it through `plugins`.
+FAKES = "tests.competition.fakes"
+
+
+@pytest.fixture
+def sample_dir() -> str:
+    return str(sample_dataset_dir())
+
+
+MakeConfig = Callable[..., CompetitionConfig]
+
+
+@pytest.fixture
+def make_config(sample_dir: str) -> MakeConfig:
+    """A config on the first ``limit`` sample images; keyword arguments are TOML top-level keys."""
+
+    def make(limit: int = 8, **doc: Any) -> CompetitionConfig:
+        base: dict[str, Any] = {
+            "plugins": [FAKES],
+            "batch_size": 4,
+            "dataset": {"dir": sample_dir, "limit": limit},
+        }
+        base.update(doc)
+        return parse_config(base, source="test.toml")
+
+    return make
+
+
+def oracle(sample_dir: str, **params: Any) -> dict[str, Any]:
+    return {"name": "fake-oracle", "params": {"dataset": sample_dir, **params}}
+
+
+def out_dir(tmp_path: Path) -> Path:
+    return tmp_path / "run"

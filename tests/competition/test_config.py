@@ -1,0 +1,99 @@
+"""Bad configs get one ConfigError naming the key; the embedded default loads; flags override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advengine.competition import load_config, parse_config
+from advengine.competition.plugins import ENV
+from advengine.errors import ConfigError
+from tests.competition.conftest import FAKES
+
+
+def _doc(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "plugins": [FAKES],
+        "attacks": [{"name": "noop"}, {"name": "random-noise"}, {"name": "fake-slow"}],
+        "defenses": [{"name": "fake-constant"}],
+    }
+    doc.update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": 0}, "test.toml: batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": "25"}, "test.toml: batch_size must be an integer >= 1"),
+        ({"eps": "sometimes"}, "test.toml: eps must be one of 'cycle', 'random'"),
+        ({"scoring": "devkit"}, "test.toml: scoring must be one of 'paper', 'original'"),
+        ({"time_limit": -1}, "test.toml: time_limit must be a positive number of seconds"),
+        ({"seed": 1.5}, "test.toml: seed must be an integer >= 0"),
+        ({"colour": "blue"}, "test.toml: colour is not a known key"),
+        ({"dataset": {"limit": 0}}, "test.toml: dataset.limit must be an integer >= 1"),
+        ({"dataset": {"path": "x"}}, "test.toml: dataset.path is not a known key"),
+        (
+            {"attacks": [{"name": "noop"}, {"name": "random-noise"}, {"name": "fake-slow", "params": {"seconds": "ten"}}]},
+            "test.toml: attacks[2].params.seconds must be a number, got 'ten'",
+        ),
+        ({"attacks": [{"name": "noop", "params": {"steps": 3}}]}, "test.toml: attacks[0].params: unknown parameter"),
+        ({"attacks": [{"name": "no-such-attack"}]}, "test.toml: attacks[0].name: unknown attack 'no-such-attack'"),
+        ({"attacks": [{"name": "fake-target-noop"}]}, "test.toml: attacks[0].name 'fake-target-noop' is a targeted"),
+        ({"attacks": [{"name": "noop", "colour": 1}]}, "test.toml: attacks[0].colour is not a known key"),
+        ({"attacks": [{"name": "noop", "label": "a/b"}]}, "test.toml: attacks[0].label must be letters"),
+        ({"attacks": [{"name": "noop", "label": "clean"}]}, "test.toml: attacks[0].label must be letters"),
+        (
+            {"attacks": [{"name": "noop"}, {"name": "noop"}]},
+            "test.toml: attacks[1].label 'noop' is already used by attacks[0]",
+        ),
+        ({"defenses": [{"name": "fake-constant", "models": "lite0"}]}, "test.toml: defenses[0].models must be a list"),
+        ({"defenses": {"name": "x"}}, "test.toml: defenses must be an array of tables"),
+        ({"plugins": ["no.such.module"]}, "test.toml: plugins: cannot import plugin module 'no.such.module'"),
+    ],
+)
+def test_bad_config_names_the_key(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(_doc(**changes), source="test.toml")
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_toml_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("batch_size = [\n")
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_relative_dataset_dir_is_relative_to_the_file(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[dataset]\ndir = "data"\nlimit = 3\n')
+    cfg = load_config(cfg_file)
+    assert cfg.dataset_dir == (tmp_path / "data").resolve()
+    assert cfg.limit == 3
+
+
+def test_default_config_is_the_documented_competition() -> None:
+    cfg = load_config()
+    assert cfg.dataset_dir is None  # the embedded sample
+    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (100, 25, "cycle", "paper")
+    assert cfg.providers == ("CPUExecutionProvider",)
+    assert len(cfg.attacks) >= 2 and len(cfg.defenses) >= 4
+
+
+def test_overrides_are_validated() -> None:
+    cfg = parse_config(_doc(), source="test.toml")
+    assert cfg.overridden(batch_size=7, limit=None).batch_size == 7
+    with pytest.raises(ConfigError, match="command line: batch_size"):
+        cfg.overridden(batch_size=0)
+
+
+def test_env_plugins_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "no.such.plugin")
+    with pytest.raises(ConfigError, match=f"{ENV}: cannot import plugin module 'no.such.plugin'"):
+        parse_config({}, source="test.toml")

@@ -1,0 +1,108 @@
+"""Scoring equals hand-computed examples, in the aggregation and through whole runs in both modes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advengine.competition import aggregate, run_competition
+from advengine.competition.scoring import MISSING, NO_IMAGE
+from tests.competition.conftest import MakeConfig, oracle
+
+
+def test_aggregate_hand_example() -> None:
+    # Two attacks (non-targeted, targeted) × two defenses × three images.
+    truth, target = np.array([1, 2, 3]), np.array([7, 8, 9])
+    preds = np.array(
+        [
+            [[1, 5, MISSING], [1, 2, 3]],
+            [[7, 2, NO_IMAGE], [7, 8, NO_IMAGE]],
+        ]
+    )
+    s = aggregate(preds, truth, target, np.array([False, True]))
+    assert s.correct.tolist() == [[1, 3], [1, 0]]
+    assert s.error.tolist() == [[1, 0], [1, 2]]
+    assert s.hit.tolist() == [[0, 0], [1, 2]]
+    assert s.classified.tolist() == [[2, 3], [2, 2]]
+    assert s.produced.tolist() == [3, 2]
+    # The targeted attack missed image 2: it does not score defenses.
+    assert s.attacks_used.tolist() == [True, False]
+    # Defense 0 left one of the 5 produced images unlabelled: it does not score attacks.
+    assert s.defenses_used.tolist() == [False, True]
+    assert s.defense_raw.tolist() == [1, 3]
+    assert s.defense_score.tolist() == [1 / 3, 1.0]
+    assert s.defense_worst.tolist() == [1 / 3, 1.0]
+    assert s.attack_raw.tolist() == [0, 2]
+    assert s.attack_score.tolist() == [0.0, 2 / 3]
+    assert s.attack_worst.tolist() == [0.0, 2 / 3]
+
+
+def test_aggregate_without_opponents_is_nan() -> None:
+    s = aggregate(np.zeros((0, 1, 2), dtype=np.int64), np.array([1, 2]), np.array([3, 4]), np.zeros(0, bool))
+    assert np.isnan(s.defense_score).all() and np.isnan(s.defense_worst).all()
+    assert s.defense_raw.tolist() == [0]
+
+
+@pytest.mark.parametrize("mode", ["paper", "original"])
+def test_run_scores_match_hand_computation(
+    mode: str, make_config: MakeConfig, sample_dir: str, tmp_path: Path
+) -> None:
+    # 8 images. The oracle always answers the true label, the "target oracle" always the target class;
+    # the constant defense answers the true label of image 0 (which no other of the 8 images shares).
+    truth = [389, 577, 327, 138, 91, 982, 472, 304]
+    cfg = make_config(
+        scoring=mode,
+        attacks=[{"name": "noop"}, {"name": "fake-shift"}],
+        targeted_attacks=[{"name": "fake-target-noop"}],
+        defenses=[
+            oracle(sample_dir),
+            {**oracle(sample_dir, target=True), "label": "target-oracle"},
+            {"name": "fake-constant", "params": {"label": truth[0]}},
+        ],
+    )
+    results = run_competition(cfg, tmp_path / "run")
+    assert results["mode"] == mode
+    by = {x["name"]: x for x in results["attacks"] + results["defenses"]}
+    # Defense raw = correct answers over 3 attacks × 8 images: oracle 24, target oracle 0, constant 3.
+    assert [by[d]["raw_score"] for d in ("fake-oracle", "target-oracle", "fake-constant")] == [24, 0, 3]
+    # Non-targeted raw = misclassifications over 3 defenses: 0 + 8 + 7 = 15 for each attack.
+    assert by["noop"]["raw_score"] == by["fake-shift"]["raw_score"] == 15
+    # Targeted raw = target hits: only the target oracle, 8.
+    assert by["fake-target-noop"]["raw_score"] == 8
+    if mode == "paper":
+        assert by["fake-oracle"]["score"] == 1.0
+        assert by["fake-constant"]["score"] == pytest.approx(3 / 24)
+        assert by["noop"]["score"] == pytest.approx(15 / 24)
+        assert by["fake-target-noop"]["score"] == pytest.approx(8 / 24)
+    else:
+        assert [by[n]["score"] for n in ("fake-oracle", "fake-constant", "noop", "fake-target-noop")] == [
+            24,
+            3,
+            15,
+            8,
+        ]
+    # Worst case: the constant defense is right once per attack only on the ε=4 batch (image 0).
+    assert by["fake-constant"]["worst_score"] == pytest.approx(1 / 8)
+    assert by["noop"]["worst_score"] == 0.0  # the oracle is never fooled
+    assert by["fake-target-noop"]["worst_score"] == 0.0
+    assert results["exclusions"] == []
+    # Per ε: image 0 is in the ε=4 batch, so the constant defense is right 3 times out of 12 there.
+    eps4 = next(p for p in results["per_eps"] if p["eps"] == 4)
+    expected = 3 if mode == "original" else 3 / 12
+    assert eps4["defenses"]["fake-constant"] == pytest.approx(expected)
+    # The original toolkit's files carry the same numbers.
+    out = tmp_path / "run"
+    assert (out / "accuracy_on_attacks.csv").read_text().splitlines() == [
+        ",fake-oracle,target-oracle,fake-constant",
+        "noop,8,0,1",
+        "fake-shift,8,0,1",
+    ]
+    assert (out / "hit_target_class.csv").read_text().splitlines()[1] == "fake-target-noop,0,8,0"
+    ranking = (out / "defense_ranking.csv").read_text().splitlines()
+    assert ranking[0] == "DefenseName,Score"
+    assert [r.split(",")[0] for r in ranking[1:]] == ["fake-oracle", "fake-constant", "target-oracle"]
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["attacks"] == results["attacks"]
