@@ -2,13 +2,18 @@
 
 use pyo3::prelude::*;
 
+mod arrays;
 mod clip;
 mod codec;
+mod filters;
 mod parallel;
+mod scoring;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     clip::register(m)?;
     codec::register(m)?;
+    filters::register(m)?;
     parallel::register(m)?;
+    scoring::register(m)?;
     Ok(())
 }
