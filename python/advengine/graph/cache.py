@@ -14,15 +14,12 @@ from typing import Any
 import onnx
 
 from advengine.errors import GraphError
-
-
-def cache_root() -> Path:
-    env = os.environ.get("ADVENGINE_CACHE", "").strip()
-    return Path(env) if env else Path.home() / ".cache" / "advengine"
+from advengine.models.locations import cache_dir
 
 
 def graph_cache_dir() -> Path:
-    return cache_root() / "graphs"
+    # The project's one cache root ($ADVENGINE_CACHE, else XDG, else ~/.cache/advengine).
+    return cache_dir() / "graphs"
 
 
 def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
@@ -64,4 +61,4 @@ def cached(model_files: list[Path], options: dict[str, Any], build: Callable[[],
     return path, False
 
 
-__all__ = ["cache_root", "cached", "content_key", "graph_cache_dir", "save_atomic"]
+__all__ = ["cached", "content_key", "graph_cache_dir", "save_atomic"]

@@ -1,0 +1,155 @@
+"""``advengine graph``: compile classifiers (or ensembles) into gradient graphs for stock onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import onnx
+import typer
+from rich.console import Console
+
+from advengine.cli._app import app, sub_app
+from advengine.errors import GraphError, ParameterError
+from advengine.graph.cache import cached
+from advengine.graph.compiler import compile_gradient_graph
+from advengine.graph.ensemble import FUSIONS, compile_ensemble
+from advengine.graph.heads import LOSSES, check_loss
+from advengine.graph.steps import STEPS, check_step
+
+graph_app = sub_app(
+    "Compile ONNX classifiers into gradient graphs: forward + loss + input gradient (and optionally a "
+    "fused attack step) in standard ONNX ops that stock onnxruntime runs."
+)
+app.add_typer(graph_app, name="graph")
+
+LossOption = Annotated[
+    str, typer.Option("--loss", help=f"Loss head to ascend: {', '.join(LOSSES)}.", show_default=True)
+]
+KappaOption = Annotated[float, typer.Option("--kappa", help="C&W confidence κ (cw, cw-targeted): the loss is min(margin, κ).")]
+BatchOption = Annotated[int, typer.Option("--batch", min=1, help="Fixed batch size N of the compiled graph.")]
+StepOption = Annotated[
+    str | None,
+    typer.Option("--step", help=f"Fuse an attack step into the graph: {', '.join(STEPS)} (inputs x0, eps, alpha[, momentum, mu])."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def _resolve(model: str) -> Path:
+    """A path, or the name of a zoo model (built on first use)."""
+    path = Path(model)
+    if path.is_file():
+        return path
+    from advengine.models import ensure_onnx, list_models
+
+    if model in list_models():
+        return Path(ensure_onnx(model))
+    raise GraphError(f"{model} is neither an ONNX file nor a zoo model ({', '.join(list_models())}); check the path")
+
+
+def _check_options(loss: str, step: str | None) -> None:
+    check_loss(loss)
+    if step is not None:
+        check_step(step)
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+
+
+def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any]:
+    m = onnx.load(str(path), load_external_data=False)
+
+    def dims(vi: onnx.ValueInfoProto) -> list[int | str]:
+        return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in vi.type.tensor_type.shape.dim]
+
+    return {
+        "output": str(out),
+        "cache": str(path),
+        "cache_hit": hit,
+        "seconds": round(seconds, 3),
+        "nodes": len(m.graph.node),
+        "inputs": {i.name: dims(i) for i in m.graph.input},
+        "outputs": {o.name: dims(o) for o in m.graph.output},
+    }
+
+
+def _report(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    typer.echo(f"wrote {info['output']} ({info['nodes']} nodes, {'cached' if info['cache_hit'] else 'compiled'} "
+               f"in {info['seconds']} s)")
+    for kind in ("inputs", "outputs"):
+        typer.echo(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in info[kind].items()))
+
+
+@graph_app.command("compile")
+def compile_command(
+    model: Annotated[str, typer.Argument(metavar="IN", help="Classifier ONNX file (or zoo model name).")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Where the gradient graph is written.")],
+    loss: LossOption = "ce",
+    kappa: KappaOption = 0.0,
+    batch: BatchOption = 1,
+    size: Annotated[int | None, typer.Option("--size", min=1, help="Image side for inputs with symbolic H/W.")] = None,
+    step: StepOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compile one classifier. OUT takes the model's input and `label` (int64 [N], class index) and
+    outputs `logits`, `loss` [N] and `grad` = d(sum loss)/d input. Cached by content hash."""
+    err = Console(stderr=True)
+    _check_options(loss, step)
+    src = _resolve(model)
+    options = {"kind": "single", "loss": loss, "kappa": kappa, "batch": batch, "size": size, "step": step}
+    err.print(f"Compiling {src} (loss {loss}, batch {batch}{', step ' + step if step else ''})")
+    start = time.perf_counter()
+    path, hit = cached(
+        [src], options, lambda: compile_gradient_graph(src, loss=loss, kappa=kappa, batch=batch, size=size, step=step)
+    )
+    _copy_atomic(path, out)
+    _report(_describe(path, out, hit, time.perf_counter() - start), as_json)
+
+
+@graph_app.command("ensemble")
+def ensemble_command(
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Where the gradient graph is written.")],
+    models: Annotated[list[str], typer.Argument(metavar="MODEL...", help="Member ONNX files or zoo model names.")],
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="Comma-separated member weights (normalised to sum 1).")
+    ] = None,
+    fusion: Annotated[str, typer.Option("--fusion", help=f"How members are combined: {', '.join(FUSIONS)}.")] = "logit",
+    size: Annotated[int, typer.Option("--size", min=1, help="Side of the shared input image.")] = 299,
+    loss: LossOption = "ce",
+    kappa: KappaOption = 0.0,
+    batch: BatchOption = 1,
+    step: StepOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compile K classifiers into one gradient graph on a shared SIZE×SIZE input `input`; each member
+    gets its own bilinear resize to its native size."""
+    err = Console(stderr=True)
+    _check_options(loss, step)
+    srcs = [_resolve(m) for m in models]
+    try:
+        ws = None if weights is None else [float(w) for w in weights.split(",")]
+    except ValueError:
+        raise ParameterError(f"--weights {weights!r} must be comma-separated numbers, e.g. 1,1,2") from None
+    options = {"kind": "ensemble", "loss": loss, "kappa": kappa, "batch": batch, "size": size, "step": step,
+               "fusion": fusion, "weights": ws}
+    err.print(f"Compiling an ensemble of {len(srcs)} models ({fusion} fusion, loss {loss}, batch {batch}, {size}px)")
+    start = time.perf_counter()
+    path, hit = cached(
+        srcs,
+        options,
+        lambda: compile_ensemble(
+            srcs, weights=ws, fusion=fusion, size=size, loss=loss, kappa=kappa, batch=batch, step=step
+        ),
+    )
+    _copy_atomic(path, out)
+    _report(_describe(path, out, hit, time.perf_counter() - start), as_json)
