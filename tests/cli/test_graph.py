@@ -23,11 +23,25 @@ def net_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_compile_writes_a_runnable_graph_and_caches_it(net_file: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_writes_a_runnable_graph_and_caches_it(
+    net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out" / "grad.onnx"
-    args = ["graph", "compile", str(net_file), str(out), "--loss", "cw", "--kappa", "2", "--batch", "3",
-            "--size", "16", "--json"]
+    args = [
+        "graph",
+        "compile",
+        str(net_file),
+        str(out),
+        "--loss",
+        "cw",
+        "--kappa",
+        "2",
+        "--batch",
+        "3",
+        "--size",
+        "16",
+        "--json",
+    ]
     assert main(args) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["cache_hit"] is False
@@ -36,26 +50,46 @@ def test_compile_writes_a_runnable_graph_and_caches_it(net_file: Path, tmp_path:
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).random((3, 3, 16, 16), dtype=np.float32)
     loss, grad = sess.run(["loss", "grad"], {"input": x, "label": np.array([0, 1, 3], np.int64)})
-    assert loss.shape == (3,) and np.all(loss <= 2.0) and grad.shape == x.shape
+    assert loss.shape == (3,)
+    assert np.all(loss <= 2.0)
+    assert grad.shape == x.shape
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["cache_hit"] is True
 
 
-def test_compile_with_fused_step_human_output(net_file: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_with_fused_step_human_output(
+    net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "step.onnx"
     assert main(["graph", "compile", str(net_file), str(out), "--size", "16", "--step", "mifgsm"]) == 0
     text = capsys.readouterr().out
     assert text.startswith(f"wrote {out}")
-    assert "momentum [1, 3, 16, 16]" in text and "x_next" in text
+    assert "momentum [1, 3, 16, 16]" in text
+    assert "x_next" in text
 
 
 def test_ensemble_command(net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = tmp_path / "other.onnx"
     onnx.save(tiny_mobilenet(np.random.default_rng(7), classes=4), str(other))
     out = tmp_path / "ens.onnx"
-    code = main(["graph", "ensemble", str(out), str(net_file), str(other), "--weights", "1,3", "--fusion", "prob",
-                 "--size", "20", "--batch", "2", "--json"])
+    code = main(
+        [
+            "graph",
+            "ensemble",
+            str(out),
+            str(net_file),
+            str(other),
+            "--weights",
+            "1,3",
+            "--fusion",
+            "prob",
+            "--size",
+            "20",
+            "--batch",
+            "2",
+            "--json",
+        ]
+    )
     assert code == 0
     info = json.loads(capsys.readouterr().out)
     assert info["inputs"]["input"] == [2, 3, 20, 20]
@@ -70,18 +104,27 @@ def test_ensemble_command(net_file: Path, tmp_path: Path, capsys: pytest.Capture
         ([], "dynamic dimension 2"),
     ],
 )
-def test_errors_are_one_line(net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch, extra: list[str], message: str) -> None:
+def test_errors_are_one_line(
+    net_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    message: str,
+) -> None:
     monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
     assert main(["graph", "compile", str(net_file), str(tmp_path / "o.onnx"), *extra]) == 1
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]  # after the "Compiling ..." status line, if any
-    assert last.startswith("error:") and message in last
+    assert last.startswith("error:")
+    assert message in last
     assert "Traceback" not in err
     assert not (tmp_path / "o.onnx").exists()
 
 
-def test_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
     assert main(["graph", "compile", str(tmp_path / "nope.onnx"), str(tmp_path / "o.onnx")]) == 1
     assert "neither an ONNX file nor a zoo model" in capsys.readouterr().err

@@ -14,7 +14,9 @@ from advengine.graph.cache import cached, graph_cache_dir, save_atomic
 from .conftest import tiny_mobilenet
 
 
-def test_cache_builds_once_and_keys_on_content_and_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_builds_once_and_keys_on_content_and_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ADVENGINE_CACHE", str(tmp_path / "cache"))
     src = tmp_path / "net.onnx"
     onnx.save(tiny_mobilenet(np.random.default_rng(0)), str(src))
@@ -34,7 +36,8 @@ def test_cache_builds_once_and_keys_on_content_and_options(tmp_path: Path, monke
     onnx.checker.check_model(str(p1))
     onnx.save(tiny_mobilenet(np.random.default_rng(1)), str(src))  # new weights → new key
     p4, hit4 = cached([src], {"loss": "ce"}, lambda: build("ce"))
-    assert not hit4 and p4 != p1
+    assert not hit4
+    assert p4 != p1
 
 
 def test_failed_build_leaves_nothing(tmp_path: Path) -> None:

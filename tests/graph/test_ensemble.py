@@ -48,7 +48,7 @@ def test_ensemble_gradient_matches_finite_differences(members: list[onnx.ModelPr
     rng = np.random.default_rng(1)
     x = rng.random((2, 3, SHARED, SHARED), dtype=np.float32)
     label = np.array([2, 6], np.int64)
-    logits, loss, grad = session(compiled).run(["logits", "loss", "grad"], {"input": x, "label": label})
+    _logits, loss, grad = session(compiled).run(["logits", "loss", "grad"], {"input": x, "label": label})
 
     ref = ReferenceEvaluator(to_float64(spec.model))
     w = np.array(weights) / sum(weights)

@@ -45,9 +45,18 @@ def test_step_runner_equals_repeated_session_runs(net) -> None:  # type: ignore[
         x_orig, m = x.copy(), np.zeros_like(x)
         lab = np.concatenate([label[s:e], np.zeros(pad, np.int64)])
         for _ in range(3):
-            x, m = sess.run(["x_next", "m_next"], {
-                "input": x, "x0": x_orig, "label": lab, "eps": np.full(2, 0.03, np.float32),
-                "alpha": np.full(2, 0.01, np.float32), "momentum": m, "mu": np.array(0.8, np.float32)})
+            x, m = sess.run(
+                ["x_next", "m_next"],
+                {
+                    "input": x,
+                    "x0": x_orig,
+                    "label": lab,
+                    "eps": np.full(2, 0.03, np.float32),
+                    "alpha": np.full(2, 0.01, np.float32),
+                    "momentum": m,
+                    "mu": np.array(0.8, np.float32),
+                },
+            )
         np.testing.assert_array_equal(res.x[s:e], x[:n])
     assert np.abs(res.x - x0).max() <= 0.03 + 1e-7
 

@@ -29,11 +29,17 @@ app.add_typer(graph_app, name="graph")
 LossOption = Annotated[
     str, typer.Option("--loss", help=f"Loss head to ascend: {', '.join(LOSSES)}.", show_default=True)
 ]
-KappaOption = Annotated[float, typer.Option("--kappa", help="C&W confidence κ (cw, cw-targeted): the loss is min(margin, κ).")]
+KappaOption = Annotated[
+    float, typer.Option("--kappa", help="C&W confidence κ (cw, cw-targeted): the loss is min(margin, κ).")
+]
 BatchOption = Annotated[int, typer.Option("--batch", min=1, help="Fixed batch size N of the compiled graph.")]
 StepOption = Annotated[
     str | None,
-    typer.Option("--step", help=f"Fuse an attack step into the graph: {', '.join(STEPS)} (inputs x0, eps, alpha[, momentum, mu])."),
+    typer.Option(
+        "--step",
+        help=f"Fuse an attack step into the graph: {', '.join(STEPS)} "
+        "(inputs x0, eps, alpha[, momentum, mu]).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -47,7 +53,9 @@ def _resolve(model: str) -> Path:
 
     if model in list_models():
         return Path(ensure_onnx(model))
-    raise GraphError(f"{model} is neither an ONNX file nor a zoo model ({', '.join(list_models())}); check the path")
+    raise GraphError(
+        f"{model} is neither an ONNX file nor a zoo model ({', '.join(list_models())}); check the path"
+    )
 
 
 def _check_options(loss: str, step: str | None) -> None:
@@ -67,7 +75,9 @@ def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any
     m = onnx.load(str(path), load_external_data=False)
 
     def dims(vi: onnx.ValueInfoProto) -> list[int | str]:
-        return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in vi.type.tensor_type.shape.dim]
+        return [
+            d.dim_value if d.HasField("dim_value") else d.dim_param for d in vi.type.tensor_type.shape.dim
+        ]
 
     return {
         "output": str(out),
@@ -84,8 +94,10 @@ def _report(info: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    typer.echo(f"wrote {info['output']} ({info['nodes']} nodes, {'cached' if info['cache_hit'] else 'compiled'} "
-               f"in {info['seconds']} s)")
+    typer.echo(
+        f"wrote {info['output']} ({info['nodes']} nodes, {'cached' if info['cache_hit'] else 'compiled'} "
+        f"in {info['seconds']} s)"
+    )
     for kind in ("inputs", "outputs"):
         typer.echo(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in info[kind].items()))
 
@@ -97,7 +109,9 @@ def compile_command(
     loss: LossOption = "ce",
     kappa: KappaOption = 0.0,
     batch: BatchOption = 1,
-    size: Annotated[int | None, typer.Option("--size", min=1, help="Image side for inputs with symbolic H/W.")] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", min=1, help="Image side for inputs with symbolic H/W.")
+    ] = None,
     step: StepOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -110,7 +124,9 @@ def compile_command(
     err.print(f"Compiling {src} (loss {loss}, batch {batch}{', step ' + step if step else ''})")
     start = time.perf_counter()
     path, hit = cached(
-        [src], options, lambda: compile_gradient_graph(src, loss=loss, kappa=kappa, batch=batch, size=size, step=step)
+        [src],
+        options,
+        lambda: compile_gradient_graph(src, loss=loss, kappa=kappa, batch=batch, size=size, step=step),
     )
     _copy_atomic(path, out)
     _report(_describe(path, out, hit, time.perf_counter() - start), as_json)
@@ -119,11 +135,15 @@ def compile_command(
 @graph_app.command("ensemble")
 def ensemble_command(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Where the gradient graph is written.")],
-    models: Annotated[list[str], typer.Argument(metavar="MODEL...", help="Member ONNX files or zoo model names.")],
+    models: Annotated[
+        list[str], typer.Argument(metavar="MODEL...", help="Member ONNX files or zoo model names.")
+    ],
     weights: Annotated[
         str | None, typer.Option("--weights", help="Comma-separated member weights (normalised to sum 1).")
     ] = None,
-    fusion: Annotated[str, typer.Option("--fusion", help=f"How members are combined: {', '.join(FUSIONS)}.")] = "logit",
+    fusion: Annotated[
+        str, typer.Option("--fusion", help=f"How members are combined: {', '.join(FUSIONS)}.")
+    ] = "logit",
     size: Annotated[int, typer.Option("--size", min=1, help="Side of the shared input image.")] = 299,
     loss: LossOption = "ce",
     kappa: KappaOption = 0.0,
@@ -140,9 +160,19 @@ def ensemble_command(
         ws = None if weights is None else [float(w) for w in weights.split(",")]
     except ValueError:
         raise ParameterError(f"--weights {weights!r} must be comma-separated numbers, e.g. 1,1,2") from None
-    options = {"kind": "ensemble", "loss": loss, "kappa": kappa, "batch": batch, "size": size, "step": step,
-               "fusion": fusion, "weights": ws}
-    err.print(f"Compiling an ensemble of {len(srcs)} models ({fusion} fusion, loss {loss}, batch {batch}, {size}px)")
+    options = {
+        "kind": "ensemble",
+        "loss": loss,
+        "kappa": kappa,
+        "batch": batch,
+        "size": size,
+        "step": step,
+        "fusion": fusion,
+        "weights": ws,
+    }
+    err.print(
+        f"Compiling an ensemble of {len(srcs)} models ({fusion} fusion, loss {loss}, batch {batch}, {size}px)"
+    )
     start = time.perf_counter()
     path, hit = cached(
         srcs,

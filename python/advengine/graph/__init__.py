@@ -7,4 +7,12 @@ from advengine.graph.heads import LOSSES
 from advengine.graph.rules import RULES
 from advengine.graph.steps import STEPS
 
-__all__ = ["COMPILER_VERSION", "LOSSES", "RULES", "STEPS", "ForwardSpec", "compile_gradient_graph", "compile_spec"]
+__all__ = [
+    "COMPILER_VERSION",
+    "LOSSES",
+    "RULES",
+    "STEPS",
+    "ForwardSpec",
+    "compile_gradient_graph",
+    "compile_spec",
+]

@@ -45,7 +45,9 @@ def save_atomic(model: onnx.ModelProto, path: Path) -> None:
         raise
 
 
-def cached(model_files: list[Path], options: dict[str, Any], build: Callable[[], onnx.ModelProto]) -> tuple[Path, bool]:
+def cached(
+    model_files: list[Path], options: dict[str, Any], build: Callable[[], onnx.ModelProto]
+) -> tuple[Path, bool]:
     """The cached compiled graph for these model files and options, building it on a miss.
     Returns (path, hit)."""
     blobs = []

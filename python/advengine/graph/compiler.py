@@ -58,7 +58,9 @@ def load_model(source: onnx.ModelProto | str | Path) -> tuple[onnx.ModelProto, s
     try:
         return onnx.load(str(path)), str(path)
     except Exception as exc:  # protobuf's DecodeError and friends
-        raise GraphError(f"{path} is not a readable ONNX model ({type(exc).__name__}); re-export it") from None
+        raise GraphError(
+            f"{path} is not a readable ONNX model ({type(exc).__name__}); re-export it"
+        ) from None
 
 
 def single_model_spec(model: onnx.ModelProto, name: str) -> ForwardSpec:
@@ -90,7 +92,9 @@ def compile_spec(
     model = upgrade_opset(model, name)
     input_shape = fix_input_shape(model, name, batch, size)
     source = image_input(model, name).name
-    taken = {t for n in model.graph.node for t in [*n.input, *n.output]} | {i.name for i in model.graph.initializer}
+    taken = {t for n in model.graph.node for t in [*n.input, *n.output]} | {
+        i.name for i in model.graph.initializer
+    }
     clash = sorted((taken | {source}) & set(RESERVED))
     if clash:
         raise GraphError(f"{name}: tensor names {clash} are reserved for the compiled graph; rename them")
@@ -154,11 +158,15 @@ def compile_spec(
     out = helper.make_model(graph, opset_imports=[helper.make_opsetid("", version), *opsets])
     out.ir_version = max(min(model.ir_version, 10), 8)
     out.producer_name = "advengine.graph"
-    helper.set_model_props(out, {"advengine.loss": loss, "advengine.step": step or "", "advengine.kappa": str(kappa)})
+    helper.set_model_props(
+        out, {"advengine.loss": loss, "advengine.step": step or "", "advengine.kappa": str(kappa)}
+    )
     try:
         onnx.checker.check_model(out)
     except onnx.checker.ValidationError as exc:
-        raise GraphError(f"{name}: the compiled graph is invalid ({' '.join(str(exc).split())[:300]})") from None
+        raise GraphError(
+            f"{name}: the compiled graph is invalid ({' '.join(str(exc).split())[:300]})"
+        ) from None
     return out
 
 
@@ -208,4 +216,11 @@ def compile_gradient_graph(
     )
 
 
-__all__ = ["COMPILER_VERSION", "ForwardSpec", "compile_gradient_graph", "compile_spec", "load_model", "reverse"]
+__all__ = [
+    "COMPILER_VERSION",
+    "ForwardSpec",
+    "compile_gradient_graph",
+    "compile_spec",
+    "load_model",
+    "reverse",
+]

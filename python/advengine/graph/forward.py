@@ -16,7 +16,12 @@ from advengine.graph.rules import CHECKS, RULES
 
 #: Opset of every compiled graph: the emitted ops use the input-tensor forms of Reduce*/Split/Pad.
 TARGET_OPSET = 18
-_FLOATS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
+_FLOATS = {
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.DOUBLE,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+}
 _CONTROL_FLOW = {"If", "Loop", "Scan"}
 
 
@@ -29,7 +34,7 @@ def image_input(model: onnx.ModelProto, name: str) -> onnx.ValueInfoProto:
             f"{name}: expected exactly one graph input (the image), found {len(inputs)}: "
             f"{[i.name for i in inputs]}; export the classifier with a single image input"
         )
-    inp = inputs[0]
+    inp: onnx.ValueInfoProto = inputs[0]
     elem = inp.type.tensor_type.elem_type
     if elem != onnx.TensorProto.FLOAT:
         raise GraphError(
@@ -51,21 +56,24 @@ def fix_input_shape(model: onnx.ModelProto, name: str, batch: int, size: int | N
         if i == 0:
             if d.HasField("dim_value") and d.dim_value not in (0, batch):
                 raise GraphError(
-                    f"{name}: input {inp.name!r} has a fixed batch of {d.dim_value}; pass --batch {d.dim_value} "
+                    f"{name}: input {inp.name!r} has a fixed batch of {d.dim_value}; "
+                    f"pass --batch {d.dim_value} "
                     "or re-export with a symbolic batch"
                 )
             value = batch
         elif d.HasField("dim_value") and d.dim_value > 0:
             if size is not None and len(dims) == 4 and i >= 2 and d.dim_value != size:
                 raise GraphError(
-                    f"{name}: input {inp.name!r} is fixed at {d.dim_value} pixels but size {size} was asked for"
+                    f"{name}: input {inp.name!r} is fixed at {d.dim_value} pixels "
+                    f"but size {size} was asked for"
                 )
             value = d.dim_value
         elif size is not None and len(dims) == 4 and i >= 2:
             value = size
         else:
             raise GraphError(
-                f"{name}: input {inp.name!r} has a dynamic dimension {i} ({d.dim_param or '?'}) that cannot be "
+                f"{name}: input {inp.name!r} has a dynamic dimension {i} ({d.dim_param or '?'}) "
+                "that cannot be "
                 "fixed; give --size for NCHW images or re-export with static spatial dimensions"
             )
         d.Clear()
@@ -129,7 +137,8 @@ def plan(model: onnx.ModelProto, name: str, source: str, targets: list[str], typ
     for node in graph.node:
         if node.op_type in _CONTROL_FLOW and any(o in backward for o in node.output):
             raise UnsupportedOpError(
-                f"{name}: control-flow op {node.op_type} (node {node.name or '?'!r}) is on the path to the logits; "
+                f"{name}: control-flow op {node.op_type} (node {node.name or '?'!r}) "
+                "is on the path to the logits; "
                 "the gradient compiler supports straight-line graphs only"
             )
         if not (any(o in needs for o in node.output) and any(i in needs for i in node.input)):
@@ -144,7 +153,9 @@ def plan(model: onnx.ModelProto, name: str, source: str, targets: list[str], typ
             CHECKS[node.op_type](node, name)
         visit.append(node)
     if source not in needs:
-        raise GraphError(f"{name}: the outputs do not depend on input {source!r}; there is no gradient to compute")
+        raise GraphError(
+            f"{name}: the outputs do not depend on input {source!r}; there is no gradient to compute"
+        )
     return Plan(needs, visit)
 
 
@@ -154,8 +165,14 @@ class Probe:
     values: dict[str, np.ndarray[Any, Any]]
 
 
-def probe(model: onnx.ModelProto, name: str, source: str, input_shape: tuple[int, ...], types: dict[str, int],
-          depends: set[str]) -> Probe:
+def probe(
+    model: onnx.ModelProto,
+    name: str,
+    source: str,
+    input_shape: tuple[int, ...],
+    types: dict[str, int],
+    depends: set[str],
+) -> Probe:
     """Runs the forward once on random pixels with every typed intermediate exposed as an output.
     Shapes come from ORT itself (onnx.shape_inference disagrees with ORT on MaxPool ceil_mode)."""
     values: dict[str, np.ndarray[Any, Any]] = {}

@@ -14,7 +14,14 @@ from onnx import helper
 from advengine.errors import GraphError
 
 #: Attributes that change how one axis is interpolated; copied from the model's node into the probe.
-_AXIS_ATTRS = ("mode", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside", "nearest_mode", "antialias")
+_AXIS_ATTRS = (
+    "mode",
+    "coordinate_transformation_mode",
+    "cubic_coeff_a",
+    "exclude_outside",
+    "nearest_mode",
+    "antialias",
+)
 
 
 def interpolation_matrix(
@@ -47,7 +54,9 @@ def interpolation_matrix(
 
 def bilinear_matrix(length: int, out_len: int) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Bilinear resize with half-pixel centres and no antialias (PyTorch align_corners=False, TF2)."""
-    return interpolation_matrix(length, out_len, {"mode": "linear", "coordinate_transformation_mode": "half_pixel"})
+    return interpolation_matrix(
+        length, out_len, {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    )
 
 
 __all__ = ["bilinear_matrix", "interpolation_matrix"]

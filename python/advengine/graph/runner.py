@@ -54,7 +54,9 @@ def make_session(
     try:
         return ort.InferenceSession(source, opts, providers=list(providers))
     except Exception as exc:  # ORT's own exception types
-        raise GraphError(f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})") from None
+        raise GraphError(
+            f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})"
+        ) from None
 
 
 @dataclass
@@ -93,7 +95,8 @@ class _Compiled:
         arr = np.asarray(x)
         if arr.ndim != len(self.input_shape) or arr.shape[1:] != self.input_shape[1:]:
             raise ShapeError(
-                f"images have shape {list(arr.shape)}; this graph takes [n, {', '.join(map(str, self.input_shape[1:]))}]"
+                f"images have shape {list(arr.shape)}; this graph takes "
+                f"[n, {', '.join(map(str, self.input_shape[1:]))}]"
             )
         return np.ascontiguousarray(arr, dtype=np.float32)
 
@@ -105,7 +108,8 @@ class _Compiled:
             raise ShapeError(f"labels must be integers of shape [{n}], got {arr.dtype} {list(arr.shape)}")
         if n and (arr.min() < 0 or arr.max() >= self.num_classes):
             raise ParameterError(
-                f"labels must be class indices in 0..{self.num_classes - 1} (TF-Slim label − 1 for 1000-class models)"
+                f"labels must be class indices in 0..{self.num_classes - 1} "
+                "(TF-Slim label − 1 for 1000-class models)"
             )
         return arr.astype(np.int64)
 
@@ -156,7 +160,10 @@ class StepRunner(_Compiled):
     """A compiled graph with a fused step, iterated through IO binding with ping-pong buffers."""
 
     def __init__(
-        self, model: onnx.ModelProto | str | Path, threads: int | None = None, providers: Sequence[str] | None = None
+        self,
+        model: onnx.ModelProto | str | Path,
+        threads: int | None = None,
+        providers: Sequence[str] | None = None,
     ) -> None:
         super().__init__(model, threads, providers)
         if "x_next" not in self.outputs:

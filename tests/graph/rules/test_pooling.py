@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-import onnx
 from onnx import helper
 from onnx.reference import ReferenceEvaluator
 

@@ -101,4 +101,4 @@ def rule(*op_types: str) -> Callable[[Rule], Rule]:
     return register
 
 
-__all__ = ["CHECKS", "RULES", "check", "Grads", "Rule", "RuleContext", "attrs", "rule"]
+__all__ = ["CHECKS", "RULES", "Grads", "Rule", "RuleContext", "attrs", "check", "rule"]

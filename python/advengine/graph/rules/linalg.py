@@ -60,14 +60,20 @@ def matmul(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     c2 = b.reshape(c, sc2) if sc2 != sc else c
     da = dc = None
     if ctx.needs(a):
-        ct = _swap_last(ctx, c, len(sc2)) if sc2 == sc else b.op("Transpose", [c2], perm=[
-            *range(len(sc2) - 2), len(sc2) - 1, len(sc2) - 2])
+        ct = (
+            _swap_last(ctx, c, len(sc2))
+            if sc2 == sc
+            else b.op("Transpose", [c2], perm=[*range(len(sc2) - 2), len(sc2) - 1, len(sc2) - 2])
+        )
         g = b.op("MatMul", [dy2, ct], "matmul_grad")
         da = ctx.unbroadcast(g, sa2, (*lead, sa2[-2], sa2[-1]))
         da = b.reshape(da, sa) if sa2 != sa else da
     if ctx.needs(c):
-        at = _swap_last(ctx, a, len(sa2)) if sa2 == sa else b.op("Transpose", [a2], perm=[
-            *range(len(sa2) - 2), len(sa2) - 1, len(sa2) - 2])
+        at = (
+            _swap_last(ctx, a, len(sa2))
+            if sa2 == sa
+            else b.op("Transpose", [a2], perm=[*range(len(sa2) - 2), len(sa2) - 1, len(sa2) - 2])
+        )
         g = b.op("MatMul", [at, dy2], "matmul_grad")
         dc = ctx.unbroadcast(g, sc2, (*lead, sc2[-2], sc2[-1]))
         dc = b.reshape(dc, sc) if sc2 != sc else dc

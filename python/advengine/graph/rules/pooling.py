@@ -22,7 +22,9 @@ from advengine.graph.rules.conv import resolve_pads
 
 def _window_geometry(
     ctx: RuleContext, node: onnx.NodeProto
-) -> tuple[tuple[int, ...], tuple[int, ...], list[int], list[int], list[int], list[int], list[int], list[int]]:
+) -> tuple[
+    tuple[int, ...], tuple[int, ...], list[int], list[int], list[int], list[int], list[int], list[int]
+]:
     """Input/output spatial sizes, kernel, strides, dilations, begin pads, the end pads that exactly cover
     every window ORT computed (this absorbs ceil_mode), and the ConvTranspose output_padding."""
     a = attrs(node)
@@ -36,7 +38,8 @@ def _window_geometry(
     pb, _ = resolve_pads(a, xs[2:], kernel, strides, dil)
     in_sp, out_sp = xs[2:], ys[2:]
     pe = [
-        max(0, (out_sp[i] - 1) * strides[i] + dil[i] * (kernel[i] - 1) + 1 - in_sp[i] - pb[i]) for i in range(n)
+        max(0, (out_sp[i] - 1) * strides[i] + dil[i] * (kernel[i] - 1) + 1 - in_sp[i] - pb[i])
+        for i in range(n)
     ]
     op = [
         in_sp[i] + pb[i] + pe[i] - ((out_sp[i] - 1) * strides[i] + dil[i] * (kernel[i] - 1) + 1)
@@ -104,7 +107,9 @@ def max_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [_scatter_back(ctx, flat, weight, channels, geo)]
 
 
-def _avg_pool_weights(node: onnx.NodeProto, xs: tuple[int, ...], geo: tuple[Any, ...]) -> np.ndarray[Any, Any]:
+def _avg_pool_weights(
+    node: onnx.NodeProto, xs: tuple[int, ...], geo: tuple[Any, ...]
+) -> np.ndarray[Any, Any]:
     """1/divisor for every output window. ORT's divisor (count_include_pad, ceil_mode windows) is read
     off by pooling a tensor of ones with the node's own attributes and dividing by the in-bounds count."""
     in_sp, out_sp, kernel, strides, dil, pb, _, _ = geo
@@ -112,7 +117,9 @@ def _avg_pool_weights(node: onnx.NodeProto, xs: tuple[int, ...], geo: tuple[Any,
     out = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)
     probe = helper.make_node("AveragePool", ["x"], ["y"], **attrs(node))
     model = helper.make_model(
-        helper.make_graph([probe], "avgpool_probe", [one], [out]), opset_imports=[helper.make_opsetid("", 19)], ir_version=9
+        helper.make_graph([probe], "avgpool_probe", [one], [out]),
+        opset_imports=[helper.make_opsetid("", 19)],
+        ir_version=9,
     )
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     ratio = sess.run(None, {"x": np.ones((1, 1, *in_sp), np.float32)})[0].astype(np.float64)
@@ -124,7 +131,8 @@ def _avg_pool_weights(node: onnx.NodeProto, xs: tuple[int, ...], geo: tuple[Any,
         shape[i] = out_sp[i]
         counts = counts * valid.reshape(shape)
     w = np.divide(ratio.reshape(out_sp), counts, out=np.zeros(out_sp), where=counts > 0)
-    return w.reshape((1, 1, *out_sp)).astype(np.float32)
+    weights: np.ndarray[Any, Any] = w.reshape((1, 1, *out_sp)).astype(np.float32)
+    return weights
 
 
 @rule("AveragePool")

@@ -65,7 +65,9 @@ def split(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
         return [None] * len(node.input)
     rank = len(ctx.shape(node.input[0]))
     axis = int(attrs(node).get("axis", 0)) % rank
-    parts = [g if g is not None else ctx.b.zeros(ctx.shape(o)) for g, o in zip(grads, node.output, strict=True)]
+    parts = [
+        g if g is not None else ctx.b.zeros(ctx.shape(o)) for g, o in zip(grads, node.output, strict=True)
+    ]
     joined = parts[0] if len(parts) == 1 else ctx.b.op("Concat", parts, "split_grad", axis=axis)
     return [joined, *_rest(node)]
 
