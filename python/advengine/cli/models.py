@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from advengine.cli._app import app, sub_app
+from advengine.data import load_dataset
 from advengine.models.accuracy import measure_accuracy
 from advengine.models.cache import cached_path, ensure_onnx, is_fresh
 from advengine.models.classifier import load_classifier
@@ -132,9 +133,11 @@ def verify_command(
     err = Console(stderr=True)
     err.print(f"Loading {m.name} ({m.input_size}px)")
     clf = load_classifier(m.name, threads=threads, batch_size=batch_size)
-    err.print(f"Classifying images of {data} with {m.name}")
+    total = len(load_dataset(data))
+    total = min(total, limit) if limit else total
+    err.print(f"Classifying {total} images of {data} with {m.name}")
     with _progress(err) as bar:
-        job = bar.add_task(m.name, total=limit)
+        job = bar.add_task(m.name, total=total)
 
         def advance(n: int) -> None:
             bar.advance(job, n)
