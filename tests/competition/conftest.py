@@ -15,6 +15,16 @@ from advengine.data import sample_dataset_dir
 FAKES = "tests.competition.fakes"
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _fakes_importable_in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spawned workers start from this process's sys.path; pytest's importlib mode does not put the
+    # checkout on it, so the plugin module would not be found there.
+    monkeypatch.syspath_prepend(str(REPO))
+
+
 @pytest.fixture
 def sample_dir() -> str:
     return str(sample_dataset_dir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -47,6 +48,20 @@ class Hang(Attack):
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
+        time.sleep(3600)
+        return x
+
+
+@register
+class Stubborn(Attack):
+    """Ignores SIGTERM, so only the SIGKILL after the grace period stops it."""
+
+    name = "fake-stubborn"
+
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(3600)
         return x
 
@@ -148,3 +163,13 @@ class DefenseCrash(Defense):
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         raise RuntimeError("fake defense crashed on purpose")
+
+
+@register_defense
+class Pid(Defense):
+    """Answers with its process id (capped into the label range): shows which worker ran it."""
+
+    name = "fake-pid"
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        return np.full(len(images), os.getpid() % 1000 + 1, dtype=np.int64)

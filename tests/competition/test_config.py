@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.competition.conftest import FAKES
 
 from advengine.competition import load_config, parse_config
 from advengine.competition.plugins import ENV
 from advengine.errors import ConfigError
-from tests.competition.conftest import FAKES
 
 
 def _doc(**changes: Any) -> dict[str, Any]:
@@ -36,12 +36,27 @@ def _doc(**changes: Any) -> dict[str, Any]:
         ({"dataset": {"limit": 0}}, "test.toml: dataset.limit must be an integer >= 1"),
         ({"dataset": {"path": "x"}}, "test.toml: dataset.path is not a known key"),
         (
-            {"attacks": [{"name": "noop"}, {"name": "random-noise"}, {"name": "fake-slow", "params": {"seconds": "ten"}}]},
+            {
+                "attacks": [
+                    {"name": "noop"},
+                    {"name": "random-noise"},
+                    {"name": "fake-slow", "params": {"seconds": "ten"}},
+                ]
+            },
             "test.toml: attacks[2].params.seconds must be a number, got 'ten'",
         ),
-        ({"attacks": [{"name": "noop", "params": {"steps": 3}}]}, "test.toml: attacks[0].params: unknown parameter"),
-        ({"attacks": [{"name": "no-such-attack"}]}, "test.toml: attacks[0].name: unknown attack 'no-such-attack'"),
-        ({"attacks": [{"name": "fake-target-noop"}]}, "test.toml: attacks[0].name 'fake-target-noop' is a targeted"),
+        (
+            {"attacks": [{"name": "noop", "params": {"steps": 3}}]},
+            "test.toml: attacks[0].params: unknown parameter",
+        ),
+        (
+            {"attacks": [{"name": "no-such-attack"}]},
+            "test.toml: attacks[0].name: unknown attack 'no-such-attack'",
+        ),
+        (
+            {"attacks": [{"name": "fake-target-noop"}]},
+            "test.toml: attacks[0].name 'fake-target-noop' is a targeted",
+        ),
         ({"attacks": [{"name": "noop", "colour": 1}]}, "test.toml: attacks[0].colour is not a known key"),
         ({"attacks": [{"name": "noop", "label": "a/b"}]}, "test.toml: attacks[0].label must be letters"),
         ({"attacks": [{"name": "noop", "label": "clean"}]}, "test.toml: attacks[0].label must be letters"),
@@ -49,7 +64,10 @@ def _doc(**changes: Any) -> dict[str, Any]:
             {"attacks": [{"name": "noop"}, {"name": "noop"}]},
             "test.toml: attacks[1].label 'noop' is already used by attacks[0]",
         ),
-        ({"defenses": [{"name": "fake-constant", "models": "lite0"}]}, "test.toml: defenses[0].models must be a list"),
+        (
+            {"defenses": [{"name": "fake-constant", "models": "lite0"}]},
+            "test.toml: defenses[0].models must be a list",
+        ),
         ({"defenses": {"name": "x"}}, "test.toml: defenses must be an array of tables"),
         ({"plugins": ["no.such.module"]}, "test.toml: plugins: cannot import plugin module 'no.such.module'"),
     ],
@@ -64,7 +82,7 @@ def test_bad_config_names_the_key(changes: dict[str, Any], message: str) -> None
 def test_toml_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("batch_size = [\n")
-    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
         load_config(bad)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.toml")
@@ -83,7 +101,8 @@ def test_default_config_is_the_documented_competition() -> None:
     assert cfg.dataset_dir is None  # the embedded sample
     assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (100, 25, "cycle", "paper")
     assert cfg.providers == ("CPUExecutionProvider",)
-    assert len(cfg.attacks) >= 2 and len(cfg.defenses) >= 4
+    assert len(cfg.attacks) >= 2
+    assert len(cfg.defenses) >= 4
 
 
 def test_overrides_are_validated() -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.competition.conftest import MakeConfig, oracle
 
 from advengine.competition import eps_schedule, run_competition
 from advengine.data import load_dataset
 from advengine.errors import ConfigError
 from advengine.kernels import read_png_batch
-from tests.competition.conftest import MakeConfig, oracle
 
 
 class Recorder:
@@ -33,13 +33,17 @@ class Recorder:
 
 
 def _scores(results: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
-    return [(x["name"], x["score"], x["raw_score"], x["worst_score"]) for x in results["attacks"] + results["defenses"]]
+    return [
+        (x["name"], x["score"], x["raw_score"], x["worst_score"])
+        for x in results["attacks"] + results["defenses"]
+    ]
 
 
 def test_eps_schedule() -> None:
     assert eps_schedule(10, "cycle", 0) == [4, 8, 12, 16, 4, 8, 12, 16, 4, 8]
     rand = eps_schedule(50, "random", 3)
-    assert set(rand) <= {4, 8, 12, 16} and len(set(rand)) > 1
+    assert set(rand) <= {4, 8, 12, 16}
+    assert len(set(rand)) > 1
     assert rand == eps_schedule(50, "random", 3) != eps_schedule(50, "random", 4)
 
 
@@ -55,20 +59,24 @@ def test_crashing_attack_and_defense(make_config: MakeConfig, sample_dir: str, t
         ("fake-defense-crash", "defense"),
     ]
     crash = by["fake-crash"]
-    assert crash["excluded"] and crash["images_produced"] == 0
+    assert crash["excluded"]
+    assert crash["images_produced"] == 0
     assert crash["pieces"] == {"ok": 0, "crashed": 2, "timeout": 0}
     assert "fake attack crashed on purpose" in crash["errors"][0]
     assert not (tmp_path / "run" / "adv" / "fake-crash").exists()
     assert by["fake-defense-crash"]["excluded"]
     # Defenses are scored on noop only (8 images); attacks only by the two working defenses.
-    assert by["fake-oracle"]["score"] == 1.0 and by["fake-oracle"]["raw_score"] == 8
+    assert by["fake-oracle"]["score"] == 1.0
+    assert by["fake-oracle"]["raw_score"] == 8
     assert by["noop"]["raw_score"] == 8  # the constant label 1 is nobody's true label
     assert by["noop"]["score"] == pytest.approx(8 / 16)
     leaderboard = (tmp_path / "run" / "leaderboard.md").read_text()
     assert "fake-defense-crash (defense): labelled 0 of 8 adversarial images" in leaderboard
 
 
-def test_stored_images_are_within_their_batch_eps(make_config: MakeConfig, tmp_path: Path, sample_dir: str) -> None:
+def test_stored_images_are_within_their_batch_eps(
+    make_config: MakeConfig, tmp_path: Path, sample_dir: str
+) -> None:
     cfg = make_config(limit=16, attacks=[{"name": "fake-shift"}, {"name": "random-noise"}])
     results = run_competition(cfg, tmp_path / "run")
     ds = load_dataset(Path(sample_dir)).head(16)
@@ -99,7 +107,16 @@ def test_records_csv(make_config: MakeConfig, tmp_path: Path, sample_dir: str) -
     assert len(rows) == 3 * 4  # clean + 2 attacks, 4 images, 1 defense
     assert {r["attack"] for r in rows} == {"clean", "noop", "tgt"}
     assert all(r["label"] == r["true_label"] and r["eps"] == "4" and r["batch"] == "0" for r in rows)
-    assert list(rows[0]) == ["attack", "defense", "image_id", "batch", "eps", "label", "true_label", "target_class"]
+    assert list(rows[0]) == [
+        "attack",
+        "defense",
+        "image_id",
+        "batch",
+        "eps",
+        "label",
+        "true_label",
+        "target_class",
+    ]
 
 
 def test_same_seed_same_run_other_seed_other_images(make_config: MakeConfig, tmp_path: Path) -> None:
@@ -127,8 +144,12 @@ def test_out_dir_rules(make_config: MakeConfig, tmp_path: Path) -> None:
         run_competition(cfg, other, resume=True)
 
 
-def test_resume_redoes_only_unfinished_pieces(make_config: MakeConfig, tmp_path: Path, sample_dir: str) -> None:
-    cfg = make_config(attacks=[{"name": "random-noise"}], defenses=[oracle(sample_dir), {"name": "fake-constant"}])
+def test_resume_redoes_only_unfinished_pieces(
+    make_config: MakeConfig, tmp_path: Path, sample_dir: str
+) -> None:
+    cfg = make_config(
+        attacks=[{"name": "random-noise"}], defenses=[oracle(sample_dir), {"name": "fake-constant"}]
+    )
     out = tmp_path / "run"
     first = run_competition(cfg, out)
     # Forget one attack piece and one defense piece, as a kill -9 in flight would.

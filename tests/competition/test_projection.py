@@ -23,7 +23,8 @@ def _within(adv: np.ndarray, clean: np.ndarray, eps: int) -> bool:
 def test_right_shape_is_clipped(clean: np.ndarray, eps: int) -> None:
     wild = 255 - clean
     adv = project_outputs(wild, clean, eps)
-    assert adv.shape == clean.shape and _within(adv, clean, eps)
+    assert adv.shape == clean.shape
+    assert _within(adv, clean, eps)
     assert wild.tolist() == (255 - clean).tolist()  # the attack's array is not modified
 
 
@@ -34,7 +35,8 @@ def test_wrong_size_and_mode_are_repaired(clean: np.ndarray) -> None:
         np.full((5, 5, 3), 255, dtype=np.uint8),  # too small
     ]
     adv = project_outputs(outputs, clean, 8)
-    assert adv.shape == clean.shape and _within(adv, clean, 8)
+    assert adv.shape == clean.shape
+    assert _within(adv, clean, 8)
     # Where the projection is not binding, the repaired pixels come through (the gray image is 0).
     assert (adv[1] == np.maximum(clean[1].astype(int) - 8, 0)).all()
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.competition.conftest import MakeConfig, oracle
 
 from advengine.competition import aggregate, run_competition
 from advengine.competition.scoring import MISSING, NO_IMAGE
-from tests.competition.conftest import MakeConfig, oracle
 
 
 def test_aggregate_hand_example() -> None:
@@ -42,7 +42,8 @@ def test_aggregate_hand_example() -> None:
 
 def test_aggregate_without_opponents_is_nan() -> None:
     s = aggregate(np.zeros((0, 1, 2), dtype=np.int64), np.array([1, 2]), np.array([3, 4]), np.zeros(0, bool))
-    assert np.isnan(s.defense_score).all() and np.isnan(s.defense_worst).all()
+    assert np.isnan(s.defense_score).all()
+    assert np.isnan(s.defense_worst).all()
     assert s.defense_raw.tolist() == [0]
 
 

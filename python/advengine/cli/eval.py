@@ -86,17 +86,23 @@ def eval_command(
         Path | None,
         typer.Option("--config", help="Competition TOML \\[default: the embedded sample competition]."),
     ] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="Dataset dir (images/ + dev_dataset.csv).")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Dataset dir (images/ + dev_dataset.csv).")
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Images per batch.")] = None,
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", min=0.001, help="Seconds per piece before it is killed.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Run directory (results, images, piece records).")] = Path(
-        "advengine-eval"
-    ),
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out, redoing only unfinished pieces.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results object (results.json) on stdout.")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Run directory (results, images, piece records).")
+    ] = Path("advengine-eval"),
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out, redoing only unfinished pieces.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results object (results.json) on stdout.")
+    ] = False,
     workers: Annotated[
         int,
         typer.Option(

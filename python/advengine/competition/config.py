@@ -188,7 +188,9 @@ def _params(source: str, key: str, entry: Entry) -> None:
         track = attack_class(entry.name).track
         if track != entry.track:
             where = "targeted_attacks" if track == "targeted" else "attacks"
-            raise ConfigError(f"{source}: {key}.name {entry.name!r} is a {track} attack; list it under {where}")
+            raise ConfigError(
+                f"{source}: {key}.name {entry.name!r} is a {track} attack; list it under {where}"
+            )
 
 
 def _entry(source: str, section: str, index: int, track: Track, raw: Any) -> Entry:
@@ -197,7 +199,9 @@ def _entry(source: str, section: str, index: int, track: Track, raw: Any) -> Ent
         raise _fail(source, key, "a table with name, params, models, label", raw)
     unknown = sorted(set(raw) - _ENTRY_KEYS)
     if unknown:
-        raise ConfigError(f"{source}: {key}.{unknown[0]} is not a known key (known: name, label, params, models)")
+        raise ConfigError(
+            f"{source}: {key}.{unknown[0]} is not a known key (known: name, label, params, models)"
+        )
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise _fail(source, f"{key}.name", "the registered name of an attack or defense", name)
@@ -221,7 +225,9 @@ def parse_config(data: Mapping[str, Any], source: str = "config.toml") -> Compet
     """Validate a parsed TOML document. Relative dataset dirs are taken as given (caller resolves)."""
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
-        raise ConfigError(f"{source}: {unknown[0]} is not a known key (known: {', '.join(sorted(_TOP_KEYS))})")
+        raise ConfigError(
+            f"{source}: {unknown[0]} is not a known key (known: {', '.join(sorted(_TOP_KEYS))})"
+        )
     base = CompetitionConfig()
     plugins = _str_list(source, "plugins", data.get("plugins", []))
     import_plugins(plugins, where=f"{source}: plugins")

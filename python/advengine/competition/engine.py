@@ -88,7 +88,8 @@ def _load(config: CompetitionConfig) -> Dataset:
     ds = load_dataset(directory)
     if not ds.labelled:
         raise DatasetError(
-            f"{directory}: a competition needs TrueLabel and TargetClass; give a dataset dir with dev_dataset.csv"
+            f"{directory}: a competition needs TrueLabel and TargetClass; "
+            "give a dataset dir with dev_dataset.csv"
         )
     if config.limit is not None:
         ds = ds.head(config.limit)
@@ -123,14 +124,17 @@ class Competition:
         say = self.listener.message
         self.ds = _load(self.config)
         true, target = self.ds.true_labels, self.ds.target_classes
-        assert true is not None and target is not None  # _load checked
+        assert true is not None
+        assert target is not None
         self.true_labels, self.target_classes = true, target
         say(f"dataset: {len(self.ds)} images from {self.ds.image_paths[0].parent}")
         self.dataset_hash = dataset_hash(self.ds)
         n, size = len(self.ds), self.config.batch_size
         starts = list(range(0, n, size))
         schedule = eps_schedule(len(starts), self.config.eps, self.config.seed)
-        self.batches = [Batch(k, s, min(s + size, n), e) for k, (s, e) in enumerate(zip(starts, schedule, strict=True))]
+        self.batches = [
+            Batch(k, s, min(s + size, n), e) for k, (s, e) in enumerate(zip(starts, schedule, strict=True))
+        ]
         self.fingerprint = {"config": self.config.to_json(), "dataset_hash": self.dataset_hash}
         resumed = self.run_dir.prepare(self.fingerprint, resume=resume)
         c = self.config
@@ -166,7 +170,9 @@ class Competition:
 
                 yield Job(f"attack/{entry.label}/b{b.index:04d}", entry, load)
 
-    def _finish_attack(self, job: Job, outcome: Outcome, clean_cache: dict[str, npt.NDArray[np.uint8]]) -> None:
+    def _finish_attack(
+        self, job: Job, outcome: Outcome, clean_cache: dict[str, npt.NDArray[np.uint8]]
+    ) -> None:
         label, index = job.entry.label, int(job.piece_id.rsplit("/b", 1)[1])
         b = self.batches[index]
         clean = clean_cache.pop(f"{label}/{index}", None)
@@ -272,7 +278,9 @@ class Competition:
             for b in self.batches:
                 rec = self.run_dir.load_record(self.run_dir.attack_record(att.label, b.index))
                 if rec is None:
-                    raise DatasetError(f"attack piece {att.label} batch {b.index} has no record; rerun with --resume")
+                    raise DatasetError(
+                        f"attack piece {att.label} batch {b.index} has no record; rerun with --resume"
+                    )
                 pieces[att.key].append(rec)
                 for image_id in rec["image_ids"]:
                     preds[a, :, index[image_id]] = MISSING

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 from advengine.competition.config import Entry
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
+from advengine.errors import ConfigError
 
 Status = Literal["ok", "crashed", "timeout"]
 
@@ -96,11 +97,15 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]
         except (EOFError, OSError):
             return  # the engine went away (finished or killed): nothing left to do
         try:
-            conn.send(("ok", run_piece(entry, inputs)))
+            reply: tuple[str, Any] = ("ok", run_piece(entry, inputs))
         except Exception as exc:
             if os.environ.get("ADVENGINE_DEBUG"):
                 traceback.print_exc()
-            conn.send(("error", _describe(exc)))
+            reply = ("error", _describe(exc))
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return  # the engine went away mid-piece
 
 
 class _Worker:
@@ -115,7 +120,7 @@ class _Worker:
         kind, msg = self.conn.recv()
         if kind != "ready":
             self.stop(0.0)
-            raise RuntimeError(f"worker failed to start: {msg}")
+            raise ConfigError(f"a worker process could not start: {msg}")
 
     def stop(self, grace: float) -> None:
         """SIGTERM, wait ``grace`` seconds, then SIGKILL (as ``docker stop`` did)."""
@@ -180,6 +185,7 @@ class ProcessExecutor:
             kind, value = w.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
             # The worker died (segfault, os._exit, OOM kill): replace it and score the piece as crashed.
+            w.proc.join(self.grace)  # the pipe closes a moment before the exit status is known
             code = w.proc.exitcode
             self._retire(w)
             return Outcome("crashed", None, time.perf_counter() - start, f"worker process died (exit {code})")

@@ -29,7 +29,8 @@ def import_plugins(modules: Sequence[str], where: str = "plugins") -> None:
         except ImportError as exc:
             source = ENV if name in env_plugins() and name not in modules else where
             raise ConfigError(
-                f"{source}: cannot import plugin module {name!r} ({exc}); check the module path and PYTHONPATH"
+                f"{source}: cannot import plugin module {name!r} ({exc}); "
+                "check the module path and PYTHONPATH"
             ) from None
 
 

@@ -24,9 +24,14 @@ def _to_rgb(item: Any, size: tuple[int, int]) -> ImagesU8:
         img = item
     else:
         arr = np.asarray(item)
-        if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        if (
+            arr.dtype != np.uint8
+            or arr.ndim not in (2, 3)
+            or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4))
+        ):
             raise ImageError(
-                f"attack output must be uint8 images (gray, RGB or RGBA), got {arr.dtype.name} {list(arr.shape)}"
+                "attack output must be uint8 images (gray, RGB or RGBA), "
+                f"got {arr.dtype.name} {list(arr.shape)}"
             )
         if arr.ndim == 3 and arr.shape[2] == 3 and arr.shape[:2] == size:
             return arr

@@ -70,7 +70,13 @@ def _piece_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _entry_base(e: Entry) -> dict[str, Any]:
-    return {"name": e.label, "entry": e.name, "track": e.track, "params": dict(e.params), "models": list(e.models)}
+    return {
+        "name": e.label,
+        "entry": e.name,
+        "track": e.track,
+        "params": dict(e.params),
+        "models": list(e.models),
+    }
 
 
 def build_results(data: RunData) -> dict[str, Any]:
@@ -148,9 +154,7 @@ def build_results(data: RunData) -> dict[str, Any]:
             "limit": cfg.limit,
         },
         "eps_values": list(EPS_VALUES),
-        "batches": [
-            {"index": b, "eps": e, "images": int((data.image_batch == b).sum())} for b, e in batches
-        ],
+        "batches": [{"index": b, "eps": e, "images": int((data.image_batch == b).sum())} for b, e in batches],
         "config": cfg.to_json(),
         "attacks": attacks_out,
         "defenses": defenses_out,
@@ -236,7 +240,11 @@ def _leaderboard(results: dict[str, Any]) -> str:
     ]
     groups = (
         ("Defenses", results["defenses"], "defense"),
-        ("Non-targeted attacks", [a for a in results["attacks"] if a["track"] == "nontargeted"], "nontargeted"),
+        (
+            "Non-targeted attacks",
+            [a for a in results["attacks"] if a["track"] == "nontargeted"],
+            "nontargeted",
+        ),
         ("Targeted attacks", [a for a in results["attacks"] if a["track"] == "targeted"], "targeted"),
     )
     for title, items, _ in groups:
@@ -251,7 +259,8 @@ def _leaderboard(results: dict[str, Any]) -> str:
         ordered = sorted(items, key=lambda it: (it["score"] is None, -(it["score"] or 0), it["name"]))
         for rank, it in enumerate(ordered, 1):
             lines.append(
-                f"| {rank} | {it['name']} | {_fmt(it['score'])} | {it['raw_score']} | {_fmt(it['worst_score'])} "
+                f"| {rank} | {it['name']} | {_fmt(it['score'])} | {it['raw_score']} "
+                f"| {_fmt(it['worst_score'])} "
                 f"| {_fmt(it['median_batch_seconds'])} | {'yes' if it['excluded'] else ''} |"
             )
         lines.append("")
@@ -279,7 +288,9 @@ def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
         "accuracy_on_targeted_attacks.csv": _matrix(correct[tg], [names[i] for i in tg], defense_names),
         "hit_target_class.csv": _matrix(hit[tg], [names[i] for i in tg], defense_names),
         "defense_ranking.csv": _ranking("DefenseName", results["defenses"]),
-        "attack_ranking.csv": _ranking("AttackName", [a for a in results["attacks"] if a["track"] == "nontargeted"]),
+        "attack_ranking.csv": _ranking(
+            "AttackName", [a for a in results["attacks"] if a["track"] == "nontargeted"]
+        ),
         "targeted_attack_ranking.csv": _ranking(
             "AttackName", [a for a in results["attacks"] if a["track"] == "targeted"]
         ),

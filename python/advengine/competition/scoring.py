@@ -81,10 +81,7 @@ def aggregate(predictions: I64, true_labels: I64, target_classes: I64, is_target
     error = (labelled & (preds != truth)).sum(axis=2)
     hit = (labelled & (preds == target)).sum(axis=2)
     classified = labelled.sum(axis=2)
-    if nd:
-        produced = (preds[:, 0, :] != NO_IMAGE).sum(axis=1)
-    else:
-        produced = np.full(na, n, dtype=np.int64)
+    produced = (preds[:, 0, :] != NO_IMAGE).sum(axis=1) if nd else np.full(na, n, dtype=np.int64)
     success = np.where(targeted[:, None], hit, error)
     attacks_used = produced == n
     defenses_used = classified.sum(axis=0) == produced.sum()

@@ -82,11 +82,14 @@ class RunDir:
         entries = list(self.root.iterdir()) if self.root.is_dir() else []
         if entries and not resume:
             raise ConfigError(
-                f"--out {self.root} is not empty; add --resume to continue that run, or choose another directory"
+                f"--out {self.root} is not empty; add --resume to continue that run, "
+                "or choose another directory"
             )
         if entries:
             if not run_file.is_file():
-                raise ConfigError(f"--out {self.root} holds no {RUN_FILE}, so it is not an advengine eval run")
+                raise ConfigError(
+                    f"--out {self.root} holds no {RUN_FILE}, so it is not an advengine eval run"
+                )
             old = read_json(run_file)
             if old.get("fingerprint") != digest(fingerprint):
                 raise ConfigError(

@@ -58,7 +58,8 @@ class ClassifierDefense(Defense):
         if self._classifiers is None:
             assert isinstance(self.params, ClassifierParams)
             self._classifiers = [
-                load_classifier(m, providers=providers_from_env(), threads=self.params.threads) for m in self.models
+                load_classifier(m, providers=providers_from_env(), threads=self.params.threads)
+                for m in self.models
             ]
         return self._classifiers
 

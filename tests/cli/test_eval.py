@@ -1,0 +1,181 @@
+"""``advengine eval`` end to end in subprocesses: kill -9 then --resume gives the uninterrupted scores;
+--json; one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advengine.cli import main
+from advengine.data import sample_dataset_dir
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, slow: float = 0.3) -> Path:
+    sample = sample_dataset_dir()
+    text = f"""
+plugins = ["tests.competition.fakes"]
+batch_size = 2
+seed = 7
+
+[dataset]
+dir = "{sample}"
+limit = 8
+
+[[attacks]]
+name = "fake-slow"
+params = {{ seconds = {slow} }}
+
+[[attacks]]
+name = "random-noise"
+
+[[targeted_attacks]]
+name = "fake-target-noop"
+
+[[defenses]]
+name = "fake-oracle"
+params = {{ dataset = "{sample}" }}
+
+[[defenses]]
+name = "fake-constant"
+params = {{ label = 389 }}
+"""
+    path = tmp_path / "competition.toml"
+    path.write_text(text)
+    return path
+
+
+def _eval(*args: str) -> list[str]:
+    return [sys.executable, "-m", "advengine", "eval", *args]
+
+
+def _env() -> dict[str, str]:
+    # The fake plugin lives in the checkout's tests package, so the workers need it on their path.
+    return {**os.environ, "PYTHONPATH": str(REPO), "ADVENGINE_DEBUG": ""}
+
+
+def _scores(results: dict[str, Any]) -> list[Any]:
+    items = results["attacks"] + results["defenses"]
+    return [(x["name"], x["score"], x["raw_score"], x["worst_score"], x["excluded"]) for x in items] + [
+        results["per_eps"],
+        results["matrices"],
+    ]
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    whole = tmp_path / "whole"
+    done = subprocess.run(
+        _eval("--config", str(cfg), "--out", str(whole), "--json"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = json.loads(done.stdout)
+
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(
+        _eval("--config", str(cfg), "--out", str(cut)),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    records = cut / "pieces" / "attack" / "fake-slow"
+    deadline = time.monotonic() + 120
+    while len(list(records.glob("*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no cleanup of any kind
+    proc.wait()
+    assert len(list(records.glob("*.json"))) < 4, "the run finished before it could be killed"
+    assert not (cut / "results.json").exists()
+
+    refused = subprocess.run(
+        _eval("--config", str(cfg), "--out", str(cut)),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "add --resume" in refused.stderr
+
+    resumed = subprocess.run(
+        _eval("--config", str(cfg), "--out", str(cut), "--resume", "--json"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr
+    assert _scores(json.loads(resumed.stdout)) == _scores(expected)
+    assert _scores(json.loads((cut / "results.json").read_text())) == _scores(expected)
+
+    other = subprocess.run(
+        _eval("--config", str(cfg), "--out", str(cut), "--resume", "--batch-size", "4"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 1
+    assert other.stderr.strip().splitlines()[-1].startswith("error: --resume:")
+
+
+def test_bad_config_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        '[[attacks]]\nname = "noop"\n\n[[attacks]]\nname = "random-noise"\nparams = { fast = 1 }\n'
+    )
+    assert main(["eval", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"{cfg}: attacks[1].params: unknown parameter 'fast'" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_flags_override_and_human_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(REPO))
+    cfg = _config(tmp_path, slow=0.0)
+    out = tmp_path / "o"
+    code = main(
+        [
+            "eval",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--limit",
+            "4",
+            "--batch-size",
+            "4",
+            "--workers",
+            "0",
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "defenses (paper scores):" in captured.out
+    assert "fake-oracle" in captured.out
+    assert "score 1.0000" in captured.out
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"]["images"] == 4
+    assert [b["eps"] for b in results["batches"]] == [4]
+    assert "attacks: 3 of 3 pieces to run" in captured.err

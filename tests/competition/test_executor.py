@@ -1,0 +1,88 @@
+"""Spawned workers: a hanging piece is killed at the limit, a dying worker is replaced, warm reuse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from tests.competition.conftest import FAKES, MakeConfig, oracle
+
+from advengine.competition import Job, Outcome, ProcessExecutor, run_competition
+from advengine.competition.config import Entry
+from advengine.competition.pieces import AttackInputs, DefenseInputs, Inputs
+
+IMAGES = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+
+
+def _attack(name: str) -> Entry:
+    return Entry(track="nontargeted", name=name, label=name)
+
+
+def _job(piece_id: str, entry: Entry) -> Job:
+    def load() -> Inputs:
+        if entry.track == "defense":
+            return DefenseInputs(IMAGES, 0)
+        return AttackInputs(IMAGES, 4, None, 0)
+
+    return Job(piece_id, entry, load)
+
+
+def _run(executor: ProcessExecutor, jobs: list[Job]) -> dict[str, Outcome]:
+    got: dict[str, Outcome] = {}
+    try:
+        executor.run(jobs, lambda job, outcome: got.__setitem__(job.piece_id, outcome))
+    finally:
+        executor.close()
+    return got
+
+
+def test_timeout_crash_and_death_are_contained() -> None:
+    ex = ProcessExecutor(2, time_limit=3.0, grace=1.0, plugins=(FAKES,))
+    got = _run(
+        ex,
+        [
+            _job("hang", _attack("fake-hang")),
+            _job("stubborn", _attack("fake-stubborn")),
+            _job("exit", _attack("fake-exit")),
+            _job("crash", _attack("fake-crash")),
+            _job("ok", _attack("noop")),
+            _job("after", _attack("noop")),
+        ],
+    )
+    assert got["hang"].status == "timeout"
+    assert got["hang"].seconds >= 3.0
+    assert got["stubborn"].status == "timeout"  # SIGTERM ignored: killed after the grace period
+    assert got["exit"].status == "crashed"
+    assert "worker process died (exit 3)" in (got["exit"].error or "")
+    assert got["crash"].status == "crashed"
+    assert "fake attack crashed on purpose" in (got["crash"].error or "")
+    assert got["ok"].status == got["after"].status == "ok"
+    assert np.array_equal(got["ok"].value, IMAGES)
+
+
+def test_workers_stay_warm() -> None:
+    # Two pieces of the same entry on one worker: the same process (the pid is the label it returns).
+    entry = Entry(track="defense", name="fake-pid", label="pid")
+    got = _run(ProcessExecutor(1, plugins=(FAKES,)), [_job("a", entry), _job("b", entry)])
+    pids = {int(got[k].value[0]) for k in ("a", "b")}
+    assert len(pids) == 1
+    assert pids != {os.getpid()}
+
+
+def test_hanging_attack_is_scored_as_missing(
+    make_config: MakeConfig, sample_dir: str, tmp_path: Path
+) -> None:
+    cfg = make_config(
+        limit=4,
+        time_limit=2.0,
+        attacks=[{"name": "noop"}, {"name": "fake-hang"}],
+        defenses=[oracle(sample_dir)],
+    )
+    ex = ProcessExecutor(2, time_limit=cfg.time_limit, grace=1.0, plugins=cfg.plugins)
+    results = run_competition(cfg, tmp_path / "run", executor=ex)
+    hang = next(a for a in results["attacks"] if a["name"] == "fake-hang")
+    assert hang["pieces"] == {"ok": 0, "crashed": 0, "timeout": 1}
+    assert hang["excluded"]
+    assert hang["images_produced"] == 0
+    assert results["defenses"][0]["score"] == 1.0  # scored on noop alone
