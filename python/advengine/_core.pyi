@@ -2,6 +2,7 @@
 # name here exists in the compiled module and vice versa.
 from collections.abc import Sequence
 from os import PathLike
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,3 +29,31 @@ def write_png_batch(
     images: npt.NDArray[np.uint8], paths: Sequence[str | PathLike[str]], fast: bool = False
 ) -> None: ...
 def png_size(blob: bytes) -> tuple[int, int]: ...
+def median_filter_u8(images: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]: ...
+def resize_u8(
+    images: npt.NDArray[np.uint8], height: int, width: int, method: str
+) -> npt.NDArray[np.uint8]: ...
+def resize_f32(
+    images: npt.NDArray[np.float32], height: int, width: int, method: str
+) -> npt.NDArray[np.float32]: ...
+def random_resize_pad_u8(
+    images: npt.NDArray[np.uint8],
+    out_size: int,
+    min_size: int,
+    max_size: int,
+    seeds: npt.NDArray[np.uint64],
+    pad_value: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]: ...
+def resize_pad_u8(
+    images: npt.NDArray[np.uint8], out_size: int, params: npt.NDArray[np.int64], pad_value: int
+) -> npt.NDArray[np.uint8]: ...
+def bit_depth_u8(images: npt.NDArray[np.uint8], bits: int) -> npt.NDArray[np.uint8]: ...
+def bit_depth_f32_inplace(images: npt.NDArray[np.float32], bits: int) -> None: ...
+def jpeg_roundtrip_u8(images: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]: ...
+def score_matrix(
+    predictions: npt.NDArray[np.int64],
+    true_labels: npt.NDArray[np.int64],
+    target_classes: npt.NDArray[np.int64],
+    is_targeted: npt.NDArray[np.bool_],
+    policy: str,
+) -> dict[str, Any]: ...

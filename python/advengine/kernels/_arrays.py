@@ -26,3 +26,16 @@ def images_u8(a: Any, name: str) -> npt.NDArray[np.uint8]:
     if arr.ndim != 4 or arr.shape[3] != 3:
         raise ShapeError(f"{name} must have shape [n, h, w, 3], got {list(arr.shape)}")
     return arr
+
+
+def images_f32(a: Any, name: str) -> npt.NDArray[np.float32]:
+    """``a`` as a contiguous float32 ``[n, h, w, 3]`` batch."""
+    arr = contiguous(a, np.float32, name)
+    if arr.ndim != 4 or arr.shape[3] != 3:
+        raise ShapeError(f"{name} must have shape [n, h, w, 3], got {list(arr.shape)}")
+    return arr
+
+
+def is_float32(a: Any) -> bool:
+    """Whether ``a`` holds float32 values (the float variants' input), without converting it."""
+    return bool(np.asarray(a).dtype == np.float32)
