@@ -1,0 +1,129 @@
+"""Host-side differentiable input transformations for gradient attacks (DI, EOT) and TI smoothing.
+
+A :class:`Warp` is a linear map of images: every output pixel is a weighted sum of up to four input
+pixels of the same channel (nearest: one, bilinear: four, padding: none). Its adjoint scatters the
+output gradient back with ``np.bincount``, so the gradient of the model at the warped image becomes
+the gradient at the original image exactly (chain rule through a linear map) without putting the
+random transformation into the ONNX graph: one compiled graph serves every random draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import correlate1d
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Warp:
+    """Per image: ``idx`` [n, k, H·W] source pixel indices and ``w`` [n, k, H·W] weights."""
+
+    idx: npt.NDArray[np.int64]
+    w: F32
+    side: int
+
+    def apply(self, x: F32) -> F32:
+        n, c, h, wd = x.shape
+        flat = x.reshape(n, c, h * wd)
+        out = np.zeros_like(flat)
+        for i in range(n):
+            for k in range(self.idx.shape[1]):
+                out[i] += flat[i][:, self.idx[i, k]] * self.w[i, k]
+        return out.reshape(n, c, self.side, self.side)
+
+    def adjoint(self, g: F32, shape: tuple[int, ...]) -> F32:
+        n, c, h, wd = shape
+        flat = g.reshape(n, c, -1)
+        out = np.zeros((n, c, h * wd), np.float64)
+        for i in range(n):
+            for ch in range(c):
+                for k in range(self.idx.shape[1]):
+                    out[i, ch] += np.bincount(
+                        self.idx[i, k], weights=flat[i, ch] * self.w[i, k], minlength=h * wd
+                    )
+        return out.reshape(shape).astype(np.float32)
+
+
+def resize_pad_warp(n: int, side: int, size: int, top: int, left: int) -> Warp:
+    """Nearest-neighbour resize ``side``→``size`` placed at (top, left) on a ``side``² canvas of zeros
+    (black), the same draw for the whole batch as in the DI reference."""
+    ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    inside = (ys >= top) & (ys < top + size) & (xs >= left) & (xs < left + size)
+    # Nearest source pixel of a size→side resize, half-pixel centres (as TF's nearest resize).
+    sy = np.clip(((ys - top) * side) // size, 0, side - 1)
+    sx = np.clip(((xs - left) * side) // size, 0, side - 1)
+    idx = (sy * side + sx).reshape(1, 1, -1)
+    w = inside.astype(np.float32).reshape(1, 1, -1)
+    return Warp(np.repeat(idx, n, axis=0), np.repeat(w, n, axis=0), side)
+
+
+def random_diversity(n: int, side: int, low: float, rng: np.random.Generator) -> Warp:
+    """DI: shrink to rnd ∈ [⌊low·side⌋, side) and pad back to ``side`` at a random offset."""
+    size = int(rng.integers(int(low * side), side))
+    top = int(rng.integers(0, side - size + 1))
+    left = int(rng.integers(0, side - size + 1))
+    return resize_pad_warp(n, side, size, top, left)
+
+
+def affine_warp(mats: npt.NDArray[np.float64], side: int) -> Warp:
+    """Bilinear warp with per-image 2×3 matrices mapping output (x, y) to input coordinates, origin at
+    the top-left pixel and zero fill outside, as ``tf.contrib.image.transform``."""
+    n = len(mats)
+    grid_y, grid_x = np.meshgrid(
+        np.arange(side, dtype=np.float64), np.arange(side, dtype=np.float64), indexing="ij"
+    )
+    xs, ys = grid_x.ravel(), grid_y.ravel()
+    idx = np.zeros((n, 4, side * side), np.int64)
+    w = np.zeros((n, 4, side * side), np.float32)
+    for i, m in enumerate(mats):
+        sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+        sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+        x0, y0 = np.floor(sx), np.floor(sy)
+        fx, fy = sx - x0, sy - y0
+        corners = ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy))
+        for k, (dy, dx, wk) in enumerate(corners):
+            cy, cx = y0 + dy, x0 + dx
+            ok = (cy >= 0) & (cy < side) & (cx >= 0) & (cx < side)
+            idx[i, k] = np.where(ok, cy * side + cx, 0).astype(np.int64)
+            w[i, k] = np.where(ok, wk, 0.0)
+    return Warp(idx, w, side)
+
+
+def random_affine(n: int, side: int, sigma: float, rng: np.random.Generator) -> Warp:
+    """Sangxia Huang's augmentation: identity + truncated-normal(σ) (±2σ) on the six affine entries."""
+    noise = np.clip(rng.normal(0.0, sigma, size=(n, 6)), -2 * sigma, 2 * sigma)
+    mats = np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (n, 1, 1)) + noise.reshape(n, 2, 3)
+    return affine_warp(mats, side)
+
+
+def gaussian_kernel_1d(size: int, nsig: float) -> npt.NDArray[np.float64]:
+    """The 1-D factor of TI's ``gkern(size, nsig)`` (its 2-D kernel is the normalised outer product)."""
+    from scipy.stats import norm
+
+    x = np.linspace(-nsig, nsig, size)
+    k = norm.pdf(x)
+    out: npt.NDArray[np.float64] = k / k.sum()
+    return out
+
+
+def smooth_gradient(g: F32, size: int, nsig: float) -> F32:
+    """TI: depthwise convolution of the gradient with the Gaussian kernel, zero padding ('SAME')."""
+    k = gaussian_kernel_1d(size, nsig)
+    out = correlate1d(g, k, axis=2, mode="constant", cval=0.0)
+    out = correlate1d(out, k, axis=3, mode="constant", cval=0.0)
+    return np.asarray(out, np.float32)
+
+
+__all__ = [
+    "Warp",
+    "affine_warp",
+    "gaussian_kernel_1d",
+    "random_affine",
+    "random_diversity",
+    "resize_pad_warp",
+    "smooth_gradient",
+]

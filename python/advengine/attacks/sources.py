@@ -1,0 +1,164 @@
+"""Source models of the gradient attacks: zoo classifiers compiled by :mod:`advengine.graph` into one
+gradient graph on the 299×299 competition input (each member resized differentiably to its native
+size inside the graph).
+
+Compiled graphs are cached on disk by content hash (``advengine.graph.cache``) and the ONNX Runtime
+sessions in memory, so repeated batches, attacks and tests compile each (models, loss, batch) once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from advengine.errors import ParameterError
+from advengine.graph.cache import cached
+from advengine.graph.ensemble import compile_ensemble, ensemble_spec
+from advengine.graph.runner import GradientModel, make_session
+from advengine.models import ensure_onnx, list_models
+
+#: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
+IMAGE_SIDE = 299
+#: Largest graph batch; bigger inputs are run in chunks of this size by the runner.
+MAX_GRAPH_BATCH = 25
+
+F32 = npt.NDArray[np.float32]
+
+
+def zoo_models() -> tuple[str, ...]:
+    """Every model of the zoo, sorted by name (the default source roster)."""
+    return tuple(list_models())
+
+
+def providers_from_env() -> list[str] | None:
+    # Imported lazily: the defense package imports the attack package (for its array contract).
+    from advengine.defenses.classifier import providers_from_env as from_env
+
+    found = from_env()
+    return list(found) if found else None
+
+
+def normalised_weights(models: Sequence[str], weights: Sequence[float] | None) -> tuple[float, ...]:
+    if not models:
+        raise ParameterError("a gradient attack needs at least one source model; pass --models")
+    ws = tuple(float(w) for w in weights) if weights else (1.0,) * len(models)
+    if len(ws) != len(models) or any(w < 0 for w in ws) or sum(ws) <= 0:
+        raise ParameterError(
+            f"weights {list(ws)} do not fit the {len(models)} source models {list(models)}; give one "
+            "non-negative weight per model"
+        )
+    total = sum(ws)
+    return tuple(w / total for w in ws)
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    models: tuple[str, ...]
+    weights: tuple[float, ...]
+    fusion: str
+    loss: str
+    kappa: float
+
+
+class Source:
+    """Gradient oracle of one source ensemble: ``grad(x, idx)`` and ``logits(x)`` on 299×299 inputs."""
+
+    def __init__(self, key: SourceKey) -> None:
+        self.key = key
+        self._grads: dict[int, GradientModel] = {}
+        self._forward: Any = None
+        self._lock = threading.Lock()
+
+    def _paths(self) -> list[Any]:
+        return [ensure_onnx(m) for m in self.key.models]
+
+    def _gradient_model(self, batch: int) -> GradientModel:
+        with self._lock:
+            found = self._grads.get(batch)
+            if found is not None:
+                return found
+            paths = self._paths()
+            k = self.key
+            options = {
+                "kind": "attack-source",
+                "weights": list(k.weights),
+                "fusion": k.fusion,
+                "loss": k.loss,
+                "kappa": k.kappa,
+                "batch": batch,
+                "size": IMAGE_SIDE,
+            }
+
+            def build() -> Any:
+                return compile_ensemble(
+                    paths,
+                    weights=list(k.weights),
+                    fusion=k.fusion,
+                    size=IMAGE_SIDE,
+                    loss=k.loss,
+                    kappa=k.kappa,
+                    batch=batch,
+                )
+
+            path, _ = cached(paths, options, build)
+            model = GradientModel(path, providers=providers_from_env())
+            self._grads[batch] = model
+            return model
+
+    def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
+        """(logits, d Σloss / dx) for class indices (TF-Slim label − 1)."""
+        batch = min(len(x), MAX_GRAPH_BATCH)
+        result = self._gradient_model(max(batch, 1)).grad(x, class_idx)
+        return result.logits.astype(np.float32), result.grad.astype(np.float32)
+
+    def logits(self, x: F32) -> F32:
+        """The fused ensemble's logits (forward only, no gradient)."""
+        with self._lock:
+            if self._forward is None:
+                spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, IMAGE_SIDE)
+                self._forward = (make_session(spec.model, providers=providers_from_env()), spec.logits)
+        session: ort.InferenceSession = self._forward[0]
+        name: str = self._forward[1]
+        parts = [
+            session.run([name], {"input": np.ascontiguousarray(x[i : i + MAX_GRAPH_BATCH])})[0]
+            for i in range(0, len(x), MAX_GRAPH_BATCH)
+        ]
+        out: F32 = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 1000), np.float32)
+        return out
+
+    def predict_idx(self, x: F32) -> npt.NDArray[np.int64]:
+        return np.asarray(np.argmax(self.logits(x), axis=1), np.int64)
+
+
+_SOURCES: dict[SourceKey, Source] = {}
+_SOURCES_LOCK = threading.Lock()
+
+
+def get_source(
+    models: Sequence[str],
+    weights: Sequence[float] | None = None,
+    *,
+    fusion: str = "logit",
+    loss: str = "ce",
+    kappa: float = 0.0,
+) -> Source:
+    """The (memoised) source ensemble of ``models`` with this loss head."""
+    known = set(list_models())
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ParameterError(f"unknown source model {unknown[0]!r}; known models: {', '.join(sorted(known))}")
+    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa))
+    with _SOURCES_LOCK:
+        src = _SOURCES.get(key)
+        if src is None:
+            src = _SOURCES[key] = Source(key)
+        return src
+
+
+__all__ = ["IMAGE_SIDE", "Source", "SourceKey", "get_source", "normalised_weights", "zoo_models"]
