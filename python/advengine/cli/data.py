@@ -125,8 +125,8 @@ def verify_command(
     with _progress(err) as bar:
         job = bar.add_task("decode", total=None)
 
-        def advance(n: int) -> None:
-            bar.advance(job, n)
+        def advance(n: int, total: int) -> None:
+            bar.update(job, advance=n, total=total)
 
         report = verify_dataset(directory, csv=csv_path, on_progress=advance)
     if as_json:

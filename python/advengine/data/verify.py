@@ -65,7 +65,7 @@ class VerifyReport:
 
 
 def _decode_all(
-    dataset: Dataset, skip: set[Path], on_progress: Callable[[int], None] | None
+    dataset: Dataset, skip: set[Path], on_progress: Callable[[int, int], None] | None
 ) -> tuple[int, list[Problem]]:
     paths = [p for p in dataset.image_paths if p.is_file() and p not in skip]
     problems: list[Problem] = []
@@ -84,7 +84,7 @@ def _decode_all(
                 except ImageError as exc:
                     problems.append(Problem(ImageError, f"{exc}; re-create or re-download the image"))
         if on_progress is not None:
-            on_progress(len(chunk))
+            on_progress(len(chunk), len(paths))
     return ok, problems
 
 
@@ -93,10 +93,11 @@ def verify_dataset(
     *,
     csv: str | Path | None = None,
     decode: bool = True,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
-    """Checks a dataset and returns every problem found. ``on_progress(n)`` is called after each
-    decoded batch of ``n`` images. Never raises for a bad dataset: the problems are the result."""
+    """Checks a dataset and returns every problem found. ``on_progress(n, total)`` is called after
+    each decoded batch of ``n`` images out of ``total`` to decode. Never raises for a bad dataset:
+    the problems are the result."""
     layout: Layout | None = None
     try:
         layout = resolve_layout(path, csv)
