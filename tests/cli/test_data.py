@@ -60,7 +60,7 @@ def test_verify_fails_with_one_line(tmp_path: Path, capsys: Capsys) -> None:
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1
     assert "b.png: image is missing" in lines[0]
-    assert "2 problems found" in err
+    assert "(and 1 more problem(s); --json lists them all)" in lines[0]
     assert "Traceback" not in err
 
 

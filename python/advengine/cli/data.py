@@ -135,9 +135,10 @@ def verify_command(
             raise typer.Exit(1)
         return
     if not report.ok:
-        if len(report.problems) > 1:
-            err.print(f"{len(report.problems)} problems found; the first:")
-        raise report.problems[0].exception()
+        first, more = report.problems[0], len(report.problems) - 1
+        if more:
+            raise first.error(f"{first.message} (and {more} more problem(s); --json lists them all)")
+        raise first.exception()
     _print_summary(report, decoded=True)
     typer.echo("ok")
 

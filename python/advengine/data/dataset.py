@@ -33,7 +33,8 @@ DEFAULT_CSV = "dev_dataset.csv"
 IMAGES_DIR = "images"
 
 
-@dataclass(frozen=True)
+# eq=False: equality would compare label arrays elementwise and raise; identity is what is meant.
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """Images sorted by ImageId, with TF-Slim labels when a CSV came with them."""
 
