@@ -30,6 +30,7 @@ from advengine.defenses.classifier import DEFAULT_MODEL, providers_from_env
 from advengine.defenses.registry import register
 from advengine.defenses.transforms import Transform, parse_transform
 from advengine.errors import ParameterError
+from advengine.kernels import resize_pad
 from advengine.models import OnnxClassifier, list_models, load_classifier
 from advengine.params import Params
 
@@ -74,12 +75,9 @@ def softmax(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def resize_pad_nearest(images: ImagesU8, size: int, canvas: int, top: int, left: int) -> ImagesU8:
-    """Nearest resize of square uint8 NHWC images to ``size`` placed at (top, left) on a gray canvas."""
-    side = images.shape[1]
-    src = np.minimum((np.arange(size) * side) // size, side - 1)
-    out = np.full((len(images), canvas, canvas, 3), PAD_GRAY, np.uint8)
-    out[:, top : top + size, left : left + size] = images[:, src][:, :, src]
-    return out
+    """Nearest resize to ``size`` placed at (top, left) on a gray canvas, one draw for the batch."""
+    params = np.tile(np.array([[size, top, left]], np.int64), (len(images), 1))
+    return resize_pad(images, canvas, params, pad_value=PAD_GRAY)
 
 
 @register

@@ -3,53 +3,40 @@
 Each transform is named by a spec string ``name[:argument]`` so pipelines fit in a TOML list or a
 CLI flag: ``median:2`` (median filter k×k, scipy semantics: reflect at the edges, an even window
 takes the pixel and the ones above/left, and the upper middle value), ``bit-depth:5`` (rint to
-2^b − 1 levels), ``jpeg:75`` (JPEG round trip at that quality, Pillow/libjpeg, 4:2:0),
+2^b − 1 levels), ``jpeg:75`` (JPEG round trip at that quality),
 ``resize:200`` (bilinear down to that side and back up to the original).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
-from scipy.ndimage import median_filter
 
+from advengine import kernels
 from advengine.errors import ConfigError
+from advengine.kernels import jpeg_roundtrip, median_filter, resize
 
 U8 = npt.NDArray[np.uint8]
 
 
 def median(images: U8, size: int) -> U8:
-    return np.asarray(median_filter(images, size=(1, size, size, 1), mode="reflect"), np.uint8)
+    return median_filter(images, size)
 
 
 def bit_depth(images: U8, bits: int) -> U8:
-    levels = float(2**bits - 1)
-    q = np.rint(images.astype(np.float32) / 255.0 * levels) / levels
-    return np.asarray(np.rint(q * 255.0), np.uint8)
+    return kernels.bit_depth(images, bits)
 
 
 def jpeg(images: U8, quality: int) -> U8:
-    out = np.empty_like(images)
-    for i, img in enumerate(images):
-        buf = io.BytesIO()
-        Image.fromarray(img).save(buf, format="JPEG", quality=quality)
-        buf.seek(0)
-        out[i] = np.asarray(Image.open(buf).convert("RGB"))
-    return out
+    return jpeg_roundtrip(images, quality)
 
 
 def resize_roundtrip(images: U8, side: int) -> U8:
-    out = np.empty_like(images)
     h, w = images.shape[1:3]
-    for i, img in enumerate(images):
-        small = Image.fromarray(img).resize((side, side), Image.Resampling.BILINEAR)
-        out[i] = np.asarray(small.resize((w, h), Image.Resampling.BILINEAR))
-    return out
+    return resize(resize(images, side, "bilinear"), (h, w), "bilinear")
 
 
 @dataclass(frozen=True)

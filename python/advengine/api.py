@@ -1,0 +1,216 @@
+"""The Python API behind ``advengine attack``, ``advengine defend`` and ``advengine list``.
+
+NIPS 2017 semantics: an attack reads a dataset dir (``images/`` + CSV) or a plain dir of
+``<ImageId>.png`` and writes same-named adversarial PNGs within ε (each file atomically, so an
+interrupted run resumes by skipping the images already written); targeted attacks take their targets
+from ``target_class.csv`` in the dir (NIPS17 format ``<ImageId>.png,<label>``, no header) or from
+the dataset CSV's ``TargetClass``. A defense writes ``<ImageId>.png,<label>`` lines (TF-Slim labels).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from advengine.attacks import Attack, attack_class, attack_names, build_attack
+from advengine.competition.state import atomic_write_text
+from advengine.data import Dataset, load_dataset
+from advengine.defenses import Defense, build_defense, defense_class, defense_names
+from advengine.errors import DatasetError, ParameterError
+from advengine.kernels import write_png_batch
+from advengine.params import describe
+
+TARGET_CSV = "target_class.csv"
+#: Called after each batch with (images done, images in total).
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class AttackRun:
+    attack: str
+    eps: int
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    out_dir: Path = Path()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "attack": self.attack,
+            "eps": self.eps,
+            "written": len(self.written),
+            "skipped": len(self.skipped),
+            "out": str(self.out_dir),
+        }
+
+
+def _read_target_csv(path: Path) -> dict[str, int]:
+    targets: dict[str, int] = {}
+    with path.open(newline="") as f:
+        for line_no, row in enumerate(csv.reader(f), 1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != 2:
+                raise DatasetError(
+                    f"{path}:{line_no}: expected '<ImageId>.png,<label>', got {','.join(row)!r}"
+                )
+            image, raw = row[0].strip(), row[1].strip()
+            try:
+                label = int(raw)
+            except ValueError:
+                raise DatasetError(f"{path}:{line_no}: target {raw!r} is not an integer label") from None
+            if not 1 <= label <= 1000:
+                raise DatasetError(f"{path}:{line_no}: target {label} is outside the TF-Slim labels 1..1000")
+            targets[image.removesuffix(".png")] = label
+    return targets
+
+
+def target_classes(data: Path, dataset: Dataset) -> npt.NDArray[np.int64]:
+    """Targets of ``dataset``: ``target_class.csv`` in ``data`` first, else the dataset CSV."""
+    csv_path = data / TARGET_CSV if data.is_dir() else data.parent / TARGET_CSV
+    if csv_path.is_file():
+        table = _read_target_csv(csv_path)
+        missing = [i for i in dataset.image_ids if i not in table]
+        if missing:
+            raise DatasetError(f"{csv_path}: no target for image {missing[0]}.png; add its line")
+        return np.asarray([table[i] for i in dataset.image_ids], np.int64)
+    if dataset.target_classes is not None:
+        return dataset.target_classes
+    raise DatasetError(
+        f"{data}: a targeted attack needs {TARGET_CSV} (lines '<ImageId>.png,<label>') or a dataset CSV with "
+        "TargetClass"
+    )
+
+
+def _check_batch_size(batch_size: int, seed: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch size must be a positive integer, got {batch_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def make_attack(name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()) -> Attack:
+    return build_attack(name, params, models)
+
+
+def run_attack(
+    name: str,
+    data: str | Path,
+    out: str | Path,
+    *,
+    eps: int,
+    models: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    batch_size: int = 25,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> AttackRun:
+    """Attacks every image of ``data`` (resumable) and writes the PNGs into ``out``."""
+    _check_batch_size(batch_size, seed)
+    attack = make_attack(name, params, models)
+    if isinstance(eps, bool) or not isinstance(eps, int) or not 0 <= eps <= 255:
+        raise ParameterError(f"eps must be an integer in 0..255 pixels, got {eps!r}")
+    data_path = Path(data)
+    dataset = load_dataset(data_path)
+    if limit is not None:
+        dataset = dataset.head(limit)
+    targets = target_classes(data_path, dataset) if attack.track == "targeted" else None
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = AttackRun(name, eps, out_dir=out_dir)
+    todo = [i for i, image_id in enumerate(dataset.image_ids) if not (out_dir / f"{image_id}.png").is_file()]
+    pending = set(todo)
+    run.skipped = [image_id for i, image_id in enumerate(dataset.image_ids) if i not in pending]
+    if log is not None:
+        log(
+            f"{name}: {len(todo)} images to attack at eps={eps} "
+            f"({len(run.skipped)} already written) → {out_dir}"
+        )
+    done = len(run.skipped)
+    if progress is not None:
+        progress(done, len(dataset))
+    for start in range(0, len(todo), batch_size):
+        idx = todo[start : start + batch_size]
+        part = dataset.take(idx)
+        images = part.read_images()
+        batch_targets = None if targets is None else targets[np.asarray(idx)]
+        # The seed is mixed with the batch's first index so batches draw different noise.
+        adv = attack(images, eps=eps, target_classes=batch_targets, seed=seed * 1_000_003 + idx[0])
+        write_png_batch(adv, [out_dir / f"{i}.png" for i in part.image_ids])
+        run.written.extend(part.image_ids)
+        done += len(idx)
+        if progress is not None:
+            progress(done, len(dataset))
+    return run
+
+
+def run_defense(
+    name: str,
+    data: str | Path,
+    out_csv: str | Path,
+    *,
+    models: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    batch_size: int = 25,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Labels every image of ``data`` and writes the NIPS17 CSV ``<ImageId>.png,<label>`` atomically."""
+    _check_batch_size(batch_size, seed)
+    defense: Defense = build_defense(name, params, models)
+    dataset = load_dataset(Path(data))
+    if limit is not None:
+        dataset = dataset.head(limit)
+    if log is not None:
+        log(f"{name}: classifying {len(dataset)} images → {out_csv}")
+    labels: dict[str, int] = {}
+    for start, images in dataset.batches(batch_size):
+        got = defense(images, seed=seed * 1_000_003 + start)
+        for image_id, label in zip(dataset.image_ids[start : start + len(images)], got, strict=True):
+            labels[image_id] = int(label)
+        if progress is not None:
+            progress(len(labels), len(dataset))
+    out = Path(out_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "".join(f"{k}.png,{v}\n" for k, v in labels.items()))
+    return labels
+
+
+def components() -> dict[str, list[dict[str, Any]]]:
+    """Every registered attack and defense with its track, description and parameters."""
+    attacks = []
+    for n in attack_names():
+        cls = attack_class(n)
+        attacks.append(
+            {
+                "name": n,
+                "track": cls.track,
+                "needs_models": cls.needs_models,
+                "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+                "params": describe(cls.params_type),
+            }
+        )
+    defenses = []
+    for n in defense_names():
+        dcls = defense_class(n)
+        defenses.append(
+            {
+                "name": n,
+                "randomized": dcls.randomized,
+                "description": (dcls.__doc__ or "").strip().splitlines()[0] if dcls.__doc__ else "",
+                "params": describe(dcls.params_type),
+            }
+        )
+    return {"attacks": attacks, "defenses": defenses}
+
+
+__all__ = ["AttackRun", "components", "make_attack", "run_attack", "run_defense", "target_classes"]
