@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import pickle
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from advengine.errors import CheckpointError, UnsafeCheckpointError
 from advengine.models.checkpoint import allowed_globals, load_state_dict, sha256_file
@@ -178,3 +182,24 @@ def test_zip_missing_storage_file(tmp_path: Path, torch_writer: TorchWriter) -> 
                 dst.writestr(n, src.read(n))
     with pytest.raises(CheckpointError, match="is missing"):
         load_state_dict(bad)
+
+
+_DTYPES = st.sampled_from([np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8])
+_SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
+
+
+# The writer fixture is stateless (it only installs the fake torch modules), so sharing it is safe.
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    arrays=st.lists(hnp.arrays(_DTYPES, _SHAPES, elements={"allow_nan": False}), min_size=1, max_size=4),
+    fmt=st.sampled_from(["legacy", "zip"]),
+)
+def test_round_trip_property(arrays: list[np.ndarray], fmt: str, torch_writer: TorchWriter) -> None:
+    state = {f"t{i}": a for i, a in enumerate(arrays)}
+    transpose = frozenset(k for k, a in state.items() if a.ndim == 2)
+    with tempfile.TemporaryDirectory() as d:
+        got = load_state_dict(getattr(torch_writer, fmt)(Path(d) / "w.pth", state, transpose=transpose))
+    assert list(got) == list(state)
+    for k, v in state.items():
+        assert got[k].dtype == v.dtype
+        np.testing.assert_array_equal(got[k], v)
