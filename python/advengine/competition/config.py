@@ -47,6 +47,7 @@ _TOP_KEYS = {
     "attacks",
     "targeted_attacks",
     "defenses",
+    "submissions",
 }
 _ENTRY_KEYS = {"name", "label", "params", "models"}
 _SECTIONS: tuple[tuple[str, Track], ...] = (
@@ -65,6 +66,8 @@ class Entry:
     label: str
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     models: tuple[str, ...] = ()
+    #: Path of a NIPS17 submission (dir or archive) run by advengine.submissions; None for built-ins.
+    submission: str | None = None
 
     @property
     def key(self) -> str:
@@ -80,6 +83,7 @@ class Entry:
             "label": self.label,
             "params": dict(self.params),
             "models": list(self.models),
+            **({"submission": self.submission} if self.submission is not None else {}),
         }
 
 
@@ -257,6 +261,18 @@ def parse_config(data: Mapping[str, Any], source: str = "config.toml") -> Compet
             labels[entry.label] = f"{section}[{i}]"
             built.append(entry)
         entries[section] = tuple(built)
+    # [[submissions]]: their track comes from each one's metadata.json (advengine.submissions).
+    from advengine.submissions.roster import parse_submissions
+
+    for i, sub in enumerate(parse_submissions(data.get("submissions", []), source)):
+        if sub.label in labels:
+            raise ConfigError(
+                f"{source}: submissions[{i}] is named {sub.label!r}, already used by {labels[sub.label]}; "
+                "give it another label"
+            )
+        labels[sub.label] = f"submissions[{i}]"
+        section = next(name for name, track in _SECTIONS if track == sub.track)
+        entries[section] += (sub,)
     cfg = CompetitionConfig(
         dataset_dir=Path(ddir) if ddir else None,
         limit=dataset.get("limit"),
@@ -292,6 +308,9 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    for sub in data.get("submissions", []) if isinstance(data.get("submissions"), list) else []:
+        if isinstance(sub, dict) and isinstance(sub.get("path"), str) and sub["path"]:
+            sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
     cfg = parse_config(data, source=str(path))
     if cfg.dataset_dir is not None and not cfg.dataset_dir.is_absolute():
         cfg = dataclasses.replace(cfg, dataset_dir=(path.parent / cfg.dataset_dir).resolve())

@@ -27,6 +27,7 @@ from advengine.competition.projection import project_outputs
 from advengine.competition.report import RunData, build_results, write_reports
 from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.competition.state import RunDir, write_json
+from advengine.submissions.roster import bind_run, missing_mask
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, DatasetError
 from advengine.kernels import read_png_batch, write_png_batch
@@ -121,6 +122,7 @@ class Competition:
 
     def _prepare(self, resume: bool) -> None:
         import_plugins(self.config.plugins)
+        self.config = bind_run(self.config, self.run_dir.root)  # submissions: time limit, log dir
         say = self.listener.message
         self.ds = _load(self.config)
         true, target = self.ds.true_labels, self.ds.target_classes
@@ -166,7 +168,7 @@ class Competition:
                     clean_cache[f"{entry.label}/{b.index}"] = images
                     targets = self.target_classes[b.start : b.stop] if entry.track == "targeted" else None
                     seed = piece_seed(self.config.seed, "attack", entry.label, b.index)
-                    return AttackInputs(images, b.eps, targets, seed)
+                    return AttackInputs(images, b.eps, targets, seed, f"attack/{entry.label}/b{b.index:04d}")
 
                 yield Job(f"attack/{entry.label}/b{b.index:04d}", entry, load)
 
@@ -182,9 +184,12 @@ class Competition:
                 clean = self.ds.read_images(b.start, b.stop)
             try:
                 t0 = time.perf_counter()
-                adv = project_outputs(outcome.value, clean, b.eps)
+                value, ids = outcome.value, self.ds.image_ids[b.start : b.stop]
+                kept = missing_mask(value)  # a submission may leave images out: those have no image
+                if kept is not None:
+                    value, clean, ids = [value[k] for k in kept], clean[kept], [ids[k] for k in kept]
+                adv = project_outputs(value, clean, b.eps)
                 t1 = time.perf_counter()
-                ids = self.ds.image_ids[b.start : b.stop]
                 self.run_dir.adv_image(label, "x").parent.mkdir(parents=True, exist_ok=True)
                 write_png_batch(adv, [self.run_dir.adv_image(label, i) for i in ids])
                 self.timings["projection"] += t1 - t0
@@ -240,7 +245,7 @@ class Competition:
                         images = read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
                     self.timings["io"] += time.perf_counter() - t0
                     seed = piece_seed(self.config.seed, "defense", defense.label, attack, b.index)
-                    return DefenseInputs(images, seed)
+                    return DefenseInputs(images, seed, f"defense/{defense.label}/{attack}/b{b.index:04d}")
 
                 yield Job(f"defense/{defense.label}/{attack}/b{b.index:04d}", defense, load)
 
@@ -351,8 +356,12 @@ class Competition:
         data = self._collect()
         results = build_results(data)
         self.timings["scoring"] = time.perf_counter() - t0
-        results["timings"] = dict(self.timings)
+        t0 = time.perf_counter()
         write_reports(self.run_dir.root, data, results)
+        self.timings["reports"] = time.perf_counter() - t0
+        results["timings"] = dict(self.timings)
+        # results.json last: its presence means the run finished.
+        write_json(self.run_dir.root / "results.json", results)
         say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
         return results
 

@@ -28,12 +28,15 @@ class AttackInputs:
     eps: int
     target_classes: Labels | None
     seed: int
+    #: The engine's piece id; names the piece's log directory when an external submission runs it.
+    piece: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class DefenseInputs:
     images: ImagesU8
     seed: int
+    piece: str = ""
 
 
 Inputs = AttackInputs | DefenseInputs
@@ -55,6 +58,10 @@ def _instance(entry: Entry) -> Attack | Defense:
 def run_piece(entry: Entry, inputs: Inputs) -> Any:
     """Run one piece in this process. Attacks return whatever the attack made (the engine checks and
     projects it); defenses return labels."""
+    if entry.submission is not None:  # an original NIPS17 submission, run in a sandbox
+        from advengine.submissions.roster import run_submission_piece
+
+        return run_submission_piece(entry, inputs, inputs.piece)
     piece = _instance(entry)
     if isinstance(piece, Defense):
         if not isinstance(inputs, DefenseInputs):

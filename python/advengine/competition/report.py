@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
 from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
-from advengine.competition.state import atomic_write_text, write_json
+from advengine.competition.state import atomic_write_text
 
 SCHEMA = "advengine.eval/1"
 I64 = npt.NDArray[np.int64]
@@ -272,6 +272,7 @@ def _leaderboard(results: dict[str, Any]) -> str:
 
 
 def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
+    """records.csv, leaderboard.md and the DEVKIT CSVs (results.json is the engine's to write)."""
     cfg = data.config
     m = results["matrices"]
     nt = [i for i, e in enumerate(cfg.all_attacks) if e.track == "nontargeted"]
@@ -298,7 +299,6 @@ def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
     }
     for name, text in files.items():
         atomic_write_text(out / name, text)
-    write_json(out / "results.json", results)
 
 
 __all__ = ["SCHEMA", "RunData", "build_results", "write_reports"]
