@@ -71,6 +71,14 @@ class UnsupportedOpError(GraphError):
     """The gradient compiler has no rule for an operator in the graph."""
 
 
+class SubmissionError(AdvEngineError, ValueError):
+    """A NIPS17-style submission (archive, metadata.json, entry point) cannot be loaded or run."""
+
+
+class SandboxError(AdvEngineError):
+    """No sandbox can be built to run a submission (and --unsafe-no-sandbox was not given)."""
+
+
 class NotYetAvailableError(AdvEngineError):
     """A command exists in the interface but its engine has not landed yet."""
 
@@ -94,7 +102,9 @@ __all__ = [
     "ModelNotFoundError",
     "NotYetAvailableError",
     "ParameterError",
+    "SandboxError",
     "ShapeError",
+    "SubmissionError",
     "UnsafeCheckpointError",
     "UnsupportedOpError",
 ]

@@ -20,10 +20,12 @@ from rich.progress import (
 )
 
 from advengine.cli._app import app
+from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import ProcessExecutor, load_config, run_competition
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.plugins import env_plugins
 from advengine.errors import ConfigError
+from advengine.submissions.roster import add_submissions, check_sandboxes
 
 
 class _RichListener:
@@ -111,6 +113,17 @@ def eval_command(
             help="Worker processes running pieces in parallel; 0 runs in this process (no time limit).",
         ),
     ] = 1,
+    submission: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--submission", help="An original NIPS17 submission (dir/.zip/.tar/.tar.gz); repeatable."
+        ),
+    ] = None,
+    no_builtins: Annotated[
+        bool, typer.Option("--no-builtins", help="Leave out the built-in roster: run the submissions alone.")
+    ] = False,
+    sandbox: SandboxOption = "auto",
+    unsafe: UnsafeOption = False,
 ) -> None:
     """Run a whole competition: every attack on every batch, every defense on every adversarial batch
     and on the clean images, then score it (NIPS 2017 Algorithm 1).
@@ -125,6 +138,13 @@ def eval_command(
         batch_size=batch_size,
         time_limit=time_limit,
     )
+    cfg = add_submissions(
+        cfg,
+        submission or [],
+        builtins=not no_builtins,
+        sandbox=sandbox_choice(sandbox, unsafe) if sandbox != "auto" or unsafe else None,
+    )
+    check_sandboxes(cfg)  # no sandbox and no --unsafe-no-sandbox: one line, before any piece runs
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a directory")
     err = Console(stderr=True, highlight=False, soft_wrap=True)

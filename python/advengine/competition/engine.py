@@ -27,10 +27,10 @@ from advengine.competition.projection import project_outputs
 from advengine.competition.report import RunData, build_results, write_reports
 from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.competition.state import RunDir, write_json
-from advengine.submissions.roster import bind_run, missing_mask
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, DatasetError
 from advengine.kernels import read_png_batch, write_png_batch
+from advengine.submissions.roster import bind_run, missing_mask
 
 
 class Listener(Protocol):

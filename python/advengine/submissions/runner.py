@@ -1,0 +1,374 @@
+"""Runs a submission's entry point on one batch with the original contract (protocol §2.3).
+
+- attack / targeted attack: ``./<entry_point> /input_images /output_images <EPS>`` (targeted attacks
+  also find ``target_class.csv`` in the input directory);
+- defense: ``./<entry_point> /input_images /output_data/result.csv``.
+
+Every run gets a fresh copy of the submission as ``/code`` (its working directory), inputs named
+``IMG%06d.png`` (EVALINFRA style: names say nothing about the batch or the attack), a wall-clock time
+limit after which the whole process tree gets SIGTERM and, ``grace`` seconds later, SIGKILL. Its
+stdout, stderr, exit code and timing go to the log directory. A run that fails or is killed keeps the
+outputs it already wrote (as in EVALINFRA); only a run with no output at all fails the piece.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from advengine.errors import SubmissionError
+from advengine.kernels import write_png_batch
+from advengine.submissions.archive import Submission
+from advengine.submissions.sandbox import (
+    Command,
+    Limits,
+    Mounts,
+    bwrap_command,
+    docker_command,
+    prepare_mounts,
+    resolve_sandbox,
+    run_uid,
+    sandbox_path,
+)
+
+ImagesU8 = npt.NDArray[np.uint8]
+#: A label for an image the defense did not classify (the engine's scoring.MISSING).
+MISSING = -1
+#: Largest output image accepted (pixels); bigger files count as missing instead of exhausting memory.
+MAX_OUTPUT_PIXELS = 4096 * 4096
+_TAIL = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How runs are confined and bounded."""
+
+    sandbox: str = "auto"
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    time_limit: float = 500.0
+    grace: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    status: Literal["ok", "failed", "timeout"]
+    exit_code: int | None
+    seconds: float
+    sandbox: str
+    argv: list[str]
+    stdout_tail: str
+    stderr_tail: str
+
+    def describe(self, name: str, limit: float) -> str:
+        if self.status == "timeout":
+            return f"submission {name} was killed after the {limit:g} s time limit"
+        last = (self.stderr_tail.strip().splitlines() or ["(no stderr)"])[-1]
+        return f"submission {name} exited with code {self.exit_code}: {last}"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: the ppid follows the last ")".
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (host pids), parents first."""
+    kids, out, todo = _children_map(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def _signal_all(pids: Sequence[int], sig: int) -> None:
+    for p in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p, sig)
+
+
+def stop_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to every process of the run, SIGKILL to what is left after ``grace`` seconds.
+
+    bwrap's own processes are spared the SIGTERM (they would die at once and take the sandbox with
+    them, leaving the submission no time to finish writing); they get the SIGKILL."""
+    tree = process_tree(proc.pid)
+    ours = [p for p in tree if _comm(p) != "bwrap"]
+    _signal_all(ours, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
+    _kill_rest(proc)
+
+
+def _kill_rest(proc: subprocess.Popen[bytes]) -> None:
+    tree = process_tree(proc.pid) if proc.poll() is None else []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    _signal_all(tree, signal.SIGKILL)
+    proc.wait()
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _tail(path: Path) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - _TAIL))
+        return f.read().decode(errors="replace")
+
+
+def _fresh_code(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+    # The sandbox may run as another uid: everything readable, exec bits kept.
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            os.chmod(p, os.stat(p).st_mode | 0o555)
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            os.chmod(p, os.stat(p).st_mode | 0o444)
+
+
+@contextlib.contextmanager
+def staging(sub: Submission, output_target: str) -> Iterator[Mounts]:
+    """A fresh run directory: code (a copy of the submission), input, output; removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix=f"advengine-{sub.name[:40]}-"))
+    try:
+        mounts = prepare_mounts(base, output_target)
+        _fresh_code(sub.root, mounts.code)
+        yield mounts
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _command(sub: Submission, mounts: Mounts, args: Sequence[str], settings: Settings) -> tuple[Command, str]:
+    kind = resolve_sandbox(settings.sandbox)
+    entry = f"./{sub.metadata.entry_point}"
+    if kind == "bwrap":
+        return bwrap_command(
+            mounts, [entry, *args], settings.limits, as_root=os.geteuid() == 0, uid=run_uid()
+        ), kind
+    if kind == "docker":
+        name = f"advengine-{os.getpid()}-{time.monotonic_ns()}"
+        return docker_command(mounts, [entry, *args], settings.limits, sub.metadata.container, name), kind
+    # Unconfined (--unsafe-no-sandbox): host paths instead of the contract paths, limits still applied.
+    host = [
+        a.replace("/input_images", str(mounts.inputs)).replace(mounts.output_target, str(mounts.output))
+        for a in args
+    ]
+    argv = ["prlimit", f"--as={settings.limits.memory_bytes}", f"--fsize={settings.limits.fsize_bytes}", "--"]
+    return Command(
+        [*argv, entry, *host], {"PATH": sandbox_path(), "HOME": str(mounts.code)}, mounts.code
+    ), kind
+
+
+def execute(
+    sub: Submission, mounts: Mounts, args: Sequence[str], settings: Settings, log_dir: Path | None
+) -> RunResult:
+    """Run the entry point once with ``args`` (contract paths) and wait, within the time limit."""
+    entry = mounts.code / sub.metadata.entry_point
+    if not os.access(entry, os.X_OK):
+        raise SubmissionError(
+            f"{sub.source}: entry point {sub.metadata.entry_point!r} is not executable; run chmod +x on it "
+            "and keep the mode in the archive"
+        )
+    cmd, kind = _command(sub, mounts, args, settings)
+    if cmd.chown_to is not None:
+        os.chown(mounts.output, cmd.chown_to, cmd.chown_to)
+    logs = mounts.code.parent / "logs"
+    logs.mkdir(exist_ok=True)
+    out_path, err_path = logs / "stdout.txt", logs / "stderr.txt"
+    start = time.perf_counter()
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            cmd.argv,
+            cwd=cmd.cwd,
+            env=cmd.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            code: int | None = proc.wait(settings.time_limit)
+            status: Literal["ok", "failed", "timeout"] = "ok" if code == 0 else "failed"
+            _kill_rest(proc)  # anything it left running (unsafe mode: daemonised children)
+        except subprocess.TimeoutExpired:
+            stop_tree(proc, settings.grace)
+            status, code = "timeout", None
+        except BaseException:
+            _kill_rest(proc)
+            raise
+    seconds = time.perf_counter() - start
+    result = RunResult(status, code, seconds, kind, cmd.argv, _tail(out_path), _tail(err_path))
+    if log_dir is not None:
+        _atomic_write(log_dir / "stdout.txt", out_path.read_bytes())
+        _atomic_write(log_dir / "stderr.txt", err_path.read_bytes())
+        info = {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_tail")}
+        _atomic_write(log_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
+    return result
+
+
+def input_names(n: int) -> list[str]:
+    return [f"IMG{i:06d}.png" for i in range(n)]
+
+
+def _write_inputs(mounts: Mounts, images: ImagesU8) -> list[str]:
+    names = input_names(len(images))
+    if names:
+        write_png_batch(images, [mounts.inputs / n for n in names])
+    for n in names:
+        (mounts.inputs / n).chmod(0o644)
+    return names
+
+
+def _read_output(out_dir: Path, name: str) -> ImagesU8 | None:
+    """One attack output as RGB uint8 (any size; the engine resizes), or None if missing or unusable.
+
+    EVALINFRA accepted only ``<stem>.png``; DEVKIT also ``<stem>.jpg``, so both are tried."""
+    stem = name.rsplit(".", 1)[0]
+    for cand in (out_dir / name, out_dir / f"{stem}.jpg"):
+        if not cand.is_file() or cand.is_symlink():
+            continue
+        try:
+            with Image.open(cand) as img:
+                if img.width * img.height > MAX_OUTPUT_PIXELS:
+                    return None
+                return np.asarray(img.convert("RGB"), dtype=np.uint8)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+    return None
+
+
+def run_attack(
+    sub: Submission,
+    images: ImagesU8,
+    eps: int,
+    target_classes: npt.NDArray[np.int64] | None,
+    settings: Settings,
+    log_dir: Path | None = None,
+) -> tuple[list[ImagesU8 | None], RunResult]:
+    """Adversarial images for one batch (None where the submission wrote nothing usable)."""
+    if sub.metadata.type == "defense":
+        raise SubmissionError(f"{sub.source}: is a defense, not an attack")
+    if sub.metadata.type == "targeted_attack" and target_classes is None:
+        raise SubmissionError(f"{sub.source}: a targeted attack needs target classes")
+    with staging(sub, "/output_images") as mounts:
+        names = _write_inputs(mounts, images)
+        if sub.metadata.type == "targeted_attack":
+            assert target_classes is not None
+            rows = "".join(f"{n},{int(t)}\n" for n, t in zip(names, target_classes, strict=True))
+            (mounts.inputs / "target_class.csv").write_text(rows)
+            (mounts.inputs / "target_class.csv").chmod(0o644)
+        run = execute(sub, mounts, ["/input_images", "/output_images", str(int(eps))], settings, log_dir)
+        outputs = [_read_output(mounts.output, n) for n in names]
+    if run.status != "ok" and not any(o is not None for o in outputs):
+        raise SubmissionError(run.describe(sub.name, settings.time_limit))
+    return outputs, run
+
+
+def parse_defense_csv(text: str, names: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Labels for ``names`` from a defense's result.csv with the original leniency (§2.5).
+
+    csv.reader; column 0 is the name with a trailing .png/.jpg stripped; column 1 goes through int()
+    (surrounding spaces allowed, "3.0" not); bad rows are skipped; the last duplicate wins; unknown
+    names are ignored. Unlisted names get MISSING; labels outside 0..1000 become 0 (always wrong)."""
+    index = {n.rsplit(".", 1)[0]: i for i, n in enumerate(names)}
+    labels = np.full(len(names), MISSING, dtype=np.int64)
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) < 2:
+            continue
+        name = row[0]
+        for ext in (".png", ".jpg"):
+            if name.endswith(ext):
+                name = name[: -len(ext)]
+                break
+        try:
+            label = int(row[1])
+        except ValueError:
+            continue
+        if name in index:
+            labels[index[name]] = label if 0 <= label <= 1000 else 0
+    return labels
+
+
+def run_defense(
+    sub: Submission, images: ImagesU8, settings: Settings, log_dir: Path | None = None
+) -> tuple[npt.NDArray[np.int64], RunResult]:
+    """TF-Slim labels for one batch (MISSING where the defense gave none)."""
+    if sub.metadata.type != "defense":
+        raise SubmissionError(f"{sub.source}: is an attack, not a defense")
+    with staging(sub, "/output_data") as mounts:
+        names = _write_inputs(mounts, images)
+        run = execute(sub, mounts, ["/input_images", "/output_data/result.csv"], settings, log_dir)
+        result = mounts.output / "result.csv"
+        text = None
+        if result.is_file() and not result.is_symlink():
+            text = result.read_bytes()[: 64 << 20].decode("utf-8", errors="replace")
+    if text is None:
+        if run.status == "ok":
+            raise SubmissionError(f"submission {sub.name} exited 0 but wrote no result.csv")
+        raise SubmissionError(run.describe(sub.name, settings.time_limit))
+    return parse_defense_csv(text, names), run
+
+
+def describe_outcome(run: RunResult) -> dict[str, Any]:
+    return {"status": run.status, "exit_code": run.exit_code, "seconds": run.seconds, "sandbox": run.sandbox}
+
+
+__all__ = [
+    "MISSING",
+    "RunResult",
+    "Settings",
+    "describe_outcome",
+    "execute",
+    "input_names",
+    "parse_defense_csv",
+    "process_tree",
+    "run_attack",
+    "run_defense",
+    "staging",
+    "stop_tree",
+]
