@@ -59,10 +59,12 @@ fn src_row(image: &[u8], dims: Dims, y: isize) -> &[u8] {
 }
 
 /// Copies `src` (one row of `w` pixels) into `dst` with `before`/`after` reflected pixels on each side.
+/// Only the edge pixels go through `reflect` (an integer division each); the interior is one copy.
 fn pad_row(src: &[u8], dims: Dims, before: usize, after: usize, dst: &mut [u8]) {
-    let c = dims.c;
-    for p in 0..dims.w + before + after {
-        let s = reflect(p as isize - before as isize, dims.w);
+    let (c, w) = (dims.c, dims.w);
+    dst[before * c..(before + w) * c].copy_from_slice(&src[..w * c]);
+    for p in (0..before).chain(before + w..before + w + after) {
+        let s = reflect(p as isize - before as isize, w);
         dst[p * c..(p + 1) * c].copy_from_slice(&src[s * c..(s + 1) * c]);
     }
 }
@@ -90,6 +92,8 @@ fn row_2x2(image: &[u8], dims: Dims, y: usize, out: &mut [u8], scratch: &mut Vec
     pad_row(&hi_raw[..n], dims, 1, 0, hi);
     let (lo_a, lo_b) = (&lo[..n], &lo[c..c + n]);
     let (hi_a, hi_b) = (&hi[..n], &hi[c..c + n]);
+    // Every slice has length exactly n, so the indexed loop carries no bounds checks and vectorises.
+    let out = &mut out[..n];
     for (i, o) in out.iter_mut().enumerate() {
         *o = hi_a[i].min(hi_b[i]).max(lo_a[i].max(lo_b[i]));
     }
@@ -120,6 +124,8 @@ fn row_3x3(image: &[u8], dims: Dims, y: usize, out: &mut [u8], scratch: &mut Vec
     let (raw, padded) = scratch.split_at_mut(3 * m);
     let (lo_raw, rest) = raw.split_at_mut(m);
     let (mid_raw, hi_raw) = rest.split_at_mut(m);
+    let (r0, r1, r2) = (&r0[..n], &r1[..n], &r2[..n]);
+    let (lo_raw, mid_raw, hi_raw) = (&mut lo_raw[..n], &mut mid_raw[..n], &mut hi_raw[..n]);
     for i in 0..n {
         let (l, md, h) = sort3(r0[i], r1[i], r2[i]);
         lo_raw[i] = l;
@@ -128,12 +134,13 @@ fn row_3x3(image: &[u8], dims: Dims, y: usize, out: &mut [u8], scratch: &mut Vec
     }
     let (lo, rest) = padded.split_at_mut(m);
     let (mid, hi) = rest.split_at_mut(m);
-    pad_row(&lo_raw[..n], dims, 1, 1, lo);
-    pad_row(&mid_raw[..n], dims, 1, 1, mid);
-    pad_row(&hi_raw[..n], dims, 1, 1, hi);
+    pad_row(lo_raw, dims, 1, 1, lo);
+    pad_row(mid_raw, dims, 1, 1, mid);
+    pad_row(hi_raw, dims, 1, 1, hi);
     let (l0, l1, l2) = (&lo[..n], &lo[c..c + n], &lo[2 * c..2 * c + n]);
     let (m0, m1, m2) = (&mid[..n], &mid[c..c + n], &mid[2 * c..2 * c + n]);
     let (h0, h1, h2) = (&hi[..n], &hi[c..c + n], &hi[2 * c..2 * c + n]);
+    let out = &mut out[..n];
     for (i, o) in out.iter_mut().enumerate() {
         let max_lo = l0[i].max(l1[i]).max(l2[i]);
         let med_mid = med3(m0[i], m1[i], m2[i]);
