@@ -1,0 +1,43 @@
+"""Fixtures of the submission tests: the sample submissions, copied so a test may add files."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from advengine.data import load_dataset, sample_dataset_dir
+from advengine.submissions import Limits, Settings
+
+SAMPLES = Path(__file__).parent / "samples"
+
+CopySample = Callable[..., Path]
+
+
+@pytest.fixture
+def copy_sample(tmp_path: Path) -> CopySample:
+    """A copy of ``samples/<name>`` (modes kept) with ``extra`` files written into it."""
+
+    def copy(name: str, **extra: str) -> Path:
+        dest = tmp_path / "subs" / name
+        shutil.copytree(SAMPLES / name, dest)
+        for fname, text in extra.items():
+            (dest / fname.replace("_", ".")).write_text(text)
+        return dest
+
+    return copy
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """bubblewrap with small limits and a short time limit, so hostile samples end quickly."""
+    return Settings("bwrap", Limits(memory_bytes=1 << 30, nproc=16, fsize_bytes=64 << 20), 4.0, 1.0)
+
+
+@pytest.fixture(scope="session")
+def clean4() -> npt.NDArray[np.uint8]:
+    return load_dataset(sample_dataset_dir()).read_images(0, 4)

@@ -1,0 +1,172 @@
+"""The runner on the sample submissions: the contract, the sandbox, the limits, the logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from advengine.errors import SubmissionError
+from advengine.submissions import Settings, load_submission, parse_defense_csv, run_attack, run_defense
+from advengine.submissions.runner import MISSING
+
+from .conftest import CopySample
+
+U8 = npt.NDArray[np.uint8]
+
+
+def test_noop_attack_copies_and_logs(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    sub = load_submission(copy_sample("noop_attack"), tmp_path / "w")
+    outputs, run = run_attack(sub, clean4, 8, None, settings, tmp_path / "logs")
+    assert run.status == "ok"
+    assert run.exit_code == 0
+    assert run.sandbox == "bwrap"
+    np.testing.assert_array_equal(np.stack([o for o in outputs if o is not None]), clean4)
+    assert "noop: copied images with eps=8" in (tmp_path / "logs" / "stdout.txt").read_text()
+    record = json.loads((tmp_path / "logs" / "run.json").read_text())
+    assert record["exit_code"] == 0
+    assert record["argv"][-3:] == ["/input_images", "/output_images", "8"]
+
+
+def test_targeted_attack_reads_target_class_csv(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    sub = load_submission(copy_sample("targeted_attack"), tmp_path / "w")
+    outputs, _ = run_attack(sub, clean4, 4, np.array([3, 4, 5, 6]), settings)
+    assert all(o is not None and o.shape == (598, 598, 3) for o in outputs)  # RGBA at 2x, converted to RGB
+
+
+def test_defense_output_is_parsed_leniently(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    sub = load_submission(copy_sample("defense"), tmp_path / "w")
+    labels, run = run_defense(sub, clean4, settings)
+    expected = [1 + int(img.mean() * 10) % 1000 for img in clean4]  # the last duplicate row wins
+    assert labels.tolist() == expected
+    assert run.argv[-2:] == ["/input_images", "/output_data/result.csv"]
+
+
+def test_parse_defense_csv_rules() -> None:
+    names = ["IMG000000.png", "IMG000001.png", "IMG000002.png", "IMG000003.png"]
+    text = (
+        "ImageId,Label\n"  # header: skipped (int() fails)
+        "IMG000000.png, 7 \n"  # spaces allowed
+        "IMG000001,3.0\n"  # not an int: skipped
+        "IMG000002.jpg,12\nIMG000002.png,13\n"  # .jpg stripped; last duplicate wins
+        "unknown.png,5\n"  # ignored
+        "IMG000003.png,5000\n"  # out of range: always wrong
+        "lonely\n"
+    )
+    assert parse_defense_csv(text, names).tolist() == [7, MISSING, 13, 0]
+
+
+def test_network_is_unreachable(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        sub = load_submission(
+            copy_sample("net_attack", port_txt=str(listener.getsockname()[1])), tmp_path / "w"
+        )
+        with pytest.raises(SubmissionError, match="exited with code 1: ConnectionRefusedError"):
+            run_attack(sub, clean4, 8, None, settings)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+
+
+def test_writes_outside_the_output_dir_are_refused(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    canaries = [
+        Path("/work") / f"advengine-canary-{uuid.uuid4().hex}",
+        Path.home() / f"canary-{uuid.uuid4().hex}",
+    ]
+    sub = load_submission(
+        copy_sample("escape_attack", targets_txt=" ".join(map(str, canaries))), tmp_path / "w"
+    )
+    with pytest.raises(SubmissionError, match="exited with code 3"):
+        run_attack(sub, clean4, 8, None, settings, tmp_path / "logs")
+    assert not any(p.exists() for p in canaries)
+    assert not Path("/evil").exists()
+    stderr = (tmp_path / "logs" / "stderr.txt").read_text()
+    assert stderr.count("refused") == 5 + len(canaries)
+
+
+def test_fork_bomb_is_bounded(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    sub = load_submission(copy_sample("forkbomb_attack"), tmp_path / "w")
+    with pytest.raises(SubmissionError, match="killed after the 4 s time limit"):
+        run_attack(sub, clean4, 8, None, settings, tmp_path / "logs")
+    forked = (tmp_path / "logs" / "stdout.txt").read_text().count("forked")
+    assert 1 <= forked < settings.limits.nproc  # with no limit it would reach 511
+
+
+def test_memory_limit(copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path) -> None:
+    sub = load_submission(copy_sample("memhog_attack"), tmp_path / "w")
+    with pytest.raises(SubmissionError, match="MemoryError"):
+        run_attack(sub, clean4, 8, None, settings)
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_hang_is_killed_with_its_whole_tree(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    marker = f"advengine-hang-{uuid.uuid4().hex}"
+    sub = load_submission(copy_sample("hang_attack", marker_txt=marker), tmp_path / "w")
+    with pytest.raises(SubmissionError, match="killed after the 4 s time limit"):
+        run_attack(sub, clean4, 8, None, settings, tmp_path / "logs")
+    assert json.loads((tmp_path / "logs" / "run.json").read_text())["status"] == "timeout"
+    assert _processes_with(marker) == []
+
+
+def test_partial_outputs_are_kept(settings: Settings, clean4: U8, tmp_path: Path) -> None:
+    src = tmp_path / "half"
+    src.mkdir()
+    (src / "metadata.json").write_text(
+        json.dumps({"type": "attack", "container": "c", "container_gpu": "g", "entry_point": "run.sh"})
+    )
+    (src / "run.sh").write_text("#!/bin/sh\ncp $1/IMG000001.png $1/IMG000003.png $2/\nexit 5\n")
+    (src / "run.sh").chmod(0o755)
+    outputs, run = run_attack(load_submission(src, tmp_path / "w"), clean4, 8, None, settings)
+    assert run.exit_code == 5
+    assert [o is not None for o in outputs] == [False, True, False, True]
+
+
+def test_entry_point_must_be_executable(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    path = copy_sample("noop_attack")
+    (path / "run_attack.sh").chmod(0o644)
+    with pytest.raises(SubmissionError, match="not executable; run chmod"):
+        run_attack(load_submission(path, tmp_path / "w"), clean4, 8, None, settings)
+
+
+def test_unsafe_mode_runs_without_a_sandbox(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
+) -> None:
+    sub = load_submission(copy_sample("noop_attack"), tmp_path / "w")
+    outputs, run = run_attack(sub, clean4, 8, None, Settings("unsafe-none", settings.limits, 20.0, 1.0))
+    assert run.sandbox == "unsafe-none"
+    assert "bwrap" not in run.argv
+    assert all(o is not None for o in outputs)
