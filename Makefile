@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install dev test test-rust lint typecheck test-python bench clean
+.PHONY: install dev test test-rust lint typecheck test-python bench clean sandbox-deps
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -29,7 +29,11 @@ lint: dev
 typecheck: dev
 	$(VENV)/bin/mypy
 
-test-python: dev
+# The submission tests run untrusted code under bubblewrap; CI runs as root on a fresh Debian machine.
+sandbox-deps:
+	command -v bwrap >/dev/null || (apt-get update && apt-get install -y bubblewrap)
+
+test-python: dev sandbox-deps
 	$(VENV)/bin/pytest tests
 
 # Everything CI checks, in order of speed.

@@ -1,0 +1,72 @@
+"""``advengine submissions validate`` and ``advengine eval --submission``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from advengine.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[1] / "submissions" / "samples"
+
+
+def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["submissions", "validate", str(SAMPLES / "noop_attack"), "--images", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True
+    assert report["name"] == "noop_attack"
+    assert report["dry_run"]["images"] == 2
+
+
+def test_validate_invalid_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    shutil.copytree(SAMPLES / "hang_attack", tmp_path / "src" / "hang_attack")
+    (tmp_path / "src" / "hang_attack" / "marker.txt").write_text("advengine-cli-hang")
+    sub = shutil.make_archive(str(tmp_path / "hang"), "gztar", tmp_path / "src", "hang_attack")
+    code = main(["submissions", "validate", sub, "--images", "1", "--time-limit", "1.5"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "killed after the 1.5 s time limit" in out
+    assert "hang: INVALID" in out  # the archive name without the extension
+
+
+def test_validate_missing_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["submissions", "validate", "no/such/sub.zip"]) == 1
+    out = capsys.readouterr()
+    assert "no such submission" in out.out
+
+
+def test_eval_with_submissions_in_workers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The advengine CLI itself as entry points (advengine attack / advengine defend), in a worker."""
+    args = ["eval", "--no-builtins", "--limit", "2", "--batch-size", "2", "--time-limit", "120"]
+    args += [
+        "--submission",
+        str(SAMPLES / "advengine_attack"),
+        "--submission",
+        str(SAMPLES / "advengine_defense"),
+    ]
+    args += [
+        "--submission",
+        str(SAMPLES / "noop_attack"),
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    ]
+    assert main(args) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [a["name"] for a in results["attacks"]] == ["advengine_attack", "noop_attack"]
+    assert all(a["images_produced"] == 2 for a in results["attacks"])
+    (defense,) = results["defenses"]
+    assert defense["name"] == "advengine_defense"
+    assert defense["pieces"]["ok"] == 2
+    record = json.loads((tmp_path / "run/pieces/defense/advengine_defense/clean/b0000.json").read_text())
+    assert all(1 <= label <= 1000 for label in record["labels"])
+
+
+def test_eval_no_builtins_without_submissions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--no-builtins"]) == 1
+    assert "--no-builtins leaves no roster" in capsys.readouterr().err
