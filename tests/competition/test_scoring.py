@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.competition.conftest import MakeConfig, oracle
 
 from advengine.competition import aggregate, run_competition
@@ -107,3 +110,48 @@ def test_run_scores_match_hand_computation(
     assert [r.split(",")[0] for r in ranking[1:]] == ["fake-oracle", "fake-constant", "target-oracle"]
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["attacks"] == results["attacks"]
+
+
+def _reference(
+    preds: np.ndarray, truth: np.ndarray, target: np.ndarray, targeted: np.ndarray
+) -> dict[str, Any]:
+    """The scoring rules written out in numpy, as an independent check of the Rust kernel."""
+    n = preds.shape[2]
+    labelled = preds >= 0
+    correct = (labelled & (preds == truth)).sum(axis=2)
+    success = np.where(
+        targeted[:, None],
+        (labelled & (preds == target)).sum(axis=2),
+        (labelled & (preds != truth)).sum(axis=2),
+    )
+    produced = (preds[:, 0, :] != NO_IMAGE).sum(axis=1)
+    used_a = produced == n
+    used_d = labelled.sum(axis=2).sum(axis=0) == produced.sum()
+    return {
+        "defense_raw": (correct * used_a[:, None]).sum(axis=0),
+        "attack_raw": (success * used_d[None, :]).sum(axis=1),
+        "attacks_used": used_a,
+        "defenses_used": used_d,
+        "defense_worst": correct[used_a].min(axis=0) / n if used_a.any() else None,
+        "attack_worst": success[:, used_d].min(axis=1) / n if used_d.any() else None,
+    }
+
+
+@settings(max_examples=60)
+@given(st.data())
+def test_aggregate_matches_the_rules(data: st.DataObject) -> None:
+    na, nd, n = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 6))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    truth, target = rng.integers(1, 4, n), rng.integers(1, 4, n)
+    targeted = rng.random(na) < 0.5
+    preds = rng.integers(-1, 4, (na, nd, n))
+    preds[:, :, :][rng.random((na, n))[:, None, :].repeat(nd, axis=1) < 0.1] = NO_IMAGE
+    got = aggregate(preds, truth, target, targeted)
+    want = _reference(preds, truth, target, targeted)
+    for key in ("defense_raw", "attack_raw", "attacks_used", "defenses_used"):
+        assert getattr(got, key).tolist() == want[key].tolist(), key
+    for key in ("defense_worst", "attack_worst"):
+        if want[key] is None:
+            assert np.isnan(getattr(got, key)).all()
+        else:
+            assert np.allclose(getattr(got, key), want[key])
