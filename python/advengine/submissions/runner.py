@@ -258,7 +258,8 @@ def input_names(n: int) -> list[str]:
 def _write_inputs(mounts: Mounts, images: ImagesU8) -> list[str]:
     names = input_names(len(images))
     if names:
-        write_png_batch(images, [mounts.inputs / n for n in names])
+        # Staged inputs live for one run: fast compression (same pixels) is 10x quicker than the default.
+        write_png_batch(images, [mounts.inputs / n for n in names], fast=True)
     for n in names:
         (mounts.inputs / n).chmod(0o644)
     return names
