@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -355,15 +355,10 @@ def run_defense(
     return parse_defense_csv(text, names), run
 
 
-def describe_outcome(run: RunResult) -> dict[str, Any]:
-    return {"status": run.status, "exit_code": run.exit_code, "seconds": run.seconds, "sandbox": run.sandbox}
-
-
 __all__ = [
     "MISSING",
     "RunResult",
     "Settings",
-    "describe_outcome",
     "execute",
     "input_names",
     "parse_defense_csv",
