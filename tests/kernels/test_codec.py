@@ -131,3 +131,15 @@ def test_round_trip_and_atomic_write(tmp_path: Path) -> None:
         np.testing.assert_array_equal(kernels.decode_png_batch(kernels.encode_png_batch(x, fast=fast)), x)
     with pytest.raises(ShapeError):
         kernels.encode_png_batch(np.zeros((2, 3, 3), np.uint8))
+
+
+def test_messages_are_one_clean_line_with_a_fix() -> None:
+    with pytest.raises(ImageDecodeError) as crc:
+        kernels.decode_png_batch([BROKEN["IDAT CRC"]])
+    msg = str(crc.value)
+    assert "IDAT" in msg
+    assert "ChunkType" not in msg
+    assert "\n" not in msg
+    assert "re-save the file as an 8-bit RGB PNG" in msg
+    with pytest.raises(ImageDecodeError, match="decode with strict=False"):
+        kernels.decode_png_batch([CONVERTED["RGBA"]])

@@ -45,9 +45,23 @@ fn decoder(bytes: &[u8]) -> png::Decoder<Cursor<&[u8]>> {
     png::Decoder::new_with_limits(Cursor::new(bytes), limits)
 }
 
+/// One line for a PNG the decoder rejects: the decoder's reason without its Rust debug formatting
+/// (`ChunkType { type: IDAT, .. }` becomes `IDAT`), and what to do about it.
+fn unreadable(e: png::DecodingError) -> String {
+    let mut msg = e.to_string();
+    while let Some(start) = msg.find("ChunkType { type: ") {
+        let name_at = start + "ChunkType { type: ".len();
+        let name: String = msg[name_at..].chars().take(4).collect();
+        let end = msg[start..].find('}').map_or(msg.len(), |i| start + i + 1);
+        msg.replace_range(start..end, &name);
+    }
+    let msg = msg.trim_end_matches('.');
+    format!("not a readable PNG ({msg}); re-save the file as an 8-bit RGB PNG")
+}
+
 /// Reads width and height from a PNG header without decoding pixels.
 pub fn png_size(bytes: &[u8]) -> std::result::Result<(u32, u32), String> {
-    let reader = decoder(bytes).read_info().map_err(|e| e.to_string())?;
+    let reader = decoder(bytes).read_info().map_err(unreadable)?;
     let info = reader.info();
     Ok((info.height, info.width))
 }
@@ -64,7 +78,7 @@ fn decode_into(
     if mode == ColorMode::ToRgb {
         dec.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
     }
-    let mut reader = dec.read_info().map_err(|e| e.to_string())?;
+    let mut reader = dec.read_info().map_err(unreadable)?;
     let (ih, iw) = (reader.info().height, reader.info().width);
     if ih > MAX_SIDE || iw > MAX_SIDE {
         return Err(format!(
@@ -77,17 +91,20 @@ fn decode_into(
     let (color, depth) = reader.output_color_type();
     if mode == ColorMode::Strict && (color != ColorType::Rgb || depth != BitDepth::Eight) {
         let (c, d) = (reader.info().color_type, reader.info().bit_depth);
-        return Err(format!("mode is {}, expected 8-bit RGB", mode_name(c, d)));
+        return Err(format!(
+            "mode is {}, expected 8-bit RGB; convert the file to RGB or decode with strict=False",
+            mode_name(c, d)
+        ));
     }
     if color == ColorType::Rgb && depth == BitDepth::Eight {
-        reader.next_frame(out).map_err(|e| e.to_string())?;
+        reader.next_frame(out).map_err(unreadable)?;
         return Ok(());
     }
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| "image is too large to decode".to_string())?;
     let mut buf = vec![0u8; size];
-    let frame = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+    let frame = reader.next_frame(&mut buf).map_err(unreadable)?;
     let buf = &buf[..frame.buffer_size()];
     let px = (h as usize) * (w as usize);
     match frame.color_type {
