@@ -70,3 +70,36 @@ def test_eval_with_submissions_in_workers(capsys: pytest.CaptureFixture[str], tm
 def test_eval_no_builtins_without_submissions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--no-builtins"]) == 1
     assert "--no-builtins leaves no roster" in capsys.readouterr().err
+
+
+def test_unsafe_flag_is_only_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from advengine.cli.submissions import sandbox_choice
+    from advengine.submissions import sandbox
+
+    assert sandbox_choice("auto", True) == "auto"  # bwrap works here: still sandboxed
+    monkeypatch.setattr(sandbox, "bwrap_status", lambda: "bwrap not found")
+    monkeypatch.setattr(sandbox, "docker_status", lambda: "no engine")
+    assert sandbox_choice("auto", True) == "unsafe-none"
+    assert sandbox_choice("auto", False) == "auto"  # and eval then refuses with one line
+
+
+def test_eval_refuses_without_a_sandbox(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from advengine.submissions import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_status", lambda: "bwrap not found")
+    monkeypatch.setattr(sandbox, "docker_status", lambda: "no engine")
+    args = [
+        "eval",
+        "--no-builtins",
+        "--submission",
+        str(SAMPLES / "noop_attack"),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "no sandbox can be made: bwrap not found" in err
+    assert "--unsafe-no-sandbox" in err
+    assert not (tmp_path / "r").exists()

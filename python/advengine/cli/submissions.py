@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from advengine.cli._app import app, sub_app
-from advengine.errors import ConfigError
+from advengine.errors import ConfigError, SandboxError
 from advengine.submissions.runner import Settings
 from advengine.submissions.sandbox import Limits, resolve_sandbox
 from advengine.submissions.validate import validate_submission
@@ -36,8 +36,11 @@ def sandbox_choice(sandbox: str, unsafe: bool) -> str:
     """The sandbox setting for --sandbox/--unsafe-no-sandbox (shared with ``advengine eval``)."""
     if sandbox not in ("auto", "bwrap", "docker"):
         raise ConfigError(f"--sandbox must be auto, bwrap or docker, got {sandbox!r}")
-    if unsafe:
-        return "unsafe-none"
+    if unsafe:  # a fallback, not a switch: a sandbox that can be made is still used
+        try:
+            resolve_sandbox(sandbox)
+        except SandboxError:
+            return "unsafe-none"
     return sandbox
 
 
