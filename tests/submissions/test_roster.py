@@ -16,7 +16,7 @@ from advengine.competition import load_config, parse_config, run_competition
 from advengine.data import load_dataset, sample_dataset_dir
 from advengine.errors import ConfigError
 from advengine.kernels import read_png_batch
-from advengine.submissions.roster import add_submissions, settings_of
+from advengine.submissions.roster import add_submissions, content_digest, settings_of
 
 from .conftest import SAMPLES, CopySample
 
@@ -141,3 +141,16 @@ def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySampl
     assert "targeted 4 images" in (tmp_path / "run/logs/attack/targeted_attack/b0000/stdout.txt").read_text()
     resumed = run_competition(dataclasses.replace(cfg), tmp_path / "run", resume=True)
     assert resumed["attacks"] == results["attacks"]
+
+
+def test_digest_follows_the_contents(copy_sample: CopySample) -> None:
+    path = copy_sample("noop_attack")
+    before = content_digest(path)
+    assert content_digest(path) == before
+    (path / "noop.py").write_text((path / "noop.py").read_text() + "\n")
+    changed = content_digest(path)
+    assert changed != before
+    (path / "noop.py").chmod(0o755)
+    assert content_digest(path) != changed
+    entry = parse_config({"submissions": [{"path": str(path)}]}).attacks[0]
+    assert entry.params["digest"] == content_digest(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import hashlib
 import re
 import shutil
 import tempfile
@@ -71,7 +72,22 @@ def make_entry(path: Path, source: str, key: str, raw: Mapping[str, Any] | None 
             "rename the submission or give label = ..."
         )
     track = cast(Any, meta.track)
+    params["digest"] = content_digest(path)
     return Entry(track=track, name=NAME, label=label, params=params, submission=str(path.resolve()))
+
+
+def content_digest(path: Path) -> str:
+    """Identifies the submission's contents in the run fingerprint, so ``--resume`` refuses a changed
+    submission: sha256 of an archive; of every file's relative path, mode and bytes for a directory."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        if f != path:
+            h.update(f"{f.relative_to(path)}\0{f.stat().st_mode & 0o777}\0".encode())
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def parse_submissions(raw: Any, source: str) -> list[Entry]:
@@ -216,6 +232,7 @@ __all__ = [
     "add_submissions",
     "bind_run",
     "check_sandboxes",
+    "content_digest",
     "make_entry",
     "missing_mask",
     "parse_submissions",
