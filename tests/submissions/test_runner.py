@@ -170,3 +170,70 @@ def test_unsafe_mode_runs_without_a_sandbox(
     assert run.sandbox == "unsafe-none"
     assert "bwrap" not in run.argv
     assert all(o is not None for o in outputs)
+
+
+FAKE_DOCKER = """#!{python}
+# A stand-in for the docker CLI (no engine on the test machine): `info` succeeds; `run` records its
+# arguments, maps the -v mounts back to host paths and runs the entry point there.
+import json, os, sys
+args = sys.argv[1:]
+if args[0] == "info":
+    sys.exit(0)
+with open({log!r}, "a") as f:
+    f.write(json.dumps(args) + "\\n")
+mounts, i = {{}}, 1
+while i < len(args):
+    if args[i] == "-v":
+        host, target = args[i + 1].split(":")[:2]
+        mounts[target] = host
+        i += 2
+    elif args[i] == "-w":
+        workdir, image, rest = args[i + 1], args[i + 2], args[i + 3 :]
+        break
+    else:
+        i += 1
+def host(a):
+    for target, src in mounts.items():
+        if a.startswith(target):
+            return src + a[len(target):]
+    return a
+os.chdir(host(workdir))
+os.execv(rest[0], [rest[0]] + [host(a) for a in rest[1:]])
+"""
+
+
+def test_docker_path_with_a_fake_engine(
+    copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the flow around `docker run` (command, mounts, outputs): no Docker engine exists here."""
+    import sys
+
+    from advengine.submissions import sandbox
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "docker.log"
+    (bin_dir / "docker").write_text(FAKE_DOCKER.format(python=sys.executable, log=str(log)))
+    (bin_dir / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    sandbox.docker_status.cache_clear()
+    try:
+        sub = load_submission(copy_sample("noop_attack"), tmp_path / "w")
+        auto = Settings("auto", settings.limits, 20.0, 1.0)
+        outputs, run = run_attack(sub, clean4, 12, None, auto)
+    finally:
+        sandbox.docker_status.cache_clear()
+    assert run.sandbox == "docker"
+    np.testing.assert_array_equal(np.stack([o for o in outputs if o is not None]), clean4)
+    args = json.loads(log.read_text())
+    assert any(a.endswith(":/input_images:ro") for a in args)
+    assert any(a.endswith(":/output_images:rw") for a in args)
+    assert "--network" in args
+    assert args[args.index("--network") + 1] == "none"
+    assert args[-5:] == [
+        "gcr.io/tensorflow/tensorflow:1.1.0",
+        "./run_attack.sh",
+        "/input_images",
+        "/output_images",
+        "12",
+    ]
