@@ -125,7 +125,9 @@ class PipelineDefense(Defense):
             total += softmax(z) if self.pp.fusion == "prob" else z
         return total / len(classifiers)
 
-    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+    def probabilities(self, images: ImagesU8, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        """Class probabilities [n, 1000] the labels are the argmax of (index k = label k + 1): the
+        fused scores' softmax, or with random resize + pad the mean over draws."""
         if len(images) == 0:
             raise ParameterError(f"{self.name} defense got an empty batch")
         batch = images
@@ -133,7 +135,8 @@ class PipelineDefense(Defense):
             batch = t(batch)
         p = self.pp
         if p.draws == 0:
-            return labels_from_logits(self.scores(batch))
+            s = self.scores(batch)
+            return s if p.fusion == "prob" else softmax(s)
         side = batch.shape[1]
         canvas = side + p.pad_extra
         total = np.zeros((len(batch), 1000), np.float64)
@@ -146,7 +149,10 @@ class PipelineDefense(Defense):
             left = int(rng.integers(0, canvas - size + 1))
             s = self.scores(resize_pad_nearest(stored, size, canvas, top, left))
             total += s if p.fusion == "prob" else softmax(s)
-        return labels_from_logits(total)
+        return total / p.draws
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        return labels_from_logits(self.probabilities(images, rng))
 
 
 @dataclasses.dataclass(frozen=True)

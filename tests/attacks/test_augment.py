@@ -1,0 +1,61 @@
+"""Host-side warps and TI smoothing: the adjoint is exact, so gradients through them are exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from advengine.attacks.augment import (
+    affine_warp,
+    gaussian_kernel_1d,
+    random_affine,
+    random_diversity,
+    resize_pad_warp,
+    smooth_gradient,
+)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["diversity", "affine"])
+def test_adjoint_identity(seed: int, kind: str) -> None:
+    # <W x, g> = <x, Wᵀ g> for random x, g: the defining property of the adjoint.
+    rng = np.random.default_rng(seed)
+    side = 23
+    x = rng.standard_normal((2, 3, side, side)).astype(np.float32)
+    g = rng.standard_normal((2, 3, side, side)).astype(np.float32)
+    warp = random_diversity(2, side, 0.7, rng) if kind == "diversity" else random_affine(2, side, 0.05, rng)
+    lhs = float(np.sum(warp.apply(x).astype(np.float64) * g))
+    rhs = float(np.sum(x.astype(np.float64) * warp.adjoint(g, x.shape)))
+    assert lhs == pytest.approx(rhs, rel=1e-4, abs=1e-3)
+
+
+def test_identity_affine_is_identity() -> None:
+    x = np.random.default_rng(0).random((1, 3, 9, 9)).astype(np.float32)
+    warp = affine_warp(np.array([[[1.0, 0, 0], [0, 1.0, 0]]]), 9)
+    np.testing.assert_allclose(warp.apply(x), x, atol=1e-6)
+
+
+def test_resize_pad_places_a_shrunk_copy_on_black() -> None:
+    x = np.ones((1, 3, 10, 10), np.float32)
+    out = resize_pad_warp(1, 10, 6, 1, 3).apply(x)
+    assert out[0, :, 1:7, 3:9].min() == 1.0
+    assert out.sum() == 3 * 36
+
+
+def test_translation_moves_pixels() -> None:
+    x = np.zeros((1, 1, 5, 5), np.float32)
+    x[0, 0, 2, 2] = 1.0
+    # Output (x, y) samples input (x + 1, y): the bright pixel moves one column left.
+    out = affine_warp(np.array([[[1.0, 0, 1.0], [0, 1.0, 0]]]), 5).apply(x)
+    assert out[0, 0, 2, 1] == 1.0
+    assert out.sum() == 1.0
+
+
+def test_ti_kernel_is_normalised_and_symmetric() -> None:
+    k = gaussian_kernel_1d(15, 3.0)
+    assert k.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(k, k[::-1])
+    g = np.zeros((1, 3, 31, 31), np.float32)
+    g[0, :, 15, 15] = 1.0
+    out = smooth_gradient(g, 15, 3.0)
+    np.testing.assert_allclose(out[0, 0, 8:23, 8:23], np.outer(k, k), rtol=1e-5)

@@ -1,0 +1,115 @@
+"""Pipeline defenses and presets on real zoo models (reduced sizes: a few DEV sample images)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from advengine.attacks import build_attack
+from advengine.data import load_dataset, sample_dataset_dir
+from advengine.defenses import build_defense, defense_class, defense_names
+from advengine.defenses.pipeline import PAD_GRAY, PipelineDefense, resize_pad_nearest
+from advengine.errors import ConfigError, ParameterError
+
+from .conftest import true_label_ce
+
+U8 = npt.NDArray[np.uint8]
+Sample = tuple[U8, npt.NDArray[np.int64], npt.NDArray[np.int64]]
+LITE0 = ("efficientnet-lite0",)
+
+
+def test_presets_are_registered_with_their_published_defaults() -> None:
+    assert {"pipeline", "ensemble", "median", "random-resize-pad", "resize", "jpeg", "bit-depth"} <= set(
+        defense_names()
+    )
+    rrp = defense_class("random-resize-pad")
+    assert rrp.randomized
+    p = rrp.params_type()
+    assert (p.draws, p.flip_prob, p.pad_extra) == (30, 0.5, 31)  # type: ignore[attr-defined]
+    assert defense_class("median").params_type().transforms == ("median:2",)  # type: ignore[attr-defined]
+    assert defense_class("ensemble").params_type().fusion == "prob"  # type: ignore[attr-defined]
+    ens = build_defense("ensemble")
+    assert ens.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+
+
+def test_resize_pad_is_nearest_on_gray() -> None:
+    img = np.zeros((1, 4, 4, 3), np.uint8)
+    img[0, 0, 0] = 255
+    out = resize_pad_nearest(img, 8, 10, 1, 2)
+    assert out.shape == (1, 10, 10, 3)
+    assert (out[0, 0] == PAD_GRAY).all()
+    assert (out[0, 1:3, 2:4] == 255).all()  # the corner pixel doubled by nearest upscaling
+    assert out[0, 3, 4, 0] == 0
+
+
+def test_randomised_defense_is_deterministic_per_seed(sample8: Sample) -> None:
+    images = sample8[0][:2]
+    d = build_defense("random-resize-pad", {"draws": 2}, LITE0)
+    assert isinstance(d, PipelineDefense)
+    a = d.probabilities(images, np.random.default_rng(5))
+    b = d.probabilities(images, np.random.default_rng(5))
+    c = d.probabilities(images, np.random.default_rng(6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("median", {}), ("random-resize-pad", {})],
+)
+def test_clean_accuracy_stays_within_a_few_points(name: str, params: dict[str, Any]) -> None:
+    ds = load_dataset(sample_dataset_dir()).head(32)
+    images = ds.read_images()
+    plain = build_defense("classifier", {}, LITE0)(images)
+    defended = build_defense(name, params, LITE0)(images, seed=0)
+    lost = int((plain == ds.true_labels).sum()) - int((defended == ds.true_labels).sum())
+    # Within 3 points of 32 images: at most one image lost.
+    assert lost <= 1, f"{name} lost {lost} of 32 clean images"
+
+
+@pytest.fixture(scope="module")
+def transfer_adv(sample8: Sample) -> U8:
+    """I-FGSM at ε = 16 from lite1, which the lite0-based defenses below never see."""
+    return build_attack("ifgsm", {}, ("efficientnet-lite1",))(sample8[0], eps=16)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("median", {}), ("random-resize-pad", {"draws": 10})],
+)
+def test_defenses_resist_transfer_better_than_the_plain_model(
+    name: str, params: dict[str, Any], sample8: Sample, transfer_adv: U8
+) -> None:
+    _, labels, _ = sample8
+    rng = np.random.default_rng(0)
+    plain = build_defense("classifier", {}, LITE0)
+    plain_p = build_defense("pipeline", {}, LITE0)
+    assert isinstance(plain_p, PipelineDefense)
+    defended = build_defense(name, params, LITE0)
+    assert isinstance(defended, PipelineDefense)
+    ce_plain = true_label_ce(np.log(plain_p.probabilities(transfer_adv, rng)).astype(np.float32), labels)
+    ce_defended = true_label_ce(np.log(defended.probabilities(transfer_adv, rng)).astype(np.float32), labels)
+    assert ce_defended < ce_plain, f"{name}: true-label CE {ce_defended:.3f} >= plain {ce_plain:.3f}"
+    acc_plain = (plain(transfer_adv) == labels).mean()
+    acc_defended = (defended(transfer_adv, seed=0) == labels).mean()
+    assert acc_defended >= acc_plain
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "models", "error", "match"),
+    [
+        ("pipeline", {"transforms": "blur"}, (), ConfigError, "unknown transform"),
+        ("pipeline", {"draws": -1}, (), ConfigError, "draws"),
+        ("pipeline", {"fusion": "max"}, (), ConfigError, "fusion"),
+        ("median", {}, ("nope",), ParameterError, "unknown model 'nope'"),
+    ],
+)
+def test_bad_configuration_is_one_clear_error(
+    name: str, params: dict[str, Any], models: tuple[str, ...], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        build_defense(name, params, models)
