@@ -14,7 +14,17 @@ SAMPLES = Path(__file__).resolve().parents[1] / "submissions" / "samples"
 
 
 def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["submissions", "validate", str(SAMPLES / "noop_attack"), "--images", "2", "--json"]) == 0
+    args = [
+        "submissions",
+        "validate",
+        str(SAMPLES / "noop_attack"),
+        "--images",
+        "2",
+        "--json",
+        "--sandbox",
+        "bwrap",
+    ]
+    assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is True
     assert report["name"] == "noop_attack"
@@ -25,7 +35,9 @@ def test_validate_invalid_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: 
     shutil.copytree(SAMPLES / "hang_attack", tmp_path / "src" / "hang_attack")
     (tmp_path / "src" / "hang_attack" / "marker.txt").write_text("advengine-cli-hang")
     sub = shutil.make_archive(str(tmp_path / "hang"), "gztar", tmp_path / "src", "hang_attack")
-    code = main(["submissions", "validate", sub, "--images", "1", "--time-limit", "1.5"])
+    code = main(
+        ["submissions", "validate", sub, "--images", "1", "--time-limit", "1.5", "--sandbox", "bwrap"]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "killed after the 1.5 s time limit" in out
@@ -40,7 +52,18 @@ def test_validate_missing_path_is_one_line(capsys: pytest.CaptureFixture[str]) -
 
 def test_eval_with_submissions_in_workers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The advengine CLI itself as entry points (advengine attack / advengine defend), in a worker."""
-    args = ["eval", "--no-builtins", "--limit", "2", "--batch-size", "2", "--time-limit", "120"]
+    args = [
+        "eval",
+        "--no-builtins",
+        "--limit",
+        "2",
+        "--batch-size",
+        "2",
+        "--time-limit",
+        "120",
+        "--sandbox",
+        "bwrap",
+    ]
     args += [
         "--submission",
         str(SAMPLES / "advengine_attack"),
