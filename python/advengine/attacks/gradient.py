@@ -109,6 +109,12 @@ class IterativeAttack(Attack):
     def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
         super().__init__(params, models=models)
         self.models = tuple(models) if models else self.default_models()
+        known = set(zoo_models())
+        unknown = [m for m in self.models if m not in known]
+        if unknown:
+            raise ParameterError(
+                f"{self.name}: unknown source model {unknown[0]!r}; known models: {', '.join(sorted(known))}"
+            )
 
     @property
     def gp(self) -> GradientParams:

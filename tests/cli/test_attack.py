@@ -1,0 +1,143 @@
+"""``advengine attack``, ``defend`` and ``list`` through main(), as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advengine.attacks import attack_names
+from advengine.cli import main
+from advengine.data import load_dataset, sample_dataset_dir
+from advengine.defenses import defense_names
+from advengine.kernels import read_png_batch
+
+Capsys = pytest.CaptureFixture[str]
+
+
+@pytest.fixture(autouse=True)
+def _no_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
+
+
+@pytest.fixture
+def plain_dir(tmp_path: Path) -> Path:
+    """Three sample images as a plain dir of PNGs (no CSV), the NIPS17 attack input layout."""
+    ds = load_dataset(sample_dataset_dir()).head(3)
+    d = tmp_path / "input"
+    d.mkdir()
+    for p in ds.image_paths:
+        shutil.copy(p, d / p.name)
+    return d
+
+
+def _linf(a_dir: Path, b_dir: Path) -> int:
+    names = sorted(p.name for p in a_dir.glob("*.png"))
+    a = read_png_batch([a_dir / n for n in names])
+    b = read_png_batch([b_dir / n for n in names])
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+
+
+def test_attack_writes_same_named_pngs_within_eps_and_resumes(
+    plain_dir: Path, tmp_path: Path, capsys: Capsys
+) -> None:
+    out = tmp_path / "adv"
+    argv = ["attack", "fgsm", "--data", str(plain_dir), "--out", str(out), "--eps", "8"]
+    assert main([*argv, "--models", "efficientnet-lite0", "--batch-size", "2"]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(p.name for p in plain_dir.glob("*.png"))
+    assert 0 < _linf(out, plain_dir) <= 8
+    assert "wrote 3 images" in capsys.readouterr().out
+    # A second run finds everything written and skips it.
+    victim = sorted(out.glob("*.png"))[0]
+    victim.unlink()
+    assert main([*argv, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["written"], summary["skipped"]) == (1, 2)
+    assert victim.is_file()
+
+
+def test_targeted_attack_reads_target_class_csv(plain_dir: Path, tmp_path: Path, capsys: Capsys) -> None:
+    names = sorted(p.name for p in plain_dir.glob("*.png"))
+    (plain_dir / "target_class.csv").write_text("".join(f"{n},{7 + i}\n" for i, n in enumerate(names)))
+    out = tmp_path / "adv"
+    argv = ["attack", "step-target-class", "--data", str(plain_dir), "--out", str(out), "--eps", "4"]
+    assert main([*argv, "--param", "iterations=1"]) == 0
+    assert _linf(out, plain_dir) <= 4
+    capsys.readouterr()
+    (plain_dir / "target_class.csv").write_text(f"{names[0]},7\n")
+    assert main([*argv[:-2], "--eps", "4", "--limit", "3", "--out", str(tmp_path / "adv2")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "target_class.csv" in err[0]
+    assert "no target for image" in err[0]
+
+
+def test_targeted_attack_uses_the_dataset_csv(tmp_path: Path) -> None:
+    out = tmp_path / "adv"
+    argv = ["attack", "step-target-class", "--data", str(sample_dataset_dir()), "--out", str(out)]
+    assert main([*argv, "--eps", "2", "--limit", "2"]) == 0
+    assert len(list(out.glob("*.png"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--param", "iterations"], "not key=value"),
+        (["--param", "bogus=1"], "unknown parameter 'bogus'"),
+        (["--param", "iterations=x"], "must be an integer"),
+        (["--models", "nope"], "unknown source model 'nope'"),
+        (["--models", " , "], "--models is empty"),
+    ],
+)
+def test_bad_flags_are_one_line(
+    extra: list[str], match: str, plain_dir: Path, tmp_path: Path, capsys: Capsys
+) -> None:
+    argv = ["attack", "ifgsm", "--data", str(plain_dir), "--out", str(tmp_path / "o"), "--eps", "4", *extra]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert match in err[0]
+
+
+def test_unknown_attack_is_one_line(plain_dir: Path, tmp_path: Path, capsys: Capsys) -> None:
+    assert main(["attack", "nope", "--data", str(plain_dir), "--out", str(tmp_path / "o"), "--eps", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown attack 'nope'" in err
+    assert "Traceback" not in err
+
+
+def test_defend_writes_the_nips17_csv(plain_dir: Path, tmp_path: Path, capsys: Capsys) -> None:
+    out = tmp_path / "labels.csv"
+    assert main(["defend", "median", "--data", str(plain_dir), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        name, label = line.split(",")
+        assert name.endswith(".png")
+        assert 1 <= int(label) <= 1000
+    capsys.readouterr()
+    assert main(["defend", "classifier", "--data", str(plain_dir), "--out", str(out), "--json"]) == 0
+    labels = json.loads(capsys.readouterr().out)
+    assert len(labels) == 3
+
+
+def test_list_names_every_attack_and_defense(capsys: Capsys) -> None:
+    assert main(["list", "--json"]) == 0
+    catalogue = json.loads(capsys.readouterr().out)
+    assert [a["name"] for a in catalogue["attacks"]] == attack_names()
+    assert [d["name"] for d in catalogue["defenses"]] == defense_names()
+    mi = next(a for a in catalogue["attacks"] if a["name"] == "mifgsm")
+    assert {"name": "mu", "type": "float", "default": "1.0"} in mi["params"]
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "mifgsm-targeted [targeted]" in text
+    assert "random-resize-pad [randomized]" in text
+
+
+@pytest.mark.parametrize("command", ["attack", "defend", "list"])
+def test_help(command: str, capsys: Capsys) -> None:
+    assert main([command, "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
