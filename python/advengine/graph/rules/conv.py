@@ -6,6 +6,7 @@ asymmetric ones (the bug that makes onnx-ad's Conv adjoint wrong on TF-style SAM
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 
 from advengine.errors import GraphError
@@ -75,11 +76,34 @@ def conv(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     dil = [int(d) for d in a.get("dilations", [1] * n)]
     pb, pe = resolve_pads(a, xs[2:], kernel, strides, dil)
     op = output_padding(xs[2:], ys[2:], kernel, strides, dil, pb, pe)
+    group = int(a.get("group", 1))
+    flipped_pb = [d * (k - 1) - p for d, k, p in zip(dil, kernel, pb, strict=True)]
+    flipped_pe = [d * (k - 1) - p for d, k, p in zip(dil, kernel, pe, strict=True)]
+    if all(s == 1 for s in strides) and not any(op) and min(flipped_pb + flipped_pe) >= 0 and w in ctx.values:
+        # Stride 1: the transposed conv is a plain Conv with the spatially flipped kernel (in/out channels
+        # swapped within each group). ORT's CPU Conv runs this about 2x faster than ConvTranspose, most of
+        # all for depthwise kernels, which ConvTranspose handles one group at a time.
+        wv = ctx.values[w]
+        cout, cin_g = wv.shape[0], wv.shape[1]
+        swapped = wv.reshape(group, cout // group, cin_g, *wv.shape[2:]).swapaxes(1, 2)
+        flipped = np.flip(swapped, axis=tuple(range(3, wv.ndim + 1))).reshape(
+            group * cin_g, cout // group, *kernel
+        )
+        dx = ctx.b.op(
+            "Conv",
+            [dy, ctx.b.const(np.ascontiguousarray(flipped, dtype=np.float32), hint="conv_grad_kernel")],
+            "conv_grad",
+            group=group,
+            kernel_shape=kernel,
+            dilations=dil,
+            pads=flipped_pb + flipped_pe,
+        )
+        return [dx] + [None] * (len(node.input) - 1)
     dx = ctx.b.op(
         "ConvTranspose",
         [dy, w],
         "conv_grad",
-        group=int(a.get("group", 1)),
+        group=group,
         kernel_shape=kernel,
         strides=strides,
         dilations=dil,
