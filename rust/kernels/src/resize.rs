@@ -203,11 +203,59 @@ impl Sample for f32 {
     }
 }
 
-/// The direct horizontal pass (Pillow's loop), kept as the reference the flipped pass is tested
-/// against.
-#[cfg(test)]
-fn horizontal_direct<T: Sample>(src: &[T], w_in: usize, c: usize, axis: &Axis, dst: &mut [T]) {
+/// Resamples along x: `src` is `h × w_in × c`, `dst` is `h × w_out × c`.
+fn horizontal<T: Sample>(src: &[T], w_in: usize, c: usize, axis: &Axis, dst: &mut [T]) {
     let k = T::weights(axis);
+    match c {
+        1 => horizontal_c::<T, 1>(src, w_in, axis, &k, dst),
+        2 => horizontal_c::<T, 2>(src, w_in, axis, &k, dst),
+        3 => horizontal_c::<T, 3>(src, w_in, axis, &k, dst),
+        4 => horizontal_c::<T, 4>(src, w_in, axis, &k, dst),
+        _ => horizontal_any(src, w_in, c, axis, &k, dst),
+    }
+}
+
+/// The channel count as a constant lets the compiler keep one accumulator per channel in registers
+/// and walk each tap's pixel once. (A variant running this pass as a vectorised vertical pass on the
+/// transposed image was tried: no faster in an interleaved A/B, so not kept.)
+fn horizontal_c<T: Sample, const C: usize>(
+    src: &[T],
+    w_in: usize,
+    axis: &Axis,
+    k: &[T::Weight],
+    dst: &mut [T],
+) {
+    let w_out = axis.start.len();
+    for (s, d) in src
+        .chunks_exact(w_in * C)
+        .zip(dst.chunks_exact_mut(w_out * C))
+    {
+        for (x, px) in d.chunks_exact_mut(C).enumerate() {
+            let (lo, n) = (axis.start[x], axis.len[x]);
+            let mut acc = [T::zero(); C];
+            for (tap, &kw) in s[lo * C..(lo + n) * C]
+                .chunks_exact(C)
+                .zip(&k[x * axis.ksize..][..n])
+            {
+                for ch in 0..C {
+                    acc[ch] = T::mac(acc[ch], tap[ch], kw);
+                }
+            }
+            for ch in 0..C {
+                px[ch] = T::finish(acc[ch]);
+            }
+        }
+    }
+}
+
+fn horizontal_any<T: Sample>(
+    src: &[T],
+    w_in: usize,
+    c: usize,
+    axis: &Axis,
+    k: &[T::Weight],
+    dst: &mut [T],
+) {
     let w_out = axis.start.len();
     for (s, d) in src
         .chunks_exact(w_in * c)
@@ -215,9 +263,10 @@ fn horizontal_direct<T: Sample>(src: &[T], w_in: usize, c: usize, axis: &Axis, d
     {
         for (x, px) in d.chunks_exact_mut(c).enumerate() {
             let (lo, n) = (axis.start[x], axis.len[x]);
+            let kx = &k[x * axis.ksize..][..n];
             for (ch, out) in px.iter_mut().enumerate() {
                 let mut acc = T::zero();
-                for (t, &kw) in k[x * axis.ksize..][..n].iter().enumerate() {
+                for (t, &kw) in kx.iter().enumerate() {
                     acc = T::mac(acc, s[(lo + t) * c + ch], kw);
                 }
                 *out = T::finish(acc);
@@ -281,53 +330,8 @@ fn nearest<T: Copy>(src: &[T], dims: Dims, out_h: usize, out_w: usize, out: &mut
     }
 }
 
-/// Scratch buffers reused across the images of one thread.
-struct Scratch<T: Sample> {
-    /// The image between the two passes.
-    temp: Vec<T>,
-    /// The input and output of the horizontal pass, transposed.
-    flip: (Vec<T>, Vec<T>),
-    /// One row of sums of the vertical pass.
-    acc: Vec<T::Acc>,
-}
-
-impl<T: Sample> Scratch<T> {
-    fn new() -> Self {
-        Self {
-            temp: Vec::new(),
-            flip: (Vec::new(), Vec::new()),
-            acc: Vec::new(),
-        }
-    }
-}
-
-/// `[h][w][c]` → `[w][h][c]`.
-fn transpose<T: Copy>(src: &[T], h: usize, w: usize, c: usize, dst: &mut [T]) {
-    for (y, row) in src.chunks_exact(w * c).enumerate() {
-        for (x, px) in row.chunks_exact(c).enumerate() {
-            dst[(x * h + y) * c..][..c].copy_from_slice(px);
-        }
-    }
-}
-
-/// The horizontal pass as a vertical pass on the transposed image: the same sums in the same order
-/// (so the same result), but the inner loop runs along whole rows and vectorises, where the direct
-/// loop walks a few taps per output pixel.
-fn horizontal<T: Sample>(
-    src: &[T],
-    (h, w_in, c): (usize, usize, usize),
-    axis: &Axis,
-    dst: &mut [T],
-    (flip_in, flip_out): &mut (Vec<T>, Vec<T>),
-    acc: &mut Vec<T::Acc>,
-) {
-    let w_out = axis.start.len();
-    flip_in.resize(h * w_in * c, T::default());
-    flip_out.resize(h * w_out * c, T::default());
-    transpose(src, h, w_in, c, flip_in);
-    vertical(flip_in, h * c, axis, flip_out, acc);
-    transpose(flip_out, w_out, h, c, dst);
-}
+/// Scratch buffers reused across the images of one thread: the intermediate image and a row of sums.
+type Scratch<T> = (Vec<T>, Vec<<T as Sample>::Acc>);
 
 /// Resizes one image to `out_h × out_w`.
 fn resize_one<T: Sample>(
@@ -336,30 +340,26 @@ fn resize_one<T: Sample>(
     (out_h, out_w): (usize, usize),
     method: Method,
     out: &mut [T],
-    s: &mut Scratch<T>,
+    (temp, acc): &mut Scratch<T>,
 ) {
     let (h, w, c) = (dims.h, dims.w, dims.c);
     if method == Method::Nearest {
         return nearest(src, dims, out_h, out_w, out);
     }
     let (need_x, need_y) = (out_w != w, out_h != h);
-    let (flip, acc) = (&mut s.flip, &mut s.acc);
     match (need_x, need_y) {
         (false, false) => out.copy_from_slice(src),
-        (true, false) => {
-            horizontal(src, (h, w, c), &Axis::new(w, out_w, method), out, flip, acc);
-        }
+        (true, false) => horizontal(src, w, c, &Axis::new(w, out_w, method), out),
         (false, true) => vertical(src, w * c, &Axis::new(h, out_h, method), out, acc),
         (true, true) => {
             let (ax, ay) = (Axis::new(w, out_w, method), Axis::new(h, out_h, method));
-            let temp = &mut s.temp;
             if vertical_first(h, w, out_h, out_w) {
                 temp.resize(out_h * w * c, T::default());
                 vertical(src, w * c, &ay, temp, acc);
-                horizontal(temp, (out_h, w, c), &ax, out, flip, acc);
+                horizontal(temp, w, c, &ax, out);
             } else {
                 temp.resize(h * out_w * c, T::default());
-                horizontal(src, (h, w, c), &ax, temp, flip, acc);
+                horizontal(src, w, c, &ax, temp);
                 vertical(temp, out_w * c, &ay, out, acc);
             }
         }
@@ -392,9 +392,10 @@ fn resize_batch<T: Sample>(
     }
     out.par_chunks_mut(out_per)
         .zip(data.par_chunks(dims.per_image()))
-        .for_each_init(Scratch::new, |scratch, (o, src)| {
-            resize_one(src, dims, (out_h, out_w), method, o, scratch)
-        });
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |scratch, (o, src)| resize_one(src, dims, (out_h, out_w), method, o, scratch),
+        );
     Ok(out)
 }
 
@@ -468,32 +469,6 @@ mod tests {
         let b = resize_f32(&f, d, 5, 17, Method::Bilinear).unwrap();
         for (&x, &y) in a.iter().zip(&b) {
             assert!((f32::from(x) - y).abs() <= 1.0, "{x} vs {y}");
-        }
-    }
-
-    #[test]
-    fn flipped_horizontal_pass_equals_the_direct_loop() {
-        let (h, w, c) = (7, 23, 3);
-        let src: Vec<u8> = (0..h * w * c)
-            .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8)
-            .collect();
-        for m in [Method::Bilinear, Method::Bicubic, Method::Lanczos] {
-            for w_out in [5, 22, 40] {
-                let axis = Axis::new(w, w_out, m);
-                let mut direct = vec![0u8; h * w_out * c];
-                let mut flipped = direct.clone();
-                horizontal_direct(&src, w, c, &axis, &mut direct);
-                let mut scratch = Scratch::<u8>::new();
-                horizontal(
-                    &src,
-                    (h, w, c),
-                    &axis,
-                    &mut flipped,
-                    &mut scratch.flip,
-                    &mut scratch.acc,
-                );
-                assert_eq!(direct, flipped, "{m:?} {w_out}");
-            }
         }
     }
 
