@@ -101,7 +101,9 @@ def test_default_config_is_the_documented_competition() -> None:
     assert cfg.dataset_dir is None  # the embedded sample
     assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (100, 25, "cycle", "paper")
     assert cfg.providers == ("CPUExecutionProvider",)
-    assert len(cfg.attacks) >= 2
+    # The minimum roster: 4 non-targeted attacks, 2 targeted attacks, 4 defenses.
+    assert len(cfg.attacks) >= 4
+    assert len(cfg.targeted_attacks) >= 2
     assert len(cfg.defenses) >= 4
 
 
