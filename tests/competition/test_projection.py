@@ -44,5 +44,7 @@ def test_wrong_size_and_mode_are_repaired(clean: np.ndarray) -> None:
 def test_not_an_image_fails(clean: np.ndarray) -> None:
     with pytest.raises(ImageError, match="uint8 images"):
         project_outputs(clean.astype(np.float32), clean, 4)
+    with pytest.raises(ImageError, match="returned NoneType, not a batch of images"):
+        project_outputs(None, clean, 4)
     with pytest.raises(ImageError, match="returned 2 images for a batch of 3"):
         project_outputs(list(clean[:2]), clean, 4)

@@ -51,7 +51,10 @@ def project_outputs(outputs: Any, clean: ImagesU8, eps: int) -> ImagesU8:
     if isinstance(outputs, np.ndarray) and outputs.dtype == np.uint8 and outputs.shape == clean.shape:
         adv = np.ascontiguousarray(outputs).copy()
     else:
-        items = list(outputs)
+        try:
+            items = list(outputs)
+        except TypeError:
+            raise ImageError(f"attack returned {type(outputs).__name__}, not a batch of images") from None
         if len(items) != n:
             raise ImageError(f"attack returned {len(items)} images for a batch of {n}")
         adv = np.stack([_to_rgb(item, (h, w)) for item in items]) if n else clean.copy()
