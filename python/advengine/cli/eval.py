@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -151,6 +152,8 @@ def eval_command(
     plugins = tuple(dict.fromkeys((*env_plugins(), *cfg.plugins)))
     executor: Executor
     if workers == 0:
+        # Workers get the providers through their environment; in-process pieces read this one.
+        os.environ["ADVENGINE_PROVIDERS"] = ",".join(cfg.providers)
         executor = InProcessExecutor()
     else:
         executor = ProcessExecutor(
