@@ -153,6 +153,7 @@ def test_flags_override_and_human_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(REPO))
+    monkeypatch.delenv("ADVENGINE_PROVIDERS", raising=False)  # restored after the test
     cfg = _config(tmp_path, slow=0.0)
     out = tmp_path / "o"
     code = main(
@@ -179,3 +180,4 @@ def test_flags_override_and_human_summary(
     assert results["dataset"]["images"] == 4
     assert [b["eps"] for b in results["batches"]] == [4]
     assert "attacks: 3 of 3 pieces to run" in captured.err
+    assert os.environ["ADVENGINE_PROVIDERS"] == "CPUExecutionProvider"  # for in-process pieces
