@@ -11,6 +11,7 @@ when clean is *not* used: every number is plain top-1 accuracy (or targeted succ
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from advengine.attacks import build_attack
+from advengine.attacks.sources import clear_sources
 from advengine.data import load_dataset
 from advengine.defenses import build_defense
 
@@ -163,6 +165,10 @@ def main() -> None:
             linf = int(np.abs(adv.astype(np.int16) - clean.astype(np.int16)).max())
             assert linf <= eps, (key, linf)
             np.save(path, adv)
+            # Sessions of finished sources hold gigabytes of arena memory; free them before the next.
+            del a
+            clear_sources()
+            gc.collect()
             cache.put(f"time/{key}", {"seconds": seconds, "n": len(clean), "linf": linf, "track": a.track})
             print(f"{key}: {seconds:.1f} s, L∞ {linf}", flush=True)
         adv = np.load(path)

@@ -9,6 +9,7 @@ sessions in memory, so repeated batches, attacks and tests compile each (models,
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -136,7 +137,11 @@ class Source:
         return np.asarray(np.argmax(self.logits(x), axis=1), np.int64)
 
 
-_SOURCES: dict[SourceKey, Source] = {}
+#: Sources kept alive between calls. Each holds ONNX Runtime sessions whose CPU arenas grow to
+#: gigabytes at batch 25 × 299², so only the most recently used few are kept (least recently used
+#: evicted), enough for an attack's own source plus cross-iterative's members.
+MAX_LIVE_SOURCES = 3
+_SOURCES: OrderedDict[SourceKey, Source] = OrderedDict()
 _SOURCES_LOCK = threading.Lock()
 
 
@@ -148,7 +153,7 @@ def get_source(
     loss: str = "ce",
     kappa: float = 0.0,
 ) -> Source:
-    """The (memoised) source ensemble of ``models`` with this loss head."""
+    """The (memoised, LRU) source ensemble of ``models`` with this loss head."""
     known = set(list_models())
     unknown = [m for m in models if m not in known]
     if unknown:
@@ -158,7 +163,25 @@ def get_source(
         src = _SOURCES.get(key)
         if src is None:
             src = _SOURCES[key] = Source(key)
+        _SOURCES.move_to_end(key)
+        while len(_SOURCES) > MAX_LIVE_SOURCES:
+            _SOURCES.popitem(last=False)
         return src
 
 
-__all__ = ["IMAGE_SIDE", "Source", "SourceKey", "get_source", "normalised_weights", "zoo_models"]
+def clear_sources() -> None:
+    """Drops every cached source (and its sessions), e.g. between long measurement runs."""
+    with _SOURCES_LOCK:
+        _SOURCES.clear()
+
+
+__all__ = [
+    "IMAGE_SIDE",
+    "MAX_LIVE_SOURCES",
+    "Source",
+    "SourceKey",
+    "clear_sources",
+    "get_source",
+    "normalised_weights",
+    "zoo_models",
+]

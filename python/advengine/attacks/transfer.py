@@ -41,10 +41,12 @@ class CrossIterative(IterativeAttack):
         step: float,
         rng: np.random.Generator,
     ) -> ImagesF32:
-        members = [get_source((m,), None, loss=self.head(), kappa=self.gp.kappa) for m in self.models]
         x = x0.copy()
         for t in range(iterations):
-            g = self.gradient(members[t % len(members)], x, y, rng)
+            member = get_source(
+                (self.models[t % len(self.models)],), None, loss=self.head(), kappa=self.gp.kappa
+            )
+            g = self.gradient(member, x, y, rng)
             x = project(x + np.float32(step) * np.sign(g).astype(np.float32), x0, eps)
         return x
 
