@@ -114,6 +114,9 @@ def bwrap_command(mounts: Mounts, argv: Sequence[str], limits: Limits, *, as_roo
             cmd += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
+    # /tmp first: the interpreter may live below it (a venv in a temporary checkout), and a tmpfs
+    # mounted after those binds would hide them.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     made: set[str] = set()
     for d in _host_python_dirs():
         # Privileged bwrap creates missing parents as 0700; an unprivileged uid must traverse them.
@@ -123,7 +126,6 @@ def bwrap_command(mounts: Mounts, argv: Sequence[str], limits: Limits, *, as_roo
                 made.add(parent)
                 cmd += ["--perms", "0755", "--dir", parent]
         cmd += ["--ro-bind", d, d]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     cmd += ["--ro-bind", str(mounts.code), "/code", "--ro-bind", str(mounts.inputs), "/input_images"]
     cmd += ["--bind", str(mounts.output), mounts.output_target, "--remount-ro", "/", "--chdir", "/code"]
     cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
