@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from advengine.cli._app import app, sub_app
+from advengine.cli._options import JsonOption, progress_bar
 from advengine.data.dataset import load_dataset, resolve_layout
 from advengine.data.download import default_threads, download_images, read_download_tasks
 from advengine.data.sample import sample_dataset_dir
@@ -24,18 +24,6 @@ CsvOption = Annotated[
     Path | None,
     typer.Option("--csv", help="The dataset CSV when not DIR/dev_dataset.csv (e.g. after a download)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -64,7 +52,7 @@ def download_command(
     n_threads = threads or default_threads()
     err = Console(stderr=True)
     err.print(f"Downloading {len(tasks)} images listed in {csv_path} to {out_dir} ({n_threads} threads)")
-    with _progress(err) as bar:
+    with progress_bar(err) as bar:
         job = bar.add_task("download", total=len(tasks))
         summary = download_images(
             tasks,
@@ -122,7 +110,7 @@ def verify_command(
     """
     err = Console(stderr=True)
     err.print(f"Verifying {directory}")
-    with _progress(err) as bar:
+    with progress_bar(err) as bar:
         job = bar.add_task("decode", total=None)
 
         def advance(n: int, total: int) -> None:

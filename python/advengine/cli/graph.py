@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from advengine.cli._app import app, sub_app
+from advengine.cli._options import JsonOption
 from advengine.errors import GraphError, ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.compiler import compile_gradient_graph
@@ -41,7 +42,6 @@ StepOption = Annotated[
         "(inputs x0, eps, alpha[, momentum, mu]).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
 def _resolve(model: str) -> Path:

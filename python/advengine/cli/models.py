@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from advengine.cli._app import app, sub_app
+from advengine.cli._options import JsonOption, progress_bar
 from advengine.data import load_dataset
 from advengine.models.accuracy import measure_accuracy
 from advengine.models.cache import cached_path, ensure_onnx, is_fresh
@@ -20,19 +20,6 @@ from advengine.models.zoo import get_manifest, list_manifests, register_model, u
 
 models_app = sub_app("List, build, verify and register the ONNX classifiers (the model zoo).")
 app.add_typer(models_app, name="models")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def _print_json(payload: Any) -> None:
@@ -93,7 +80,7 @@ def build_command(
     manifests = [get_manifest(name)] if name else list_manifests()
     err = Console(stderr=True)
     results: list[dict[str, Any]] = []
-    with _progress(err) as bar:
+    with progress_bar(err) as bar:
         job = bar.add_task("models", total=len(manifests))
         for m in manifests:
             fresh = m.builds_onnx and is_fresh(cached_path(m))
@@ -136,7 +123,7 @@ def verify_command(
     total = len(load_dataset(data))
     total = min(total, limit) if limit else total
     err.print(f"Classifying {total} images of {data} with {m.name}")
-    with _progress(err) as bar:
+    with progress_bar(err) as bar:
         job = bar.add_task(m.name, total=total)
 
         def advance(n: int) -> None:
