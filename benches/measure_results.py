@@ -164,12 +164,12 @@ def main() -> None:
             seconds = time.time() - t
             linf = int(np.abs(adv.astype(np.int16) - clean.astype(np.int16)).max())
             assert linf <= eps, (key, linf)
+            cache.put(f"time/{key}", {"seconds": seconds, "n": len(clean), "linf": linf, "track": a.track})
             np.save(path, adv)
             # Sessions of finished sources hold gigabytes of arena memory; free them before the next.
             del a
             clear_sources()
             gc.collect()
-            cache.put(f"time/{key}", {"seconds": seconds, "n": len(clean), "linf": linf, "track": a.track})
             print(f"{key}: {seconds:.1f} s, L∞ {linf}", flush=True)
         adv = np.load(path)
         evaluate(key, adv, CHEAP_DEFENSES + ([RRP] if key in RRP_SETS else []))
