@@ -59,3 +59,19 @@ def test_ti_kernel_is_normalised_and_symmetric() -> None:
     g[0, :, 15, 15] = 1.0
     out = smooth_gradient(g, 15, 3.0)
     np.testing.assert_allclose(out[0, 0, 8:23, 8:23], np.outer(k, k), rtol=1e-5)
+
+
+@pytest.mark.parametrize("size", [15, 4, 1])
+def test_ti_smoothing_equals_scipy(size: int) -> None:
+    """The numpy correlation (scipy is not a runtime dependency) matches scipy.ndimage, borders too."""
+    from scipy.ndimage import correlate1d
+    from scipy.stats import norm
+
+    x = np.linspace(-3.0, 3.0, size)
+    k = norm.pdf(x) / norm.pdf(x).sum()
+    np.testing.assert_allclose(gaussian_kernel_1d(size, 3.0), k, atol=1e-15)
+    g = np.random.default_rng(size).normal(size=(2, 3, 20, 17)).astype(np.float32)
+    ref = correlate1d(
+        correlate1d(g.astype(np.float64), k, axis=2, mode="constant"), k, axis=3, mode="constant"
+    )
+    np.testing.assert_allclose(smooth_gradient(g, size, 3.0), ref, atol=1e-6)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import correlate1d
 
 F32 = npt.NDArray[np.float32]
 
@@ -102,19 +101,30 @@ def random_affine(n: int, side: int, sigma: float, rng: np.random.Generator) -> 
 
 def gaussian_kernel_1d(size: int, nsig: float) -> npt.NDArray[np.float64]:
     """The 1-D factor of TI's ``gkern(size, nsig)`` (its 2-D kernel is the normalised outer product)."""
-    from scipy.stats import norm
-
     x = np.linspace(-nsig, nsig, size)
-    k = norm.pdf(x)
+    k = np.exp(-0.5 * x * x)  # the normal density up to a constant, which the normalisation removes
     out: npt.NDArray[np.float64] = k / k.sum()
+    return out
+
+
+def _correlate_zero(
+    x: npt.NDArray[np.float64], k: npt.NDArray[np.float64], axis: int
+) -> npt.NDArray[np.float64]:
+    """``scipy.ndimage.correlate1d(x, k, axis, mode="constant", cval=0)`` in numpy (scipy is a dev
+    dependency only): ``out[i] = Σ_j k[j]·x[i + j − len(k)//2]`` with zeros outside."""
+    before = len(k) // 2
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (before, len(k) - 1 - before)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, pad), len(k), axis=axis)
+    out: npt.NDArray[np.float64] = windows @ k
     return out
 
 
 def smooth_gradient(g: F32, size: int, nsig: float) -> F32:
     """TI: depthwise convolution of the gradient with the Gaussian kernel, zero padding ('SAME')."""
     k = gaussian_kernel_1d(size, nsig)
-    out = correlate1d(g, k, axis=2, mode="constant", cval=0.0)
-    out = correlate1d(out, k, axis=3, mode="constant", cval=0.0)
+    out = _correlate_zero(g.astype(np.float64), k, axis=2)
+    out = _correlate_zero(out, k, axis=3)
     return np.asarray(out, np.float32)
 
 
