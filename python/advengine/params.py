@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
-from advengine.errors import ConfigError
+from advengine.errors import ConfigError, ParameterError
 
 P = TypeVar("P")
 
@@ -21,6 +21,25 @@ P = TypeVar("P")
 @dataclasses.dataclass(frozen=True)
 class Params:
     """Base class of every parameter set (no fields)."""
+
+
+class Configured:
+    """Shared by attacks and defenses: a registry name, typed parameters and source models."""
+
+    name: ClassVar[str]
+    #: Parameter dataclass with the published defaults.
+    params_type: ClassVar[type[Params]] = Params
+
+    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
+        self.params = params if params is not None else self.params_type()
+        if not isinstance(self.params, self.params_type):
+            raise ParameterError(f"{self.name}: params must be {self.params_type.__name__}")
+        self.models = tuple(models)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
+        models = f", models={list(self.models)!r}" if self.models else ""
+        return f"{type(self).__name__}({fields}{models})"
 
 
 def _coerce(owner: str, key: str, value: Any, hint: Any) -> Any:

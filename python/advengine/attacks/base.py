@@ -9,9 +9,7 @@ cannot trust what ``run`` returns.
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, final
 
 import numpy as np
@@ -19,7 +17,7 @@ import numpy.typing as npt
 
 from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
-from advengine.params import Params
+from advengine.params import Configured
 
 Track = Literal["nontargeted", "targeted"]
 ImagesU8 = npt.NDArray[np.uint8]
@@ -56,27 +54,13 @@ def check_labels(labels: Any, n: int, name: str) -> Labels:
     return arr.astype(np.int64)
 
 
-class Attack(ABC):
+class Attack(Configured, ABC):
     """Base class of every built-in attack."""
 
     #: Registry name, e.g. ``"mifgsm"``.
-    name: ClassVar[str]
     track: ClassVar[Track] = "nontargeted"
-    #: Parameter dataclass with the published defaults.
-    params_type: ClassVar[type[Params]] = Params
     #: Whether :meth:`run` needs source models (gradient attacks do, noise baselines do not).
     needs_models: ClassVar[bool] = False
-
-    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
-        self.params = params if params is not None else self.params_type()
-        if not isinstance(self.params, self.params_type):
-            raise ParameterError(f"{self.name}: params must be {self.params_type.__name__}")
-        self.models = tuple(models)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
-        models = f", models={list(self.models)!r}" if self.models else ""
-        return f"{type(self).__name__}({fields}{models})"
 
     @final
     def __call__(

@@ -6,36 +6,21 @@ and the labels that come back, so a broken defense fails loudly instead of scori
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import ClassVar, final
 
 import numpy as np
 
 from advengine.attacks.base import ImagesU8, Labels, check_images
-from advengine.errors import ParameterError, ShapeError
-from advengine.params import Params
+from advengine.errors import ShapeError
+from advengine.params import Configured
 
 
-class Defense(ABC):
+class Defense(Configured, ABC):
     """Base class of every built-in defense."""
 
-    name: ClassVar[str]
-    params_type: ClassVar[type[Params]] = Params
     #: Randomised defenses (e.g. random resize + pad) draw from the seed given to ``__call__``.
     randomized: ClassVar[bool] = False
-
-    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
-        self.params = params if params is not None else self.params_type()
-        if not isinstance(self.params, self.params_type):
-            raise ParameterError(f"{self.name}: params must be {self.params_type.__name__}")
-        self.models = tuple(models)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
-        models = f", models={list(self.models)!r}" if self.models else ""
-        return f"{type(self).__name__}({fields}{models})"
 
     @final
     def __call__(self, images: ImagesU8, *, seed: int = 0) -> Labels:
