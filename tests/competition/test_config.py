@@ -99,7 +99,8 @@ def test_relative_dataset_dir_is_relative_to_the_file(tmp_path: Path) -> None:
 def test_default_config_is_the_documented_competition() -> None:
     cfg = load_config()
     assert cfg.dataset_dir is None  # the embedded sample
-    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (100, 25, "cycle", "paper")
+    # No limit: the embedded sample has exactly 100 images, and `--data DIR` must run all of DIR.
+    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (None, 25, "cycle", "paper")
     assert cfg.providers == ("CPUExecutionProvider",)
     # The minimum roster: 4 non-targeted attacks, 2 targeted attacks, 4 defenses.
     assert len(cfg.attacks) >= 4
