@@ -99,6 +99,32 @@ def test_defenses_resist_transfer_better_than_the_plain_model(
     assert acc_defended >= acc_plain
 
 
+@pytest.fixture(scope="module")
+def own_model_adv(sample8: Sample) -> dict[str, U8]:
+    """FGSM and I-FGSM at ε = 8 crafted on plain lite0: the attacker knows the model, not the transform."""
+    return {a: build_attack(a, {}, LITE0)(sample8[0], eps=8) for a in ("fgsm", "ifgsm")}
+
+
+@pytest.mark.parametrize(
+    ("attack", "name", "params", "gain"),
+    [
+        # Xie et al.: random resize-pad undoes iterative perturbations that overfit the model.
+        ("ifgsm", "random-resize-pad", {"draws": 10}, 3),
+        ("fgsm", "random-resize-pad", {"draws": 10}, 2),
+        # The 2×2 median filter removes part of the single-step sign pattern.
+        ("fgsm", "median", {}, 1),
+    ],
+)
+def test_defenses_raise_accuracy_against_attacks_on_their_base_model(
+    attack: str, name: str, params: dict[str, Any], gain: int, sample8: Sample, own_model_adv: dict[str, U8]
+) -> None:
+    labels = sample8[1]
+    adv = own_model_adv[attack]
+    plain = int((build_defense("classifier", {}, LITE0)(adv) == labels).sum())
+    defended = int((build_defense(name, params, LITE0)(adv, seed=0) == labels).sum())
+    assert defended >= plain + gain, f"{name} vs {attack}@8: {defended}/8 correct, plain lite0 {plain}/8"
+
+
 @pytest.mark.parametrize(
     ("name", "params", "models", "error", "match"),
     [
