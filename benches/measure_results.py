@@ -260,7 +260,8 @@ def render(cache: Cache, out: Path) -> None:
         "noise. Sources in brackets; lite0/1/2 = efficientnet-lite0/1/2. A column whose model is among "
         "the sources is white-box, the others are transfer. median(lite2) / rrp(lite2) = the 2×2 median "
         "filter / random-resize-pad (30 draws) in front of lite2; rrp only runs on some sets (CPU time). "
-        "Sets not reached within the run's time budget show –.",
+        "Sets not reached within the run's time budget show –. The default competition "
+        "(`advengine eval`) on all 800 DEV images is in [dev800.md](dev800.md).",
         "",
         "## Claims",
         "",
