@@ -181,3 +181,38 @@ def test_flags_override_and_human_summary(
     assert [b["eps"] for b in results["batches"]] == [4]
     assert "attacks: 3 of 3 pieces to run" in captured.err
     assert os.environ["ADVENGINE_PROVIDERS"] == "CPUExecutionProvider"  # for in-process pieces
+
+
+def test_retry_failed_flag_redoes_the_crashed_piece(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(REPO))
+    monkeypatch.delenv("ADVENGINE_PROVIDERS", raising=False)  # restored after the test
+    cfg = tmp_path / "flaky.toml"
+    cfg.write_text(
+        "\n".join(
+            [
+                'plugins = ["tests.competition.fakes"]',
+                "batch_size = 2",
+                "[dataset]",
+                f'dir = "{sample_dataset_dir()}"',
+                "limit = 4",
+                "[[attacks]]",
+                'name = "fake-flaky"',
+                f'params = {{ marker = "{tmp_path / "m"}" }}',
+                "[[defenses]]",
+                'name = "fake-constant"',
+            ]
+        )
+        + "\n"
+    )
+    args = ["eval", "--config", str(cfg), "--out", str(tmp_path / "o"), "--workers", "0"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "attack/fake-flaky/b0000: crashed" in first.err
+    assert "1 exclusions" in first.out
+    assert main([*args, "--retry-failed"]) == 0
+    again = capsys.readouterr()
+    assert "resuming" in again.err
+    assert "attacks: 1 of 2 pieces to run" in again.err
+    assert "exclusions" not in again.out

@@ -99,6 +99,34 @@ class Exit(Attack):
         os._exit(3)
 
 
+@dataclasses.dataclass(frozen=True)
+class FlakyParams(Params):
+    #: Created by the first call, which then fails; later calls see it and succeed.
+    marker: str = ""
+
+
+def _fail_once(marker: str, what: str) -> None:
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("failed once")
+        raise RuntimeError(f"fake {what} failed once on purpose")
+
+
+@register
+class Flaky(Attack):
+    """Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer)."""
+
+    name = "fake-flaky"
+    params_type = FlakyParams
+
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        assert isinstance(self.params, FlakyParams)
+        _fail_once(self.params.marker, "attack")
+        return x
+
+
 @register
 class TargetNoop(Attack):
     name = "fake-target-noop"
@@ -163,6 +191,19 @@ class DefenseCrash(Defense):
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         raise RuntimeError("fake defense crashed on purpose")
+
+
+@register_defense
+class DefenseFlaky(Defense):
+    """Crashes on its first piece only, then answers the constant label 1."""
+
+    name = "fake-defense-flaky"
+    params_type = FlakyParams
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        assert isinstance(self.params, FlakyParams)
+        _fail_once(self.params.marker, "defense")
+        return np.ones(len(images), dtype=np.int64)
 
 
 @register_defense

@@ -163,3 +163,44 @@ def test_resume_redoes_only_unfinished_pieces(
     ]
     assert _scores(again) == _scores(first)
     assert again["defenses"][1]["clean_accuracy"] == first["defenses"][1]["clean_accuracy"]
+
+
+def test_retry_failed_redoes_only_crashed_pieces(
+    make_config: MakeConfig, tmp_path: Path, sample_dir: str
+) -> None:
+    cfg = make_config(
+        attacks=[{"name": "noop"}, {"name": "fake-flaky", "params": {"marker": str(tmp_path / "a")}}],
+        defenses=[
+            oracle(sample_dir),
+            {"name": "fake-defense-flaky", "params": {"marker": str(tmp_path / "d")}},
+        ],
+    )
+    out = tmp_path / "run"
+    first = run_competition(cfg, out)
+    by = {x["name"]: x for x in first["attacks"] + first["defenses"]}
+    assert by["fake-flaky"]["pieces"] == {"ok": 1, "crashed": 1, "timeout": 0}
+    assert by["fake-flaky"]["excluded"]
+    assert by["fake-defense-flaky"]["excluded"] is False  # its failed piece was on the clean images
+    clean_piece = out / "pieces" / "defense" / "fake-defense-flaky" / "clean" / "b0000.json"
+    assert json.loads(clean_piece.read_text())["status"] == "crashed"
+    # A plain resume keeps failures final: nothing runs and the scores stay.
+    rec = Recorder()
+    assert _scores(run_competition(cfg, out, resume=True, listener=rec)) == _scores(first)
+    assert rec.pieces == []
+    rec = Recorder()
+    again = run_competition(cfg, out, retry_failed=True, listener=rec)
+    assert sorted(p for p, _ in rec.pieces) == [
+        "attack/fake-flaky/b0000",
+        "defense/fake-defense-flaky/clean/b0000",
+        "defense/fake-defense-flaky/fake-flaky/b0000",
+        "defense/fake-oracle/fake-flaky/b0000",
+    ]
+    assert {s for _, s in rec.pieces} == {"ok"}
+    by = {x["name"]: x for x in again["attacks"] + again["defenses"]}
+    assert by["fake-flaky"]["pieces"] == {"ok": 2, "crashed": 0, "timeout": 0}
+    assert not by["fake-flaky"]["excluded"]
+    assert again["exclusions"] == []
+    assert json.loads(clean_piece.read_text())["status"] == "ok"
+    # fake-flaky is a noop once it works, so it now scores exactly as noop does.
+    assert by["fake-flaky"]["raw_score"] == by["noop"]["raw_score"]
+    assert by["fake-flaky"]["score"] == by["noop"]["score"]

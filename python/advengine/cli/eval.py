@@ -103,6 +103,13 @@ def eval_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out, redoing only unfinished pieces.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Resume the run in --out and also redo the pieces that crashed or timed out.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the results object (results.json) on stdout.")
     ] = False,
@@ -173,7 +180,9 @@ def eval_command(
     )
     listener = _RichListener(err, progress)
     with progress:
-        results = run_competition(cfg, out, resume=resume, executor=executor, listener=listener)
+        results = run_competition(
+            cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+        )
     if as_json:
         typer.echo(json.dumps(_clean_json(results), indent=2))
         return

@@ -117,6 +117,15 @@ class Competition:
         self.timings: dict[str, float] = dict.fromkeys(
             ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
         )
+        #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
+        self.retry_failed = False
+
+    def _finished(self, rec: dict[str, Any] | None) -> bool:
+        # A failed piece is final by default (the rules score it as failed, and a resumed run ends
+        # with the uninterrupted run's scores); with retry_failed it is redone like an unfinished one,
+        # for failures the organiser knows to be transient (a worker killed by the OOM killer, a host
+        # that was overloaded when the time limit ran out).
+        return rec is not None and not (self.retry_failed and rec.get("status") != "ok")
 
     # -- setup --------------------------------------------------------------------------------------
 
@@ -150,7 +159,7 @@ class Competition:
 
     def _attack_done(self, entry: Entry, b: Batch) -> bool:
         rec = self.run_dir.load_record(self.run_dir.attack_record(entry.label, b.index))
-        if rec is None:
+        if rec is None or not self._finished(rec):
             return False
         ids = rec.get("image_ids", [])
         return all(self.run_dir.adv_image(entry.label, i).is_file() for i in ids)
@@ -228,7 +237,9 @@ class Competition:
     def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
         # A defense piece is stale when its attack piece was redone with other images since.
         rec = self.run_dir.load_record(self.run_dir.defense_record(defense, attack, b.index))
-        return rec is not None and rec.get("input_hash") == self._input_hash(attack, b)
+        return (
+            rec is not None and self._finished(rec) and rec.get("input_hash") == self._input_hash(attack, b)
+        )
 
     def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
         for attack in targets:
@@ -331,8 +342,10 @@ class Competition:
 
     # -- the whole run ------------------------------------------------------------------------------
 
-    def run(self, *, resume: bool = False) -> dict[str, Any]:
-        self._prepare(resume)
+    def run(self, *, resume: bool = False, retry_failed: bool = False) -> dict[str, Any]:
+        """Run (or resume) the competition; ``retry_failed`` resumes and also redoes failed pieces."""
+        self.retry_failed = retry_failed
+        self._prepare(resume or retry_failed)
         say = self.listener.message
         attacks, defenses = self.config.all_attacks, self.config.defenses
         try:
@@ -373,11 +386,17 @@ def run_competition(
     out: Path,
     *,
     resume: bool = False,
+    retry_failed: bool = False,
     executor: Executor | None = None,
     listener: Listener | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) a competition in ``out`` and return the results object (results.json)."""
-    return Competition(config, out, executor=executor, listener=listener).run(resume=resume)
+    """Run (or resume) a competition in ``out`` and return the results object (results.json).
+
+    ``retry_failed`` implies ``resume`` and also redoes the pieces that crashed or timed out.
+    """
+    return Competition(config, out, executor=executor, listener=listener).run(
+        resume=resume, retry_failed=retry_failed
+    )
 
 
 __all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]
