@@ -96,3 +96,16 @@ def test_thread_knob_is_validated(monkeypatch: pytest.MonkeyPatch, net) -> None:
     monkeypatch.setenv("ADVENGINE_NUM_THREADS", "two")
     with pytest.raises(ParameterError, match="ADVENGINE_NUM_THREADS"):
         GradientModel(compile_gradient_graph(net, batch=1, size=SIZE))
+
+
+def test_cpu_sessions_run_without_the_memory_pattern(net) -> None:  # type: ignore[no-untyped-def]
+    # The pattern doubled a gradient graph's resident memory on CPU (see make_session).
+    from advengine.graph.runner import make_session
+
+    graph = compile_gradient_graph(net, batch=1, size=SIZE)
+    sess = make_session(graph, threads=1, providers=["CPUExecutionProvider"])
+    assert sess.get_session_options().enable_mem_pattern is False
+    x = np.random.default_rng(1).random((1, 3, SIZE, SIZE), dtype=np.float32)
+    plain = GradientModel(graph, threads=1, providers=["CPUExecutionProvider"])
+    assert plain.session.get_session_options().enable_mem_pattern is False
+    assert np.isfinite(plain.grad(x, np.array([2])).grad).all()

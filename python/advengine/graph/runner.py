@@ -48,6 +48,12 @@ def make_session(
     if providers is None:
         available = ort.get_available_providers()
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    if "CUDAExecutionProvider" not in providers:
+        # On CPU the memory pattern planned after the first run is allocated beside the arena chunks
+        # that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4 to 2.6 GiB
+        # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
+        # speed within noise (docs/benchmarks.md). CUDA sessions keep ORT's default (not measured).
+        opts.enable_mem_pattern = False
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
