@@ -1,10 +1,20 @@
-"""Source ensembles: weights, memoisation, model checks (no graph compiled here)."""
+"""Source ensembles: weights, memoisation, model checks, and the targeted source as the negated ce one."""
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
-from advengine.attacks.sources import get_source, normalised_weights, zoo_models
+from advengine.attacks import sources
+from advengine.attacks.sources import (
+    NegatedSource,
+    Source,
+    SourceKey,
+    get_source,
+    normalised_weights,
+    zoo_models,
+)
 from advengine.errors import ParameterError
 
 
@@ -36,3 +46,30 @@ def test_sources_are_memoised_per_models_weights_and_loss() -> None:
 def test_unknown_model_is_named() -> None:
     with pytest.raises(ParameterError, match="unknown source model 'x'"):
         get_source(("x",))
+
+
+def test_targeted_source_reuses_the_live_ce_source() -> None:
+    models = zoo_models()[:1]
+    live = len(sources._SOURCES)
+    targeted = get_source(models, loss="ce-targeted")
+    assert isinstance(targeted, NegatedSource)
+    assert targeted.key.loss == "ce-targeted"
+    assert targeted.base is get_source(models)
+    # It holds no session, so it takes no slot among the live sources (only its ce base may).
+    assert len(sources._SOURCES) <= live + 1
+    assert all(k.loss != "ce-targeted" for k in sources._SOURCES)
+
+
+def test_negated_ce_gradient_equals_the_compiled_targeted_head(
+    sample8: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+) -> None:
+    images, _, targets = sample8
+    x = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255)
+    idx = targets - 1
+    models = ("efficientnet-lite0",)
+    shared_logits, shared = get_source(models, loss="ce-targeted").grad(x, idx)
+    compiled_logits, compiled = Source(SourceKey(models, (1.0,), "logit", "ce-targeted", 0.0)).grad(x, idx)
+    np.testing.assert_array_equal(shared_logits, compiled_logits)
+    # Equal up to float rounding (ORT fuses the two heads' ops differently): 1e-6 of a max |g| near 2.
+    np.testing.assert_allclose(shared, compiled, rtol=0, atol=1e-5 * float(np.abs(compiled).max()))
+    assert float(np.abs(compiled).max()) > 0

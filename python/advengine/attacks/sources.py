@@ -137,6 +137,24 @@ class Source:
         return np.asarray(np.argmax(self.logits(x), axis=1), np.int64)
 
 
+class NegatedSource(Source):
+    """The ``ce-targeted`` source: −CE(Z, t) is exactly the negation of CE(Z, t), and negation is exact
+    in floating point through every linear step of the backward pass, so it reuses the ``ce`` source's
+    graphs and sessions and negates the gradient. A roster with targeted and non-targeted attacks on the
+    same models then holds one gradient graph instead of two (1.4 GiB each for lite0 at batch 25)."""
+
+    def __init__(self, key: SourceKey, base: Source) -> None:
+        super().__init__(key)
+        self.base = base
+
+    def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
+        logits, g = self.base.grad(x, class_idx)
+        return logits, np.negative(g)
+
+    def logits(self, x: F32) -> F32:
+        return self.base.logits(x)
+
+
 #: Sources kept alive between calls. Each holds ONNX Runtime sessions whose CPU arenas grow to
 #: gigabytes at batch 25 × 299², so only the most recently used few are kept (least recently used
 #: evicted), enough for an attack's own source plus cross-iterative's members.
@@ -159,6 +177,10 @@ def get_source(
     if unknown:
         raise ParameterError(f"unknown source model {unknown[0]!r}; known models: {', '.join(sorted(known))}")
     key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa))
+    if loss == "ce-targeted":
+        # A thin view of the memoised ce source, made per call: it holds no session, so it takes no
+        # place among the live sources and always wraps the ce source that is live now.
+        return NegatedSource(key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa))
     with _SOURCES_LOCK:
         src = _SOURCES.get(key)
         if src is None:
@@ -178,6 +200,7 @@ def clear_sources() -> None:
 __all__ = [
     "IMAGE_SIDE",
     "MAX_LIVE_SOURCES",
+    "NegatedSource",
     "Source",
     "SourceKey",
     "clear_sources",
