@@ -1,6 +1,6 @@
 """Measures the attacks and defenses on the first N DEV images and writes docs/results.md.
 
-    python benches/measure_results.py --data /work/shared/data/nips17_dev --n 50
+    python benches/measure_results.py --data /work/shared/data/nips17_dev --n 200
 
 Every (attack, source, ε) adversarial set and every (defense, set) accuracy is cached in a JSON file
 (``--cache``, default benches/.results_cache.json), so an interrupted run resumes and re-rendering is
@@ -110,7 +110,7 @@ class Cache:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default="/work/shared/data/nips17_dev")
-    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--cache", default=str(Path(__file__).parent / ".results_cache.json"))
     ap.add_argument("--images", default=str(Path.home() / ".cache" / "advengine" / "results_images"))
     ap.add_argument("--out", default=str(Path(__file__).parents[1] / "docs" / "results.md"))
