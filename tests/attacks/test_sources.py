@@ -70,6 +70,6 @@ def test_negated_ce_gradient_equals_the_compiled_targeted_head(
     shared_logits, shared = get_source(models, loss="ce-targeted").grad(x, idx)
     compiled_logits, compiled = Source(SourceKey(models, (1.0,), "logit", "ce-targeted", 0.0)).grad(x, idx)
     np.testing.assert_array_equal(shared_logits, compiled_logits)
-    # Equal up to float rounding (ORT fuses the two heads' ops differently): 1e-6 of a max |g| near 2.
+    # Equal up to float rounding (ORT fuses the two heads' ops differently; measured 1.1e-6 at |g| 1.9).
     np.testing.assert_allclose(shared, compiled, rtol=0, atol=1e-5 * float(np.abs(compiled).max()))
     assert float(np.abs(compiled).max()) > 0

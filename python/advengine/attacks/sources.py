@@ -138,10 +138,11 @@ class Source:
 
 
 class NegatedSource(Source):
-    """The ``ce-targeted`` source: −CE(Z, t) is exactly the negation of CE(Z, t), and negation is exact
-    in floating point through every linear step of the backward pass, so it reuses the ``ce`` source's
-    graphs and sessions and negates the gradient. A roster with targeted and non-targeted attacks on the
-    same models then holds one gradient graph instead of two (1.4 GiB each for lite0 at batch 25)."""
+    """The ``ce-targeted`` source: −CE(Z, t) is the negation of CE(Z, t), so it runs the ``ce`` source's
+    graph and sessions and negates the gradient. The result equals a compiled ``ce-targeted`` head up to
+    float rounding (ORT fuses the two heads differently: 1e-6 at |g| ≈ 2 for lite0, tested). A roster
+    with targeted and non-targeted attacks on the same models then holds one gradient graph instead of
+    two (1.4 GiB each for lite0 at batch 25). It holds no session of its own: the base does."""
 
     def __init__(self, key: SourceKey, base: Source) -> None:
         super().__init__(key)

@@ -14,7 +14,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -120,7 +120,7 @@ class Competition:
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
 
-    def _finished(self, rec: dict[str, Any] | None) -> bool:
+    def _finished(self, rec: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
         # A failed piece is final by default (the rules score it as failed, and a resumed run ends
         # with the uninterrupted run's scores); with retry_failed it is redone like an unfinished one,
         # for failures the organiser knows to be transient (a worker killed by the OOM killer, a host
@@ -159,7 +159,7 @@ class Competition:
 
     def _attack_done(self, entry: Entry, b: Batch) -> bool:
         rec = self.run_dir.load_record(self.run_dir.attack_record(entry.label, b.index))
-        if rec is None or not self._finished(rec):
+        if not self._finished(rec):
             return False
         ids = rec.get("image_ids", [])
         return all(self.run_dir.adv_image(entry.label, i).is_file() for i in ids)
@@ -237,9 +237,7 @@ class Competition:
     def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
         # A defense piece is stale when its attack piece was redone with other images since.
         rec = self.run_dir.load_record(self.run_dir.defense_record(defense, attack, b.index))
-        return (
-            rec is not None and self._finished(rec) and rec.get("input_hash") == self._input_hash(attack, b)
-        )
+        return self._finished(rec) and rec.get("input_hash") == self._input_hash(attack, b)
 
     def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
         for attack in targets:
