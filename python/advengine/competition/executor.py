@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from typing import Any, Literal, Protocol
 
-from advengine.competition.config import Entry
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
 from advengine.errors import ConfigError
+from advengine.types import Entry
 
 Status = Literal["ok", "crashed", "timeout"]
 
