@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from advengine.attacks import Attack, build_attack, from_model_output, to_model_input
-from advengine.attacks.base import ImagesF32, Labels
 from advengine.errors import ConfigError, ParameterError, ShapeError
+from advengine.types import ImagesF32, Labels
 
 
 class Wild(Attack):

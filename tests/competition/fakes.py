@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from advengine.attacks import Attack, register
-from advengine.attacks.base import ImagesF32, ImagesU8, Labels
 from advengine.data import load_dataset
 from advengine.defenses import Defense
 from advengine.defenses import register as register_defense
 from advengine.params import Params
+from advengine.types import ImagesF32, ImagesU8, Labels
 
 
 @register

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advengine.attacks.base import ImagesU8, Labels
 from advengine.defenses import Defense
 from advengine.errors import ShapeError
+from advengine.types import ImagesU8, Labels
 
 
 class Constant(Defense):

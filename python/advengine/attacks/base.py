@@ -10,19 +10,16 @@ cannot trust what ``run`` returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal, final
+from typing import Any, ClassVar, final
 
 import numpy as np
-import numpy.typing as npt
 
 from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
 from advengine.params import Configured
+from advengine.types import AttackTrack, ImagesF32, ImagesU8, Labels
 
-Track = Literal["nontargeted", "targeted"]
-ImagesU8 = npt.NDArray[np.uint8]
-ImagesF32 = npt.NDArray[np.float32]
-Labels = npt.NDArray[np.int64]
+Track = AttackTrack
 
 
 def to_model_input(images: ImagesU8) -> ImagesF32:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from advengine.attacks.base import Attack, ImagesF32, Labels
+from advengine.attacks.base import Attack
 from advengine.attacks.registry import register
+from advengine.types import ImagesF32, Labels
 
 
 @register

@@ -21,10 +21,10 @@ import dataclasses
 import numpy as np
 
 from advengine.attacks.augment import random_affine
-from advengine.attacks.base import ImagesF32, Labels
 from advengine.attacks.gradient import GradientParams, IterativeAttack, project
 from advengine.attacks.registry import register
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source
+from advengine.types import ImagesF32, Labels
 
 
 def sangxia_schedule() -> list[tuple[float, float]]:

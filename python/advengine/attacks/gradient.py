@@ -25,11 +25,12 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from advengine.attacks.augment import random_diversity, smooth_gradient
-from advengine.attacks.base import Attack, ImagesF32, Labels
+from advengine.attacks.base import Attack
 from advengine.attacks.registry import register
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source, zoo_models
 from advengine.errors import ParameterError
 from advengine.params import Params
+from advengine.types import ImagesF32, Labels
 
 Direction = Literal["sign", "mean-abs", "std-round"]
 TINY = 1e-30

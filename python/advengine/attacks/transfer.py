@@ -12,10 +12,10 @@ import dataclasses
 
 import numpy as np
 
-from advengine.attacks.base import ImagesF32, Labels
 from advengine.attacks.gradient import GradientParams, IterativeAttack, project
 from advengine.attacks.registry import register
 from advengine.attacks.sources import Source, get_source
+from advengine.types import ImagesF32, Labels
 
 
 @dataclasses.dataclass(frozen=True)

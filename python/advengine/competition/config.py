@@ -23,8 +23,8 @@ from advengine.competition.plugins import import_plugins
 from advengine.defenses import defense_class
 from advengine.errors import ConfigError
 from advengine.params import parse_params
+from advengine.types import CLEAN, Track
 
-Track = Literal["nontargeted", "targeted", "defense"]
 EpsPolicy = Literal["cycle", "random"]
 ScoringMode = Literal["paper", "original"]
 
@@ -32,8 +32,6 @@ ScoringMode = Literal["paper", "original"]
 EPS_VALUES = (4, 8, 12, 16)
 #: Labels become directory names, so they are kept to a portable alphabet.
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-#: The defense-on-clean-images rows use this attack name; no roster entry may take it.
-CLEAN = "clean"
 
 _TOP_KEYS = {
     "seed",

@@ -11,15 +11,10 @@ import dataclasses
 import hashlib
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from advengine.attacks import Attack, build_attack
 from advengine.competition.config import Entry
 from advengine.defenses import Defense, build_defense
-
-ImagesU8 = npt.NDArray[np.uint8]
-Labels = npt.NDArray[np.int64]
+from advengine.types import ImagesU8, Labels
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,9 +11,10 @@ from typing import ClassVar, final
 
 import numpy as np
 
-from advengine.attacks.base import ImagesU8, Labels, check_images
+from advengine.attacks.base import check_images
 from advengine.errors import ShapeError
 from advengine.params import Configured
+from advengine.types import ImagesU8, Labels
 
 
 class Defense(Configured, ABC):

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advengine.attacks.base import ImagesU8, Labels
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import Defense
@@ -22,6 +21,7 @@ from advengine.defenses.registry import register
 from advengine.errors import ParameterError
 from advengine.models import OnnxClassifier, load_classifier
 from advengine.params import Params
+from advengine.types import ImagesU8, Labels
 
 DEFAULT_MODEL = "efficientnet-lite0"
 

@@ -22,7 +22,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from advengine.attacks.base import ImagesU8, Labels
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import Defense
@@ -33,6 +32,7 @@ from advengine.errors import ParameterError
 from advengine.kernels import resize_pad
 from advengine.models import OnnxClassifier, list_models, load_classifier
 from advengine.params import Params
+from advengine.types import ImagesU8, Labels
 
 F32 = npt.NDArray[np.float32]
 #: uint8 pad value of random-resize-pad: 127 is 0 after the models' (x·255 − 127)/128, i.e. the
