@@ -7,8 +7,8 @@ Usage::
     python benches/check_eval_identical.py compare RUN_A RUN_B                  # exit 1 on a difference
 
 Run ``run`` from the checkout before the change (keep its OUT), then from the checkout after it, then
-``compare`` the two. Only fields that measure time are ignored: ``timings``, every
-``median_batch_seconds``, and the run-dir paths that name OUT itself.
+``compare`` the two. Only fields that measure time are ignored (``timings``, every
+``median_batch_seconds``), and the embedded sample's directory, which names the checkout it ran from.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 #: Keys whose values are wall-clock measurements, so differ between any two runs.
 TIMING_KEYS = frozenset({"timings", "median_batch_seconds", "seconds"})
 COMPARED = ("results.json", "records.csv")
+SAMPLE_SUFFIX = "advengine/data/sample"
 
 
 def _drop_timings(value: Any) -> Any:
@@ -36,9 +37,12 @@ def _drop_timings(value: Any) -> Any:
 def normalised(run_dir: Path, name: str) -> Any:
     """The file ``name`` of ``run_dir`` with its timing fields removed."""
     path = run_dir / name
-    if name.endswith(".json"):
-        return _drop_timings(json.loads(path.read_text(encoding="utf-8")))
-    return path.read_text(encoding="utf-8")
+    if not name.endswith(".json"):
+        return path.read_text(encoding="utf-8")
+    data = _drop_timings(json.loads(path.read_text(encoding="utf-8")))
+    if data["dataset"]["dir"].endswith(SAMPLE_SUFFIX):
+        data["dataset"]["dir"] = SAMPLE_SUFFIX  # the same images, in whichever checkout ran
+    return data
 
 
 def differences(a: Path, b: Path) -> list[str]:
