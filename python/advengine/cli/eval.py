@@ -10,21 +10,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TaskID
 
+from advengine import env
 from advengine.cli._app import app
+from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import ProcessExecutor, load_config, run_competition
 from advengine.competition.executor import Executor, InProcessExecutor
-from advengine.competition.plugins import env_plugins
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
 
@@ -155,8 +148,8 @@ def eval_command(
     check_sandboxes(cfg)  # no sandbox and no --unsafe-no-sandbox: one line, before any piece runs
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a directory")
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    plugins = tuple(dict.fromkeys((*env_plugins(), *cfg.plugins)))
+    err = stderr_console()
+    plugins = tuple(dict.fromkeys((*env.plugins(), *cfg.plugins)))
     executor: Executor
     if workers == 0:
         # Workers get the providers through their environment; in-process pieces read this one.
@@ -169,15 +162,7 @@ def eval_command(
             plugins=plugins,
             env={"ADVENGINE_PROVIDERS": ",".join(cfg.providers)},
         )
-    progress = Progress(
-        TextColumn("{task.description:<40}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
     with progress:
         results = run_competition(

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 from advengine.competition.config import Entry
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
+from advengine.env import debug_enabled
 from advengine.errors import ConfigError
 
 Status = Literal["ok", "crashed", "timeout"]
@@ -99,7 +100,7 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]
         try:
             reply: tuple[str, Any] = ("ok", run_piece(entry, inputs))
         except Exception as exc:
-            if os.environ.get("ADVENGINE_DEBUG"):
+            if debug_enabled():
                 traceback.print_exc()
             reply = ("error", _describe(exc))
         try:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
 from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
-from advengine.competition.state import atomic_write_text
+from advengine.files import atomic_write
 
 SCHEMA = "advengine.eval/1"
 I64 = npt.NDArray[np.int64]
@@ -298,7 +298,7 @@ def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
         "leaderboard.md": _leaderboard(results),
     }
     for name, text in files.items():
-        atomic_write_text(out / name, text)
+        atomic_write(out / name, text)
 
 
 __all__ = ["SCHEMA", "RunData", "build_results", "write_reports"]

@@ -16,30 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from advengine.errors import ConfigError
+from advengine.files import atomic_write
 
 RUN_FILE = "run.json"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, payload: Any) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=True) + "\n")
+    atomic_write(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=True) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -102,4 +89,4 @@ class RunDir:
         return False
 
 
-__all__ = ["RunDir", "atomic_write_text", "digest", "read_json", "write_json"]
+__all__ = ["RunDir", "digest", "read_json", "write_json"]

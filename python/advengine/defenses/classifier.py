@@ -9,11 +9,11 @@ sees the 299×299 images resized bilinearly to its native size. ONNX Runtime pro
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from advengine import env
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import Defense
@@ -37,9 +37,7 @@ class ClassifierParams(Params):
 
 
 def providers_from_env() -> tuple[str, ...] | None:
-    raw = os.environ.get("ADVENGINE_PROVIDERS", "")
-    found = tuple(p.strip() for p in raw.split(",") if p.strip())
-    return found or None
+    return env.providers()
 
 
 @register
