@@ -24,15 +24,14 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from advengine.competition.artefacts import PieceId, Status
 from advengine.competition.config import Entry
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
 from advengine.env import debug_enabled
 from advengine.errors import ConfigError
-
-Status = Literal["ok", "crashed", "timeout"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Job:
     """One piece to run. ``load`` builds its inputs lazily, just before the piece is dispatched, so
     a long queue does not hold every batch in memory."""
 
-    piece_id: str
+    piece: PieceId
     entry: Entry
     load: Callable[[], Inputs]
 
