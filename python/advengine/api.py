@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from advengine.attacks import Attack, attack_component, attack_names, build_attack
-from advengine.competition.state import atomic_write_text
 from advengine.data import Dataset, load_dataset
 from advengine.defenses import Defense, build_defense, defense_component, defense_names
 from advengine.errors import DatasetError, ParameterError
+from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
 from advengine.params import describe
 
@@ -183,7 +183,7 @@ def run_defense(
             progress(len(labels), len(dataset))
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, "".join(f"{k}.png,{v}\n" for k, v in labels.items()))
+    atomic_write(out, "".join(f"{k}.png,{v}\n" for k, v in labels.items()))
     return labels
 
 

@@ -132,21 +132,21 @@ def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySampl
         results = run_competition(cfg, tmp_path / "run")
         with pytest.raises(TimeoutError):
             listener.accept()
-    attacks = {a["name"]: a for a in results["attacks"]}
+    attacks = {a.name: a for a in results.attacks}
     for good in ("builtin-noop", "noop_attack", "random_noise_attack", "targeted_attack"):
-        assert attacks[good]["images_produced"] == 4, good
-        assert attacks[good]["pieces"]["ok"] == 1
-    errors = {name: " ".join(attacks[name]["errors"]) for name in attacks}
+        assert attacks[good].images_produced == 4, good
+        assert attacks[good].pieces["ok"] == 1
+    errors = {name: " ".join(attacks[name].errors) for name in attacks}
     assert "ConnectionRefusedError" in errors["net_attack"]
     assert "exited with code 3" in errors["escape_attack"]
     assert "MemoryError" in errors["memhog_attack"]
     assert "killed after" in errors["forkbomb_attack"]
     assert "killed after" in errors["hang_attack"]
     for bad in ("net_attack", "escape_attack", "forkbomb_attack", "memhog_attack", "hang_attack"):
-        assert attacks[bad]["images_produced"] == 0
+        assert attacks[bad].images_produced == 0
     # The submitted defense labelled the clean images and each produced adversarial batch.
-    (defense,) = results["defenses"]
-    assert defense["name"] == "defense"
+    (defense,) = results.defenses
+    assert defense.name == "defense"
     clean = load_dataset(sample_dataset_dir()).read_images(0, 4)
     record = json.loads((tmp_path / "run/pieces/defense/defense/noop_attack/b0000.json").read_text())
     assert record["labels"] == [1 + int(img.mean() * 10) % 1000 for img in clean]
@@ -157,7 +157,7 @@ def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySampl
     assert json.loads((logs / "run.json").read_text())["status"] == "timeout"
     assert "targeted 4 images" in (tmp_path / "run/logs/attack/targeted_attack/b0000/stdout.txt").read_text()
     resumed = run_competition(cfg.model_copy(), tmp_path / "run", resume=True)
-    assert resumed["attacks"] == results["attacks"]
+    assert resumed.attacks == results.attacks
 
 
 def test_digest_follows_the_contents(copy_sample: CopySample) -> None:

@@ -4,8 +4,9 @@ from advengine.attacks import baselines as _baselines  # noqa: F401  (registers 
 from advengine.attacks import ensemble_eot as _ensemble_eot  # noqa: F401
 from advengine.attacks import gradient as _gradient  # noqa: F401
 from advengine.attacks import transfer as _transfer  # noqa: F401
-from advengine.attacks.base import Attack, Track, from_model_output, to_model_input
+from advengine.attacks.base import Attack, Track
 from advengine.attacks.registry import attack_component, attack_names, build_attack, register, register_preset
+from advengine.data.images import from_model_output, to_model_input
 
 __all__ = [
     "Attack",

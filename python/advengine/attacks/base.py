@@ -16,25 +16,13 @@ from typing import ClassVar, final
 import numpy as np
 
 from advengine.data.checks import check_images, check_labels
+from advengine.data.images import from_model_output, to_model_input
 from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
 from advengine.params import Configured, P
 from advengine.types import AttackTrack, ImagesF32, ImagesU8, Labels
 
 Track = AttackTrack
-
-
-def to_model_input(images: ImagesU8) -> ImagesF32:
-    """uint8 NHWC 0..255 → float32 NCHW [0, 1]."""
-    x: ImagesF32 = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
-    x /= np.float32(255.0)
-    return x
-
-
-def from_model_output(x: ImagesF32) -> ImagesU8:
-    """float32 NCHW [0, 1] → uint8 NHWC, rounding half to even (no truncation bias)."""
-    scaled = np.rint(np.clip(np.nan_to_num(x, nan=0.0), 0.0, 1.0) * np.float32(255.0))
-    return np.ascontiguousarray(scaled.astype(np.uint8).transpose(0, 2, 3, 1))
 
 
 class Attack(Configured[P], ABC):
@@ -81,7 +69,7 @@ class Attack(Configured[P], ABC):
         adv = self.run(x, float(eps) / 255.0, targets, rng)
         if adv.shape != x.shape:
             raise ShapeError(f"{self.name} returned shape {list(adv.shape)}, expected {list(x.shape)}")
-        out = from_model_output(adv.astype(np.float32, copy=False))
+        out = from_model_output(adv)
         return clip_linf(out, clean, int(eps), out=out)
 
     @abstractmethod

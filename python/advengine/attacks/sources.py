@@ -18,11 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from advengine import env
 from advengine.errors import ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, make_session
-from advengine.models import check_models, ensure_onnx, list_models, providers_from_env
+from advengine.models import check_models, ensure_onnx, list_models
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
 IMAGE_SIDE = 299
@@ -100,7 +101,7 @@ class Source:
                 )
 
             path, _ = cached(paths, options, build)
-            model = GradientModel(path, providers=providers_from_env())
+            model = GradientModel(path, providers=env.providers())
             self._grads[batch] = model
             return model
 
@@ -115,7 +116,7 @@ class Source:
         with self._lock:
             if self._forward is None:
                 spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, IMAGE_SIDE)
-                self._forward = (make_session(spec.model, providers=providers_from_env()), spec.logits)
+                self._forward = (make_session(spec.model, providers=env.providers()), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
         parts = [

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import onnx
 import typer
-from rich.console import Console
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption
+from advengine.cli._options import JsonOption, stderr_console
 from advengine.errors import GraphError, ParameterError
+from advengine.files import atomic_write
 from advengine.graph.cache import cached
 from advengine.graph.compiler import compile_gradient_graph
 from advengine.graph.ensemble import FUSIONS, compile_ensemble
@@ -64,13 +63,6 @@ def _check_options(loss: str, step: str | None) -> None:
         check_step(step)
 
 
-def _copy_atomic(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
-
-
 def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any]:
     m = onnx.load(str(path), load_external_data=False)
 
@@ -117,7 +109,7 @@ def compile_command(
 ) -> None:
     """Compile one classifier. OUT takes the model's input and `label` (int64 [N], class index) and
     outputs `logits`, `loss` [N] and `grad` = d(sum loss)/d input. Cached by content hash."""
-    err = Console(stderr=True)
+    err = stderr_console()
     _check_options(loss, step)
     src = _resolve(model)
     options = {"kind": "single", "loss": loss, "kappa": kappa, "batch": batch, "size": size, "step": step}
@@ -128,7 +120,7 @@ def compile_command(
         options,
         lambda: compile_gradient_graph(src, loss=loss, kappa=kappa, batch=batch, size=size, step=step),
     )
-    _copy_atomic(path, out)
+    atomic_write(out, path.read_bytes())
     _report(_describe(path, out, hit, time.perf_counter() - start), as_json)
 
 
@@ -153,7 +145,7 @@ def ensemble_command(
 ) -> None:
     """Compile K classifiers into one gradient graph on a shared SIZE×SIZE input `input`; each member
     gets its own bilinear resize to its native size."""
-    err = Console(stderr=True)
+    err = stderr_console()
     _check_options(loss, step)
     srcs = [_resolve(m) for m in models]
     try:
@@ -181,5 +173,5 @@ def ensemble_command(
             srcs, weights=ws, fusion=fusion, size=size, loss=loss, kappa=kappa, batch=batch, step=step
         ),
     )
-    _copy_atomic(path, out)
+    atomic_write(out, path.read_bytes())
     _report(_describe(path, out, hit, time.perf_counter() - start), as_json)

@@ -24,14 +24,14 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from advengine.competition.artefacts import PieceId, Status
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
+from advengine.env import debug_enabled
 from advengine.errors import ConfigError
 from advengine.types import Entry
-
-Status = Literal["ok", "crashed", "timeout"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Job:
     """One piece to run. ``load`` builds its inputs lazily, just before the piece is dispatched, so
     a long queue does not hold every batch in memory."""
 
-    piece_id: str
+    piece: PieceId
     entry: Entry
     load: Callable[[], Inputs]
 
@@ -99,7 +99,7 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]
         try:
             reply: tuple[str, Any] = ("ok", run_piece(entry, inputs))
         except Exception as exc:
-            if os.environ.get("ADVENGINE_DEBUG"):
+            if debug_enabled():
                 traceback.print_exc()
             reply = ("error", _describe(exc))
         try:

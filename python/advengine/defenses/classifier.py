@@ -16,12 +16,13 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
+from advengine import env
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import Defense
 from advengine.defenses.registry import register
 from advengine.errors import ParameterError
-from advengine.models import OnnxClassifier, load_classifier, providers_from_env
+from advengine.models import OnnxClassifier, load_classifier
 from advengine.params import Params
 from advengine.types import ImagesU8, Labels
 
@@ -48,7 +49,7 @@ class ModelEnsemble:
     def classifiers(self) -> list[OnnxClassifier]:
         if self._classifiers is None:
             self._classifiers = [
-                load_classifier(m, providers=providers_from_env(), threads=self.threads) for m in self.models
+                load_classifier(m, providers=env.providers(), threads=self.threads) for m in self.models
             ]
         return self._classifiers
 

@@ -1,12 +1,10 @@
 """Compiled graphs cached by content hash in the user cache dir ($ADVENGINE_CACHE or
-~/.cache/advengine), written atomically (temp file + rename) so a crash never leaves a torn file."""
+~/.cache/advengine), written atomically (advengine.files) so a crash never leaves a torn file."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import onnx
 
 from advengine.errors import GraphError
+from advengine.files import atomic_write
 from advengine.models.locations import cache_dir
 
 
@@ -33,18 +32,6 @@ def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def save_atomic(model: onnx.ModelProto, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cached(
     model_files: list[Path], options: dict[str, Any], build: Callable[[], onnx.ModelProto]
 ) -> tuple[Path, bool]:
@@ -59,8 +46,8 @@ def cached(
     path = graph_cache_dir() / f"{content_key(blobs, options)}.onnx"
     if path.is_file():
         return path, True
-    save_atomic(build(), path)
+    atomic_write(path, build().SerializeToString())
     return path, False
 
 
-__all__ = ["cached", "content_key", "graph_cache_dir", "save_atomic"]
+__all__ = ["cached", "content_key", "graph_cache_dir"]

@@ -9,7 +9,6 @@ are processed in chunks of the graph's fixed batch, the last chunk padded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,26 +18,18 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
 
 Array = np.ndarray[Any, Any]
-
-
-def default_threads() -> int:
-    """ADVENGINE_NUM_THREADS if set (the one thread knob of the project), else 0 = ORT's default."""
-    raw = os.environ.get("ADVENGINE_NUM_THREADS", "").strip()
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        raise ParameterError(f"ADVENGINE_NUM_THREADS={raw!r} is not a non-negative integer")
-    return int(raw)
 
 
 def make_session(
     model: onnx.ModelProto | str | Path, threads: int | None = None, providers: Sequence[str] | None = None
 ) -> ort.InferenceSession:
     opts = ort.SessionOptions()
-    n = default_threads() if threads is None else threads
+    # ADVENGINE_NUM_THREADS when not given (0 = ORT's default).
+    n = num_threads() if threads is None else threads
     if n < 0:
         raise ParameterError(f"threads must be ≥ 0, got {n}")
     opts.intra_op_num_threads = n
@@ -262,4 +253,4 @@ class StepRunner(_Compiled):
         return StepResult(np.concatenate(out_x), np.concatenate(out_z), np.concatenate(out_l))
 
 
-__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "default_threads", "make_session"]
+__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "make_session"]

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from advengine.errors import ModelError
+from advengine.files import atomic_write
 from advengine.models import build
-from advengine.models._atomic import write_atomic
 from advengine.models.build import Step, _no_step, build_onnx
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import cache_dir
@@ -81,8 +81,8 @@ def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Pat
     model = build_onnx(m, step)
     data = model.SerializeToString()
     step(f"writing {path}")
-    write_atomic(path, data)
-    write_atomic(_sidecar(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    atomic_write(path, data)
+    atomic_write(_sidecar(path), hashlib.sha256(data).hexdigest() + "\n")
     _remove_stale(m, path)
     return path
 

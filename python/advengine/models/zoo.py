@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from advengine.errors import ModelError, ModelNotFoundError, ParameterError
-from advengine.models._atomic import write_atomic
+from advengine.files import atomic_write
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import builtin_manifest_dir, model_path_dirs, user_manifest_dir
 from advengine.models.manifest import Manifest, read_manifest
@@ -79,7 +79,7 @@ def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifes
         raise ModelError(f"model {m.name!r} is already registered ({target}); pass --force to replace it")
     data = dict(m.raw)
     data["source"] = {**data["source"], "path": str(m.onnx_path)}
-    write_atomic(target, (json.dumps(data, indent=2) + "\n").encode())
+    atomic_write(target, json.dumps(data, indent=2) + "\n")
     return read_manifest(target, "registered")
 
 
