@@ -68,6 +68,10 @@ def must(what: str) -> PydanticCustomError:
     return PydanticCustomError("must", "must be {what}", {"what": what})
 
 
+#: Errors about the number of items, which the value's own phrase ("a list of 3 numbers") says better.
+_SHAPE = frozenset({"missing", "too_short", "too_long"})
+
+
 def phrased(what: str) -> WrapValidator:
     """An ``Annotated`` marker: any error of the value (type or bound) reads ``must be <what>``, for
     fields whose rule is best said in one phrase ("an integer >= 1", "a positive number of seconds")."""
@@ -76,7 +80,7 @@ def phrased(what: str) -> WrapValidator:
         try:
             return handler(value)
         except ValidationError as exc:
-            if any(e["loc"] for e in exc.errors()):
+            if any(e["loc"] and e["type"] not in _SHAPE for e in exc.errors()):
                 raise  # an error inside the value (an item of a list) keeps its own message
             raise must(what) from None
 
@@ -133,7 +137,7 @@ def _sentence(err: ErrorDetails, where: str, path: str) -> str:
             else (f"{where}: {ctx['key']} is not a known key (known: {ctx['known']})")
         )
     if kind == "missing":
-        return f"{at} is missing; add it"
+        return f"{where}: missing field {path!r}"
     if kind == "must":
         what = ctx["what"]
     elif kind == "literal_error":
