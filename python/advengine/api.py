@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from advengine.attacks import Attack, attack_component, attack_names, build_attack
+from advengine.attacks import ATTACKS, Attack, build_attack
 from advengine.data import Dataset, load_dataset
-from advengine.defenses import Defense, build_defense, defense_component, defense_names
+from advengine.defenses import DEFENSES, Defense, build_defense
 from advengine.errors import DatasetError, ParameterError
 from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
@@ -190,8 +190,8 @@ def run_defense(
 def components() -> dict[str, list[dict[str, Any]]]:
     """Every registered attack and defense with its track, description and parameters."""
     attacks = []
-    for n in attack_names():
-        a = attack_component(n)
+    for n in ATTACKS.names():
+        a = ATTACKS.get(n)
         attacks.append(
             {
                 "name": n,
@@ -202,8 +202,8 @@ def components() -> dict[str, list[dict[str, Any]]]:
             }
         )
     defenses = []
-    for n in defense_names():
-        d = defense_component(n)
+    for n in DEFENSES.names():
+        d = DEFENSES.get(n)
         defenses.append(
             {
                 "name": n,

@@ -12,7 +12,7 @@ import functools
 import operator
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError, ValidationInfo, field_validator
@@ -67,19 +67,17 @@ class Configured(Generic[P]):
 
     #: The parameter model (the registry validates params with it and this class's preset defaults).
     params_type: ClassVar[type[Params]] = Params
+    #: Attributes a registration may set per name (``register_preset`` keywords that are not params),
+    #: e.g. ``default_models=first_model``, an attack's ``track``.
+    settings: ClassVar[frozenset[str]] = frozenset({"default_models"})
 
-    def __init__(
-        self,
-        params: P,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-    ) -> None:
+    def __init__(self, params: P, *, name: str, models: Sequence[str] = (), **settings: Any) -> None:
         self.name = name
         self.params = params
-        #: The source models given, else the preset's default, else the class's.
-        self.models = tuple(models) or (default_models or self.default_models)()
+        for key, value in settings.items():
+            setattr(self, key, value)  # the registry checked every key against `settings`
+        #: The source models given, else the default of the registration or of the class.
+        self.models = tuple(models) or self.default_models()
 
     def default_models(self) -> tuple[str, ...]:
         return ()

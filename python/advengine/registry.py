@@ -1,7 +1,7 @@
 """Name → component registries shared by attacks and defenses.
 
 A registered name is a class plus data: the defaults of its parameters and the settings its
-constructor takes (an attack's track, its default source models). A *preset* is one more such
+instances take (an attack's track, its default source models). A *preset* is one more such
 registration of an existing class, e.g. PGD is the iterative attack with a random start and longer
 steps::
 
@@ -11,7 +11,6 @@ steps::
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -31,7 +30,8 @@ class Component(Generic[C]):
     cls: type[C]
     #: Parameter defaults that differ from the params model's own.
     defaults: Mapping[str, Any]
-    #: Keyword arguments of the class's constructor, e.g. ``track="targeted"``.
+    #: Attributes of the instance this name sets (``cls.settings`` lists those allowed), e.g.
+    #: ``track="targeted"``.
     settings: Mapping[str, Any]
     #: One line for ``advengine list``.
     doc: str
@@ -58,19 +58,6 @@ class Component(Generic[C]):
         return self.cls(typed, name=self.name, models=models, **self.settings)
 
 
-def _settings_of(cls: type[Any]) -> set[str]:
-    """Keyword names the constructor of ``cls`` takes, following ``**settings`` up the classes."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        params = inspect.signature(vars(klass)["__init__"]).parameters.values()
-        names |= {p.name for p in params if p.kind is p.KEYWORD_ONLY}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
-    return names
-
-
 def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
 
@@ -82,13 +69,13 @@ class Registry(Generic[C]):
 
     def register_preset(self, name: str, cls: type[C], *, doc: str | None = None, **defaults: Any) -> None:
         """Register ``cls`` under ``name``. Keywords naming fields of its params model are parameter
-        defaults; the others are constructor settings (checked against the constructor now)."""
+        defaults; the others are settings (checked against ``cls.settings`` now)."""
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} registered twice")
         fields = cls.params_type.model_fields
         params = {k: v for k, v in defaults.items() if k in fields}
         settings = {k: v for k, v in defaults.items() if k not in fields}
-        bad = sorted(set(settings) - _settings_of(cls))
+        bad = sorted(set(settings) - cls.settings)
         if bad:
             raise ValueError(
                 f"{self.kind} {name!r}: {bad[0]!r} is neither a parameter nor a setting of {cls.__name__}"

@@ -13,10 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from advengine.attacks import attack_names, build_attack
+from advengine.attacks import ATTACKS, build_attack
 from advengine.attacks.ensemble_eot import sangxia_schedule
 from advengine.attacks.gradient import IterativeAttack, MifgsmTargeted
-from advengine.attacks.registry import ATTACKS
 from advengine.errors import ConfigError, ParameterError
 
 from .conftest import true_label_ce
@@ -41,7 +40,7 @@ SMALL: dict[str, dict[str, Any]] = {
 }
 
 
-GRADIENT_ATTACKS = [n for n in attack_names() if n not in ("noop", "random-noise")]
+GRADIENT_ATTACKS = [n for n in ATTACKS.names() if n not in ("noop", "random-noise")]
 #: ε = 16 for every attack, plus ε = 4 where the attack branches on ε (TSAIL's targeted schedule).
 CASES = [(n, 16) for n in GRADIENT_ATTACKS] + [("fgsm", 4), ("mifgsm-targeted", 4)]
 

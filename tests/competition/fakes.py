@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from advengine.attacks import Attack, register
+from advengine.attacks import Attack, register_preset
 from advengine.attacks.baselines import sign_noise
 from advengine.data import load_dataset
 from advengine.defenses import Defense
@@ -19,86 +20,58 @@ from advengine.params import Params
 from advengine.types import ImagesF32, ImagesU8, Labels
 
 
-@register
-class Shift(Attack[Params]):
-    """Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary."""
-
-    name = "fake-shift"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        return np.clip(x + np.float32(0.5), 0.0, 1.0).astype(np.float32)
-
-
-@register
-class Crash(Attack[Params]):
-    name = "fake-crash"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        raise RuntimeError("fake attack crashed on purpose")
-
-
-@register
-class Hang(Attack[Params]):
-    name = "fake-hang"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        time.sleep(3600)
-        return x
-
-
-@register
-class Stubborn(Attack[Params]):
-    """Ignores SIGTERM, so only the SIGKILL after the grace period stops it."""
-
-    name = "fake-stubborn"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        time.sleep(3600)
-        return x
-
-
-class SlowParams(Params):
+class FakeParams(Params):
+    #: fake-slow's pause before it answers.
     seconds: float = 0.5
-
-
-@register
-class Slow(Attack[SlowParams]):
-    """Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run."""
-
-    name = "fake-slow"
-    params_type = SlowParams
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        time.sleep(self.params.seconds)
-        return sign_noise(x, eps, rng)
-
-
-@register
-class Exit(Attack[Params]):
-    """Kills its own worker process, as a segfault would."""
-
-    name = "fake-exit"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        os._exit(3)
-
-
-class FlakyParams(Params):
-    #: Created by the first call, which then fails; later calls see it and succeed.
+    #: Created by the first call of a flaky fake, which then fails; later calls see it and succeed.
     marker: str = ""
+
+
+Script = Callable[[FakeParams, ImagesF32, float, np.random.Generator], ImagesF32]
+
+
+class Scripted(Attack[FakeParams]):
+    """A fake attack whose run() is the ``script`` of its registration: script(params, x, ε, rng)."""
+
+    params_type = FakeParams
+    settings = Attack.settings | {"script"}
+    script: Script
+
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        return self.script(self.params, x, eps, rng)
+
+
+def _shift(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    return np.clip(x + np.float32(0.5), 0.0, 1.0).astype(np.float32)
+
+
+def _crash(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    raise RuntimeError("fake attack crashed on purpose")
+
+
+def _hang(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    time.sleep(3600)
+    return x
+
+
+def _stubborn(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return _hang(p, x, eps, rng)
+
+
+def _exit(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    os._exit(3)
+
+
+def _identity(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    return x
+
+
+def _slow(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    time.sleep(p.seconds)
+    return sign_noise(x, eps, rng)
 
 
 def _fail_once(marker: str, what: str) -> None:
@@ -108,29 +81,24 @@ def _fail_once(marker: str, what: str) -> None:
         raise RuntimeError(f"fake {what} failed once on purpose")
 
 
-@register
-class Flaky(Attack[FlakyParams]):
-    """Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer)."""
-
-    name = "fake-flaky"
-    params_type = FlakyParams
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        _fail_once(self.params.marker, "attack")
-        return x
+def _flaky(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    _fail_once(p.marker, "attack")
+    return x
 
 
-@register
-class TargetNoop(Attack[Params]):
-    name = "fake-target-noop"
-    track = "targeted"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        return x
+#: Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary.
+register_preset("fake-shift", Scripted, script=_shift)
+register_preset("fake-crash", Scripted, script=_crash)
+register_preset("fake-hang", Scripted, script=_hang)
+#: Ignores SIGTERM, so only the SIGKILL after the grace period stops it.
+register_preset("fake-stubborn", Scripted, script=_stubborn)
+#: Kills its own worker process, as a segfault would.
+register_preset("fake-exit", Scripted, script=_exit)
+register_preset("fake-target-noop", Scripted, script=_identity, track="targeted")
+#: Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run.
+register_preset("fake-slow", Scripted, script=_slow)
+#: Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer).
+register_preset("fake-flaky", Scripted, script=_flaky)
 
 
 class ConstantParams(Params):
@@ -177,23 +145,23 @@ class Oracle(Defense[OracleParams]):
 
 
 @register_defense
+class DefenseFlaky(Defense[FakeParams]):
+    """Crashes on its first piece only, then answers the constant label 1."""
+
+    name = "fake-defense-flaky"
+    params_type = FakeParams
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        _fail_once(self.params.marker, "defense")
+        return np.ones(len(images), dtype=np.int64)
+
+
+@register_defense
 class DefenseCrash(Defense[Params]):
     name = "fake-defense-crash"
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         raise RuntimeError("fake defense crashed on purpose")
-
-
-@register_defense
-class DefenseFlaky(Defense[FlakyParams]):
-    """Crashes on its first piece only, then answers the constant label 1."""
-
-    name = "fake-defense-flaky"
-    params_type = FlakyParams
-
-    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        _fail_once(self.params.marker, "defense")
-        return np.ones(len(images), dtype=np.int64)
 
 
 @register_defense

@@ -10,9 +10,8 @@ import pytest
 
 from advengine.attacks import build_attack
 from advengine.data import load_dataset, sample_dataset_dir
-from advengine.defenses import build_defense, defense_component, defense_names
+from advengine.defenses import DEFENSES, build_defense
 from advengine.defenses.pipeline import PAD_GRAY, PipelineDefense, resize_pad_nearest
-from advengine.defenses.registry import DEFENSES
 from advengine.errors import ConfigError, ParameterError
 
 from .conftest import true_label_ce
@@ -30,9 +29,9 @@ def pipeline(
 
 def test_presets_are_registered_with_their_published_defaults() -> None:
     assert {"pipeline", "ensemble", "median", "random-resize-pad", "resize", "jpeg", "bit-depth"} <= set(
-        defense_names()
+        DEFENSES.names()
     )
-    assert defense_component("random-resize-pad").setting("randomized")
+    assert DEFENSES.get("random-resize-pad").setting("randomized")
     rrp = pipeline("random-resize-pad")
     assert rrp.randomized
     assert (rrp.params.draws, rrp.params.flip_prob, rrp.params.pad_extra) == (30, 0.5, 31)

@@ -10,8 +10,7 @@ cannot trust what ``run`` returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import ClassVar, final
+from typing import Any, ClassVar, final
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from advengine.data.images import from_model_output, to_model_input
 from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
 from advengine.params import Configured, P
+from advengine.registry import Registry
 from advengine.types import AttackTrack, ImagesF32, ImagesU8, Labels
 
 Track = AttackTrack
@@ -28,23 +28,11 @@ Track = AttackTrack
 class Attack(Configured[P], ABC):
     """Base class of every built-in attack; ``P`` is its params model."""
 
+    settings = Configured.settings | {"track"}
     #: The track it competes in (a preset may register the class for the other one).
     track: AttackTrack = "nontargeted"
     #: Whether :meth:`run` needs source models (gradient attacks do, noise baselines do not).
     needs_models: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        params: P,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-        track: AttackTrack | None = None,
-    ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models)
-        if track is not None:
-            self.track = track
 
     @final
     def __call__(
@@ -77,3 +65,7 @@ class Attack(Configured[P], ABC):
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
         """Adversarial float32 NCHW images in [0, 1] for clean ``x``; ``eps`` is in [0, 1] units."""
+
+
+#: Every registered attack by name (``advengine.attacks.register`` / ``register_preset`` add to it).
+ATTACKS: Registry[Attack[Any]] = Registry("attack")

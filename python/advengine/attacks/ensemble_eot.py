@@ -22,8 +22,8 @@ import numpy as np
 from pydantic import Field
 
 from advengine.attacks.augment import random_affine
+from advengine.attacks.base import ATTACKS
 from advengine.attacks.gradient import GradientParams, IterationState, IterativeAttack
-from advengine.attacks.registry import register_preset
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source
 
 
@@ -72,7 +72,7 @@ class EnsembleEot(IterativeAttack[EnsembleEotParams]):
             state.move(np.float32(step_mul * eps) * np.sign(total).astype(np.float32))
 
 
-register_preset("ensemble-eot", EnsembleEot)
+ATTACKS.register_preset("ensemble-eot", EnsembleEot)
 
 
 __all__ = ["EnsembleEot", "EnsembleEotParams", "sangxia_schedule"]

@@ -20,20 +20,19 @@ source ensemble's own prediction on the clean image (as the NIPS17 FGSM baseline
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from advengine.attacks.augment import random_diversity, smooth_gradient
-from advengine.attacks.base import Attack
-from advengine.attacks.registry import register_preset
+from advengine.attacks.base import ATTACKS, Attack
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source, zoo_models
 from advengine.errors import ParameterError
 from advengine.models import check_models
 from advengine.params import Params
-from advengine.types import AttackTrack, ImagesF32, Labels
+from advengine.types import ImagesF32, Labels
 from advengine.validation import must
 
 Direction = Literal["sign", "mean-abs", "std-round"]
@@ -145,19 +144,12 @@ class IterativeAttack(Attack[GP]):
     params_type: ClassVar[type[Params]] = GradientParams
     needs_models: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        params: GP,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-        track: AttackTrack | None = None,
-        weight_table: Mapping[str, float] | None = None,
-    ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models, track=track)
-        #: Published per-model logit weights, used when ``weights`` is not given and every model has one.
-        self.weight_table = weight_table
+    settings = Attack.settings | {"weight_table"}
+    #: Published per-model logit weights, used when ``weights`` is not given and every model has one.
+    weight_table: Mapping[str, float] | None = None
+
+    def __init__(self, params: GP, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
         check_models(self.models, self.name, "source model")
 
     def default_models(self) -> tuple[str, ...]:
@@ -282,11 +274,9 @@ class MifgsmTargeted(IterativeAttack[MifgsmTargetedParams]):
 
     params_type = MifgsmTargetedParams
 
-    def __init__(
-        self, params: MifgsmTargetedParams, *, name: str, models: Sequence[str] = (), **settings: Any
-    ) -> None:
+    def __init__(self, params: MifgsmTargetedParams, *, models: Sequence[str] = (), **kwargs: Any) -> None:
         self._explicit_models = bool(models)
-        super().__init__(params, name=name, models=models, **settings)
+        super().__init__(params, models=models, **kwargs)
 
     def _roster(self, eps_px: int) -> dict[str, float]:
         return TSAIL_TARGETED_HIGH if eps_px >= 8 else TSAIL_TARGETED_LOW
@@ -312,26 +302,26 @@ class MifgsmTargeted(IterativeAttack[MifgsmTargetedParams]):
 #: MI-FGSM's momentum, shared by its presets.
 MI: dict[str, Any] = {"mu": 1.0, "direction": "mean-abs"}
 
-register_preset(
+ATTACKS.register_preset(
     "fgsm",
     IterativeAttack,
     doc="FGSM (Goodfellow et al.; the NIPS17 sample): one ε step along sign ∇CE of the own prediction.",
     default_models=first_model,  # the sample attacked Inception-v3 alone
     iterations=1,
 )
-register_preset(
+ATTACKS.register_preset(
     "ifgsm",
     IterativeAttack,
     doc="I-FGSM / BIM (Kurakin et al.): 10 sign steps of ε/10 with projection (Dong et al.'s baseline).",
 )
-register_preset(
+ATTACKS.register_preset(
     "pgd",
     IterativeAttack,
     doc="PGD (Madry et al.): uniform random start in the ε-box, 10 sign steps of 2.5·ε/10.",
     step_scale=2.5,
     random_start=True,
 )
-register_preset(
+ATTACKS.register_preset(
     "cw-linf",
     IterativeAttack,
     doc="C&W-L∞ as PGD on the C&W margin max_{j≠y} z_j − z_y (capped at κ = 50).",
@@ -340,7 +330,7 @@ register_preset(
     loss="cw",
     kappa=50.0,
 )
-register_preset(
+ATTACKS.register_preset(
     "mifgsm",
     IterativeAttack,
     doc="""MI-FGSM (TSAIL, 1st place non-targeted): logit ensemble, μ = 1, 10 iterations of ε/10,
@@ -348,8 +338,8 @@ register_preset(
     weight_table=TSAIL_WEIGHTS,
     **MI,
 )
-register_preset("difgsm", Difgsm, step=1.0, diversity_prob=0.5)
-register_preset(
+ATTACKS.register_preset("difgsm", Difgsm, step=1.0, diversity_prob=0.5)
+ATTACKS.register_preset(
     "tifgsm",
     IterativeAttack,
     doc="""TI-FGSM (Dong et al. 2019) in its momentum form: the gradient is convolved with a 15×15
@@ -357,7 +347,7 @@ register_preset(
     ti_size=15,
     **MI,
 )
-register_preset(
+ATTACKS.register_preset(
     "step-target-class",
     IterativeAttack,
     doc="The NIPS17 ``step_target_class`` baseline: one ε step down the CE of the target class.",
@@ -365,7 +355,7 @@ register_preset(
     default_models=first_model,
     iterations=1,
 )
-register_preset(
+ATTACKS.register_preset(
     "iter-target-class",
     IterativeAttack,
     doc="""The NIPS17 ``iter_target_class`` baseline: 20 steps of 1 pixel down the CE of the target
@@ -375,7 +365,7 @@ register_preset(
     iterations=20,
     step=1.0,
 )
-register_preset("mifgsm-targeted", MifgsmTargeted, track="targeted", mu=1.0, direction="std-round")
+ATTACKS.register_preset("mifgsm-targeted", MifgsmTargeted, track="targeted", mu=1.0, direction="std-round")
 
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from advengine.attacks.base import ATTACKS
 from advengine.attacks.gradient import GradientParams, IterationState, IterativeAttack
-from advengine.attacks.registry import register_preset
 from advengine.attacks.sources import get_source
 
 
@@ -27,7 +27,7 @@ class CrossIterative(IterativeAttack[GradientParams]):
         state.move(np.float32(state.step) * np.sign(g).astype(np.float32))
 
 
-register_preset("cross-iterative", CrossIterative, iterations=2, step_scale=2.0)
+ATTACKS.register_preset("cross-iterative", CrossIterative, iterations=2, step_scale=2.0)
 
 
 __all__ = ["CrossIterative"]

@@ -20,10 +20,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 from pydantic import Strict as StrictMode
 
-from advengine.attacks import attack_component
+from advengine.attacks import ATTACKS
 from advengine.competition.pieces import entry_kind
 from advengine.competition.plugins import import_plugins
-from advengine.defenses import defense_component
+from advengine.defenses import DEFENSES
 from advengine.errors import ConfigError
 from advengine.registry import Component
 from advengine.types import TRACKS, BuiltinEntry, Entry, Label, SubmissionEntry, SubmissionTable, Track
@@ -166,7 +166,7 @@ class CompetitionConfig(Settings):
 
 def component(track: Track, name: str) -> Component[Any]:
     """The registered attack or defense ``name`` of ``track``'s kind."""
-    return defense_component(name) if track == "defense" else attack_component(name)
+    return DEFENSES.get(name) if track == "defense" else ATTACKS.get(name)
 
 
 def _builtin(source: str, section: str, index: int, track: Track, table: EntryTable) -> BuiltinEntry:

@@ -15,10 +15,10 @@ import dataclasses
 import hashlib
 import importlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from advengine.attacks import Attack, attack_component
-from advengine.defenses import Defense, defense_component
+from advengine.attacks import ATTACKS
+from advengine.defenses import DEFENSES
 from advengine.types import BuiltinEntry, Entry, ImagesU8, Labels, SubmissionTable
 
 
@@ -40,6 +40,7 @@ class DefenseInputs:
 
 
 Inputs = AttackInputs | DefenseInputs
+In = TypeVar("In", AttackInputs, DefenseInputs)
 
 
 class Piece(Protocol):
@@ -73,36 +74,29 @@ def entry_kind(kind: str, module: str) -> EntryKind:
     return _KINDS[kind]
 
 
-def _check(inputs: Inputs, want: type[Any], label: str) -> Any:
-    if not isinstance(inputs, want):
-        raise TypeError(f"{label} needs {want.__name__}")
-    return inputs
-
-
-@dataclasses.dataclass(frozen=True)
-class AttackPiece:
-    attack: Attack[Any]
-    label: str
-
-    def __call__(self, inputs: Inputs) -> Any:
-        i: AttackInputs = _check(inputs, AttackInputs, f"attack {self.label}")
-        return self.attack(i.images, eps=i.eps, target_classes=i.target_classes, seed=i.seed)
-
-
-@dataclasses.dataclass(frozen=True)
-class DefensePiece:
-    defense: Defense[Any]
-    label: str
-
-    def __call__(self, inputs: Inputs) -> Any:
-        i: DefenseInputs = _check(inputs, DefenseInputs, f"defense {self.label}")
-        return self.defense(i.images, seed=i.seed)
-
-
 def _builtin(entry: BuiltinEntry) -> Piece:
+    """The piece of a registered attack or defense: its instance called on the batch."""
     if entry.track == "defense":
-        return DefensePiece(defense_component(entry.name).build(entry.params, entry.models), entry.label)
-    return AttackPiece(attack_component(entry.name).build(entry.params, entry.models), entry.label)
+        defense = DEFENSES.get(entry.name).build(entry.params, entry.models)
+
+        def classify(inputs: Inputs) -> Any:
+            batch = _expect(inputs, DefenseInputs)
+            return defense(batch.images, seed=batch.seed)
+
+        return classify
+    attack = ATTACKS.get(entry.name).build(entry.params, entry.models)
+
+    def perturb(inputs: Inputs) -> Any:
+        batch = _expect(inputs, AttackInputs)
+        return attack(batch.images, eps=batch.eps, target_classes=batch.target_classes, seed=batch.seed)
+
+    return perturb
+
+
+def _expect(inputs: Inputs, want: type[In]) -> In:
+    if not isinstance(inputs, want):
+        raise TypeError(f"this piece needs {want.__name__}, got {type(inputs).__name__}")
+    return inputs
 
 
 register_kind("builtin", EntryKind(build=_builtin))

@@ -7,14 +7,14 @@ and the labels that come back, so a broken defense fails loudly instead of scori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import final
+from typing import Any, final
 
 import numpy as np
 
 from advengine.data.checks import check_images
 from advengine.errors import ShapeError
 from advengine.params import Configured, P
+from advengine.registry import Registry
 from advengine.types import ImagesU8, Labels
 
 
@@ -23,19 +23,7 @@ class Defense(Configured[P], ABC):
 
     #: Randomised defenses (e.g. random resize + pad) draw from the seed given to ``__call__``.
     randomized: bool = False
-
-    def __init__(
-        self,
-        params: P,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-        randomized: bool | None = None,
-    ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models)
-        if randomized is not None:
-            self.randomized = randomized
+    settings = Configured.settings | {"randomized"}
 
     @final
     def __call__(self, images: ImagesU8, *, seed: int = 0) -> Labels:
@@ -52,3 +40,7 @@ class Defense(Configured[P], ABC):
     @abstractmethod
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         """TF-Slim labels for a validated uint8 NHWC batch."""
+
+
+#: Every registered defense by name (``advengine.defenses.register`` / ``register_preset`` add to it).
+DEFENSES: Registry[Defense[Any]] = Registry("defense")

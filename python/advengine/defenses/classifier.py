@@ -19,8 +19,7 @@ from pydantic import Field
 from advengine import env
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
-from advengine.defenses.base import Defense
-from advengine.defenses.registry import register
+from advengine.defenses.base import DEFENSES, Defense
 from advengine.errors import ParameterError
 from advengine.models import OnnxClassifier, load_classifier
 from advengine.params import Params
@@ -68,15 +67,15 @@ class ClassifierParams(Params):
     threads: Threads = None
 
 
-@register
+@DEFENSES.register
 class ClassifierDefense(Defense[ClassifierParams]):
     """Labels images with the argmax of the models' mean logits."""
 
     name = "classifier"
     params_type = ClassifierParams
 
-    def __init__(self, params: ClassifierParams, **settings: Any) -> None:
-        super().__init__(params, **settings)
+    def __init__(self, params: ClassifierParams, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
         self.ensemble = ModelEnsemble(self.models, params.threads)
 
     def default_models(self) -> tuple[str, ...]:

@@ -22,9 +22,8 @@ import numpy.typing as npt
 from pydantic import Field, field_validator
 
 from advengine.data.labels import labels_from_logits
-from advengine.defenses.base import Defense
+from advengine.defenses.base import DEFENSES, Defense
 from advengine.defenses.classifier import DEFAULT_MODEL, ModelEnsemble, Threads, softmax
-from advengine.defenses.registry import register_preset
 from advengine.defenses.transforms import Transform, parse_transform
 from advengine.errors import ParameterError
 from advengine.kernels import resize_pad
@@ -70,8 +69,8 @@ class PipelineDefense(Defense[PipelineParams]):
 
     params_type = PipelineParams
 
-    def __init__(self, params: PipelineParams, **settings: Any) -> None:
-        super().__init__(params, **settings)
+    def __init__(self, params: PipelineParams, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
         check_models(self.models, self.name)
         self.transforms: list[Transform] = [parse_transform(s) for s in params.transforms]
         self.ensemble = ModelEnsemble(self.models, params.threads)
@@ -114,40 +113,40 @@ def zoo() -> tuple[str, ...]:
     return tuple(list_models())
 
 
-register_preset("pipeline", PipelineDefense)
-register_preset(
+DEFENSES.register_preset("pipeline", PipelineDefense)
+DEFENSES.register_preset(
     "ensemble",
     PipelineDefense,
     doc="The zoo's models with mean probabilities (or mean logits with fusion=logit).",
     default_models=zoo,
     fusion="prob",
 )
-register_preset(
+DEFENSES.register_preset(
     "median",
     PipelineDefense,
     doc="2×2 median filter (scipy semantics), then the classifier(s) (4th place).",
     transforms=("median:2",),
 )
-register_preset(
+DEFENSES.register_preset(
     "random-resize-pad",
     PipelineDefense,
     doc="Random resize + pad, 30 draws with persistent flips, softmax summed (2nd place).",
     randomized=True,
     draws=30,
 )
-register_preset(
+DEFENSES.register_preset(
     "resize",
     PipelineDefense,
     doc="Bilinear down to 200 and back up to 299, then the classifier(s).",
     transforms=("resize:200",),
 )
-register_preset(
+DEFENSES.register_preset(
     "jpeg",
     PipelineDefense,
     doc="JPEG round trip at quality 75, then the classifier(s).",
     transforms=("jpeg:75",),
 )
-register_preset(
+DEFENSES.register_preset(
     "bit-depth",
     PipelineDefense,
     doc="Colour depth reduced to 5 bits (feature squeezing), then the classifier(s).",
