@@ -25,6 +25,7 @@ from advengine.errors import DatasetError, ParameterError
 from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
 from advengine.params import describe
+from advengine.seeds import derive_seed
 
 TARGET_CSV = "target_class.csv"
 #: Called after each batch with (images done, images in total).
@@ -143,8 +144,9 @@ def run_attack(
         part = dataset.take(idx)
         images = part.read_images()
         batch_targets = None if targets is None else targets[np.asarray(idx)]
-        # The seed is mixed with the batch's first index so batches draw different noise.
-        adv = attack(images, eps=eps, target_classes=batch_targets, seed=seed * 1_000_003 + idx[0])
+        # Each batch draws from its own seed, named by its first image, so batches differ.
+        batch_seed = derive_seed(seed, "attack", name, idx[0])
+        adv = attack(images, eps=eps, target_classes=batch_targets, seed=batch_seed)
         write_png_batch(adv, [out_dir / f"{i}.png" for i in part.image_ids])
         run.written.extend(part.image_ids)
         done += len(idx)
@@ -176,7 +178,7 @@ def run_defense(
         log(f"{name}: classifying {len(dataset)} images → {out_csv}")
     labels: dict[str, int] = {}
     for start, images in dataset.batches(batch_size):
-        got = defense(images, seed=seed * 1_000_003 + start)
+        got = defense(images, seed=derive_seed(seed, "defense", name, start))
         for image_id, label in zip(dataset.image_ids[start : start + len(images)], got, strict=True):
             labels[image_id] = int(label)
         if progress is not None:

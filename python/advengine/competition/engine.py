@@ -29,7 +29,7 @@ from advengine.competition.artefacts import (
 )
 from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
-from advengine.competition.pieces import AttackInputs, DefenseInputs, piece_seed
+from advengine.competition.pieces import AttackInputs, DefenseInputs
 from advengine.competition.plugins import import_plugins
 from advengine.competition.projection import missing_mask, project_outputs
 from advengine.competition.report import RunData, build_results, write_reports
@@ -38,6 +38,7 @@ from advengine.competition.state import RunDir
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, DatasetError
 from advengine.kernels import read_png_batch, write_png_batch
+from advengine.seeds import derive_seed
 from advengine.types import CLEAN, Entry
 
 R = TypeVar("R", AttackRecord, DefenseRecord)
@@ -75,7 +76,7 @@ def eps_schedule(n_batches: int, policy: str, seed: int) -> list[int]:
     values with a generator seeded by the competition seed."""
     if policy == "cycle":
         return [EPS_VALUES[k % len(EPS_VALUES)] for k in range(n_batches)]
-    rng = np.random.default_rng(piece_seed(seed, "eps"))
+    rng = np.random.default_rng(derive_seed(seed, "eps"))
     return [int(v) for v in rng.choice(np.array(EPS_VALUES), size=n_batches)]
 
 
@@ -186,7 +187,7 @@ class Competition:
                     self.timings["io"] += time.perf_counter() - t0
                     clean_cache[piece] = images
                     targets = self.target_classes[b.start : b.stop] if entry.track == "targeted" else None
-                    seed = piece_seed(self.config.seed, "attack", entry.label, b.index)
+                    seed = derive_seed(self.config.seed, "attack", entry.label, b.index)
                     return AttackInputs(images, b.eps, targets, seed, str(piece))
 
                 yield Job(piece, entry, load)
@@ -267,7 +268,7 @@ class Competition:
                     else:
                         images = read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
                     self.timings["io"] += time.perf_counter() - t0
-                    seed = piece_seed(self.config.seed, "defense", defense.label, attack, b.index)
+                    seed = derive_seed(self.config.seed, "defense", defense.label, attack, b.index)
                     return DefenseInputs(images, seed, str(piece))
 
                 yield Job(piece, defense, load)

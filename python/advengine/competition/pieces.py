@@ -12,7 +12,6 @@ worker loads its models once per roster entry.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -112,13 +111,6 @@ def run_piece(entry: Entry, inputs: Inputs) -> Any:
     return piece(inputs)
 
 
-def piece_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed derived from the competition seed and the piece's identity (stable across runs
-    and processes, unlike ``hash``)."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-
-
 __all__ = [
     "AttackInputs",
     "DefenseInputs",
@@ -126,7 +118,6 @@ __all__ = [
     "Inputs",
     "Piece",
     "entry_kind",
-    "piece_seed",
     "register_kind",
     "run_piece",
 ]
