@@ -9,14 +9,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from advengine.errors import ModelError
 from advengine.files import atomic_write
 from advengine.models import build
 from advengine.models.build import Step, _no_step, build_onnx
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import cache_dir
 from advengine.models.manifest import Manifest
-from advengine.models.zoo import get_manifest
+from advengine.models.zoo import checked_onnx_file, get_manifest
 
 KEY_LENGTH = 16
 
@@ -65,16 +64,12 @@ def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Pat
     """
     m = get_manifest(name)
     if not m.builds_onnx:
-        assert m.onnx_path is not None
-        if not m.onnx_path.is_file():
-            raise ModelError(f"model {name}: ONNX file {m.onnx_path} is missing (manifest {m.path})")
-        actual = sha256_file(m.onnx_path)
-        if actual != m.sha256:
-            raise ModelError(
-                f"model {name}: {m.onnx_path} has sha256 {actual}, the manifest {m.path} says {m.sha256}; "
-                "re-register the model after changing its file"
-            )
-        return m.onnx_path
+        return checked_onnx_file(
+            m,
+            f"model {name}",
+            f"is missing (manifest {m.path})",
+            f"re-register the model after changing its file (manifest {m.path})",
+        )
     path = cached_path(m)
     if not force and is_fresh(path):
         return path
