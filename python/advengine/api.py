@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from advengine.attacks import Attack, attack_class, attack_names, build_attack
+from advengine.attacks import Attack, attack_component, attack_names, build_attack
 from advengine.data import Dataset, load_dataset
-from advengine.defenses import Defense, build_defense, defense_class, defense_names
+from advengine.defenses import Defense, build_defense, defense_component, defense_names
 from advengine.errors import DatasetError, ParameterError
 from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
@@ -94,7 +94,9 @@ def _check_batch_size(batch_size: int, seed: int) -> None:
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def make_attack(name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()) -> Attack:
+def make_attack(
+    name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()
+) -> Attack[Any]:
     return build_attack(name, params, models)
 
 
@@ -166,7 +168,7 @@ def run_defense(
 ) -> dict[str, int]:
     """Labels every image of ``data`` and writes the NIPS17 CSV ``<ImageId>.png,<label>`` atomically."""
     _check_batch_size(batch_size, seed)
-    defense: Defense = build_defense(name, params, models)
+    defense: Defense[Any] = build_defense(name, params, models)
     dataset = load_dataset(Path(data))
     if limit is not None:
         dataset = dataset.head(limit)
@@ -189,25 +191,25 @@ def components() -> dict[str, list[dict[str, Any]]]:
     """Every registered attack and defense with its track, description and parameters."""
     attacks = []
     for n in attack_names():
-        cls = attack_class(n)
+        a = attack_component(n)
         attacks.append(
             {
                 "name": n,
-                "track": cls.track,
-                "needs_models": cls.needs_models,
-                "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
-                "params": describe(cls.params_type),
+                "track": a.setting("track"),
+                "needs_models": a.cls.needs_models,
+                "description": a.doc,
+                "params": describe(a.params_type, a.defaults),
             }
         )
     defenses = []
     for n in defense_names():
-        dcls = defense_class(n)
+        d = defense_component(n)
         defenses.append(
             {
                 "name": n,
-                "randomized": dcls.randomized,
-                "description": (dcls.__doc__ or "").strip().splitlines()[0] if dcls.__doc__ else "",
-                "params": describe(dcls.params_type),
+                "randomized": d.setting("randomized"),
+                "description": d.doc,
+                "params": describe(d.params_type, d.defaults),
             }
         )
     return {"attacks": attacks, "defenses": defenses}

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, SerializeAsAny
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, Field, SerializeAsAny
+from pydantic import Strict as StrictMode
 
 from advengine.params import Params
+from advengine.validation import Strict, must, phrased
 
 #: ``uint8 [n, h, w, 3]`` RGB in 0..255: files, submissions, kernels, the Attack/Defense contract.
 ImagesU8 = npt.NDArray[np.uint8]
@@ -39,20 +40,22 @@ LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 def _check_label(value: str) -> str:
     if value == CLEAN or not LABEL_PATTERN.match(value):
-        raise PydanticCustomError("label", "must be letters, digits, '.', '_' or '-' (not 'clean')")
+        raise must("letters, digits, '.', '_' or '-' (not 'clean')")
     return value
 
 
-Label = Annotated[str, AfterValidator(_check_label)]
+Label = Annotated[str, StrictMode(), AfterValidator(_check_label)]
 
 SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 SANDBOX_CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
 
 
-class _Entry(BaseModel):
+class _Entry(Strict):
     """What every roster entry has: the track it competes in and its label (its name in the results)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    #: The module that runs this kind of entry (imported in each worker before its first piece), so
+    #: the engine never needs to know the kinds that packages above it add.
+    runner: ClassVar[str]
 
     track: Track
     label: Label
@@ -67,10 +70,16 @@ class _Entry(BaseModel):
     def to_json(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def for_run(self, time_limit: float, log_root: str) -> Self:
+        """This entry as one run runs it (the run's time limit and log directory, where it uses them)."""
+        return self
+
 
 class BuiltinEntry(_Entry):
     """A registered attack or defense with its typed parameters (parsed once, when the roster is read)
     and its source models."""
+
+    runner: ClassVar[str] = "advengine.competition.pieces"
 
     kind: Literal["builtin"] = "builtin"
     name: str
@@ -90,20 +99,34 @@ class BuiltinEntry(_Entry):
         }
 
 
-class SandboxSettings(BaseModel):
+PositiveCount = Annotated[int, StrictMode(), Field(gt=0), phrased("a positive integer")]
+
+
+class SandboxSettings(Strict):
     """How one submission is confined: the sandbox and its per-run resource limits."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     sandbox: SandboxChoice = "auto"
-    memory_mb: PositiveInt = 8192
-    nproc: PositiveInt = 256
-    fsize_mb: PositiveInt = 1024
+    memory_mb: PositiveCount = 8192
+    nproc: PositiveCount = 256
+    fsize_mb: PositiveCount = 1024
+
+
+class SubmissionTable(SandboxSettings):
+    """One ``[[submissions]]`` table of a competition TOML: an original NIPS 2017 submission; its
+    track comes from its metadata.json."""
+
+    path: Annotated[
+        str, StrictMode(), Field(min_length=1), phrased("the path of a submission dir or archive")
+    ] = Field(default="", validate_default=True)
+    #: The name in the results (default: the directory or archive name without the extension).
+    label: Label | None = None
 
 
 class SubmissionEntry(_Entry):
     """An original NIPS 2017 submission (a directory or archive) run in a sandbox; its track comes from
     its metadata.json."""
+
+    runner: ClassVar[str] = "advengine.submissions.adapter"
 
     kind: Literal["submission"] = "submission"
     #: Absolute path of the submission directory or archive.
@@ -118,6 +141,9 @@ class SubmissionEntry(_Entry):
     @property
     def name(self) -> str:
         return "submission"
+
+    def for_run(self, time_limit: float, log_root: str) -> Self:
+        return self.model_copy(update={"time_limit": time_limit, "log_root": log_root})
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -156,5 +182,6 @@ __all__ = [
     "SandboxChoice",
     "SandboxSettings",
     "SubmissionEntry",
+    "SubmissionTable",
     "Track",
 ]

@@ -3,7 +3,6 @@ in spawned workers too: ``plugins = ["tests.competition.fakes"]``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from advengine.attacks import Attack, register
+from advengine.attacks.baselines import sign_noise
 from advengine.data import load_dataset
 from advengine.defenses import Defense
 from advengine.defenses import register as register_defense
@@ -20,7 +20,7 @@ from advengine.types import ImagesF32, ImagesU8, Labels
 
 
 @register
-class Shift(Attack):
+class Shift(Attack[Params]):
     """Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary."""
 
     name = "fake-shift"
@@ -32,7 +32,7 @@ class Shift(Attack):
 
 
 @register
-class Crash(Attack):
+class Crash(Attack[Params]):
     name = "fake-crash"
 
     def run(
@@ -42,7 +42,7 @@ class Crash(Attack):
 
 
 @register
-class Hang(Attack):
+class Hang(Attack[Params]):
     name = "fake-hang"
 
     def run(
@@ -53,7 +53,7 @@ class Hang(Attack):
 
 
 @register
-class Stubborn(Attack):
+class Stubborn(Attack[Params]):
     """Ignores SIGTERM, so only the SIGKILL after the grace period stops it."""
 
     name = "fake-stubborn"
@@ -66,13 +66,12 @@ class Stubborn(Attack):
         return x
 
 
-@dataclasses.dataclass(frozen=True)
 class SlowParams(Params):
     seconds: float = 0.5
 
 
 @register
-class Slow(Attack):
+class Slow(Attack[SlowParams]):
     """Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run."""
 
     name = "fake-slow"
@@ -81,14 +80,12 @@ class Slow(Attack):
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
-        assert isinstance(self.params, SlowParams)
         time.sleep(self.params.seconds)
-        signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=x.shape)
-        return np.clip(x + np.float32(eps) * signs, 0.0, 1.0).astype(np.float32)
+        return sign_noise(x, eps, rng)
 
 
 @register
-class Exit(Attack):
+class Exit(Attack[Params]):
     """Kills its own worker process, as a segfault would."""
 
     name = "fake-exit"
@@ -99,7 +96,6 @@ class Exit(Attack):
         os._exit(3)
 
 
-@dataclasses.dataclass(frozen=True)
 class FlakyParams(Params):
     #: Created by the first call, which then fails; later calls see it and succeed.
     marker: str = ""
@@ -113,7 +109,7 @@ def _fail_once(marker: str, what: str) -> None:
 
 
 @register
-class Flaky(Attack):
+class Flaky(Attack[FlakyParams]):
     """Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer)."""
 
     name = "fake-flaky"
@@ -122,13 +118,12 @@ class Flaky(Attack):
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
-        assert isinstance(self.params, FlakyParams)
         _fail_once(self.params.marker, "attack")
         return x
 
 
 @register
-class TargetNoop(Attack):
+class TargetNoop(Attack[Params]):
     name = "fake-target-noop"
     track = "targeted"
 
@@ -138,22 +133,19 @@ class TargetNoop(Attack):
         return x
 
 
-@dataclasses.dataclass(frozen=True)
 class ConstantParams(Params):
     label: int = 1
 
 
 @register_defense
-class Constant(Defense):
+class Constant(Defense[ConstantParams]):
     name = "fake-constant"
     params_type = ConstantParams
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        assert isinstance(self.params, ConstantParams)
         return np.full(len(images), self.params.label, dtype=np.int64)
 
 
-@dataclasses.dataclass(frozen=True)
 class OracleParams(Params):
     dataset: str = ""
     #: With ``target = true`` it answers the target class instead (a defense every targeted attack fools).
@@ -161,7 +153,7 @@ class OracleParams(Params):
 
 
 @register_defense
-class Oracle(Defense):
+class Oracle(Defense[OracleParams]):
     """Knows the answer: labels each image with the true label (or target class) of the nearest clean
     image in L∞ (among the dataset's first 16, all tests use), which is its source for any ε ≤ 16."""
 
@@ -171,7 +163,6 @@ class Oracle(Defense):
     _cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        assert isinstance(self.params, OracleParams)
         if self._cache is None:
             ds = load_dataset(Path(self.params.dataset)).head(16)
             answers = ds.target_classes if self.params.target else ds.true_labels
@@ -186,7 +177,7 @@ class Oracle(Defense):
 
 
 @register_defense
-class DefenseCrash(Defense):
+class DefenseCrash(Defense[Params]):
     name = "fake-defense-crash"
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
@@ -194,20 +185,19 @@ class DefenseCrash(Defense):
 
 
 @register_defense
-class DefenseFlaky(Defense):
+class DefenseFlaky(Defense[FlakyParams]):
     """Crashes on its first piece only, then answers the constant label 1."""
 
     name = "fake-defense-flaky"
     params_type = FlakyParams
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        assert isinstance(self.params, FlakyParams)
         _fail_once(self.params.marker, "defense")
         return np.ones(len(images), dtype=np.int64)
 
 
 @register_defense
-class Pid(Defense):
+class Pid(Defense[Params]):
     """Answers with its process id (capped into the label range): shows which worker ran it."""
 
     name = "fake-pid"

@@ -9,14 +9,15 @@ import numpy as np
 from tests.competition.conftest import FAKES, MakeConfig, oracle
 
 from advengine.competition import Job, Outcome, PieceId, ProcessExecutor, run_competition
-from advengine.competition.config import Entry
 from advengine.competition.pieces import AttackInputs, DefenseInputs, Inputs
+from advengine.params import Params
+from advengine.types import BuiltinEntry, Entry
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
 
 
 def _attack(name: str) -> Entry:
-    return Entry(track="nontargeted", name=name, label=name)
+    return BuiltinEntry(track="nontargeted", name=name, label=name, params=Params())
 
 
 def _job(name: str, entry: Entry) -> Job:
@@ -63,7 +64,7 @@ def test_timeout_crash_and_death_are_contained() -> None:
 
 def test_workers_stay_warm() -> None:
     # Two pieces of the same entry on one worker: the same process (the pid is the label it returns).
-    entry = Entry(track="defense", name="fake-pid", label="pid")
+    entry = BuiltinEntry(track="defense", name="fake-pid", label="pid", params=Params())
     got = _run(ProcessExecutor(1, plugins=(FAKES,)), [_job("a", entry), _job("b", entry)])
     pids = {int(got[k].value[0]) for k in ("a", "b")}
     assert len(pids) == 1

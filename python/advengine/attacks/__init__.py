@@ -5,16 +5,17 @@ from advengine.attacks import ensemble_eot as _ensemble_eot  # noqa: F401
 from advengine.attacks import gradient as _gradient  # noqa: F401
 from advengine.attacks import transfer as _transfer  # noqa: F401
 from advengine.attacks.base import Attack, Track
-from advengine.attacks.registry import attack_class, attack_names, build_attack, register
+from advengine.attacks.registry import attack_component, attack_names, build_attack, register, register_preset
 from advengine.data.images import from_model_output, to_model_input
 
 __all__ = [
     "Attack",
     "Track",
-    "attack_class",
+    "attack_component",
     "attack_names",
     "build_attack",
     "from_model_output",
     "register",
+    "register_preset",
     "to_model_input",
 ]

@@ -10,42 +10,41 @@ cannot trust what ``run`` returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, final
+from collections.abc import Callable, Sequence
+from typing import ClassVar, final
 
 import numpy as np
 
+from advengine.data.checks import check_images, check_labels
 from advengine.data.images import from_model_output, to_model_input
 from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
-from advengine.params import Configured
+from advengine.params import Configured, P
 from advengine.types import AttackTrack, ImagesF32, ImagesU8, Labels
 
 Track = AttackTrack
 
 
-def check_images(images: Any, name: str = "images") -> ImagesU8:
-    arr = np.asarray(images)
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
-        raise ShapeError(f"{name} must be uint8 [n, h, w, 3], got {arr.dtype.name} {list(arr.shape)}")
-    return np.ascontiguousarray(arr)
+class Attack(Configured[P], ABC):
+    """Base class of every built-in attack; ``P`` is its params model."""
 
-
-def check_labels(labels: Any, n: int, name: str) -> Labels:
-    arr = np.asarray(labels)
-    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ShapeError(f"{name} must be {n} integer labels, got {arr.dtype.name} {list(arr.shape)}")
-    if n and (arr.min() < 1 or arr.max() > 1000):
-        raise ParameterError(f"{name} must be TF-Slim labels in 1..1000, got {arr.min()}..{arr.max()}")
-    return arr.astype(np.int64)
-
-
-class Attack(Configured, ABC):
-    """Base class of every built-in attack."""
-
-    #: Registry name, e.g. ``"mifgsm"``.
-    track: ClassVar[Track] = "nontargeted"
+    #: The track it competes in (a preset may register the class for the other one).
+    track: AttackTrack = "nontargeted"
     #: Whether :meth:`run` needs source models (gradient attacks do, noise baselines do not).
     needs_models: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        params: P,
+        *,
+        name: str,
+        models: Sequence[str] = (),
+        default_models: Callable[[], tuple[str, ...]] | None = None,
+        track: AttackTrack | None = None,
+    ) -> None:
+        super().__init__(params, name=name, models=models, default_models=default_models)
+        if track is not None:
+            self.track = track
 
     @final
     def __call__(

@@ -22,7 +22,7 @@ from advengine.errors import ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, make_session
-from advengine.models import ensure_onnx, list_models
+from advengine.models import check_models, ensure_onnx, list_models, providers_from_env
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
 IMAGE_SIDE = 299
@@ -35,14 +35,6 @@ F32 = npt.NDArray[np.float32]
 def zoo_models() -> tuple[str, ...]:
     """Every model of the zoo, sorted by name (the default source roster)."""
     return tuple(list_models())
-
-
-def providers_from_env() -> list[str] | None:
-    # Imported lazily: the defense package imports the attack package (for its array contract).
-    from advengine.defenses.classifier import providers_from_env as from_env
-
-    found = from_env()
-    return list(found) if found else None
 
 
 def normalised_weights(models: Sequence[str], weights: Sequence[float] | None) -> tuple[float, ...]:
@@ -173,10 +165,7 @@ def get_source(
     kappa: float = 0.0,
 ) -> Source:
     """The (memoised, LRU) source ensemble of ``models`` with this loss head."""
-    known = set(list_models())
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        raise ParameterError(f"unknown source model {unknown[0]!r}; known models: {', '.join(sorted(known))}")
+    check_models(models, "", "source model")
     key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa))
     if loss == "ce-targeted":
         # A thin view of the memoised ce source, made per call: it holds no session, so it takes no

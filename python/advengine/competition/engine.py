@@ -27,18 +27,18 @@ from advengine.competition.artefacts import (
     Results,
     save,
 )
-from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
+from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
 from advengine.competition.pieces import AttackInputs, DefenseInputs, piece_seed
 from advengine.competition.plugins import import_plugins
-from advengine.competition.projection import project_outputs
+from advengine.competition.projection import missing_mask, project_outputs
 from advengine.competition.report import RunData, build_results, write_reports
 from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.competition.state import RunDir
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, DatasetError
 from advengine.kernels import read_png_batch, write_png_batch
-from advengine.submissions.roster import bind_run, missing_mask
+from advengine.types import CLEAN, Entry
 
 R = TypeVar("R", AttackRecord, DefenseRecord)
 
@@ -141,7 +141,7 @@ class Competition:
 
     def _prepare(self, resume: bool) -> None:
         import_plugins(self.config.plugins)
-        self.config = bind_run(self.config, self.run_dir.root)  # submissions: time limit, log dir
+        self.config = self.config.for_run(self.run_dir.root)  # submissions: time limit, log dir
         say = self.listener.message
         self.ds = _load(self.config)
         true, target = self.ds.true_labels, self.ds.target_classes

@@ -27,11 +27,11 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from advengine.competition.artefacts import PieceId, Status
-from advengine.competition.config import Entry
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
 from advengine.env import debug_enabled
 from advengine.errors import ConfigError
+from advengine.types import Entry
 
 
 @dataclasses.dataclass(frozen=True)

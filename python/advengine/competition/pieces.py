@@ -1,20 +1,25 @@
 """Work pieces: pure functions of (roster entry, inputs) → outputs, runnable in any process.
 
 An attack piece maps one clean batch (plus ε, target classes and a seed) to adversarial images; a
-defense piece maps one image batch (plus a seed) to TF-Slim labels. Built attacks and defenses are
-cached per process by :attr:`Entry.key`, so a warm worker loads its models once per roster entry.
+defense piece maps one image batch (plus a seed) to TF-Slim labels. Each kind of roster entry has its
+:class:`EntryKind`, which builds the piece that runs an entry: built-in attacks and defenses here, and
+kinds that packages above the competition add (``advengine.submissions`` runs original submissions),
+imported by the module name their entry type gives. So the engine runs every entry the same way and
+never imports those packages. Built pieces are cached per process by :attr:`Entry.key`, so a warm
+worker loads its models once per roster entry.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from advengine.attacks import Attack, build_attack
-from advengine.competition.config import Entry
-from advengine.defenses import Defense, build_defense
-from advengine.types import ImagesU8, Labels
+from advengine.attacks import Attack, attack_component
+from advengine.defenses import Defense, defense_component
+from advengine.types import BuiltinEntry, Entry, ImagesU8, Labels, SubmissionTable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,35 +41,81 @@ class DefenseInputs:
 
 Inputs = AttackInputs | DefenseInputs
 
-_BUILT: dict[str, Attack | Defense] = {}
+
+class Piece(Protocol):
+    """Runs one batch: attacks return whatever they made (the engine checks and projects it, and a
+    list may hold None for images left out); defenses return labels (−1: left out)."""
+
+    def __call__(self, inputs: Inputs) -> Any: ...
 
 
-def _instance(entry: Entry) -> Attack | Defense:
-    built = _BUILT.get(entry.key)
-    if built is None:
-        if entry.track == "defense":
-            built = build_defense(entry.name, entry.params, entry.models)
-        else:
-            built = build_attack(entry.name, entry.params, entry.models)
-        _BUILT[entry.key] = built
-    return built
+@dataclasses.dataclass(frozen=True)
+class EntryKind:
+    """How one kind of roster entry is read from a config table and run."""
+
+    #: The piece that runs an entry of this kind.
+    build: Callable[[Any], Piece]
+    #: The entry of a config table of this kind (``[[submissions]]``), where the kind has a table.
+    resolve: Callable[[SubmissionTable, str, str], Entry] | None = None
+
+
+_KINDS: dict[str, EntryKind] = {}
+
+
+def register_kind(kind: str, entry_kind: EntryKind) -> None:
+    _KINDS[kind] = entry_kind
+
+
+def entry_kind(kind: str, module: str) -> EntryKind:
+    """The registered kind, importing ``module`` (the one that registers it) on first use."""
+    if kind not in _KINDS:
+        importlib.import_module(module)
+    return _KINDS[kind]
+
+
+def _check(inputs: Inputs, want: type[Any], label: str) -> Any:
+    if not isinstance(inputs, want):
+        raise TypeError(f"{label} needs {want.__name__}")
+    return inputs
+
+
+@dataclasses.dataclass(frozen=True)
+class AttackPiece:
+    attack: Attack[Any]
+    label: str
+
+    def __call__(self, inputs: Inputs) -> Any:
+        i: AttackInputs = _check(inputs, AttackInputs, f"attack {self.label}")
+        return self.attack(i.images, eps=i.eps, target_classes=i.target_classes, seed=i.seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class DefensePiece:
+    defense: Defense[Any]
+    label: str
+
+    def __call__(self, inputs: Inputs) -> Any:
+        i: DefenseInputs = _check(inputs, DefenseInputs, f"defense {self.label}")
+        return self.defense(i.images, seed=i.seed)
+
+
+def _builtin(entry: BuiltinEntry) -> Piece:
+    if entry.track == "defense":
+        return DefensePiece(defense_component(entry.name).build(entry.params, entry.models), entry.label)
+    return AttackPiece(attack_component(entry.name).build(entry.params, entry.models), entry.label)
+
+
+register_kind("builtin", EntryKind(build=_builtin))
+
+_BUILT: dict[str, Piece] = {}
 
 
 def run_piece(entry: Entry, inputs: Inputs) -> Any:
-    """Run one piece in this process. Attacks return whatever the attack made (the engine checks and
-    projects it); defenses return labels."""
-    if entry.submission is not None:  # an original NIPS17 submission, run in a sandbox
-        from advengine.submissions.roster import run_submission_piece
-
-        return run_submission_piece(entry, inputs, inputs.piece)
-    piece = _instance(entry)
-    if isinstance(piece, Defense):
-        if not isinstance(inputs, DefenseInputs):
-            raise TypeError(f"defense {entry.label} needs DefenseInputs")
-        return piece(inputs.images, seed=inputs.seed)
-    if not isinstance(inputs, AttackInputs):
-        raise TypeError(f"attack {entry.label} needs AttackInputs")
-    return piece(inputs.images, eps=inputs.eps, target_classes=inputs.target_classes, seed=inputs.seed)
+    """Run one piece in this process."""
+    piece = _BUILT.get(entry.key)
+    if piece is None:
+        piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry)
+    return piece(inputs)
 
 
 def piece_seed(seed: int, *parts: object) -> int:
@@ -74,4 +125,14 @@ def piece_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
-__all__ = ["AttackInputs", "DefenseInputs", "Inputs", "piece_seed", "run_piece"]
+__all__ = [
+    "AttackInputs",
+    "DefenseInputs",
+    "EntryKind",
+    "Inputs",
+    "Piece",
+    "entry_kind",
+    "piece_seed",
+    "register_kind",
+    "run_piece",
+]

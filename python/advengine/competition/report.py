@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from advengine.competition.artefacts import EntryResult, PieceRecord, Results
-from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
+from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
 from advengine.files import atomic_write
+from advengine.types import CLEAN, Entry
 
 SCHEMA = "advengine.eval/1"
 I64 = npt.NDArray[np.int64]
@@ -75,7 +76,7 @@ def _entry_base(e: Entry) -> dict[str, Any]:
         "name": e.label,
         "entry": e.name,
         "track": e.track,
-        "params": dict(e.params),
+        "params": e.to_json()["params"],
         "models": list(e.models),
     }
 

@@ -3,6 +3,19 @@
 from advengine.defenses import classifier as _classifier  # noqa: F401  (registers the built-in)
 from advengine.defenses import pipeline as _pipeline  # noqa: F401  (registers pipeline and presets)
 from advengine.defenses.base import Defense
-from advengine.defenses.registry import build_defense, defense_class, defense_names, register
+from advengine.defenses.registry import (
+    build_defense,
+    defense_component,
+    defense_names,
+    register,
+    register_preset,
+)
 
-__all__ = ["Defense", "build_defense", "defense_class", "defense_names", "register"]
+__all__ = [
+    "Defense",
+    "build_defense",
+    "defense_component",
+    "defense_names",
+    "register",
+    "register_preset",
+]

@@ -7,21 +7,35 @@ and the labels that come back, so a broken defense fails loudly instead of scori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, final
+from collections.abc import Callable, Sequence
+from typing import final
 
 import numpy as np
 
-from advengine.attacks.base import check_images
+from advengine.data.checks import check_images
 from advengine.errors import ShapeError
-from advengine.params import Configured
+from advengine.params import Configured, P
 from advengine.types import ImagesU8, Labels
 
 
-class Defense(Configured, ABC):
-    """Base class of every built-in defense."""
+class Defense(Configured[P], ABC):
+    """Base class of every built-in defense; ``P`` is its params model."""
 
     #: Randomised defenses (e.g. random resize + pad) draw from the seed given to ``__call__``.
-    randomized: ClassVar[bool] = False
+    randomized: bool = False
+
+    def __init__(
+        self,
+        params: P,
+        *,
+        name: str,
+        models: Sequence[str] = (),
+        default_models: Callable[[], tuple[str, ...]] | None = None,
+        randomized: bool | None = None,
+    ) -> None:
+        super().__init__(params, name=name, models=models, default_models=default_models)
+        if randomized is not None:
+            self.randomized = randomized
 
     @final
     def __call__(self, images: ImagesU8, *, seed: int = 0) -> Labels:

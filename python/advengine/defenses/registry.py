@@ -1,4 +1,5 @@
-"""Name → defense class. Built-ins register themselves with ``@register``."""
+"""Name → defense. Built-ins register themselves (a class with ``@register``, or a preset of one with
+``register_preset``)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from advengine.defenses.base import Defense
-from advengine.registry import Registry
+from advengine.registry import Component, Registry
 
-DEFENSES: Registry[Defense] = Registry("defense")
-register = DEFENSES.register()
+DEFENSES: Registry[Defense[Any]] = Registry("defense")
+register = DEFENSES.register
+register_preset = DEFENSES.register_preset
 
 
 def defense_names() -> list[str]:
     return DEFENSES.names()
 
 
-def defense_class(name: str) -> type[Defense]:
+def defense_component(name: str) -> Component[Defense[Any]]:
+    """The registration of ``name``: its class, parameter defaults and settings."""
     return DEFENSES.get(name)
 
 
-def build_defense(name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()) -> Defense:
+def build_defense(
+    name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()
+) -> Defense[Any]:
     return DEFENSES.build(name, params, models)

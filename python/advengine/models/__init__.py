@@ -11,15 +11,23 @@ labels = clf.predict(clf.prepare(x))        # x: float32 [N, 3, 299, 299] in [0,
 from advengine.models.accuracy import AccuracyReport, measure_accuracy
 from advengine.models.cache import ensure_onnx
 from advengine.models.checkpoint import load_state_dict
-from advengine.models.classifier import OnnxClassifier, load_classifier
+from advengine.models.classifier import OnnxClassifier, load_classifier, providers_from_env
 from advengine.models.manifest import Manifest, read_manifest
 from advengine.models.resize import resize_bilinear
-from advengine.models.zoo import get_manifest, list_manifests, list_models, register_model, unregister_model
+from advengine.models.zoo import (
+    check_models,
+    get_manifest,
+    list_manifests,
+    list_models,
+    register_model,
+    unregister_model,
+)
 
 __all__ = [
     "AccuracyReport",
     "Manifest",
     "OnnxClassifier",
+    "check_models",
     "ensure_onnx",
     "get_manifest",
     "list_manifests",
@@ -27,6 +35,7 @@ __all__ = [
     "load_classifier",
     "load_state_dict",
     "measure_accuracy",
+    "providers_from_env",
     "read_manifest",
     "register_model",
     "resize_bilinear",

@@ -6,6 +6,7 @@ anything else bilinearly); outputs are ``[N, 1000]`` logits or TF-Slim labels.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,14 @@ from advengine.models.zoo import get_manifest
 
 DEFAULT_BATCH = 100
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+
+def providers_from_env() -> tuple[str, ...] | None:
+    """The ONNX Runtime providers named in ``ADVENGINE_PROVIDERS`` (comma-separated; the eval engine
+    sets it from the config), or None for the caller's default. Attacks and defenses both read it."""
+    raw = os.environ.get("ADVENGINE_PROVIDERS", "")
+    found = tuple(p.strip() for p in raw.split(",") if p.strip())
+    return found or None
 
 
 def _session(path: Path, providers: Sequence[str], threads: int | None) -> Any:
@@ -122,4 +131,4 @@ def load_classifier(
     )
 
 
-__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "load_classifier"]
+__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "load_classifier", "providers_from_env"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from advengine.errors import ModelError, ModelNotFoundError
+from advengine.errors import ModelError, ModelNotFoundError, ParameterError
 from advengine.files import atomic_write
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import builtin_manifest_dir, model_path_dirs, user_manifest_dir
@@ -98,7 +99,21 @@ def unregister_model(name: str) -> Path:
     return target
 
 
+def check_models(models: Sequence[str], owner: str, what: str = "model") -> tuple[str, ...]:
+    """``models`` if every one is known, else one ParameterError naming the first unknown one and
+    listing the known ones (``what``: "model", "source model")."""
+    known = list_models()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        prefix = f"{owner}: " if owner else ""
+        raise ParameterError(
+            f"{prefix}unknown {what} {unknown[0]!r}; known models: {', '.join(sorted(known))}"
+        )
+    return tuple(models)
+
+
 __all__ = [
+    "check_models",
     "checked_onnx_file",
     "get_manifest",
     "list_manifests",
