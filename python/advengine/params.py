@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from advengine.context import RunContext
 from advengine.validation import Strict, explain
 
 P = TypeVar("P", bound="Params")
@@ -75,9 +76,12 @@ class Configured(Generic[P]):
         name: str,
         models: Sequence[str] = (),
         default_models: Callable[[], tuple[str, ...]] | None = None,
+        context: RunContext | None = None,
     ) -> None:
         self.name = name
         self.params = params
+        #: Where this instance makes its ONNX Runtime sessions (providers, threads, cache, device).
+        self.context = context if context is not None else RunContext()
         #: The source models given, else the preset's default, else the class's.
         self.models = tuple(models) or (default_models or self.default_models)()
 

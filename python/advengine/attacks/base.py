@@ -15,6 +15,7 @@ from typing import ClassVar, final
 
 import numpy as np
 
+from advengine.context import RunContext
 from advengine.data.checks import check_images, check_labels
 from advengine.data.images import from_model_output, to_model_input
 from advengine.errors import ParameterError, ShapeError
@@ -41,8 +42,9 @@ class Attack(Configured[P], ABC):
         models: Sequence[str] = (),
         default_models: Callable[[], tuple[str, ...]] | None = None,
         track: AttackTrack | None = None,
+        context: RunContext | None = None,
     ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models)
+        super().__init__(params, name=name, models=models, default_models=default_models, context=context)
         if track is not None:
             self.track = track
 

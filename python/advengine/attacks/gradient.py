@@ -30,6 +30,7 @@ from advengine.attacks.augment import random_diversity, smooth_gradient
 from advengine.attacks.base import Attack
 from advengine.attacks.registry import register_preset
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source, zoo_models
+from advengine.context import RunContext
 from advengine.errors import ParameterError
 from advengine.models import check_models
 from advengine.params import Params
@@ -154,8 +155,11 @@ class IterativeAttack(Attack[GP]):
         default_models: Callable[[], tuple[str, ...]] | None = None,
         track: AttackTrack | None = None,
         weight_table: Mapping[str, float] | None = None,
+        context: RunContext | None = None,
     ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models, track=track)
+        super().__init__(
+            params, name=name, models=models, default_models=default_models, track=track, context=context
+        )
         #: Published per-model logit weights, used when ``weights`` is not given and every model has one.
         self.weight_table = weight_table
         check_models(self.models, self.name, "source model")
@@ -180,7 +184,13 @@ class IterativeAttack(Attack[GP]):
         return f"{base}-targeted" if self.track == "targeted" else base
 
     def source(self, eps_px: int) -> Source:
-        return get_source(self.models, self.source_weights(eps_px), loss=self.head(), kappa=self.params.kappa)
+        return get_source(
+            self.models,
+            self.source_weights(eps_px),
+            loss=self.head(),
+            kappa=self.params.kappa,
+            context=self.context,
+        )
 
     def labels(self, src: Source, x: ImagesF32, target_classes: Labels | None) -> Labels:
         if target_classes is not None:
@@ -297,7 +307,7 @@ class MifgsmTargeted(IterativeAttack[MifgsmTargetedParams]):
             table = self._roster(eps_px)
             models = tuple(m for m in self.models if m in table) or self.models
         weights = self.params.weights or roster_weights(models, self._roster(eps_px))
-        return get_source(models, weights, loss=self.head(), kappa=self.params.kappa)
+        return get_source(models, weights, loss=self.head(), kappa=self.params.kappa, context=self.context)
 
     def schedule(self, eps: float) -> tuple[int, float]:
         if not self.params.reference_schedule:

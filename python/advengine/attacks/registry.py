@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from advengine.attacks.base import Attack
+from advengine.context import RunContext
 from advengine.registry import Component, Registry
 
 ATTACKS: Registry[Attack[Any]] = Registry("attack")
@@ -24,6 +25,9 @@ def attack_component(name: str) -> Component[Attack[Any]]:
 
 
 def build_attack(
-    name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    models: Sequence[str] = (),
+    context: RunContext | None = None,
 ) -> Attack[Any]:
-    return ATTACKS.build(name, params, models)
+    return ATTACKS.build(name, params, models, context)

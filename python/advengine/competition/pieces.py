@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from advengine.attacks import Attack, attack_component
+from advengine.competition.artefacts import PieceId
+from advengine.context import RunContext
 from advengine.defenses import Defense, defense_component
 from advengine.types import BuiltinEntry, Entry, ImagesU8, Labels, SubmissionTable
 
@@ -29,14 +31,14 @@ class AttackInputs:
     target_classes: Labels | None
     seed: int
     #: The engine's piece id; names the piece's log directory when an external submission runs it.
-    piece: str = ""
+    piece: PieceId | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class DefenseInputs:
     images: ImagesU8
     seed: int
-    piece: str = ""
+    piece: PieceId | None = None
 
 
 Inputs = AttackInputs | DefenseInputs
@@ -54,7 +56,7 @@ class EntryKind:
     """How one kind of roster entry is read from a config table and run."""
 
     #: The piece that runs an entry of this kind.
-    build: Callable[[Any], Piece]
+    build: Callable[[Any, RunContext], Piece]
     #: The entry of a config table of this kind (``[[submissions]]``), where the kind has a table.
     resolve: Callable[[SubmissionTable, str, str], Entry] | None = None
 
@@ -99,10 +101,11 @@ class DefensePiece:
         return self.defense(i.images, seed=i.seed)
 
 
-def _builtin(entry: BuiltinEntry) -> Piece:
+def _builtin(entry: BuiltinEntry, context: RunContext) -> Piece:
     if entry.track == "defense":
-        return DefensePiece(defense_component(entry.name).build(entry.params, entry.models), entry.label)
-    return AttackPiece(attack_component(entry.name).build(entry.params, entry.models), entry.label)
+        defense = defense_component(entry.name).build(entry.params, entry.models, context)
+        return DefensePiece(defense, entry.label)
+    return AttackPiece(attack_component(entry.name).build(entry.params, entry.models, context), entry.label)
 
 
 register_kind("builtin", EntryKind(build=_builtin))
@@ -110,11 +113,12 @@ register_kind("builtin", EntryKind(build=_builtin))
 _BUILT: dict[str, Piece] = {}
 
 
-def run_piece(entry: Entry, inputs: Inputs) -> Any:
-    """Run one piece in this process."""
+def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
+    """Run one piece in this process; built-in pieces make their sessions in ``context`` (one per
+    process: the executor's)."""
     piece = _BUILT.get(entry.key)
     if piece is None:
-        piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry)
+        piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry, context)
     return piece(inputs)
 
 

@@ -12,6 +12,7 @@ from typing import final
 
 import numpy as np
 
+from advengine.context import RunContext
 from advengine.data.checks import check_images
 from advengine.errors import ShapeError
 from advengine.params import Configured, P
@@ -32,8 +33,9 @@ class Defense(Configured[P], ABC):
         models: Sequence[str] = (),
         default_models: Callable[[], tuple[str, ...]] | None = None,
         randomized: bool | None = None,
+        context: RunContext | None = None,
     ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models)
+        super().__init__(params, name=name, models=models, default_models=default_models, context=context)
         if randomized is not None:
             self.randomized = randomized
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from advengine.context import RunContext
 from advengine.defenses.base import Defense
 from advengine.registry import Component, Registry
 
@@ -24,6 +25,9 @@ def defense_component(name: str) -> Component[Defense[Any]]:
 
 
 def build_defense(
-    name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    models: Sequence[str] = (),
+    context: RunContext | None = None,
 ) -> Defense[Any]:
-    return DEFENSES.build(name, params, models)
+    return DEFENSES.build(name, params, models, context)

@@ -30,9 +30,10 @@ def build_key(m: Manifest) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
 
 
-def cached_path(m: Manifest) -> Path:
-    """Where the build of ``m`` lives (whether or not it exists yet)."""
-    return cache_dir() / "models" / f"{m.name}-{build_key(m)}.onnx"
+def cached_path(m: Manifest, cache_root: Path | None = None) -> Path:
+    """Where the build of ``m`` lives (whether or not it exists yet), under ``cache_root`` (default:
+    the user cache dir)."""
+    return (cache_root or cache_dir()) / "models" / f"{m.name}-{build_key(m)}.onnx"
 
 
 def _sidecar(path: Path) -> Path:
@@ -56,7 +57,9 @@ def _remove_stale(m: Manifest, keep: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Path:
+def ensure_onnx(
+    name: str, *, force: bool = False, step: Step = _no_step, cache_root: Path | None = None
+) -> Path:
     """The ONNX file of model ``name``: built into the cache if missing, stale or damaged (or ``force``).
 
     For a registered ONNX-file model, the file's sha256 is checked against its manifest and its path
@@ -70,7 +73,7 @@ def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Pat
             f"is missing (manifest {m.path})",
             f"re-register the model after changing its file (manifest {m.path})",
         )
-    path = cached_path(m)
+    path = cached_path(m, cache_root)
     if not force and is_fresh(path):
         return path
     model = build_onnx(m, step)
