@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from advengine.attacks import ATTACKS, Attack, build_attack
+from advengine.context import RunContext
 from advengine.data import Dataset, load_dataset
 from advengine.defenses import DEFENSES, Defense, build_defense
 from advengine.errors import DatasetError, ParameterError
@@ -95,10 +96,18 @@ def _check_batch_size(batch_size: int, seed: int) -> None:
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
 
 
+def _context(context: RunContext | None) -> RunContext:
+    # A caller that gives no context runs with the environment's settings (ADVENGINE_PROVIDERS, ...).
+    return context if context is not None else RunContext.from_env()
+
+
 def make_attack(
-    name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    models: Sequence[str] = (),
+    context: RunContext | None = None,
 ) -> Attack[Any]:
-    return build_attack(name, params, models)
+    return build_attack(name, params, models, _context(context))
 
 
 def run_attack(
@@ -114,10 +123,11 @@ def run_attack(
     limit: int | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    context: RunContext | None = None,
 ) -> AttackRun:
     """Attacks every image of ``data`` (resumable) and writes the PNGs into ``out``."""
     _check_batch_size(batch_size, seed)
-    attack = make_attack(name, params, models)
+    attack = make_attack(name, params, models, context)
     if isinstance(eps, bool) or not isinstance(eps, int) or not 0 <= eps <= 255:
         raise ParameterError(f"eps must be an integer in 0..255 pixels, got {eps!r}")
     data_path = Path(data)
@@ -167,10 +177,11 @@ def run_defense(
     limit: int | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, int]:
     """Labels every image of ``data`` and writes the NIPS17 CSV ``<ImageId>.png,<label>`` atomically."""
     _check_batch_size(batch_size, seed)
-    defense: Defense[Any] = build_defense(name, params, models)
+    defense: Defense[Any] = build_defense(name, params, models, _context(context))
     dataset = load_dataset(Path(data))
     if limit is not None:
         dataset = dataset.head(limit)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from advengine.context import RunContext
 from advengine.validation import Strict, explain
 
 P = TypeVar("P", bound="Params")
@@ -71,9 +72,19 @@ class Configured(Generic[P]):
     #: e.g. ``default_models=first_model``, an attack's ``track``.
     settings: ClassVar[frozenset[str]] = frozenset({"default_models"})
 
-    def __init__(self, params: P, *, name: str, models: Sequence[str] = (), **settings: Any) -> None:
+    def __init__(
+        self,
+        params: P,
+        *,
+        name: str,
+        models: Sequence[str] = (),
+        context: RunContext | None = None,
+        **settings: Any,
+    ) -> None:
         self.name = name
         self.params = params
+        #: Where this instance makes its ONNX Runtime sessions (providers, threads, cache, device).
+        self.context = context if context is not None else RunContext()
         for key, value in settings.items():
             setattr(self, key, value)  # the registry checked every key against `settings`
         #: The source models given, else the default of the registration or of the class.

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from advengine.context import RunContext
 from advengine.errors import ConfigError
 from advengine.params import Configured, Params, parse_params
 
@@ -52,10 +53,13 @@ class Component(Generic[C]):
         where = owner or f"{self.kind} {self.name}"
         return parse_params(self.params_type, values, where, self.defaults, prefix)
 
-    def build(self, params: Params | None = None, models: Sequence[str] = ()) -> C:
-        """An instance with ``params`` (already typed; None: this name's defaults)."""
+    def build(
+        self, params: Params | None = None, models: Sequence[str] = (), context: RunContext | None = None
+    ) -> C:
+        """An instance with ``params`` (already typed; None: this name's defaults) that makes its
+        sessions in ``context``."""
         typed = params if params is not None else self.parse({})
-        return self.cls(typed, name=self.name, models=models, **self.settings)
+        return self.cls(typed, name=self.name, models=models, context=context, **self.settings)
 
 
 def _first_line(doc: str | None) -> str:
@@ -102,10 +106,16 @@ class Registry(Generic[C]):
             known = ", ".join(self.names())
             raise ConfigError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}") from None
 
-    def build(self, name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()) -> C:
+    def build(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        models: Sequence[str] = (),
+        context: RunContext | None = None,
+    ) -> C:
         """An instance from its name and untyped parameters (CLI pairs, the Python API)."""
         component = self.get(name)
-        return component.build(component.parse(dict(params or {})), models)
+        return component.build(component.parse(dict(params or {})), models, context)
 
     def build_as(
         self, cls: type[T], name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()

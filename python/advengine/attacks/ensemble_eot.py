@@ -52,7 +52,9 @@ class EnsembleEot(IterativeAttack[EnsembleEotParams]):
 
     def source(self, eps_px: int) -> Source:
         # Fusion at loss level: Σ wᵢ CE(softmax(zᵢ)), i.e. the sum of the members' gradients.
-        return get_source(self.models, self.params.weights, fusion="loss", loss=self.head())
+        return get_source(
+            self.models, self.params.weights, fusion="loss", loss=self.head(), context=self.context
+        )
 
     def iterate(self, state: IterationState) -> None:
         """The published three-phase schedule replaces ``iterations`` and ``step``."""

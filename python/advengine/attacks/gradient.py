@@ -172,7 +172,13 @@ class IterativeAttack(Attack[GP]):
         return f"{base}-targeted" if self.track == "targeted" else base
 
     def source(self, eps_px: int) -> Source:
-        return get_source(self.models, self.source_weights(eps_px), loss=self.head(), kappa=self.params.kappa)
+        return get_source(
+            self.models,
+            self.source_weights(eps_px),
+            loss=self.head(),
+            kappa=self.params.kappa,
+            context=self.context,
+        )
 
     def labels(self, src: Source, x: ImagesF32, target_classes: Labels | None) -> Labels:
         if target_classes is not None:
@@ -287,7 +293,7 @@ class MifgsmTargeted(IterativeAttack[MifgsmTargetedParams]):
             table = self._roster(eps_px)
             models = tuple(m for m in self.models if m in table) or self.models
         weights = self.params.weights or roster_weights(models, self._roster(eps_px))
-        return get_source(models, weights, loss=self.head(), kappa=self.params.kappa)
+        return get_source(models, weights, loss=self.head(), kappa=self.params.kappa, context=self.context)
 
     def schedule(self, eps: float) -> tuple[int, float]:
         if not self.params.reference_schedule:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from advengine import env
+from advengine.context import RunContext
 from advengine.errors import ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
@@ -58,6 +58,8 @@ class SourceKey:
     fusion: str
     loss: str
     kappa: float
+    #: The run's session settings: sources of two contexts are two sources.
+    context: RunContext = field(default_factory=RunContext)
 
 
 class Source:
@@ -70,7 +72,7 @@ class Source:
         self._lock = threading.Lock()
 
     def _paths(self) -> list[Any]:
-        return [ensure_onnx(m) for m in self.key.models]
+        return [ensure_onnx(m, cache_root=self.key.context.cache_dir) for m in self.key.models]
 
     def _gradient_model(self, batch: int) -> GradientModel:
         with self._lock:
@@ -100,8 +102,8 @@ class Source:
                     batch=batch,
                 )
 
-            path, _ = cached(paths, options, build)
-            model = GradientModel(path, providers=env.providers())
+            path, _ = cached(paths, options, build, k.context.cache_dir)
+            model = GradientModel(path, context=k.context)
             self._grads[batch] = model
             return model
 
@@ -116,7 +118,7 @@ class Source:
         with self._lock:
             if self._forward is None:
                 spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, IMAGE_SIDE)
-                self._forward = (make_session(spec.model, providers=env.providers()), spec.logits)
+                self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
         parts = [
@@ -164,14 +166,19 @@ def get_source(
     fusion: str = "logit",
     loss: str = "ce",
     kappa: float = 0.0,
+    context: RunContext | None = None,
 ) -> Source:
-    """The (memoised, LRU) source ensemble of ``models`` with this loss head."""
+    """The (memoised, LRU) source ensemble of ``models`` with this loss head, whose sessions run in
+    ``context``."""
     check_models(models, "", "source model")
-    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa))
+    ctx = context if context is not None else RunContext()
+    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa), ctx)
     if loss == "ce-targeted":
         # A thin view of the memoised ce source, made per call: it holds no session, so it takes no
         # place among the live sources and always wraps the ce source that is live now.
-        return NegatedSource(key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa))
+        return NegatedSource(
+            key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa, context=ctx)
+        )
     with _SOURCES_LOCK:
         src = _SOURCES.get(key)
         if src is None:

@@ -21,7 +21,11 @@ class CrossIterative(IterativeAttack[GradientParams]):
     def step(self, state: IterationState) -> None:
         """A sign step on the gradient of one member: step t uses model t mod K."""
         member = get_source(
-            (self.models[state.t % len(self.models)],), None, loss=self.head(), kappa=self.params.kappa
+            (self.models[state.t % len(self.models)],),
+            None,
+            loss=self.head(),
+            kappa=self.params.kappa,
+            context=self.context,
         )
         g = self.gradient(member, state.x, state.y, state.rng)
         state.move(np.float32(state.step) * np.sign(g).astype(np.float32))

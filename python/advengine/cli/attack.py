@@ -9,16 +9,8 @@ from typing import Annotated
 import typer
 
 from advengine.api import run_attack
+from advengine.cli import _pieces as piece
 from advengine.cli._app import app
-from advengine.cli._pieces import (
-    BatchSizeOption,
-    common_args,
-    limit_option,
-    models_option,
-    param_option,
-    seed_option,
-    with_progress,
-)
 
 
 @app.command("attack")
@@ -28,18 +20,18 @@ def attack_command(
     out: Annotated[Path, typer.Option("--out", help="Output dir for the adversarial PNGs (same names).")],
     eps: Annotated[int, typer.Option("--eps", min=0, max=255, help="L∞ budget in pixels (0..255).")],
     models: Annotated[
-        str | None, models_option("Comma-separated source models [default: the attack's roster].")
+        str | None, piece.models_option("Comma-separated source models [default: the attack's roster].")
     ] = None,
-    seed: Annotated[int, seed_option("Random seed.")] = 0,
-    param: Annotated[list[str] | None, param_option("Attack")] = None,
-    batch_size: BatchSizeOption = 25,
-    limit: Annotated[int | None, limit_option("Attack")] = None,
+    seed: Annotated[int, piece.seed_option("Random seed.")] = 0,
+    param: Annotated[list[str] | None, piece.param_option("Attack")] = None,
+    batch_size: piece.BatchSizeOption = 25,
+    limit: Annotated[int | None, piece.limit_option("Attack")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Write an adversarial copy of every image within --eps (L∞). Targeted attacks read
     target_class.csv in --data or TargetClass from the dataset CSV. Images already in --out are
     skipped, so an interrupted run continues where it stopped."""
-    result = with_progress(
+    result = piece.with_progress(
         name,
         as_json,
         lambda progress, log: run_attack(
@@ -49,7 +41,7 @@ def attack_command(
             eps=eps,
             progress=progress,
             log=log,
-            **common_args(models, param, seed, batch_size, limit),
+            **piece.common_args(models, param, seed, batch_size, limit),
         ),
     )
     if as_json:

@@ -9,16 +9,8 @@ from typing import Annotated
 import typer
 
 from advengine.api import run_defense
+from advengine.cli import _pieces as piece
 from advengine.cli._app import app
-from advengine.cli._pieces import (
-    BatchSizeOption,
-    common_args,
-    limit_option,
-    models_option,
-    param_option,
-    seed_option,
-    with_progress,
-)
 
 
 @app.command("defend")
@@ -27,18 +19,18 @@ def defend_command(
     data: Annotated[Path, typer.Option("--data", help="Dataset dir (images/ + CSV) or a dir of PNGs.")],
     out: Annotated[Path, typer.Option("--out", help="Output CSV: <ImageId>.png,<label> per line.")],
     models: Annotated[
-        str | None, models_option("Comma-separated classifiers [default: the defense's].")
+        str | None, piece.models_option("Comma-separated classifiers [default: the defense's].")
     ] = None,
-    seed: Annotated[int, seed_option("Random seed (randomised defenses).")] = 0,
-    param: Annotated[list[str] | None, param_option("Defense")] = None,
-    batch_size: BatchSizeOption = 25,
-    limit: Annotated[int | None, limit_option("Classify")] = None,
+    seed: Annotated[int, piece.seed_option("Random seed (randomised defenses).")] = 0,
+    param: Annotated[list[str] | None, piece.param_option("Defense")] = None,
+    batch_size: piece.BatchSizeOption = 25,
+    limit: Annotated[int | None, piece.limit_option("Classify")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print {ImageId: label} as JSON on stdout.")
     ] = False,
 ) -> None:
     """Classify every image and write the NIPS 2017 CSV (TF-Slim labels 1..1000), atomically."""
-    labels = with_progress(
+    labels = piece.with_progress(
         name,
         as_json,
         lambda progress, log: run_defense(
@@ -47,7 +39,7 @@ def defend_command(
             out,
             progress=progress,
             log=log,
-            **common_args(models, param, seed, batch_size, limit),
+            **piece.common_args(models, param, seed, batch_size, limit),
         ),
     )
     if as_json:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from advengine.competition import ProcessExecutor, load_config, run_competition
 from advengine.competition.artefacts import PieceId, Results
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
+from advengine.context import RunContext
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
 
@@ -149,17 +149,12 @@ def eval_command(
     err = stderr_console()
     plugins = tuple(dict.fromkeys((*env.plugins(), *cfg.plugins)))
     executor: Executor
+    # The config's providers; threads, cache dir from the environment.
+    context = RunContext.from_env(providers=cfg.providers)
     if workers == 0:
-        # Workers get the providers through their environment; in-process pieces read this one.
-        os.environ["ADVENGINE_PROVIDERS"] = ",".join(cfg.providers)
-        executor = InProcessExecutor()
+        executor = InProcessExecutor(context)
     else:
-        executor = ProcessExecutor(
-            workers,
-            time_limit=cfg.time_limit,
-            plugins=plugins,
-            env={"ADVENGINE_PROVIDERS": ",".join(cfg.providers)},
-        )
+        executor = ProcessExecutor(workers, time_limit=cfg.time_limit, plugins=plugins, context=context)
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
     with progress:

@@ -188,7 +188,7 @@ class Competition:
                     clean_cache[piece] = images
                     targets = self.target_classes[b.start : b.stop] if entry.track == "targeted" else None
                     seed = derive_seed(self.config.seed, "attack", entry.label, b.index)
-                    return AttackInputs(images, b.eps, targets, seed, str(piece))
+                    return AttackInputs(images, b.eps, targets, seed, piece)
 
                 yield Job(piece, entry, load)
 
@@ -269,7 +269,7 @@ class Competition:
                         images = read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
                     self.timings["io"] += time.perf_counter() - t0
                     seed = derive_seed(self.config.seed, "defense", defense.label, attack, b.index)
-                    return DefenseInputs(images, seed, str(piece))
+                    return DefenseInputs(images, seed, piece)
 
                 yield Job(piece, defense, load)
 

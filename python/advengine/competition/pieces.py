@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from advengine.attacks import ATTACKS
+from advengine.competition.artefacts import PieceId
+from advengine.context import RunContext
 from advengine.defenses import DEFENSES
 from advengine.types import BuiltinEntry, Entry, ImagesU8, Labels, SubmissionTable
 
@@ -28,14 +30,14 @@ class AttackInputs:
     target_classes: Labels | None
     seed: int
     #: The engine's piece id; names the piece's log directory when an external submission runs it.
-    piece: str = ""
+    piece: PieceId | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class DefenseInputs:
     images: ImagesU8
     seed: int
-    piece: str = ""
+    piece: PieceId | None = None
 
 
 Inputs = AttackInputs | DefenseInputs
@@ -54,7 +56,7 @@ class EntryKind:
     """How one kind of roster entry is read from a config table and run."""
 
     #: The piece that runs an entry of this kind.
-    build: Callable[[Any], Piece]
+    build: Callable[[Any, RunContext], Piece]
     #: The entry of a config table of this kind (``[[submissions]]``), where the kind has a table.
     resolve: Callable[[SubmissionTable, str, str], Entry] | None = None
 
@@ -73,17 +75,17 @@ def entry_kind(kind: str, module: str) -> EntryKind:
     return _KINDS[kind]
 
 
-def _builtin(entry: BuiltinEntry) -> Piece:
+def _builtin(entry: BuiltinEntry, context: RunContext) -> Piece:
     """The piece of a registered attack or defense: its instance called on the batch."""
     if entry.track == "defense":
-        defense = DEFENSES.get(entry.name).build(entry.params, entry.models)
+        defense = DEFENSES.get(entry.name).build(entry.params, entry.models, context)
 
         def classify(inputs: Inputs) -> Any:
             batch = _expect(inputs, DefenseInputs)
             return defense(batch.images, seed=batch.seed)
 
         return classify
-    attack = ATTACKS.get(entry.name).build(entry.params, entry.models)
+    attack = ATTACKS.get(entry.name).build(entry.params, entry.models, context)
 
     def perturb(inputs: Inputs) -> Any:
         batch = _expect(inputs, AttackInputs)
@@ -103,11 +105,12 @@ register_kind("builtin", EntryKind(build=_builtin))
 _BUILT: dict[str, Piece] = {}
 
 
-def run_piece(entry: Entry, inputs: Inputs) -> Any:
-    """Run one piece in this process."""
+def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
+    """Run one piece in this process; built-in pieces make their sessions in ``context`` (one per
+    process: the executor's)."""
     piece = _BUILT.get(entry.key)
     if piece is None:
-        piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry)
+        piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry, context)
     return piece(inputs)
 
 

@@ -3,8 +3,8 @@ classifiers whose logits are averaged, with no input transformation; and :class:
 models behind every built-in defense.
 
 Source models come from the roster entry's ``models`` (default: ``efficientnet-lite0``). Each model
-sees the 299×299 images resized bilinearly to its native size. ONNX Runtime providers come from
-``ADVENGINE_PROVIDERS`` (comma-separated; the eval engine sets it from the config), else CPU.
+sees the 299×299 images resized bilinearly to its native size. ONNX Runtime providers come from the
+defense's :class:`~advengine.context.RunContext` (the config's, under ``advengine eval``), else CPU.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from advengine import env
+from advengine.context import RunContext
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import DEFENSES, Defense
@@ -40,15 +40,16 @@ class ModelEnsemble:
     """Zoo classifiers loaded on first use (so building a roster, i.e. validating a config, never loads
     a model), with their outputs fused."""
 
-    def __init__(self, models: Sequence[str], threads: int | None) -> None:
+    def __init__(self, models: Sequence[str], threads: int | None, context: RunContext) -> None:
         self.models = tuple(models)
         self.threads = threads
+        self.context = context
         self._classifiers: list[OnnxClassifier] | None = None
 
     def classifiers(self) -> list[OnnxClassifier]:
         if self._classifiers is None:
             self._classifiers = [
-                load_classifier(m, providers=env.providers(), threads=self.threads) for m in self.models
+                load_classifier(m, threads=self.threads, context=self.context) for m in self.models
             ]
         return self._classifiers
 
@@ -76,7 +77,7 @@ class ClassifierDefense(Defense[ClassifierParams]):
 
     def __init__(self, params: ClassifierParams, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
-        self.ensemble = ModelEnsemble(self.models, params.threads)
+        self.ensemble = ModelEnsemble(self.models, params.threads, self.context)
 
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)

@@ -73,7 +73,7 @@ class PipelineDefense(Defense[PipelineParams]):
         super().__init__(params, **kwargs)
         check_models(self.models, self.name)
         self.transforms: list[Transform] = [parse_transform(s) for s in params.transforms]
-        self.ensemble = ModelEnsemble(self.models, params.threads)
+        self.ensemble = ModelEnsemble(self.models, params.threads, self.context)
 
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)

@@ -16,9 +16,9 @@ from advengine.files import atomic_write
 from advengine.models.locations import cache_dir
 
 
-def graph_cache_dir() -> Path:
-    # The project's one cache root ($ADVENGINE_CACHE, else XDG, else ~/.cache/advengine).
-    return cache_dir() / "graphs"
+def graph_cache_dir(cache_root: Path | None = None) -> Path:
+    # The run's cache root, else the project's one ($ADVENGINE_CACHE, else XDG, else ~/.cache/advengine).
+    return (cache_root or cache_dir()) / "graphs"
 
 
 def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
@@ -33,7 +33,10 @@ def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
 
 
 def cached(
-    model_files: list[Path], options: dict[str, Any], build: Callable[[], onnx.ModelProto]
+    model_files: list[Path],
+    options: dict[str, Any],
+    build: Callable[[], onnx.ModelProto],
+    cache_root: Path | None = None,
 ) -> tuple[Path, bool]:
     """The cached compiled graph for these model files and options, building it on a miss.
     Returns (path, hit)."""
@@ -43,7 +46,7 @@ def cached(
             blobs.append(p.read_bytes())
         except OSError as exc:
             raise GraphError(f"cannot read ONNX model {p} ({exc.strerror}); check the path") from None
-    path = graph_cache_dir() / f"{content_key(blobs, options)}.onnx"
+    path = graph_cache_dir(cache_root) / f"{content_key(blobs, options)}.onnx"
     if path.is_file():
         return path, True
     atomic_write(path, build().SerializeToString())

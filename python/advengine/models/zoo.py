@@ -54,6 +54,20 @@ def get_manifest(name: str) -> Manifest:
     )
 
 
+def checked_onnx_file(m: Manifest, where: str, missing: str, changed: str) -> Path:
+    """The ONNX file of an ONNX-file manifest, after checking it exists and has the manifest's sha256;
+    else one ModelError starting with ``where`` and ending with the hint ``missing`` or ``changed``."""
+    assert m.onnx_path is not None
+    if not m.onnx_path.is_file():
+        raise ModelError(f"{where}: ONNX file {m.onnx_path} {missing}")
+    actual = sha256_file(m.onnx_path)
+    if actual != m.sha256:
+        raise ModelError(
+            f"{where}: {m.onnx_path} has sha256 {actual} but the manifest says {m.sha256}; {changed}"
+        )
+    return m.onnx_path
+
+
 def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifest:
     """Check a user manifest and its ONNX file, then copy the manifest into the user config dir.
 
@@ -62,14 +76,7 @@ def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifes
     m = read_manifest(manifest_path, "file")
     if m.source_kind != "onnx-file" or m.onnx_path is None:
         raise ModelError(f"{m.path}: only 'onnx-file' manifests can be registered (source.kind)")
-    if not m.onnx_path.is_file():
-        raise ModelError(f"{m.path}: ONNX file {m.onnx_path} does not exist (fix 'source.path')")
-    actual = sha256_file(m.onnx_path)
-    if actual != m.sha256:
-        raise ModelError(
-            f"{m.path}: {m.onnx_path} has sha256 {actual} but the manifest says {m.sha256} "
-            "(fix 'source.sha256')"
-        )
+    checked_onnx_file(m, str(m.path), "does not exist (fix 'source.path')", "fix 'source.sha256'")
     check_onnx_contract(m.onnx_path, m.input_size)
     target = user_manifest_dir() / f"{m.name}.json"
     others = [x for x in list_manifests() if x.name == m.name and x.path.resolve() != target.resolve()]
@@ -107,6 +114,7 @@ def check_models(models: Sequence[str], owner: str, what: str = "model") -> tupl
 
 __all__ = [
     "check_models",
+    "checked_onnx_file",
     "get_manifest",
     "list_manifests",
     "list_models",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advengine.competition.pieces import DefenseInputs, EntryKind, Inputs, register_kind
+from advengine.context import RunContext
 from advengine.submissions.archive import Submission, load_submission
 from advengine.submissions.roster import make_entry
 from advengine.submissions.runner import Settings, run_attack, run_defense
@@ -59,7 +60,7 @@ class SubmissionPiece:
         sub = _loaded(self.entry.path)
         settings = settings_of(self.entry)
         root = self.entry.log_root
-        log_dir = Path(root, *inputs.piece.split("/")) if root and inputs.piece else None
+        log_dir = Path(root, *inputs.piece.parts) if root and inputs.piece else None
         if isinstance(inputs, DefenseInputs):
             labels, _ = run_defense(sub, inputs.images, settings, log_dir)
             return labels
@@ -67,7 +68,13 @@ class SubmissionPiece:
         return images
 
 
-register_kind("submission", EntryKind(build=SubmissionPiece, resolve=make_entry))
+def _build(entry: SubmissionEntry, context: RunContext) -> SubmissionPiece:
+    # The submission runs in its own sandbox with its own framework: the run's ONNX Runtime
+    # settings are not its.
+    return SubmissionPiece(entry)
+
+
+register_kind("submission", EntryKind(build=_build, resolve=make_entry))
 
 
 __all__ = ["DEFAULT_TIME_LIMIT", "SubmissionPiece", "settings_of"]
