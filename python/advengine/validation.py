@@ -142,6 +142,11 @@ def _sentence(err: ErrorDetails, where: str, path: str) -> str:
         what = ctx["what"]
     elif kind == "literal_error":
         what = f"one of {_choices(str(ctx['expected']))}"
+    elif kind == "string_too_short":
+        n = ctx["min_length"]
+        what = "a non-empty string" if n == 1 else f"a string of at least {n} characters"
+    elif kind == "string_pattern_mismatch":
+        what = f"text matching {ctx['pattern']}"
     elif kind in _BOUNDS:
         what = _BOUNDS[kind](next(iter(ctx.values())))
     elif kind in ("value_error", "assertion_error"):
