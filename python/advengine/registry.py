@@ -118,11 +118,16 @@ class Registry(Generic[C]):
         return component.build(component.parse(dict(params or {})), models, context)
 
     def build_as(
-        self, cls: type[T], name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()
+        self,
+        cls: type[T],
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        models: Sequence[str] = (),
+        context: RunContext | None = None,
     ) -> T:
         """:meth:`build`, typed as ``cls`` (the class ``name`` is registered with, or a base of it), for
         callers that use what only that class has."""
-        built = self.build(name, params, models)
+        built = self.build(name, params, models, context)
         if not isinstance(built, cls):
             raise ConfigError(f"{self.kind} {name!r} is a {type(built).__name__}, not a {cls.__name__}")
         return built
