@@ -106,9 +106,13 @@ class SandboxSettings(Strict):
     """How one submission is confined: the sandbox and its per-run resource limits."""
 
     sandbox: SandboxChoice = "auto"
+    """bubblewrap, Docker, "auto" (the first available) or "unsafe-none" (no confinement)."""
     memory_mb: PositiveCount = 8192
+    """Address-space limit per process, in MiB."""
     nproc: PositiveCount = 256
+    """Processes the run may have at once."""
     fsize_mb: PositiveCount = 1024
+    """Largest file a process may write, in MiB."""
 
 
 class SubmissionTable(SandboxSettings):
@@ -118,8 +122,9 @@ class SubmissionTable(SandboxSettings):
     path: Annotated[
         str, StrictMode(), Field(min_length=1), phrased("the path of a submission dir or archive")
     ] = Field(default="", validate_default=True)
-    #: The name in the results (default: the directory or archive name without the extension).
+    """The submission's directory or archive (.zip, .tar, .tar.gz), relative to the config file."""
     label: Label | None = None
+    """The name in the results (default: the directory or archive name without the extension)."""
 
 
 class SubmissionEntry(_Entry):

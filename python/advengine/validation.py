@@ -96,7 +96,8 @@ def unknown_key(key: str, known: Sequence[str], kind: str = "key") -> PydanticCu
 class Strict(BaseModel):
     """Base of the validated files and tables: frozen, unknown keys are errors that list the known ones."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings become the fields' descriptions (``advengine config schema`` shows them).
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     #: How :func:`explain` calls an unknown key: "key" (a file) or "parameter" (attack/defense params).
     unknown_kind: ClassVar[str] = "key"
 

@@ -48,12 +48,19 @@ class Settings(Strict):
     """The scalar settings of a competition, as in the file and after command-line overrides."""
 
     seed: Annotated[int, StrictMode(), Field(ge=0), phrased("an integer >= 0")] = 0
+    """Every random choice of the run derives from it."""
     batch_size: Annotated[int, StrictMode(), Field(ge=1), phrased("an integer >= 1")] = 100
+    """Images per batch (NIPS 2017: 100)."""
     eps: EpsPolicy = "cycle"
+    """ε per batch: "cycle" (4, 8, 12, 16 in turn) or "random" (seeded)."""
     time_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 500.0
+    """Seconds per piece (one attack or defense on one batch)."""
     scoring: ScoringMode = "paper"
+    """Scores: "paper" (normalised) or "original" (the organisers' raw counts)."""
     providers: StrList = ("CPUExecutionProvider",)
+    """ONNX Runtime execution providers, in order of preference."""
     plugins: StrList = ()
+    """Modules imported first (in the engine and every worker) that register attacks or defenses."""
 
 
 Limit = Annotated[int, StrictMode(), Field(ge=1), phrased("an integer >= 1")]
@@ -63,7 +70,9 @@ class DatasetTable(Strict):
     """``[dataset]``: which images (default: the embedded 100-image sample, all of them)."""
 
     dir: Annotated[str, StrictMode(), Field(min_length=1), phrased("a directory path")] | None = None
+    """images/ + dev_dataset.csv, relative to the config file; default: the embedded sample."""
     limit: Limit | None = None
+    """Only the first N images (by ImageId)."""
 
 
 class EntryTable(Strict):
@@ -72,22 +81,28 @@ class EntryTable(Strict):
     name: Annotated[
         str, StrictMode(), Field(min_length=1), phrased("the registered name of an attack or defense")
     ] = Field(default="", validate_default=True)
-    #: The name in the results (default: ``name``).
+    """The registered attack or defense (``advengine list``)."""
     label: Label | None = None
-    #: The attack's or defense's parameters (``advengine list`` names them).
+    """The name in the results and the run directory (default: ``name``)."""
     params: Annotated[dict[str, Any], phrased("a table")] = Field(default_factory=dict)
-    #: Source models (default: the attack's or defense's own).
+    """The attack's or defense's parameters (``advengine list`` names them and their defaults)."""
     models: StrList = ()
+    """Source models (default: the attack's or defense's own)."""
 
 
 class ConfigFile(Settings):
     """The competition TOML, as written."""
 
     dataset: DatasetTable = DatasetTable()
+    """Which images."""
     attacks: Annotated[list[EntryTable], _tables("attacks")] = Field(default_factory=list)
+    """Non-targeted attacks."""
     targeted_attacks: Annotated[list[EntryTable], _tables("targeted_attacks")] = Field(default_factory=list)
+    """Targeted attacks."""
     defenses: Annotated[list[EntryTable], _tables("defenses")] = Field(default_factory=list)
+    """Defenses."""
     submissions: Annotated[list[SubmissionTable], _tables("submissions")] = Field(default_factory=list)
+    """Original NIPS 2017 submissions (each joins the track its metadata.json names)."""
 
 
 _SECTIONS: tuple[tuple[str, Track], ...] = (
