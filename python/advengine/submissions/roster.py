@@ -23,8 +23,6 @@ from advengine.submissions.sandbox import resolve_sandbox
 from advengine.types import Entry, SandboxChoice, SandboxSettings, SubmissionEntry, SubmissionTable
 from advengine.validation import explain
 
-NAME = "submission"
-
 
 def make_entry(table: SubmissionTable, source: str, key: str) -> SubmissionEntry:
     """The roster entry of one ``[[submissions]]`` table (its metadata is read and checked now)."""
@@ -108,4 +106,4 @@ def check_sandboxes(cfg: CompetitionConfig) -> None:
             resolve_sandbox(e.settings.sandbox)
 
 
-__all__ = ["NAME", "add_submissions", "check_sandboxes", "content_digest", "make_entry"]
+__all__ = ["add_submissions", "check_sandboxes", "content_digest", "make_entry"]
