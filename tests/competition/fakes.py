@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,49 +19,55 @@ from advengine.defenses import register as register_defense
 from advengine.params import Params
 from advengine.types import ImagesF32, ImagesU8, Labels
 
+P = TypeVar("P", bound=Params)
+
+
+class _Fake(Attack[P]):
+    """A fake attack is its :meth:`act`: what it does to one batch (targets are not needed)."""
+
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        return self.act(x, eps, rng)
+
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+        return x
+
 
 @register
-class Shift(Attack[Params]):
+class Shift(_Fake[Params]):
     """Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary."""
 
     name = "fake-shift"
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         return np.clip(x + np.float32(0.5), 0.0, 1.0).astype(np.float32)
 
 
 @register
-class Crash(Attack[Params]):
+class Crash(_Fake[Params]):
     name = "fake-crash"
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         raise RuntimeError("fake attack crashed on purpose")
 
 
 @register
-class Hang(Attack[Params]):
+class Hang(_Fake[Params]):
     name = "fake-hang"
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         time.sleep(3600)
         return x
 
 
 @register
-class Stubborn(Attack[Params]):
+class Stubborn(_Fake[Params]):
     """Ignores SIGTERM, so only the SIGKILL after the grace period stops it."""
 
     name = "fake-stubborn"
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(3600)
         return x
@@ -71,28 +78,24 @@ class SlowParams(Params):
 
 
 @register
-class Slow(Attack[SlowParams]):
+class Slow(_Fake[SlowParams]):
     """Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run."""
 
     name = "fake-slow"
     params_type = SlowParams
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         time.sleep(self.params.seconds)
         return sign_noise(x, eps, rng)
 
 
 @register
-class Exit(Attack[Params]):
+class Exit(_Fake[Params]):
     """Kills its own worker process, as a segfault would."""
 
     name = "fake-exit"
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         os._exit(3)
 
 
@@ -109,27 +112,23 @@ def _fail_once(marker: str, what: str) -> None:
 
 
 @register
-class Flaky(Attack[FlakyParams]):
+class Flaky(_Fake[FlakyParams]):
     """Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer)."""
 
     name = "fake-flaky"
     params_type = FlakyParams
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         _fail_once(self.params.marker, "attack")
         return x
 
 
 @register
-class TargetNoop(Attack[Params]):
+class TargetNoop(_Fake[Params]):
     name = "fake-target-noop"
     track = "targeted"
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
+    def act(self, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
         return x
 
 

@@ -10,12 +10,10 @@ cannot trust what ``run`` returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import ClassVar, final
+from typing import Any, ClassVar, final
 
 import numpy as np
 
-from advengine.context import RunContext
 from advengine.data.checks import check_images, check_labels
 from advengine.data.images import from_model_output, to_model_input
 from advengine.errors import ParameterError, ShapeError
@@ -34,17 +32,9 @@ class Attack(Configured[P], ABC):
     #: Whether :meth:`run` needs source models (gradient attacks do, noise baselines do not).
     needs_models: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        params: P,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-        track: AttackTrack | None = None,
-        context: RunContext | None = None,
-    ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models, context=context)
+    def __init__(self, params: P, *, track: AttackTrack | None = None, **settings: Any) -> None:
+        # ``settings``: those of Configured (name, models, default_models, context).
+        super().__init__(params, **settings)
         if track is not None:
             self.track = track
 

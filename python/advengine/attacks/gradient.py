@@ -20,7 +20,7 @@ source ensemble's own prediction on the clean image (as the NIPS17 FGSM baseline
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -30,11 +30,10 @@ from advengine.attacks.augment import random_diversity, smooth_gradient
 from advengine.attacks.base import Attack
 from advengine.attacks.registry import register_preset
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source, zoo_models
-from advengine.context import RunContext
 from advengine.errors import ParameterError
 from advengine.models import check_models
 from advengine.params import Params
-from advengine.types import AttackTrack, ImagesF32, Labels
+from advengine.types import ImagesF32, Labels
 from advengine.validation import must
 
 Direction = Literal["sign", "mean-abs", "std-round"]
@@ -147,19 +146,10 @@ class IterativeAttack(Attack[GP]):
     needs_models: ClassVar[bool] = True
 
     def __init__(
-        self,
-        params: GP,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-        track: AttackTrack | None = None,
-        weight_table: Mapping[str, float] | None = None,
-        context: RunContext | None = None,
+        self, params: GP, *, weight_table: Mapping[str, float] | None = None, **settings: Any
     ) -> None:
-        super().__init__(
-            params, name=name, models=models, default_models=default_models, track=track, context=context
-        )
+        # ``settings``: those of Attack and Configured (name, models, track, context, ...).
+        super().__init__(params, **settings)
         #: Published per-model logit weights, used when ``weights`` is not given and every model has one.
         self.weight_table = weight_table
         check_models(self.models, self.name, "source model")

@@ -7,12 +7,10 @@ and the labels that come back, so a broken defense fails loudly instead of scori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import final
+from typing import Any, final
 
 import numpy as np
 
-from advengine.context import RunContext
 from advengine.data.checks import check_images
 from advengine.errors import ShapeError
 from advengine.params import Configured, P
@@ -25,17 +23,9 @@ class Defense(Configured[P], ABC):
     #: Randomised defenses (e.g. random resize + pad) draw from the seed given to ``__call__``.
     randomized: bool = False
 
-    def __init__(
-        self,
-        params: P,
-        *,
-        name: str,
-        models: Sequence[str] = (),
-        default_models: Callable[[], tuple[str, ...]] | None = None,
-        randomized: bool | None = None,
-        context: RunContext | None = None,
-    ) -> None:
-        super().__init__(params, name=name, models=models, default_models=default_models, context=context)
+    def __init__(self, params: P, *, randomized: bool | None = None, **settings: Any) -> None:
+        # ``settings``: those of Configured (name, models, default_models, context).
+        super().__init__(params, **settings)
         if randomized is not None:
             self.randomized = randomized
 
