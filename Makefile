@@ -45,4 +45,4 @@ bench: dev
 	cargo bench -p advengine-kernels
 
 clean:
-	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -13,7 +13,7 @@ import csv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +26,52 @@ from advengine.errors import DatasetError, ParameterError
 from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
 from advengine.params import describe
+from advengine.registry import Component
 from advengine.seeds import derive_seed
 
 TARGET_CSV = "target_class.csv"
 #: Called after each batch with (images done, images in total).
 Progress = Callable[[int, int], None]
+
+
+class RunOptions(TypedDict, total=False):
+    """The keyword options :func:`run_attack` and :func:`run_defense` share; each may be left out."""
+
+    #: Source models (attacks) or classifiers (defenses); default: the entry's own.
+    models: Sequence[str]
+    #: Parameters by name, as text or values (the entry's params model checks them).
+    params: Mapping[str, Any] | None
+    seed: int
+    batch_size: int
+    #: Only the first N images.
+    limit: int | None
+    progress: Progress | None
+    log: Callable[[str], None] | None
+    #: ONNX Runtime settings; default: the environment's (:meth:`RunContext.from_env`).
+    context: RunContext | None
+
+
+_DEFAULTS: RunOptions = {
+    "models": (),
+    "params": None,
+    "seed": 0,
+    "batch_size": 25,
+    "limit": None,
+    "progress": None,
+    "log": None,
+    "context": None,
+}
+
+
+def _options(given: RunOptions) -> RunOptions:
+    o: RunOptions = {**_DEFAULTS, **given}
+    _check_batch_size(o["batch_size"], o["seed"])
+    return o
+
+
+def _dataset(data: str | Path, limit: int | None) -> Dataset:
+    dataset = load_dataset(Path(data))
+    return dataset if limit is None else dataset.head(limit)
 
 
 @dataclass
@@ -111,30 +152,16 @@ def make_attack(
 
 
 def run_attack(
-    name: str,
-    data: str | Path,
-    out: str | Path,
-    *,
-    eps: int,
-    models: Sequence[str] = (),
-    params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    batch_size: int = 25,
-    limit: int | None = None,
-    progress: Progress | None = None,
-    log: Callable[[str], None] | None = None,
-    context: RunContext | None = None,
+    name: str, data: str | Path, out: str | Path, *, eps: int, **options: Unpack[RunOptions]
 ) -> AttackRun:
     """Attacks every image of ``data`` (resumable) and writes the PNGs into ``out``."""
-    _check_batch_size(batch_size, seed)
-    attack = make_attack(name, params, models, context)
+    o = _options(options)
+    seed, batch_size, progress, log = o["seed"], o["batch_size"], o["progress"], o["log"]
+    attack = make_attack(name, o["params"], o["models"], o["context"])
     if isinstance(eps, bool) or not isinstance(eps, int) or not 0 <= eps <= 255:
         raise ParameterError(f"eps must be an integer in 0..255 pixels, got {eps!r}")
-    data_path = Path(data)
-    dataset = load_dataset(data_path)
-    if limit is not None:
-        dataset = dataset.head(limit)
-    targets = target_classes(data_path, dataset) if attack.track == "targeted" else None
+    dataset = _dataset(data, o["limit"])
+    targets = target_classes(Path(data), dataset) if attack.track == "targeted" else None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     run = AttackRun(name, eps, out_dir=out_dir)
@@ -166,29 +193,17 @@ def run_attack(
 
 
 def run_defense(
-    name: str,
-    data: str | Path,
-    out_csv: str | Path,
-    *,
-    models: Sequence[str] = (),
-    params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    batch_size: int = 25,
-    limit: int | None = None,
-    progress: Progress | None = None,
-    log: Callable[[str], None] | None = None,
-    context: RunContext | None = None,
+    name: str, data: str | Path, out_csv: str | Path, **options: Unpack[RunOptions]
 ) -> dict[str, int]:
     """Labels every image of ``data`` and writes the NIPS17 CSV ``<ImageId>.png,<label>`` atomically."""
-    _check_batch_size(batch_size, seed)
-    defense: Defense[Any] = build_defense(name, params, models, _context(context))
-    dataset = load_dataset(Path(data))
-    if limit is not None:
-        dataset = dataset.head(limit)
+    o = _options(options)
+    seed, progress, log = o["seed"], o["progress"], o["log"]
+    defense: Defense[Any] = build_defense(name, o["params"], o["models"], _context(o["context"]))
+    dataset = _dataset(data, o["limit"])
     if log is not None:
         log(f"{name}: classifying {len(dataset)} images → {out_csv}")
     labels: dict[str, int] = {}
-    for start, images in dataset.batches(batch_size):
+    for start, images in dataset.batches(o["batch_size"]):
         got = defense(images, seed=derive_seed(seed, "defense", name, start))
         for image_id, label in zip(dataset.image_ids[start : start + len(images)], got, strict=True):
             labels[image_id] = int(label)
@@ -200,32 +215,29 @@ def run_defense(
     return labels
 
 
+def _listing(c: Component[Any], traits: dict[str, Any]) -> dict[str, Any]:
+    """One ``advengine list`` item: the name, the kind's own traits, description and parameters."""
+    return {"name": c.name, **traits, "description": c.doc, "params": describe(c.params_type, c.defaults)}
+
+
 def components() -> dict[str, list[dict[str, Any]]]:
     """Every registered attack and defense with its track, description and parameters."""
-    attacks = []
-    for n in ATTACKS.names():
-        a = ATTACKS.get(n)
-        attacks.append(
-            {
-                "name": n,
-                "track": a.setting("track"),
-                "needs_models": a.cls.needs_models,
-                "description": a.doc,
-                "params": describe(a.params_type, a.defaults),
-            }
-        )
-    defenses = []
-    for n in DEFENSES.names():
-        d = DEFENSES.get(n)
-        defenses.append(
-            {
-                "name": n,
-                "randomized": d.setting("randomized"),
-                "description": d.doc,
-                "params": describe(d.params_type, d.defaults),
-            }
-        )
+    attacks = [
+        _listing(a, {"track": a.setting("track"), "needs_models": a.cls.needs_models})
+        for a in map(ATTACKS.get, ATTACKS.names())
+    ]
+    defenses = [
+        _listing(d, {"randomized": d.setting("randomized")}) for d in map(DEFENSES.get, DEFENSES.names())
+    ]
     return {"attacks": attacks, "defenses": defenses}
 
 
-__all__ = ["AttackRun", "components", "make_attack", "run_attack", "run_defense", "target_classes"]
+__all__ = [
+    "AttackRun",
+    "RunOptions",
+    "components",
+    "make_attack",
+    "run_attack",
+    "run_defense",
+    "target_classes",
+]

@@ -110,16 +110,20 @@ def test_reference_top1_must_be_a_fraction(tmp_path: Path) -> None:
         read_manifest(write_json(tmp_path / "m.json", data))
 
 
-def test_not_json_and_missing(tmp_path: Path) -> None:
-    bad = tmp_path / "m.json"
-    bad.write_text("{ nope")
-    with pytest.raises(ModelError, match=r"not valid JSON \(line 1, column 3"):
-        read_manifest(bad)
-    with pytest.raises(ModelError, match="does not exist"):
-        read_manifest(tmp_path / "absent.json")
-    bad.write_text("[1, 2]")
-    with pytest.raises(ModelError, match="must be a JSON object"):
-        read_manifest(bad)
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{ nope", r"not valid JSON \(line 1, column 3"),
+        ("[1, 2]", "must be a JSON object"),
+        (None, "does not exist"),
+    ],
+)
+def test_not_json_and_missing(tmp_path: Path, text: str | None, message: str) -> None:
+    path = tmp_path / "m.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ModelError, match=message):
+        read_manifest(path)
 
 
 def test_onnx_file_manifest_resolves_relative_paths(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from advengine.graph.compiler import compile_gradient_graph
 from advengine.graph.ensemble import FUSIONS, compile_ensemble
 from advengine.graph.heads import LOSSES, check_loss
 from advengine.graph.steps import STEPS, check_step
+from advengine.models import ensure_onnx, list_models
 
 graph_app = sub_app(
     "Compile ONNX classifiers into gradient graphs: forward + loss + input gradient (and optionally a "
@@ -48,8 +49,6 @@ def _resolve(model: str) -> Path:
     path = Path(model)
     if path.is_file():
         return path
-    from advengine.models import ensure_onnx, list_models
-
     if model in list_models():
         return Path(ensure_onnx(model))
     raise GraphError(

@@ -13,6 +13,7 @@ import onnx
 
 from advengine.errors import GraphError
 from advengine.files import atomic_write
+from advengine.graph.compiler import COMPILER_VERSION
 from advengine.models.locations import cache_dir
 
 
@@ -22,8 +23,6 @@ def graph_cache_dir(cache_root: Path | None = None) -> Path:
 
 
 def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
-    from advengine.graph.compiler import COMPILER_VERSION
-
     h = hashlib.sha256()
     h.update(f"advengine.graph/{COMPILER_VERSION}\n".encode())
     h.update(json.dumps(options, sort_keys=True).encode())
