@@ -28,7 +28,8 @@ class Warp:
     def apply(self, x: F32) -> F32:
         n, c, h, wd = x.shape
         flat = x.reshape(n, c, h * wd)
-        out = np.zeros_like(flat)
+        # The output side may differ from the input's (a resize + pad canvas is larger).
+        out = np.zeros((n, c, self.side * self.side), x.dtype)
         for i in range(n):
             for k in range(self.idx.shape[1]):
                 out[i] += flat[i][:, self.idx[i, k]] * self.w[i, k]

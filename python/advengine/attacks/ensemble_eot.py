@@ -50,7 +50,7 @@ class EnsembleEot(IterativeAttack[EnsembleEotParams]):
 
     params_type = EnsembleEotParams
 
-    def source(self, eps_px: int) -> Source:
+    def source(self, eps_px: int, rng: np.random.Generator | None = None) -> Source:
         # Fusion at loss level: Σ wᵢ CE(softmax(zᵢ)), i.e. the sum of the members' gradients.
         return get_source(
             self.models, self.params.weights, fusion="loss", loss=self.head(), context=self.context

@@ -171,7 +171,8 @@ class IterativeAttack(Attack[GP]):
         base = self.params.loss
         return f"{base}-targeted" if self.track == "targeted" else base
 
-    def source(self, eps_px: int) -> Source:
+    def source(self, eps_px: int, rng: np.random.Generator | None = None) -> Source:
+        """The gradient oracle for budget ``eps_px``; ``rng`` drives its random draws (EOT)."""
         return get_source(
             self.models,
             self.source_weights(eps_px),
@@ -204,7 +205,7 @@ class IterativeAttack(Attack[GP]):
             return x
         if x.shape[2:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ParameterError(f"{self.name} works on 299×299 images, got {x.shape[2]}×{x.shape[3]}")
-        src = self.source(round(eps * 255))
+        src = self.source(round(eps * 255), rng)
         iterations, step = self.schedule(eps)
         state = IterationState(src, x, self.labels(src, x, target_classes), eps, step, iterations, rng)
         self.iterate(state)
@@ -287,7 +288,7 @@ class MifgsmTargeted(IterativeAttack[MifgsmTargetedParams]):
     def _roster(self, eps_px: int) -> dict[str, float]:
         return TSAIL_TARGETED_HIGH if eps_px >= 8 else TSAIL_TARGETED_LOW
 
-    def source(self, eps_px: int) -> Source:
+    def source(self, eps_px: int, rng: np.random.Generator | None = None) -> Source:
         models = self.models
         if not self._explicit_models:
             table = self._roster(eps_px)

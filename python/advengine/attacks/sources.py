@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,8 @@ class SourceKey:
     fusion: str
     loss: str
     kappa: float
+    #: Input side of the graph (299, or a random-resize-pad canvas).
+    side: int = IMAGE_SIDE
     #: The run's session settings: sources of two contexts are two sources.
     context: RunContext = field(default_factory=RunContext)
 
@@ -88,7 +90,7 @@ class Source:
                 "loss": k.loss,
                 "kappa": k.kappa,
                 "batch": batch,
-                "size": IMAGE_SIDE,
+                "size": k.side,
             }
 
             def build() -> Any:
@@ -96,7 +98,7 @@ class Source:
                     paths,
                     weights=list(k.weights),
                     fusion=k.fusion,
-                    size=IMAGE_SIDE,
+                    size=k.side,
                     loss=k.loss,
                     kappa=k.kappa,
                     batch=batch,
@@ -113,11 +115,25 @@ class Source:
         result = self._gradient_model(max(batch, 1)).grad(x, class_idx)
         return result.logits.astype(np.float32), result.grad.astype(np.float32)
 
+    def vjp(self, x: F32, seed: F32) -> tuple[F32, F32]:
+        """(logits, d⟨seed, Z⟩/dx): the gradient of any loss of the logits, given its dLoss/dZ (the
+        source must have been made with ``loss="seed"``)."""
+        batch = min(len(x), MAX_GRAPH_BATCH)
+        result = self._gradient_model(max(batch, 1)).grad(x, seed=np.ascontiguousarray(seed, np.float32))
+        return result.logits.astype(np.float32), result.grad.astype(np.float32)
+
+    def loss_grad(self, x: F32, dz: Callable[[F32], F32]) -> tuple[F32, F32]:
+        """(logits, dLoss/dx) of a loss given by its dLoss/dZ as a function of the logits: a forward
+        pass, then the ``seed`` graph's VJP (needs ``loss="seed"``)."""
+        z = self.logits(x)
+        _, g = self.vjp(x, dz(z))
+        return z, g
+
     def logits(self, x: F32) -> F32:
         """The fused ensemble's logits (forward only, no gradient)."""
         with self._lock:
             if self._forward is None:
-                spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, IMAGE_SIDE)
+                spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, self.key.side)
                 self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
@@ -167,17 +183,18 @@ def get_source(
     loss: str = "ce",
     kappa: float = 0.0,
     context: RunContext | None = None,
+    side: int = IMAGE_SIDE,
 ) -> Source:
     """The (memoised, LRU) source ensemble of ``models`` with this loss head, whose sessions run in
     ``context``."""
     check_models(models, "", "source model")
     ctx = context if context is not None else RunContext()
-    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa), ctx)
+    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa), side, ctx)
     if loss == "ce-targeted":
         # A thin view of the memoised ce source, made per call: it holds no session, so it takes no
         # place among the live sources and always wraps the ce source that is live now.
         return NegatedSource(
-            key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa, context=ctx)
+            key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa, context=ctx, side=side)
         )
     with _SOURCES_LOCK:
         src = _SOURCES.get(key)

@@ -13,6 +13,7 @@ import numpy as np
 
 from advengine.data.checks import check_images
 from advengine.errors import ShapeError
+from advengine.kernels.transforms import PipelineSpec
 from advengine.params import Configured, P
 from advengine.registry import Registry
 from advengine.types import ImagesU8, Labels
@@ -36,6 +37,11 @@ class Defense(Configured[P], ABC):
         if len(labels) and (labels.min() < 0 or labels.max() > 1000):
             raise ShapeError(f"{self.name} returned labels outside 0..1000")
         return labels.astype(np.int64)
+
+    def spec(self) -> PipelineSpec | None:
+        """The defense as a pipeline description, for adaptive attacks; None where it has none
+        (e.g. a submission run in a sandbox)."""
+        return None
 
     @abstractmethod
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:

@@ -21,6 +21,7 @@ from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import DEFENSES, Defense
 from advengine.errors import ParameterError
+from advengine.kernels.transforms import PipelineSpec
 from advengine.models import OnnxClassifier, load_classifier
 from advengine.params import Params
 from advengine.types import ImagesU8, Labels
@@ -81,6 +82,9 @@ class ClassifierDefense(Defense[ClassifierParams]):
 
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
+
+    def spec(self) -> PipelineSpec:
+        return PipelineSpec(self.models)
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         if len(images) == 0:

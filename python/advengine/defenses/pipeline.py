@@ -24,17 +24,14 @@ from pydantic import Field, field_validator
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import DEFENSES, Defense
 from advengine.defenses.classifier import DEFAULT_MODEL, ModelEnsemble, Threads, softmax
-from advengine.defenses.transforms import Transform, parse_transform
 from advengine.errors import ParameterError
 from advengine.kernels import resize_pad
+from advengine.kernels.transforms import PAD_GRAY, PipelineSpec, Transform, draw_resize_pad, parse_transform
 from advengine.models import check_models, list_models
 from advengine.params import Params
 from advengine.types import ImagesU8, Labels
 
 F32 = npt.NDArray[np.float32]
-#: uint8 pad value of random-resize-pad: 127 is 0 after the models' (x·255 − 127)/128, i.e. the
-#: original's zero padding in [−1, 1] space (mid-gray), not black.
-PAD_GRAY = 127
 
 
 class PipelineParams(Params):
@@ -78,6 +75,11 @@ class PipelineDefense(Defense[PipelineParams]):
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
 
+    def spec(self) -> PipelineSpec:
+        """The pipeline as data, for adaptive attacks that attack it whole."""
+        p = self.params
+        return PipelineSpec(self.models, tuple(self.transforms), p.fusion, p.draws, p.flip_prob, p.pad_extra)
+
     def probabilities(self, images: ImagesU8, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         """Class probabilities [n, 1000] the labels are the argmax of (index k = label k + 1): the
         fused scores' softmax, or with random resize + pad the mean over draws."""
@@ -91,16 +93,13 @@ class PipelineDefense(Defense[PipelineParams]):
             s = self.ensemble.scores(batch, p.fusion)
             return s if p.fusion == "prob" else softmax(s)
         side = batch.shape[1]
-        canvas = side + p.pad_extra
         total = np.zeros((len(batch), 1000), np.float64)
         stored = batch
         for _ in range(p.draws):
             if rng.random() < p.flip_prob:
                 stored = np.ascontiguousarray(stored[:, :, ::-1])
-            size = int(rng.integers(side, canvas))
-            top = int(rng.integers(0, canvas - size + 1))
-            left = int(rng.integers(0, canvas - size + 1))
-            s = self.ensemble.scores(resize_pad_nearest(stored, size, canvas, top, left), p.fusion)
+            d = draw_resize_pad(rng, side, p.pad_extra)
+            s = self.ensemble.scores(resize_pad_nearest(stored, d.size, d.canvas, d.top, d.left), p.fusion)
             total += s if p.fusion == "prob" else softmax(s)
         return total / p.draws
 

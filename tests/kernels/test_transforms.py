@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advengine.defenses.transforms import TRANSFORMS, parse_transform
+from advengine.kernels.transforms import TRANSFORMS, parse_transform
 from advengine.errors import ConfigError
 
 
