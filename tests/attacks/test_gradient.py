@@ -37,6 +37,13 @@ SMALL: dict[str, dict[str, Any]] = {
     "iter-target-class": {"iterations": 2},
     "mifgsm-targeted": {"iterations": 2, "reference_schedule": False},
     "ensemble-eot": {"samples": 1},
+    "bpda-pgd": {"iterations": 2, "transforms": "median:2"},
+    "eot-pgd": {"iterations": 1, "resize_pad_draws": 30, "draws": 1},
+    "apgd-ce": {"iterations": 2},
+    "apgd-dlr": {"iterations": 2},
+    "apgd-t": {"iterations": 1, "targets": 1},
+    "square-linf": {"queries": 3},
+    "autoattack-lite": {"iterations": 1, "targets": 1, "queries": 2},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,35 @@ def test_env_plugins_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "no.such.plugin")
     with pytest.raises(ConfigError, match=f"{ENV}: cannot import plugin module 'no.such.plugin'"):
         parse_config({}, source="test.toml")
+
+
+def test_source_defense_aims_an_adaptive_attack_at_the_pipeline() -> None:
+    doc = {
+        "attacks": [{"name": "eot-pgd", "label": "eot-rrp", "source_defense": "rrp", "params": {"draws": 2}}],
+        "defenses": [{"name": "random-resize-pad", "label": "rrp", "models": ["efficientnet-lite2"]}],
+    }
+    cfg = parse_config(doc, source="test.toml")
+    entry = cfg.attacks[0]
+    assert entry.models == ("efficientnet-lite2",)
+    assert entry.params.resize_pad_draws == 30
+    assert entry.params.draws == 2
+
+
+@pytest.mark.parametrize(
+    ("attack", "message"),
+    [
+        (
+            {"name": "eot-pgd", "source_defense": "nope"},
+            "attacks[0].source_defense 'nope' is no defense label",
+        ),
+        ({"name": "ifgsm", "source_defense": "med"}, "'ifgsm' cannot take a pipeline as its source"),
+        (
+            {"name": "bpda-pgd", "source_defense": "med", "params": {"transforms": ["jpeg:50"]}},
+            "attacks[0].params ['transforms'] come from source_defense",
+        ),
+    ],
+)
+def test_bad_source_defense(attack: dict[str, Any], message: str) -> None:
+    doc = {"attacks": [attack], "defenses": [{"name": "median", "label": "med"}]}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(doc, source="test.toml")

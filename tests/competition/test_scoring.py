@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.competition.conftest import MakeConfig, oracle
 
 from advengine.competition import aggregate, run_competition
-from advengine.competition.scoring import MISSING, NO_IMAGE
+from advengine.competition.scoring import MISSING, NO_IMAGE, robust_accuracy
 
 
 def test_aggregate_hand_example() -> None:
@@ -76,6 +76,13 @@ def test_run_scores_match_hand_computation(
     assert by["noop"].raw_score == by["fake-shift"].raw_score == 15
     # Targeted raw = target hits: only the target oracle, 8.
     assert by["fake-target-noop"].raw_score == 8
+    # Robust accuracy: the oracle is right under every attack on all 8 images, the target oracle on
+    # none, the constant defense on image 0 only.
+    assert [by[d].robust_accuracy for d in ("fake-oracle", "target-oracle", "fake-constant")] == [
+        1.0,
+        0.0,
+        1 / 8,
+    ]
     if mode == "paper":
         assert by["fake-oracle"].score == 1.0
         assert by["fake-constant"].score == pytest.approx(3 / 24)
@@ -155,3 +162,18 @@ def test_aggregate_matches_the_rules(data: st.DataObject) -> None:
             assert np.isnan(getattr(got, key)).all()
         else:
             assert np.allclose(getattr(got, key), want[key])
+
+
+def test_robust_accuracy_needs_every_used_attack_to_fail() -> None:
+    truth = np.array([1, 2, 3])
+    # [attack, defense, image]; attack 2 is excluded (not used) and its wrong labels do not count.
+    preds = np.array(
+        [
+            [[1, 2, 3], [1, 2, 3]],
+            [[1, 9, 3], [1, 2, MISSING]],
+            [[9, 9, 9], [9, 9, 9]],
+        ]
+    )
+    used = np.array([True, True, False])
+    assert robust_accuracy(preds, truth, used).tolist() == [2 / 3, 2 / 3]
+    assert np.isnan(robust_accuracy(preds, truth, np.zeros(3, bool))).all()

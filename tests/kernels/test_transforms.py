@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advengine.kernels.transforms import TRANSFORMS, parse_transform
 from advengine.errors import ConfigError
+from advengine.kernels.transforms import TRANSFORMS, parse_transform
 
 
 def test_median_2x2_takes_the_upper_middle_of_the_pixel_and_its_upper_left_neighbours() -> None:

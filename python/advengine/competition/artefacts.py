@@ -128,6 +128,8 @@ class EntryResult(_Artefact):
     #: Defenses only.
     images_classified: int | None = None
     clean_accuracy: float | None = None
+    #: Defenses only: the share of images correctly labelled under every used attack.
+    robust_accuracy: float | None = None
     excluded: bool
     median_batch_seconds: float | None
     pieces: dict[str, int]
@@ -138,7 +140,13 @@ class EntryResult(_Artefact):
     def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         # The track-specific keys and exclusion_reason appear only where they apply.
         out: dict[str, Any] = handler(self)
-        optional = ("images_produced", "images_classified", "clean_accuracy", "exclusion_reason")
+        optional = (
+            "images_produced",
+            "images_classified",
+            "clean_accuracy",
+            "robust_accuracy",
+            "exclusion_reason",
+        )
         for key in optional:
             if key not in self.model_fields_set:
                 out.pop(key, None)

@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError
 from pydantic import Strict as StrictMode
 
 from advengine.attacks import ATTACKS
+from advengine.attacks.adaptive import PipelineFields, spec_params
 from advengine.competition.pieces import entry_kind
 from advengine.competition.plugins import import_plugins
 from advengine.defenses import DEFENSES
@@ -88,6 +89,10 @@ class EntryTable(Strict):
     """The attack's or defense's parameters (``advengine list`` names them and their defaults)."""
     models: StrList = ()
     """Source models (default: the attack's or defense's own)."""
+    source_defense: Label | None = None
+    """Adaptive attacks only (bpda-pgd, eot-pgd, apgd-*, square-linf, autoattack-lite): the label of a
+    ``[[defenses]]`` entry whose whole pipeline (transforms, random draws, models) the attack takes
+    as its source, the audit setting; NIPS 2017 attacks never saw the defenses (docs/competition.md)."""
 
 
 class ConfigFile(Settings):
@@ -184,7 +189,36 @@ def component(track: Track, name: str) -> Component[Any]:
     return DEFENSES.get(name) if track == "defense" else ATTACKS.get(name)
 
 
-def _builtin(source: str, section: str, index: int, track: Track, table: EntryTable) -> BuiltinEntry:
+def _aimed(
+    source: str, key: str, comp: Component[Any], table: EntryTable, defenses: dict[str, EntryTable]
+) -> EntryTable:
+    """``table`` with the pipeline of its ``source_defense`` filled into its params and models."""
+    target = defenses.get(table.source_defense or "")
+    if target is None:
+        known = ", ".join(sorted(defenses)) or "none"
+        raise ConfigError(
+            f"{source}: {key}.source_defense {table.source_defense!r} is no defense label; known: {known}"
+        )
+    if not issubclass(comp.params_type, PipelineFields):
+        raise ConfigError(
+            f"{source}: {key}.source_defense: {table.name!r} cannot take a pipeline as its source; use an "
+            "adaptive attack (bpda-pgd, eot-pgd, apgd-ce, apgd-dlr, apgd-t, square-linf, autoattack-lite)"
+        )
+    spec = DEFENSES.build(target.name, target.params, target.models).spec()
+    if spec is None:
+        raise ConfigError(
+            f"{source}: {key}.source_defense {table.source_defense!r} does not describe its pipeline"
+        )
+    clash = sorted(set(spec_params(spec)) & set(table.params))
+    if clash:
+        raise ConfigError(f"{source}: {key}.params {clash} come from source_defense; remove them")
+    params = {**table.params, **spec_params(spec)}
+    return table.model_copy(update={"params": params, "models": table.models or spec.models})
+
+
+def _builtin(
+    source: str, section: str, index: int, track: Track, table: EntryTable, defenses: dict[str, EntryTable]
+) -> BuiltinEntry:
     key = f"{section}[{index}]"
     try:
         comp = component(track, table.name)
@@ -195,6 +229,10 @@ def _builtin(source: str, section: str, index: int, track: Track, table: EntryTa
         raise ConfigError(
             f"{source}: {key}.name {table.name!r} is a {comp.setting('track')} attack; list it under {where}"
         )
+    if table.source_defense is not None:
+        if track == "defense":
+            raise ConfigError(f"{source}: {key}.source_defense is for attacks only; remove it")
+        table = _aimed(source, key, comp, table, defenses)
     return BuiltinEntry(
         track=track,
         name=table.name,
@@ -219,9 +257,10 @@ def parse_config(data: dict[str, Any], source: str = "config.toml") -> Competiti
         raise explain(exc, source) from None
     import_plugins(doc.plugins, where=f"{source}: plugins")
     roster: list[tuple[str, Entry]] = []
+    defenses = {t.label or t.name: t for t in doc.defenses}
     for section, track in _SECTIONS:
         for i, table in enumerate(getattr(doc, section)):
-            roster.append((f"{section}[{i}]", _builtin(source, section, i, track, table)))
+            roster.append((f"{section}[{i}]", _builtin(source, section, i, track, table, defenses)))
     for i, sub in enumerate(doc.submissions):
         where = f"submissions[{i}]"
         roster.append((where, _resolve(sub, source, where)))

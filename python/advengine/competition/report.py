@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from advengine.competition.artefacts import EntryResult, PieceRecord, Results
 from advengine.competition.config import EPS_VALUES, CompetitionConfig
-from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
+from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate, robust_accuracy
 from advengine.files import atomic_write
 from advengine.types import CLEAN, Entry
 
@@ -104,6 +104,7 @@ def build_results(data: RunData) -> Results:
             exclusions.append({"name": e.label, "track": e.track, "reason": reason})
         attacks_out.append(item)
     produced_total = int(agg.produced.sum())
+    robust = robust_accuracy(data.predictions, data.true_labels, agg.attacks_used)
     for d, e in enumerate(cfg.defenses):
         excluded = not bool(agg.defenses_used[d])
         clean = data.clean_predictions[d]
@@ -115,6 +116,7 @@ def build_results(data: RunData) -> Results:
             "worst_score": _num(float(agg.defense_worst[d])),
             "images_classified": int(agg.classified[:, d].sum()),
             "clean_accuracy": float((clean == data.true_labels).mean()) if n else None,
+            "robust_accuracy": _num(float(robust[d])),
             "excluded": excluded,
             **_piece_summary(data.pieces[e.key]),
         }

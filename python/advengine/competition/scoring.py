@@ -40,4 +40,18 @@ def aggregate(predictions: I64, true_labels: I64, target_classes: I64, is_target
     return score(predictions, true_labels, target_classes, is_targeted, policy="official")
 
 
-__all__ = ["MISSING", "NO_IMAGE", "Aggregate", "aggregate"]
+def robust_accuracy(predictions: I64, true_labels: I64, attacks_used: Bools) -> npt.NDArray[np.float64]:
+    """Per defense, the per-image robust accuracy: the share of images whose label is the true one
+    under *every* used attack of the roster (either track: a targeted attack that misses its target
+    but changes the label still broke the image). A missing label is not a correct one. NaN without
+    images or used attacks. Unlike the worst score (the worst single attack), an image counts only if
+    all attacks failed on it, the headline number of robustness evaluations (Croce & Hein 2020)."""
+    used = predictions[np.asarray(attacks_used, bool)]
+    if used.shape[0] == 0 or used.shape[2] == 0:
+        return np.full(predictions.shape[1], np.nan)
+    correct = (used == true_labels[None, None, :]).all(axis=0)
+    out: npt.NDArray[np.float64] = correct.mean(axis=1)
+    return out
+
+
+__all__ = ["MISSING", "NO_IMAGE", "Aggregate", "aggregate", "robust_accuracy"]
