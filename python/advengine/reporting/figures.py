@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.typing import RcKeyType
 
@@ -109,7 +110,13 @@ def score_vs_rank(boards: dict[str, list[Row]], mode: str) -> str:
             ax.set_ylabel("score (raw count)" if mode == "original" else "score")
             if mode != "original":
                 ax.set_ylim(-0.02, 1.02)
-        fig.legend(handles=axes[0].lines[1:], loc="outside upper right", ncols=2, fontsize=9)
+        blue = STATUS_COLOURS["ok"]
+        handles = [
+            Line2D([], [], marker="o", color=blue, linestyle="", label="entry"),
+            Line2D([], [], marker="o", color=blue, markerfacecolor="white", linestyle="", label="baseline"),
+            Line2D([], [], color=MUTED, linestyle="--", label="baseline's score"),
+        ]
+        fig.legend(handles=handles, loc="outside upper right", ncols=3, fontsize=9)
         return _svg(fig)
 
 
@@ -118,20 +125,28 @@ def heatmap(values: F64, rows: Sequence[str], cols: Sequence[str], title: str, c
     with _style():
         fig = Figure(figsize=(max(4.0, 1.6 + 1.05 * len(cols)), 1.4 + 0.42 * len(rows)), layout="constrained")
         ax = fig.subplots()
-        colours = mpl.colormaps[cmap]
-        colours = ListedColormap(colours(np.linspace(0.0, 0.85, 256)))
-        colours.set_bad("#d5d9de")
-        ax.imshow(np.ma.masked_invalid(values), cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
+        # The darkest 15 % of the map is dropped so the printed values stay legible.
+        base = mpl.colormaps[cmap]
+        colours = ListedColormap(base(np.linspace(0.0, 0.85, 256))).with_extremes(bad="#d5d9de")
+        # Vector cells (not imshow's embedded bitmap): crisp at any zoom, one path per cell.
+        ax.pcolormesh(
+            np.ma.masked_invalid(values), cmap=colours, vmin=0.0, vmax=1.0, edgecolors="white", linewidth=1.5
+        )
+        ax.invert_yaxis()
         for (i, j), v in np.ndenumerate(values):
             text = "–" if math.isnan(v) else f"{v:.2f}"
             dark = not math.isnan(v) and v > 0.55
-            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else INK)
-        ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
-        ax.set_yticks(range(len(rows)), rows)
+            ax.text(
+                j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9, color="white" if dark else INK
+            )
+        ax.set_xticks(np.arange(len(cols)) + 0.5, cols, rotation=30, ha="right")
+        ax.set_yticks(np.arange(len(rows)) + 0.5, rows)
         ax.grid(False)
         ax.tick_params(length=0)
         for side in ("left", "bottom"):
             ax.spines[side].set_visible(False)
+        ax.set_xlabel("defense")
+        ax.set_ylabel("images")
         ax.set_title(title, loc="left")
         return _svg(fig)
 

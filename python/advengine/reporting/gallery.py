@@ -64,7 +64,9 @@ def _data_uri(pixels: npt.NDArray[np.uint8], resample: Image.Resampling) -> str:
 def _amplified(adv: npt.NDArray[np.uint8], clean: npt.NDArray[np.uint8], eps: int) -> npt.NDArray[np.uint8]:
     """adv − clean mapped from [−ε, ε] onto the full 0..255 range (grey = unchanged)."""
     delta = adv.astype(np.float32) - clean.astype(np.float32)
-    out: npt.NDArray[np.uint8] = np.clip(127.5 + delta * (127.5 / max(eps, 1)), 0, 255).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = np.clip(np.rint(127.5 + delta * (127.5 / max(eps, 1))), 0, 255).astype(
+        np.uint8
+    )
     return out
 
 

@@ -83,7 +83,7 @@ def _figures(view: RunView, boards: dict[str, Any]) -> tuple[dict[str, Markup], 
                 values,
                 ["clean images", *(a.label for a in view.attacks)],
                 [d.label for d in view.defenses],
-                "Accuracy of each defense (across) on each attack's images (down)",
+                "Accuracy",
                 "Blues",
             )
         )
