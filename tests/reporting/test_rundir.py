@@ -82,6 +82,8 @@ def test_partial_run_lists_missing_pieces_and_marks_unproduced_images(builder: B
     failed = {p.piece_id: p.status for p in view.pieces if p.status != "ok"}
     assert failed == {"attack/fgsm-x/b0000": "crashed", "defense/good/noop/b0000": "timeout"}
     assert {x["name"] for x in view.scored["attacks"] if x["excluded"]} == {"noop", "fgsm-x", "tgt"}
+    clean = {x["name"]: x["clean_accuracy"] for x in view.scored["defenses"]}
+    assert clean == {"good": 1.0, "bad": None}  # over the clean images labelled so far
 
 
 def test_finished_run_uses_results_json_as_written(builder: Builder) -> None:

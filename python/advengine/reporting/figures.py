@@ -206,11 +206,13 @@ def piece_times(groups: dict[str, list[Piece]], time_limit: float) -> str:
                     bottom=bottom[filled],
                     align="edge",
                     color=colour,
+                    linewidth=0,
                     label=status,
                 )
                 bottom += counts
             ax.axvline(time_limit, color="#c0392b", linestyle="--", linewidth=1.2)
             ax.set_xscale("log")
+            ax.tick_params(labelbottom=True)  # every panel keeps its scale, not only the bottom row
             ax.set_title(f"{name}  ({len(pieces)} pieces)", loc="left", fontsize=10)
             ax.yaxis.get_major_locator().set_params(integer=True)
         for ax in list(axes.flat)[len(groups) :]:

@@ -13,7 +13,6 @@ report can be made of a run whose plugins are not importable here.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +288,10 @@ def _provisional(
             "worst_score": _num(float(agg.defense_worst[k])),
             "excluded": not bool(agg.defenses_used[k]),
             "exclusion_reason": "did not label every adversarial image produced so far",
-            "clean_accuracy": float((clean[k] == truth.true_labels).mean()),
+            # Over the clean images labelled so far; None before the first.
+            "clean_accuracy": float((clean[k] == truth.true_labels)[clean[k] >= 0].mean())
+            if (clean[k] >= 0).any()
+            else None,
         }
         for k, e in enumerate(defenses)
     ]
@@ -341,10 +343,6 @@ def load_run(root: Path) -> RunView:
         clean_predictions=clean,
         scored=scored,
     )
-
-
-def median_or_none(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 __all__ = ["BASELINES", "TRACKS", "Batch", "EntryInfo", "Piece", "RunView", "Truth", "load_run"]
