@@ -146,7 +146,7 @@ def heatmap(values: F64, rows: Sequence[str], cols: Sequence[str], title: str, c
         for side in ("left", "bottom"):
             ax.spines[side].set_visible(False)
         ax.set_xlabel("defense")
-        ax.set_ylabel("images")
+        ax.set_ylabel("attack")
         ax.set_title(title, loc="left")
         return _svg(fig)
 

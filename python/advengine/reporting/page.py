@@ -17,9 +17,9 @@ from markupsafe import Markup
 from advengine.competition.state import atomic_write_text
 from advengine.reporting import figures
 from advengine.reporting.environment import environment
-from advengine.reporting.gallery import gallery
+from advengine.reporting.gallery import SIDE, gallery
 from advengine.reporting.rundir import TRACKS, RunView, load_run
-from advengine.reporting.tables import clean_accuracy, eps_curves, leaderboard, rate_matrix
+from advengine.reporting.tables import Row, clean_accuracy, eps_curves, leaderboard, rate_matrix
 
 REPORT_FILE = "report.html"
 STAGES = {
@@ -67,7 +67,7 @@ def _seconds(value: Any) -> str:
     return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
 
 
-def _figures(view: RunView, boards: dict[str, Any]) -> tuple[dict[str, Markup], dict[str, str]]:
+def _figures(view: RunView, boards: dict[str, list[Row]]) -> tuple[dict[str, Markup], dict[str, str]]:
     """The figures that can be drawn, and for the others the reason they cannot."""
     out: dict[str, Markup] = {}
     why: dict[str, str] = {}
@@ -181,7 +181,7 @@ def context(view: RunView, links: str = ".") -> dict[str, Any]:
         "figures": figs,
         "why": why,
         "gallery": items,
-        "gallery_side": 160,
+        "gallery_side": SIDE,
         "failures": _failures(view),
         "links": "" if links == "." else links.rstrip("/") + "/",
         "exclusions": [

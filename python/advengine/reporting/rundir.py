@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from advengine.competition import aggregate, eps_schedule
 from advengine.competition.config import CLEAN
+from advengine.competition.engine import Batch
 from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.competition.state import RUN_FILE, RunDir, read_json
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
@@ -46,14 +47,6 @@ class EntryInfo:
     @property
     def baseline(self) -> bool:
         return self.submission is None and self.name in BASELINES
-
-
-@dataclasses.dataclass(frozen=True)
-class Batch:
-    index: int
-    start: int
-    stop: int
-    eps: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -345,4 +338,4 @@ def load_run(root: Path) -> RunView:
     )
 
 
-__all__ = ["BASELINES", "TRACKS", "Batch", "EntryInfo", "Piece", "RunView", "Truth", "load_run"]
+__all__ = ["BASELINES", "TRACKS", "EntryInfo", "Piece", "RunView", "Truth", "load_run"]
