@@ -87,7 +87,7 @@ def browser() -> Iterator[webdriver.Chrome]:
     options.binary_location = _tool("chromium")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(arg)
-    options.add_argument("--window-size=1360,1700")
+    options.add_argument("--window-size=1360,2100")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: Selenium then never tries to download a driver or a browser.
     driver = webdriver.Chrome(options=options, service=Service(_tool("chromedriver")))

@@ -17,7 +17,7 @@ from advengine.reporting.classnames import class_name
 from advengine.reporting.rundir import RunView
 
 #: Thumbnail side in pixels (the page shows them at this size; the originals are 299).
-SIDE = 160
+SIDE = 140
 #: How many images the gallery shows.
 IMAGES = 4
 
