@@ -213,7 +213,8 @@ def piece_times(groups: dict[str, list[Piece]], time_limit: float) -> str:
             ax.axvline(time_limit, color="#c0392b", linestyle="--", linewidth=1.2)
             ax.set_xscale("log")
             ax.tick_params(labelbottom=True)  # every panel keeps its scale, not only the bottom row
-            ax.set_title(f"{name}  ({len(pieces)} pieces)", loc="left", fontsize=10)
+            count = f"{len(pieces)} piece" + ("" if len(pieces) == 1 else "s")
+            ax.set_title(f"{name}  ({count})", loc="left", fontsize=10)
             ax.yaxis.get_major_locator().set_params(integer=True)
         for ax in list(axes.flat)[len(groups) :]:
             ax.set_visible(False)
