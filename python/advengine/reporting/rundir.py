@@ -157,11 +157,12 @@ def _load_truth(config: dict[str, Any]) -> tuple[Truth | None, str | None]:
     return Truth(ds, ds.true_labels, ds.target_classes, batches), None
 
 
-def _piece(run: RunDir, path: Path, kind: str, entry: str, attack: str | None, batch: int) -> Piece | None:
-    rec = run.load_record(path)
-    if rec is None:
-        return None
-    log = run.root / "logs" / kind / entry / (attack or "") / f"b{batch:04d}"
+Records = dict[tuple[str, str, str | None, int], dict[str, Any]]
+
+
+def _piece(run: RunDir, path: Path, rec: dict[str, Any], kind: str, entry: str, attack: str | None) -> Piece:
+    batch = int(path.stem[1:])
+    log = run.root / "logs" / kind / entry / (attack or "") / path.stem
     return Piece(
         kind=kind,
         entry=entry,
@@ -187,42 +188,40 @@ def _batch_indices(run: RunDir, truth: Truth | None, results: dict[str, Any] | N
 
 def _collect(
     run: RunDir, attacks: list[EntryInfo], defenses: list[EntryInfo], batches: list[int]
-) -> tuple[list[Piece], list[str], dict[tuple[str, str, int], dict[str, Any]]]:
-    """Every piece record, the ids of the expected pieces without one, and the defense records."""
+) -> tuple[list[Piece], list[str], Records]:
+    """Every piece record (as a :class:`Piece` and as read, keyed by (kind, entry, attack, batch)) and
+    the ids of the expected pieces without one."""
     pieces: list[Piece] = []
     missing: list[str] = []
-    labelled: dict[tuple[str, str, int], dict[str, Any]] = {}
-    produced: dict[tuple[str, int], bool] = {}
+    records: Records = {}
     for a in attacks:
         for b in batches:
-            p = _piece(run, run.attack_record(a.label, b), "attack", a.label, None, b)
-            if p is None:
+            path = run.attack_record(a.label, b)
+            rec = run.load_record(path)
+            if rec is None:
                 missing.append(f"attack/{a.label}/b{b:04d}")
-            else:
-                pieces.append(p)
-            produced[a.label, b] = p is None or p.images > 0  # unknown yet: a defense piece is due
+                continue
+            pieces.append(_piece(run, path, rec, "attack", a.label, None))
+            records["attack", a.label, None, b] = rec
     for d in defenses:
         for target in (CLEAN, *(a.label for a in attacks)):
             for b in batches:
                 path = run.defense_record(d.label, target, b)
-                p = _piece(run, path, "defense", d.label, target, b)
-                if p is None:
-                    if target == CLEAN or produced[target, b]:
-                        missing.append(f"defense/{d.label}/{target}/b{b:04d}")
-                    continue
-                pieces.append(p)
                 rec = run.load_record(path)
                 if rec is not None:
-                    labelled[d.label, target, b] = rec
-    return pieces, missing, labelled
+                    pieces.append(_piece(run, path, rec, "defense", d.label, target))
+                    records["defense", d.label, target, b] = rec
+                    continue
+                attack_rec = records.get(("attack", target, None, b))
+                # No piece is due on an attack batch that finished without images; one that has not
+                # finished yet still owes its defense pieces.
+                if target == CLEAN or attack_rec is None or attack_rec.get("image_ids"):
+                    missing.append(f"defense/{d.label}/{target}/b{b:04d}")
+    return pieces, missing, records
 
 
 def _predictions(
-    run: RunDir,
-    truth: Truth,
-    attacks: list[EntryInfo],
-    defenses: list[EntryInfo],
-    labelled: dict[tuple[str, str, int], dict[str, Any]],
+    truth: Truth, attacks: list[EntryInfo], defenses: list[EntryInfo], records: Records
 ) -> tuple[I64, I64]:
     """The engine's prediction arrays, from whichever records exist (a missing attack piece's images
     count as not produced, a missing defense piece's labels as not given)."""
@@ -230,21 +229,19 @@ def _predictions(
     index = {image_id: i for i, image_id in enumerate(ids)}
     preds = np.full((len(attacks), len(defenses), len(ids)), NO_IMAGE, dtype=np.int64)
     clean = np.full((len(defenses), len(ids)), MISSING, dtype=np.int64)
-    for a, att in enumerate(attacks):
-        for b in truth.batches:
-            rec = run.load_record(run.attack_record(att.label, b.index))
-            for image_id in rec.get("image_ids", []) if rec else []:
-                preds[a, :, index[image_id]] = MISSING
     row = {a.label: k for k, a in enumerate(attacks)}
-    for (defense, target, _), rec in labelled.items():
-        if rec.get("labels") is None:
+    col = {d.label: k for k, d in enumerate(defenses)}
+    for (kind, entry, _, _), rec in records.items():
+        if kind == "attack":
+            preds[row[entry], :, [index[i] for i in rec.get("image_ids", [])]] = MISSING
+    for (kind, entry, target, _), rec in records.items():
+        if kind != "defense" or rec.get("labels") is None:
             continue
-        d = next(k for k, e in enumerate(defenses) if e.label == defense)
         cols = [index[i] for i in rec["image_ids"]]
         if target == CLEAN:
-            clean[d, cols] = rec["labels"]
+            clean[col[entry], cols] = rec["labels"]
         else:
-            preds[row[target], d, cols] = rec["labels"]
+            preds[row[str(target)], col[entry], cols] = rec["labels"]
     return preds, clean
 
 
@@ -311,10 +308,10 @@ def load_run(root: Path) -> RunView:
     attacks = _entries([*config.get("attacks", []), *config.get("targeted_attacks", [])])
     defenses = _entries(config.get("defenses", []))
     truth, truth_error = _load_truth(config)
-    pieces, missing, labelled = _collect(run, attacks, defenses, _batch_indices(run, truth, results))
+    pieces, missing, records = _collect(run, attacks, defenses, _batch_indices(run, truth, results))
     preds = clean = None
     if truth is not None:
-        preds, clean = _predictions(run, truth, attacks, defenses, labelled)
+        preds, clean = _predictions(truth, attacks, defenses, records)
     if results is not None:
         scored: dict[str, Any] = results
     elif truth is not None and preds is not None and clean is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from advengine.competition.config import CLEAN
 from advengine.reporting.rundir import EntryInfo, RunView
 
 F64 = npt.NDArray[np.float64]
@@ -49,7 +50,7 @@ def _timing(view: RunView, e: EntryInfo) -> tuple[float | None, float | None, in
         for p in view.pieces
         if p.entry == e.label and p.kind == ("defense" if e.track == "defense" else "attack")
     ]
-    ok = [p for p in mine if p.status == "ok" and p.attack != "clean"]
+    ok = [p for p in mine if p.status == "ok" and p.attack != CLEAN]
     seconds = [p.seconds for p in ok]
     per_100 = [100.0 * p.seconds / p.images for p in ok if p.images > 0]
     median = statistics.median(seconds) if seconds else None
