@@ -14,7 +14,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from advengine.competition.state import atomic_write_text
+from advengine.files import atomic_write
 from advengine.reporting import figures
 from advengine.reporting.environment import environment
 from advengine.reporting.gallery import SIDE, gallery
@@ -228,7 +228,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Report:
     path = out if out is not None else run_dir / REPORT_FILE
     links = Path(os.path.relpath(run_dir.resolve(), path.resolve().parent)).as_posix()
     html, ctx = render(view, links)
-    atomic_write_text(path, html)
+    atomic_write(path, html)
     return Report(
         path=path,
         bytes=len(html.encode("utf-8")),

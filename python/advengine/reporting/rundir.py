@@ -20,12 +20,13 @@ import numpy as np
 import numpy.typing as npt
 
 from advengine.competition import aggregate, eps_schedule
-from advengine.competition.config import CLEAN
+from advengine.competition.artefacts import AttackRecord, DefenseRecord, PieceId, read_json
 from advengine.competition.engine import Batch
 from advengine.competition.scoring import MISSING, NO_IMAGE
-from advengine.competition.state import RUN_FILE, RunDir, read_json
+from advengine.competition.state import RUN_FILE, RunDir
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, ConfigError
+from advengine.types import CLEAN
 
 I64 = npt.NDArray[np.int64]
 TRACKS = ("defense", "nontargeted", "targeted")
@@ -157,21 +158,22 @@ def _load_truth(config: dict[str, Any]) -> tuple[Truth | None, str | None]:
     return Truth(ds, ds.true_labels, ds.target_classes, batches), None
 
 
-Records = dict[tuple[str, str, str | None, int], dict[str, Any]]
+Records = dict[tuple[str, str, str | None, int], AttackRecord | DefenseRecord]
 
 
-def _piece(run: RunDir, path: Path, rec: dict[str, Any], kind: str, entry: str, attack: str | None) -> Piece:
-    batch = int(path.stem[1:])
+def _piece(run: RunDir, piece: PieceId, rec: AttackRecord | DefenseRecord) -> Piece:
+    path = run.record_path(piece)
+    kind, entry, attack, batch = piece.kind, piece.entry, piece.attack, piece.batch
     log = run.root / "logs" / kind / entry / (attack or "") / path.stem
     return Piece(
         kind=kind,
         entry=entry,
         attack=attack,
         batch=batch,
-        status=str(rec["status"]),
-        seconds=float(rec.get("seconds", 0.0)),
-        images=len(rec.get("image_ids", [])),
-        error=rec.get("error"),
+        status=rec.status,
+        seconds=rec.seconds,
+        images=len(rec.image_ids),
+        error=rec.error,
         record=path.relative_to(run.root).as_posix(),
         log=log.relative_to(run.root).as_posix() if log.is_dir() else None,
     )
@@ -196,26 +198,24 @@ def _collect(
     records: Records = {}
     for a in attacks:
         for b in batches:
-            path = run.attack_record(a.label, b)
-            rec = run.load_record(path)
+            rec = run.attack_record(a.label, b)
             if rec is None:
                 missing.append(f"attack/{a.label}/b{b:04d}")
                 continue
-            pieces.append(_piece(run, path, rec, "attack", a.label, None))
+            pieces.append(_piece(run, PieceId.of_attack(a.label, b), rec))
             records["attack", a.label, None, b] = rec
     for d in defenses:
         for target in (CLEAN, *(a.label for a in attacks)):
             for b in batches:
-                path = run.defense_record(d.label, target, b)
-                rec = run.load_record(path)
-                if rec is not None:
-                    pieces.append(_piece(run, path, rec, "defense", d.label, target))
-                    records["defense", d.label, target, b] = rec
+                drec = run.defense_record(d.label, target, b)
+                if drec is not None:
+                    pieces.append(_piece(run, PieceId.of_defense(d.label, target, b), drec))
+                    records["defense", d.label, target, b] = drec
                     continue
                 attack_rec = records.get(("attack", target, None, b))
                 # No piece is due on an attack batch that finished without images; one that has not
                 # finished yet still owes its defense pieces.
-                if target == CLEAN or attack_rec is None or attack_rec.get("image_ids"):
+                if target == CLEAN or attack_rec is None or attack_rec.image_ids:
                     missing.append(f"defense/{d.label}/{target}/b{b:04d}")
     return pieces, missing, records
 
@@ -233,15 +233,15 @@ def _predictions(
     col = {d.label: k for k, d in enumerate(defenses)}
     for (kind, entry, _, _), rec in records.items():
         if kind == "attack":
-            preds[row[entry], :, [index[i] for i in rec.get("image_ids", [])]] = MISSING
-    for (kind, entry, target, _), rec in records.items():
-        if kind != "defense" or rec.get("labels") is None:
+            preds[row[entry], :, [index[i] for i in rec.image_ids]] = MISSING
+    for (_, entry, target, _), rec in records.items():
+        if not isinstance(rec, DefenseRecord) or rec.labels is None:
             continue
-        cols = [index[i] for i in rec["image_ids"]]
+        cols = [index[i] for i in rec.image_ids]
         if target == CLEAN:
-            clean[col[entry], cols] = rec["labels"]
+            clean[col[entry], cols] = rec.labels
         else:
-            preds[row[str(target)], col[entry], cols] = rec["labels"]
+            preds[row[str(target)], col[entry], cols] = rec.labels
     return preds, clean
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from advengine.competition.config import CLEAN
 from advengine.reporting.rundir import EntryInfo, RunView
+from advengine.types import CLEAN
 
 F64 = npt.NDArray[np.float64]
 
