@@ -49,6 +49,9 @@ def test_provisional_scores_follow_the_rules(builder: Builder) -> None:
     assert by["good"]["raw_score"] == 8 + 4 + 4
     assert by["good"]["score"] == pytest.approx(16 / 24)
     assert by["good"]["clean_accuracy"] == 1.0
+    # Right on half of the images under fgsm-x and tgt each: robust on at most half.
+    assert 0.0 <= by["good"]["robust_accuracy"] <= 0.5
+    assert by["bad"]["robust_accuracy"] == 0.0
     assert by["bad"]["raw_score"] == 0
     assert (by["fgsm-x"]["raw_score"], by["fgsm-x"]["worst_score"]) == (12, 0.5)
     assert by["noop"]["score"] == pytest.approx(0.5)

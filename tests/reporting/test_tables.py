@@ -24,6 +24,7 @@ def test_leaderboards_rank_by_score_with_the_papers_columns(builder: Builder) ->
     assert (fgsm.ok, fgsm.failed, fgsm.missing) == (2, 0, 0)
     defenses = leaderboard(view, "defense")
     assert [(r.name, r.clean_accuracy) for r in defenses] == [("good", 1.0), ("bad", 0.0)]
+    assert defenses[1].robust_accuracy == 0.0
     # A defense's time is over adversarial batches only (0.5 s each here).
     assert defenses[0].median_seconds == 0.5
     assert [r.name for r in leaderboard(view, "targeted")] == ["tgt"]

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from advengine.competition import aggregate, eps_schedule
 from advengine.competition.artefacts import AttackRecord, DefenseRecord, PieceId, read_json
 from advengine.competition.engine import Batch
-from advengine.competition.scoring import MISSING, NO_IMAGE
+from advengine.competition.scoring import MISSING, NO_IMAGE, robust_accuracy
 from advengine.competition.state import RUN_FILE, RunDir
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, ConfigError
@@ -255,6 +255,7 @@ def _provisional(
     """results.json's entry fields and matrices, scored from the finished pieces of a partial run."""
     is_targeted = np.array([a.track == "targeted" for a in attacks], dtype=np.bool_)
     agg = aggregate(preds, truth.true_labels, truth.target_classes, is_targeted)
+    robust = robust_accuracy(preds, truth.true_labels, agg.attacks_used)
 
     def score(raw: int, norm: float) -> float | int | None:
         return int(raw) if mode == "original" else _num(norm)
@@ -278,6 +279,7 @@ def _provisional(
             "worst_score": _num(float(agg.defense_worst[k])),
             "excluded": not bool(agg.defenses_used[k]),
             "exclusion_reason": "did not label every adversarial image produced so far",
+            "robust_accuracy": _num(float(robust[k])),
             # Over the clean images labelled so far; None before the first.
             "clean_accuracy": float((clean[k] == truth.true_labels)[clean[k] >= 0].mean())
             if (clean[k] >= 0).any()

@@ -36,6 +36,8 @@ class Row:
     ok: int
     failed: int
     missing: int
+    #: Defenses: the share of images labelled correctly under every used attack.
+    robust_accuracy: float | None = None
 
 
 def _scored(view: RunView, e: EntryInfo) -> dict[str, Any]:
@@ -84,6 +86,7 @@ def leaderboard(view: RunView, track: str) -> list[Row]:
                 excluded=bool(s.get("excluded", False)),
                 reason=s.get("exclusion_reason") if s.get("excluded") else None,
                 clean_accuracy=s.get("clean_accuracy"),
+                robust_accuracy=s.get("robust_accuracy"),
                 ok=done - failed,
                 failed=failed,
                 missing=sum(m.startswith(prefix) for m in view.missing),
