@@ -12,14 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from advengine.attacks.base import ATTACKS
 from advengine.attacks.gradient import GradientParams, IterativeAttack
 from advengine.attacks.pipeline_source import pipeline_source
 from advengine.attacks.sources import Source
-from advengine.kernels.transforms import PipelineSpec, parse_transform
-from advengine.params import Params
+from advengine.kernels.transforms import PipelineSpec, TransformSpecs, parse_transform
+from advengine.params import Configured, Params
 
 
 class PipelineFields(Params):
@@ -27,7 +27,7 @@ class PipelineFields(Params):
     by every attack that can take a pipeline as its source."""
 
     #: The defense's input transforms in order, ``name[:argument]`` (BPDA: identity backward).
-    transforms: tuple[str, ...] = ()
+    transforms: TransformSpecs = ()
     #: How the defense fuses its models: mean logits or mean probabilities.
     fusion: Literal["logit", "prob"] = "logit"
     #: The defense's random resize + pad draws (0: none; > 0: the attack uses EOT).
@@ -40,13 +40,6 @@ class PipelineFields(Params):
     draws: Annotated[int, Field(ge=1)] = 1
     #: Per-model weights of the fused models (None: equal, as the pipeline defenses).
     weights: tuple[float, ...] | None = None
-
-    @field_validator("transforms")
-    @classmethod
-    def _known_transforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for spec in value:
-            parse_transform(spec)
-        return value
 
 
 class PipelineParams(PipelineFields, GradientParams):
@@ -62,6 +55,20 @@ def pipeline_spec(models: tuple[str, ...], p: PipelineFields) -> PipelineSpec:
         p.resize_pad_draws,
         p.flip_prob,
         p.pad_extra,
+    )
+
+
+def fields_source(
+    attack: Configured[Any], p: PipelineFields, rng: np.random.Generator, loss: str = "ce"
+) -> Source:
+    """The source of an attack whose params are :class:`PipelineFields` (APGD, Square, AutoAttack)."""
+    return pipeline_source(
+        pipeline_spec(attack.models, p),
+        loss=loss,
+        weights=p.weights,
+        rng=rng,
+        eot_draws=p.draws,
+        context=attack.context,
     )
 
 
@@ -126,4 +133,11 @@ ATTACKS.register_preset(
 )
 
 
-__all__ = ["PipelineAttack", "PipelineFields", "PipelineParams", "pipeline_spec", "spec_params"]
+__all__ = [
+    "PipelineAttack",
+    "PipelineFields",
+    "PipelineParams",
+    "fields_source",
+    "pipeline_spec",
+    "spec_params",
+]

@@ -29,10 +29,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from advengine.attacks.adaptive import PipelineFields, pipeline_spec
+from advengine.attacks.adaptive import PipelineFields, fields_source
 from advengine.attacks.base import ATTACKS, Attack
 from advengine.attacks.gradient import project
-from advengine.attacks.pipeline_source import pipeline_source
 from advengine.attacks.sources import IMAGE_SIDE, Source
 from advengine.errors import ParameterError
 from advengine.params import Params
@@ -181,18 +180,6 @@ class Apgd(Attack[ApgdParams]):
     def default_models(self) -> tuple[str, ...]:
         return ("efficientnet-lite0",)
 
-    def source(self, rng: np.random.Generator) -> Source:
-        p = self.params
-        loss = "ce" if p.apgd_loss == "ce" else "seed"
-        return pipeline_source(
-            pipeline_spec(self.models, p),
-            loss=loss,
-            weights=p.weights,
-            rng=rng,
-            eot_draws=p.draws,
-            context=self.context,
-        )
-
     def oracle(self, src: Source, y: Labels, target: Labels | None) -> Oracle:
         loss = self.params.apgd_loss
 
@@ -222,7 +209,7 @@ class Apgd(Attack[ApgdParams]):
         if x.shape[2:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ParameterError(f"{self.name} works on 299×299 images, got {x.shape[2]}×{x.shape[3]}")
         p = self.params
-        src = self.source(rng)
+        src = fields_source(self, p, rng, "ce" if p.apgd_loss == "ce" else "seed")
         z0 = src.logits(x)
         y = np.asarray(np.argmax(z0, axis=1), np.int64)
         targets: list[Labels | None] = [None]

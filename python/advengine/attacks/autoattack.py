@@ -10,10 +10,9 @@ from typing import Annotated, ClassVar
 import numpy as np
 from pydantic import Field
 
-from advengine.attacks.adaptive import PipelineFields, pipeline_spec
+from advengine.attacks.adaptive import PipelineFields, fields_source
 from advengine.attacks.apgd import Apgd, ApgdParams
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.pipeline_source import pipeline_source
 from advengine.attacks.square import SquareLinf, SquareParams
 from advengine.params import Params
 from advengine.types import ImagesF32, Labels
@@ -67,9 +66,7 @@ class AutoAttackLite(Attack[AutoAttackParams]):
         if len(x) == 0 or eps == 0:
             return x
         p = self.params
-        judge = pipeline_source(
-            pipeline_spec(self.models, p), loss="ce", weights=p.weights, rng=rng, eot_draws=1
-        )
+        judge = fields_source(self, p, rng)
         y = judge.predict_idx(x)
         out = x.copy()
         todo = np.arange(len(x))

@@ -21,10 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from advengine.attacks.adaptive import PipelineFields, pipeline_spec
+from advengine.attacks.adaptive import PipelineFields, fields_source
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.pipeline_source import pipeline_source
-from advengine.attacks.sources import Source
 from advengine.params import Params
 from advengine.types import ImagesF32, Labels
 
@@ -72,23 +70,12 @@ class SquareLinf(Attack[SquareParams]):
     def default_models(self) -> tuple[str, ...]:
         return ("efficientnet-lite0",)
 
-    def source(self, rng: np.random.Generator) -> Source:
-        p = self.params
-        return pipeline_source(
-            pipeline_spec(self.models, p),
-            loss="ce",
-            weights=p.weights,
-            rng=rng,
-            eot_draws=p.draws,
-            context=self.context,
-        )
-
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
         if len(x) == 0 or eps == 0:
             return x
-        src = self.source(rng)
+        src = fields_source(self, self.params, rng)
         target = None if target_classes is None else (target_classes - 1).astype(np.int64)
         y = src.predict_idx(x)
         return square_linf(src.logits, x, y, target, eps, self.params.queries, self.params.p_init, rng)

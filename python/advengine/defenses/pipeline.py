@@ -19,14 +19,21 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import DEFENSES, Defense
 from advengine.defenses.classifier import DEFAULT_MODEL, ModelEnsemble, Threads, softmax
 from advengine.errors import ParameterError
 from advengine.kernels import resize_pad
-from advengine.kernels.transforms import PAD_GRAY, PipelineSpec, Transform, draw_resize_pad, parse_transform
+from advengine.kernels.transforms import (
+    PAD_GRAY,
+    PipelineSpec,
+    Transform,
+    TransformSpecs,
+    draw_resize_pad,
+    parse_transform,
+)
 from advengine.models import check_models, list_models
 from advengine.params import Params
 from advengine.types import ImagesU8, Labels
@@ -36,7 +43,7 @@ F32 = npt.NDArray[np.float32]
 
 class PipelineParams(Params):
     #: Input transforms in order, ``name[:argument]`` (median, bit-depth, jpeg, resize).
-    transforms: tuple[str, ...] = ()
+    transforms: TransformSpecs = ()
     #: How the models' outputs are combined: mean logits or mean probabilities.
     fusion: Literal["logit", "prob"] = "logit"
     #: Random resize + pad draws (0: none).
@@ -46,13 +53,6 @@ class PipelineParams(Params):
     #: Random resize target side: rnd ∈ [299, 299 + pad_extra), canvas 299 + pad_extra.
     pad_extra: Annotated[int, Field(ge=1, le=299)] = 31
     threads: Threads = None
-
-    @field_validator("transforms")
-    @classmethod
-    def _known_transforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for spec in value:
-            parse_transform(spec)
-        return value
 
 
 def resize_pad_nearest(images: ImagesU8, size: int, canvas: int, top: int, left: int) -> ImagesU8:

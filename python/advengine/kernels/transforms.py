@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import AfterValidator
 
 from advengine.errors import ConfigError
 from advengine.kernels.bit_depth import bit_depth as bit_depth_kernel
@@ -94,6 +96,16 @@ def parse_transform(spec: str) -> Transform:
     return Transform(name, arg)
 
 
+def _check_specs(value: tuple[str, ...]) -> tuple[str, ...]:
+    for spec in value:
+        parse_transform(spec)
+    return value
+
+
+#: A params field of transform specs, each checked by :func:`parse_transform` (defenses' and
+#: adaptive attacks' ``transforms``).
+TransformSpecs = Annotated[tuple[str, ...], AfterValidator(_check_specs)]
+
 #: uint8 pad value of random-resize-pad: 127 is 0 after the models' (x·255 − 127)/128, i.e. the
 #: original's zero padding in [−1, 1] space (mid-gray), not black.
 PAD_GRAY = 127
@@ -150,6 +162,7 @@ __all__ = [
     "PipelineSpec",
     "ResizePadDraw",
     "Transform",
+    "TransformSpecs",
     "bit_depth",
     "draw_resize_pad",
     "jpeg",

@@ -1,0 +1,52 @@
+"""The audit's roster and its gradient-masking flags (the full run is in tests/cli/test_audit.py)."""
+
+from __future__ import annotations
+
+from advengine.competition.audit import AuditRow, audit_roster, masking_flags
+
+LITE0 = ("efficientnet-lite0",)
+
+
+def row(label: str, attack: str, kind: str, eps: int, accuracy: float) -> AuditRow:
+    return AuditRow(label=label, attack=attack, kind=kind, eps=eps, accuracy=accuracy, seconds=1.0)  # type: ignore[arg-type]
+
+
+def test_roster_has_every_kind_and_the_eps_checks() -> None:
+    roster = audit_roster(LITE0, {"transforms": ("median:2",)}, 16, iterations=5, draws=2, queries=10)
+    kinds = {a.kind for a in roster}
+    assert kinds == {"transfer", "white-box", "adaptive", "score"}
+    assert {a.models for a in roster if a.kind == "transfer"} == {
+        ("efficientnet-lite1",),
+        ("efficientnet-lite2",),
+    }
+    assert sorted(a.eps for a in roster if a.attack == "eot-pgd") == [8, 16, 255]
+    # Only the attacks at the audit's ε count for robust accuracy.
+    assert all(a.counts == (a.eps == 16) for a in roster)
+    assert next(a for a in roster if a.attack == "eot-pgd").params["transforms"] == ("median:2",)
+
+
+def test_a_sound_audit_raises_no_flag() -> None:
+    rows = [
+        row("mifgsm[lite1]", "mifgsm", "transfer", 16, 0.4),
+        row("eot-pgd", "eot-pgd", "adaptive", 16, 0.05),
+        row("square-linf", "square-linf", "score", 16, 0.3),
+        row("eot-pgd@8", "eot-pgd", "adaptive", 8, 0.2),
+        row("eot-pgd@255", "eot-pgd", "adaptive", 255, 0.0),
+    ]
+    assert masking_flags(rows, 16) == []
+
+
+def test_every_sign_of_masking_is_flagged() -> None:
+    rows = [
+        row("mifgsm[lite1]", "mifgsm", "transfer", 16, 0.3),
+        row("eot-pgd", "eot-pgd", "adaptive", 16, 0.6),
+        row("square-linf", "square-linf", "score", 16, 0.2),
+        row("eot-pgd@8", "eot-pgd", "adaptive", 8, 0.5),
+        row("eot-pgd@255", "eot-pgd", "adaptive", 255, 0.1),
+    ]
+    flags = masking_flags(rows, 16)
+    assert len(flags) == 4
+    assert flags[0].startswith("white-box weaker than transfer")
+    assert flags[1].startswith("accuracy not falling as ε grows")
+    assert flags[2].startswith("ε = 255 does not reach 0 %")
+    assert flags[3].startswith("the score-based attack beats the gradient ones")
