@@ -30,7 +30,7 @@ def test_steps_alternate_between_models(monkeypatch: pytest.MonkeyPatch) -> None
     calls: list[str] = []
     monkeypatch.setattr(transfer_mod, "get_source", lambda models, *a, **k: FakeSource(models[0], calls))
     attack = build_attack("cross-iterative", {"iterations": 5}, ("efficientnet-lite0", "efficientnet-lite1"))
-    monkeypatch.setattr(attack, "source", lambda eps_px: FakeSource("ensemble", calls))
+    monkeypatch.setattr(attack, "source", lambda eps_px, rng=None: FakeSource("ensemble", calls))
     x = np.full((1, 299, 299, 3), 100, np.uint8)
     out = attack(x, eps=4)
     assert calls == ["efficientnet-lite0", "efficientnet-lite1"] * 2 + ["efficientnet-lite0"]
