@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +33,33 @@ def copy_sample(tmp_path: Path) -> CopySample:
     return copy
 
 
+WriteSub = Callable[..., Path]
+
+
+@pytest.fixture
+def write_sub(tmp_path: Path) -> WriteSub:
+    """A submission written by the test: ``main.py`` (Python run by the sandbox's python3) as the
+    entry point of the given type, plus ``extra`` files (name → text)."""
+
+    def write(name: str, script: str, kind: str = "attack", **extra: str) -> Path:
+        dest = tmp_path / "subs" / name
+        dest.mkdir(parents=True)
+        meta = {"type": kind, "container": "c", "container_gpu": "g", "entry_point": "main.py"}
+        (dest / "metadata.json").write_text(json.dumps(meta))
+        (dest / "main.py").write_text("#!/usr/bin/env python3\n" + script)
+        (dest / "main.py").chmod(0o755)
+        for fname, text in extra.items():
+            (dest / fname).write_text(text)
+        return dest
+
+    return write
+
+
 @pytest.fixture
 def settings() -> Settings:
     """bubblewrap with small limits and a short time limit, so hostile samples end quickly."""
-    return Settings("bwrap", Limits(memory_bytes=1 << 30, nproc=16, fsize_bytes=64 << 20), 4.0, 1.0)
+    limits = Limits(memory_bytes=1 << 30, nproc=16, fsize_bytes=64 << 20, disk_bytes=256 << 20)
+    return Settings("bwrap", limits, 4.0, 1.0)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ label (the name in the results) is the directory or archive name without the ext
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import hashlib
 import re
@@ -22,6 +21,7 @@ import numpy as np
 
 from advengine.errors import ConfigError, SubmissionError
 from advengine.submissions.archive import Submission, load_submission, read_metadata, submission_name
+from advengine.submissions.reaper import temp_dir
 from advengine.submissions.runner import Settings, run_attack, run_defense
 from advengine.submissions.sandbox import CHOICES, Limits, resolve_sandbox
 
@@ -30,9 +30,16 @@ if TYPE_CHECKING:
     from advengine.competition.pieces import AttackInputs, DefenseInputs
 
 NAME = "submission"
-_KEYS = {"path", "label", "sandbox", "memory_mb", "nproc", "fsize_mb"}
+_KEYS = {"path", "label", "sandbox", "memory_mb", "nproc", "fsize_mb", "disk_mb", "gpus"}
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DEFAULTS: dict[str, Any] = {"sandbox": "auto", "memory_mb": 8192, "nproc": 256, "fsize_mb": 1024}
+_DEFAULTS: dict[str, Any] = {
+    "sandbox": "auto",
+    "memory_mb": 8192,
+    "nproc": 256,
+    "fsize_mb": 1024,
+    "disk_mb": 2048,
+    "gpus": "",
+}
 
 
 def _int_param(source: str, key: str, value: Any) -> int:
@@ -56,8 +63,12 @@ def make_entry(path: Path, source: str, key: str, raw: Mapping[str, Any] | None 
         raise ConfigError(
             f"{source}: {key}.sandbox must be one of {', '.join(CHOICES)}, got {params['sandbox']!r}"
         )
-    for k in ("memory_mb", "nproc", "fsize_mb"):
+    for k in ("memory_mb", "nproc", "fsize_mb", "disk_mb"):
         _int_param(source, f"{key}.{k}", params[k])
+    if not isinstance(params["gpus"], str):
+        raise ConfigError(
+            f'{source}: {key}.gpus must be a docker --gpus value such as "all", got {params["gpus"]!r}'
+        )
     scratch = Path(tempfile.mkdtemp(prefix="advengine-meta-"))
     try:
         meta = read_metadata(path, scratch / "s")
@@ -186,8 +197,10 @@ def settings_of(params: Mapping[str, Any]) -> Settings:
         memory_bytes=int(params["memory_mb"]) << 20,
         nproc=int(params["nproc"]),
         fsize_bytes=int(params["fsize_mb"]) << 20,
+        disk_bytes=int(params.get("disk_mb", _DEFAULTS["disk_mb"])) << 20,
     )
-    return Settings(str(params["sandbox"]), limits, limit - grace - min(2.0, 0.05 * limit), grace)
+    run_limit = limit - grace - min(2.0, 0.05 * limit)
+    return Settings(str(params["sandbox"]), limits, run_limit, grace, str(params.get("gpus") or "") or None)
 
 
 _LOADED: dict[str, Submission] = {}
@@ -197,8 +210,7 @@ def _loaded(path: str) -> Submission:
     """The submission unpacked once per process (workers each keep their own copy)."""
     sub = _LOADED.get(path)
     if sub is None:
-        work = Path(tempfile.mkdtemp(prefix="advengine-subs-"))
-        atexit.register(shutil.rmtree, work, True)
+        work = temp_dir("advengine-subs-")  # removed by the reaper however this process ends
         sub = load_submission(Path(path), work / "s")
         _LOADED[path] = sub
     return sub
