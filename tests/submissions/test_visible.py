@@ -102,10 +102,8 @@ def test_an_attack_cannot_list_the_run_or_other_submissions(
     (run_dir / "pieces").mkdir(parents=True)
     (run_dir / "run.json").write_text("{}")
     other = write_sub("other", "print('x')\n")
-    script = (
-        PROBE
-        + "import shutil\nfor n in os.listdir(sys.argv[1]): shutil.copy(os.path.join(sys.argv[1], n), sys.argv[2])\n"
-    )
+    copy = "for n in os.listdir(sys.argv[1]): shutil.copy(os.path.join(sys.argv[1], n), sys.argv[2])\n"
+    script = PROBE + "import shutil\n" + copy
     sub = write_sub(
         "snoop",
         script,

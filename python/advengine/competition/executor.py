@@ -30,6 +30,7 @@ from advengine.competition.config import Entry
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
 from advengine.errors import ConfigError
+from advengine.submissions.reaper import exit_with_parent
 
 Status = Literal["ok", "crashed", "timeout"]
 
@@ -84,6 +85,8 @@ class InProcessExecutor:
 
 def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]) -> None:
     """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF."""
+    # kill -9 of the engine must not leave workers (and their sandboxes) running to the time limit.
+    exit_with_parent()
     os.environ.update(env)
     try:
         import_plugins(plugins)

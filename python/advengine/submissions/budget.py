@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from advengine.submissions.reaper import register, release
+
 CgroupKind = Literal["v2", "v1"]
 _counter = itertools.count()
 
@@ -68,18 +70,23 @@ class Cgroup:
         except (OSError, ValueError):
             return False
 
+    def kill(self) -> None:
+        """SIGKILL every process left in the cgroup (daemons included: nothing escapes it)."""
+        for p in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, 9)
+
     def remove(self) -> None:
         """SIGKILL whatever is left in the cgroup, then remove it."""
         for _ in range(50):
-            left = self.pids()
-            for p in left:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(p, 9)
+            self.kill()
             with contextlib.suppress(OSError):
                 for d in self.dirs:
                     if d.exists():
                         d.rmdir()
             if not any(d.exists() for d in self.dirs):
+                for d in self.dirs:
+                    release(d)
                 return
             time.sleep(0.05)
 
@@ -169,6 +176,7 @@ def make_cgroup(kind: str, memory_bytes: int, nproc: int) -> Cgroup:
             raise OSError("no delegated cgroup v2 with the memory and pids controllers")
         d = parent / name
         d.mkdir()
+        register(d, cgroup=True)
         group = Cgroup("v2", (d,))
         try:
             _write(d / "memory.max", str(memory_bytes))
@@ -184,9 +192,11 @@ def make_cgroup(kind: str, memory_bytes: int, nproc: int) -> Cgroup:
         raise OSError("no writable cgroup v1 memory and pids hierarchies")
     mem, pids = parents[0] / name, parents[1] / name
     mem.mkdir()
+    register(mem, cgroup=True)
     group = Cgroup("v1", (mem, pids))
     try:
         pids.mkdir()
+        register(pids, cgroup=True)
         _write(mem / "memory.limit_in_bytes", str(memory_bytes))
         if (mem / "memory.memsw.limit_in_bytes").exists():
             _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))

@@ -57,10 +57,5 @@ class CappedLog:
         """Wait until the pipe is drained (every writer gone) and the file complete."""
         self._thread.join(timeout)
 
-    def tail(self, n: int = 2000) -> str:
-        with open(self.path, "rb") as f:
-            f.seek(max(0, self.path.stat().st_size - n))
-            return f.read().decode(errors="replace")
-
 
 __all__ = ["LOG_CAP", "CappedLog", "marker"]

@@ -4,7 +4,8 @@
 a crash, so temp dirs and their mounts leaked (a timed-out piece left 1.3 GB behind). Instead, the
 first temp dir a process makes starts a small reaper process that reads ``add``/``del`` lines on a
 pipe. The pipe closes however this process ends, normal exit, SIGTERM, SIGKILL or segfault, and the
-reaper then unmounts and removes whatever is still registered, and exits. It runs in its own session,
+reaper then removes Docker containers, cgroups (killing what is left in them), mounts and directories
+still registered, and exits. It runs in its own session,
 so killing this process's group does not take it along.
 
 :func:`die_with_parent` is the other half: PR_SET_PDEATHSIG, so a process started here (the sandbox
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -28,7 +30,7 @@ _PR_SET_PDEATHSIG = 1
 #: The reaper's program: remembers paths, and on EOF unmounts (lazily) and removes them.
 _REAPER = r"""
 import os, shutil, subprocess, sys, time
-paths, containers = {}, set()
+paths, containers, groups = {}, set(), set()
 for line in sys.stdin:
     verb, _, path = line.rstrip("\n").partition(" ")
     if verb == "add":
@@ -37,11 +39,28 @@ for line in sys.stdin:
         paths[path] = True
     elif verb == "docker":
         containers.add(path)
+    elif verb == "cgroup":
+        groups.add(path)
     elif verb == "del":
         paths.pop(path, None)
         containers.discard(path)
+        groups.discard(path)
 for name in containers:
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+for attempt in range(20):
+    for group in list(groups):
+        try:
+            for pid in open(os.path.join(group, "cgroup.procs")).read().split():
+                os.kill(int(pid), 9)
+            os.rmdir(group)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        groups.discard(group)
+    if not groups:
+        break
+    time.sleep(0.1)
 for path, mounted in sorted(paths.items(), key=lambda kv: -len(kv[0])):
     if mounted:
         subprocess.run(["umount", "-l", path], capture_output=True)
@@ -73,6 +92,22 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         os._exit(1)  # the parent died before the signal was armed: nobody will send it
 
 
+def exit_with_parent(poll: float = 0.5) -> None:
+    """Kill this process (SIGKILL) as soon as its parent is gone, from a daemon thread.
+
+    For processes started from a thread that may end before them (the engine's worker threads):
+    PR_SET_PDEATHSIG fires when the creating *thread* exits, so it cannot be used there. What this
+    process started itself dies with it through its own PR_SET_PDEATHSIG; its reaper cleans up."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _send(line: str) -> None:
     global _reaper, _owner
     with _lock:
@@ -92,9 +127,11 @@ def _send(line: str) -> None:
         _reaper.stdin.flush()
 
 
-def register(path: Path, *, mount: bool = False) -> None:
-    """Remove ``path`` (after unmounting it when ``mount``) if this process ends before :func:`release`."""
-    _send(f"{'mount' if mount else 'add'} {os.path.abspath(path)}")
+def register(path: Path, *, mount: bool = False, cgroup: bool = False) -> None:
+    """Remove ``path`` (after unmounting it when ``mount``; killing its processes and removing it with
+    rmdir when ``cgroup``) if this process ends before :func:`release`."""
+    verb = "mount" if mount else "cgroup" if cgroup else "add"
+    _send(f"{verb} {os.path.abspath(path)}")
 
 
 def release(path: Path) -> None:
@@ -134,6 +171,7 @@ atexit.register(_close_at_exit)
 
 __all__ = [
     "die_with_parent",
+    "exit_with_parent",
     "reaper_pid",
     "register",
     "register_container",

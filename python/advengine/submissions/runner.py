@@ -336,7 +336,7 @@ def _wait(
         raise
     finally:
         if group is not None:
-            group.remove()  # the pipes close only when every process holding them is gone
+            group.kill()  # the pipes close only when every process holding them is gone
         for s in streams:
             s.finish()
     return status, code, time.perf_counter() - start

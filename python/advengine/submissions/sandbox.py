@@ -37,7 +37,7 @@ from advengine.submissions.visible import PACKAGE_ROOT, installed_packages, inte
 SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
 #: Host directories every sandbox sees read-only (when they exist).
-SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: Base of the unprivileged uids used when advengine runs as root (one per run, by process id).
 UID_BASE = 200_000
 
