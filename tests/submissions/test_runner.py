@@ -68,6 +68,18 @@ def test_parse_defense_csv_rules() -> None:
     assert parse_defense_csv(text, names).tolist() == [7, MISSING, 13, 0]
 
 
+def test_a_huge_csv_field_skips_only_its_row() -> None:
+    """A field over csv's 128 KiB limit (or a NUL byte) once threw the whole batch away."""
+    names = ["IMG000000.png", "IMG000001.png", "IMG000002.png"]
+    text = (
+        "IMG000000.png,7\n"
+        + "IMG000001.png,"
+        + "9" * (200 << 10)
+        + "\nIMG000002.png,\x005\nIMG000002.png,5\n"
+    )
+    assert parse_defense_csv(text, names).tolist() == [7, MISSING, 5]
+
+
 def test_network_is_unreachable(
     copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
 ) -> None:

@@ -401,6 +401,19 @@ def run_attack(
     return outputs, run
 
 
+def _rows(text: str) -> Iterator[list[str]]:
+    """csv.reader rows, skipping the ones it refuses (a field over 128 KiB, a NUL byte) instead of
+    losing the batch: the reader resumes at the next line."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
+
+
 def parse_defense_csv(text: str, names: Sequence[str]) -> npt.NDArray[np.int64]:
     """Labels for ``names`` from a defense's result.csv with the original leniency (§2.5).
 
@@ -409,7 +422,7 @@ def parse_defense_csv(text: str, names: Sequence[str]) -> npt.NDArray[np.int64]:
     names are ignored. Unlisted names get MISSING; labels outside 0..1000 become 0 (always wrong)."""
     index = {n.rsplit(".", 1)[0]: i for i, n in enumerate(names)}
     labels = np.full(len(names), MISSING, dtype=np.int64)
-    for row in csv.reader(io.StringIO(text)):
+    for row in _rows(text):
         if len(row) < 2:
             continue
         name = row[0]
