@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -21,7 +20,7 @@ import numpy as np
 
 from advengine.errors import ConfigError, SubmissionError
 from advengine.submissions.archive import Submission, load_submission, read_metadata, submission_name
-from advengine.submissions.reaper import temp_dir
+from advengine.submissions.reaper import release, temp_dir
 from advengine.submissions.runner import Settings, run_attack, run_defense
 from advengine.submissions.sandbox import CHOICES, Limits, resolve_sandbox
 
@@ -69,13 +68,14 @@ def make_entry(path: Path, source: str, key: str, raw: Mapping[str, Any] | None 
         raise ConfigError(
             f'{source}: {key}.gpus must be a docker --gpus value such as "all", got {params["gpus"]!r}'
         )
-    scratch = Path(tempfile.mkdtemp(prefix="advengine-meta-"))
+    scratch = temp_dir("advengine-meta-")
     try:
         meta = read_metadata(path, scratch / "s")
     except SubmissionError as exc:
         raise ConfigError(f"{source}: {key}: {exc}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        release(scratch)
     label = raw.get("label", submission_name(path))
     if not isinstance(label, str) or not _LABEL.match(label) or label == CLEAN:
         raise ConfigError(

@@ -1,19 +1,21 @@
 """How a submission's entry point is confined: bubblewrap, Docker, or (only when asked) nothing.
 
-bubblewrap (``bwrap``) builds a fresh root for every run: the host's system directories and the
-directories of this Python interpreter, read-only; ``/code`` (a fresh copy of the submission) and
-``/input_images`` read-only; only ``/output_images`` (attacks) or ``/output_data`` (defenses) writable;
-a private tmpfs ``/tmp``; no network (``--unshare-net``: only a loopback of its own), its own PID
-namespace (``--unshare-pid``, ``--die-with-parent``). ``prlimit`` caps the address space
-(RLIMIT_AS), processes (RLIMIT_NPROC) and file size (RLIMIT_FSIZE).
+bubblewrap (``bwrap``) builds a fresh root for every run from an allow-list (:mod:`visible`): the
+host's system directories, the interpreter's own paths (stdlib, site-packages, never ``sys.path``)
+and advengine's code without its data, read-only; ``/code`` (a fresh copy of the submission) and
+``/input_images`` read-only; only ``/output_images`` (attacks) or ``/output_data`` (defenses) and
+``/tmp`` writable, both on the run's sized tmpfs when advengine can mount one; no network
+(``--unshare-net``: only a loopback of its own), its own PID namespace (``--unshare-pid``,
+``--die-with-parent``). ``prlimit`` sets RLIMIT_AS, RLIMIT_NPROC and RLIMIT_FSIZE per process; the
+run's cgroup (:mod:`budget`, joined by the runner) bounds the whole run.
 
 RLIMIT_NPROC is never enforced for host uid 0, so when advengine runs as root the sandboxed command
 drops to an unprivileged uid with ``setpriv`` (bwrap keeps only CAP_SETUID/CAP_SETGID for that and the
 command ends with no capabilities). Unprivileged users get a user namespace instead, where the
 process count is kept per namespace. See docs/submissions.md.
 
-Docker (when an engine answers ``docker info``) runs the metadata's ``container`` image with
-``--network none`` and the same limits; this path is only unit-tested for the command it builds.
+Docker (when an engine answers ``docker info``) runs the metadata's ``container`` image (or
+``container_gpu`` with ``--gpus``) with ``--network none`` and the run's budget.
 """
 
 from __future__ import annotations
