@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,34 @@ def test_without_a_cgroup_tmp_is_sized(
 
 def _no_mount(target: Path, size: int) -> None:
     raise PermissionError(1, "not permitted", str(target))
+
+
+def test_a_v2_cgroup_is_made_below_a_delegated_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cgroup v2 is not mounted with controllers on the development machine: the discovery and the
+    files written are checked against a fake hierarchy (plain files in place of cgroupfs)."""
+    from advengine.submissions import budget
+
+    parent = tmp_path / "cg" / "user.slice" / "advengine.scope"
+    parent.mkdir(parents=True)
+    (parent / "cgroup.controllers").write_text("cpu memory pids\n")
+    (parent / "cgroup.subtree_control").write_text("\n")
+    monkeypatch.setattr(budget, "_mounts", lambda: [("/", str(tmp_path / "cg"), "cgroup2", "rw")])
+    monkeypatch.setattr(budget, "_own_paths", lambda: {"": "/user.slice/advengine.scope"})
+    monkeypatch.setattr(budget, "register", lambda *a, **k: None)
+    monkeypatch.setattr(budget, "release", lambda *a: None)
+
+    def fake_mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        os.makedirs(self)
+        (self / "memory.swap.max").write_text("max\n")
+        (self / "cgroup.procs").write_text("")
+
+    monkeypatch.setattr(Path, "mkdir", fake_mkdir)
+    group = make_cgroup("v2", 256 << 20, 12)
+    (d,) = group.dirs
+    assert d.parent == parent
+    assert (parent / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (d / "memory.max").read_text() == str(256 << 20)
+    assert (d / "memory.swap.max").read_text() == "0"
+    assert (d / "pids.max").read_text() == "12"
