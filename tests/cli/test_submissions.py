@@ -29,6 +29,7 @@ def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["valid"] is True
     assert report["name"] == "noop_attack"
     assert report["dry_run"]["images"] == 2
+    assert report["dry_run"]["budget"].startswith("cgroup")  # this machine: a cgroup per run
 
 
 def test_validate_invalid_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

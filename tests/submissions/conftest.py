@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from advengine.data import load_dataset, sample_dataset_dir
-from advengine.submissions import Limits, Settings
+from advengine.submissions import Limits, RunResult, Settings, load_submission, run_attack
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -65,3 +66,28 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def clean4() -> npt.NDArray[np.uint8]:
     return load_dataset(sample_dataset_dir()).read_images(0, 4)
+
+
+RunSub = Callable[[Path, Settings], tuple[list[npt.NDArray[np.uint8] | None], RunResult]]
+
+
+@pytest.fixture
+def run_sub(tmp_path: Path, clean4: npt.NDArray[np.uint8]) -> RunSub:
+    """Run the attack submission at a path on ``clean4`` with ε 8; its logs go to ``tmp_path/"l"``."""
+
+    def run(path: Path, settings: Settings) -> tuple[list[npt.NDArray[np.uint8] | None], RunResult]:
+        return run_attack(load_submission(path, tmp_path / "w"), clean4, 8, None, settings, tmp_path / "l")
+
+    return run
+
+
+def processes_with(marker: str, where: str = "cmdline") -> list[int]:
+    """Processes whose command line (or environment) contains ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/{where}").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found

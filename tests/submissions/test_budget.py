@@ -7,16 +7,12 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 
-from advengine.submissions import Limits, Settings, load_submission, run_attack
+from advengine.submissions import Limits, Settings
 from advengine.submissions.budget import cgroup_support, make_cgroup
 
-from .conftest import WriteSub
-
-U8 = npt.NDArray[np.uint8]
+from .conftest import RunSub, WriteSub
 
 #: Fills a directory 1 MiB at a time up to ``sys.argv[4]`` MiB, reporting progress; copies the inputs
 #: first so the run has outputs (and fails only itself).
@@ -60,19 +56,12 @@ def test_this_machine_gives_runs_a_cgroup() -> None:
 
 
 def test_tmp_counts_against_the_memory_budget(
-    write_sub: WriteSub, settings: Settings, clean4: U8, tmp_path: Path
+    write_sub: WriteSub, settings: Settings, run_sub: RunSub, tmp_path: Path
 ) -> None:
     """memory_mb=256 and a 600 MB write to /tmp (it once succeeded): the run's cgroup stops it."""
     limits = Limits(memory_bytes=256 << 20, nproc=16, fsize_bytes=1 << 30, disk_bytes=1 << 30)
     sub = write_sub("tmpfill", FILL, **{"where.txt": "/tmp", "mib.txt": "600"})
-    _, run = run_attack(
-        load_submission(sub, tmp_path / "w"),
-        clean4,
-        8,
-        None,
-        Settings("bwrap", limits, 30.0, 1.0),
-        tmp_path / "l",
-    )
+    _, run = run_sub(sub, Settings("bwrap", limits, 30.0, 1.0))
     assert run.status == "failed"
     assert _wrote(tmp_path / "l") < 256
     assert run.oom_killed
@@ -80,18 +69,11 @@ def test_tmp_counts_against_the_memory_budget(
 
 
 def test_four_children_share_one_memory_budget(
-    write_sub: WriteSub, settings: Settings, clean4: U8, tmp_path: Path
+    write_sub: WriteSub, settings: Settings, run_sub: RunSub, tmp_path: Path
 ) -> None:
     """4 × 500 MB under a 1 GiB budget: each child is under RLIMIT_AS, the sum is not."""
     sub = write_sub("children", CHILDREN)
-    _, run = run_attack(
-        load_submission(sub, tmp_path / "w"),
-        clean4,
-        8,
-        None,
-        dataclasses.replace(settings, time_limit=30.0),
-        tmp_path / "l",
-    )
+    _, run = run_sub(sub, dataclasses.replace(settings, time_limit=30.0))
     out = (tmp_path / "l" / "stdout.txt").read_text()
     assert out.count("held") < 4
     assert "children ok: 4" not in out
@@ -99,26 +81,19 @@ def test_four_children_share_one_memory_budget(
 
 
 def test_the_disk_budget_covers_the_whole_output(
-    write_sub: WriteSub, settings: Settings, clean4: U8, tmp_path: Path
+    write_sub: WriteSub, settings: Settings, run_sub: RunSub, tmp_path: Path
 ) -> None:
     """Many files each under RLIMIT_FSIZE: the run's tmpfs (64 MiB here) ends it with ENOSPC."""
     limits = dataclasses.replace(settings.limits, disk_bytes=64 << 20)
     sub = write_sub("diskfill", FILL, **{"where.txt": "/output_images", "mib.txt": "200"})
-    _, run = run_attack(
-        load_submission(sub, tmp_path / "w"),
-        clean4,
-        8,
-        None,
-        Settings("bwrap", limits, 30.0, 1.0),
-        tmp_path / "l",
-    )
+    _, run = run_sub(sub, Settings("bwrap", limits, 30.0, 1.0))
     assert run.status == "failed"
     assert "No space left on device" in run.stderr_tail
     assert _wrote(tmp_path / "l") < 64
 
 
 def test_without_a_cgroup_tmp_is_sized(
-    write_sub: WriteSub, settings: Settings, clean4: U8, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_sub: WriteSub, settings: Settings, run_sub: RunSub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The weaker fallback: bubblewrap's /tmp holds a quarter of the memory budget."""
     from advengine.submissions import runner, sandbox
@@ -127,14 +102,7 @@ def test_without_a_cgroup_tmp_is_sized(
     monkeypatch.setattr(sandbox, "mount_tmpfs", _no_mount)
     limits = Limits(memory_bytes=256 << 20, nproc=16, fsize_bytes=1 << 30, disk_bytes=1 << 30)
     sub = write_sub("tmpfill", FILL, **{"where.txt": "/tmp", "mib.txt": "600"})
-    _, run = run_attack(
-        load_submission(sub, tmp_path / "w"),
-        clean4,
-        8,
-        None,
-        Settings("bwrap", limits, 30.0, 1.0),
-        tmp_path / "l",
-    )
+    _, run = run_sub(sub, Settings("bwrap", limits, 30.0, 1.0))
     assert run.status == "failed"
     assert "No space left on device" in run.stderr_tail
     assert _wrote(tmp_path / "l") <= 64

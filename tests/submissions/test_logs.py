@@ -6,15 +6,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
-from advengine.submissions import Settings, load_submission, run_attack
+from advengine.submissions import Settings
 from advengine.submissions.logs import LOG_CAP, CappedLog, marker
 
-from .conftest import WriteSub
-
-U8 = npt.NDArray[np.uint8]
+from .conftest import RunSub, WriteSub
 
 FLOOD = r"""
 import os, shutil, sys
@@ -31,17 +26,10 @@ for stream in (sys.stdout.buffer, sys.stderr.buffer):
 
 
 def test_a_log_flood_is_capped_with_head_tail_and_marker(
-    write_sub: WriteSub, settings: Settings, clean4: U8, tmp_path: Path
+    write_sub: WriteSub, settings: Settings, run_sub: RunSub, tmp_path: Path
 ) -> None:
     sub = write_sub("flood", FLOOD)
-    outputs, run = run_attack(
-        load_submission(sub, tmp_path / "w"),
-        clean4,
-        8,
-        None,
-        dataclasses.replace(settings, time_limit=60.0),
-        tmp_path / "l",
-    )
+    outputs, run = run_sub(sub, dataclasses.replace(settings, time_limit=60.0))
     assert run.status == "ok"
     assert all(o is not None for o in outputs)
     for name in ("stdout.txt", "stderr.txt"):

@@ -18,7 +18,7 @@ import pytest
 from advengine.errors import SubmissionError
 from advengine.submissions import Settings, load_submission, run_attack
 
-from .conftest import WriteSub
+from .conftest import WriteSub, processes_with
 
 U8 = npt.NDArray[np.uint8]
 
@@ -49,18 +49,6 @@ run_attack(sub, np.zeros((1, 299, 299, 3), np.uint8), 8, None, Settings("bwrap",
 """
 
 
-def _processes_with(marker: str, where: str = "cmdline") -> list[int]:
-    """Processes whose command line (or environment) contains ``marker``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/{where}").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 def _until(check: object, seconds: float = 20.0) -> bool:
     assert callable(check)
     deadline = time.monotonic() + seconds
@@ -87,13 +75,13 @@ def test_the_engine_dying_takes_its_sandbox_and_temp_dirs(
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     engine = subprocess.Popen([sys.executable, "-c", ENGINE, str(sub)], env=env)
     try:
-        assert _until(lambda: len(_processes_with(marker)) >= 1, 60.0), "the sandbox never started"
+        assert _until(lambda: len(processes_with(marker)) >= 1, 60.0), "the sandbox never started"
         assert any(tmpdir.glob("advengine-hang-*/rw/output/started")) or _until(
             lambda: any(tmpdir.glob("advengine-hang-*/rw/output/started")), 20.0
         )
         engine.send_signal(sig)
         engine.wait(20)
-        assert _until(lambda: _processes_with(marker) == []), "the sandbox outlived the engine"
+        assert _until(lambda: processes_with(marker) == []), "the sandbox outlived the engine"
         assert _until(lambda: _leftovers(tmpdir) == []), _leftovers(tmpdir)
         assert not any(Path("/sys/fs/cgroup").glob(f"**/advengine-{engine.pid}-*"))
     finally:
@@ -114,7 +102,7 @@ def test_a_timed_out_run_leaves_nothing(
     monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
     with pytest.raises(SubmissionError, match="killed after the 4 s time limit"):
         run_attack(sub, clean4, 8, None, settings)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     # The filtered advengine copy (advengine-pylib-*) lives as long as the process, by design.
     assert [p for p in _leftovers(tmpdir) if "advengine-pylib-" not in p] == []
 
@@ -131,10 +119,10 @@ def test_die_with_parent_arms_pdeathsig(tmp_path: Path) -> None:
     )
     parent = subprocess.Popen([sys.executable, "-c", parent_code])
     try:
-        assert _until(lambda: len(_processes_with(marker)) == 1, 30.0)
+        assert _until(lambda: len(processes_with(marker)) == 1, 30.0)
         parent.kill()
         parent.wait()
-        assert _until(lambda: _processes_with(marker) == [])
+        assert _until(lambda: processes_with(marker) == [])
     finally:
         parent.kill()
         parent.wait()
@@ -153,12 +141,12 @@ def test_kill_9_of_advengine_eval_leaves_no_worker_or_sandbox(write_sub: WriteSu
         argv, env={**os.environ, "TMPDIR": str(tmpdir)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        assert _until(lambda: len(_processes_with(marker)) >= 1, 120.0), "the sandbox never started"
+        assert _until(lambda: len(processes_with(marker)) >= 1, 120.0), "the sandbox never started"
         engine.kill()
         engine.wait()
-        assert _until(lambda: _processes_with(marker) == []), "the sandbox outlived the engine"
+        assert _until(lambda: processes_with(marker) == []), "the sandbox outlived the engine"
         # The worker (and its reaper, once done) inherited TMPDIR: none may be left.
-        assert _until(lambda: _processes_with(f"TMPDIR={tmpdir}", "environ") == []), "a worker outlived it"
+        assert _until(lambda: processes_with(f"TMPDIR={tmpdir}", "environ") == []), "a worker outlived it"
         assert _until(lambda: [p for p in tmpdir.iterdir() if p.name.startswith("advengine-")] == [])
     finally:
         if engine.poll() is None:

@@ -16,7 +16,7 @@ from advengine.errors import SubmissionError
 from advengine.submissions import Settings, load_submission, parse_defense_csv, run_attack, run_defense
 from advengine.submissions.runner import MISSING
 
-from .conftest import CopySample
+from .conftest import CopySample, processes_with
 
 U8 = npt.NDArray[np.uint8]
 
@@ -130,17 +130,6 @@ def test_memory_limit(copy_sample: CopySample, settings: Settings, clean4: U8, t
         run_attack(sub, clean4, 8, None, settings)
 
 
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 def test_hang_is_killed_with_its_whole_tree(
     copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
 ) -> None:
@@ -149,7 +138,7 @@ def test_hang_is_killed_with_its_whole_tree(
     with pytest.raises(SubmissionError, match="killed after the 4 s time limit"):
         run_attack(sub, clean4, 8, None, settings, tmp_path / "logs")
     assert json.loads((tmp_path / "logs" / "run.json").read_text())["status"] == "timeout"
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_partial_outputs_are_kept(settings: Settings, clean4: U8, tmp_path: Path) -> None:

@@ -99,6 +99,8 @@ def validate_submission(
             "exit_code": run.exit_code,
             "seconds": round(run.seconds, 3),
             "sandbox": run.sandbox,
+            "budget": run.budget,
+            "oom_killed": run.oom_killed,
         }
         if run.status != "ok":
             report.errors.append(run.describe(sub.name, settings.time_limit))
