@@ -92,9 +92,16 @@ class OnnxClassifier:
             raise ParameterError(f"batch_size must be at least 1, got {step}")
         if len(arr) == 0:
             return np.zeros((0, 1000), dtype=np.float32)
-        parts = [
-            self._session.run(["logits"], {"input": arr[i : i + step]})[0] for i in range(0, len(arr), step)
-        ]
+        try:
+            parts = [
+                self._session.run(["logits"], {"input": arr[i : i + step]})[0]
+                for i in range(0, len(arr), step)
+            ]
+        except Exception as exc:  # ORT's own exception types (Fail, RuntimeException, ...)
+            # e.g. a registered model whose buffers cannot be allocated: one line, not a traceback.
+            raise ModelError(
+                f"ONNX Runtime failed running model {self.name}: {' '.join(str(exc).split())[:300]}"
+            ) from None
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def predict(self, x: npt.ArrayLike, *, batch_size: int | None = None) -> npt.NDArray[np.int64]:
