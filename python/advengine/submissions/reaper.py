@@ -77,8 +77,9 @@ _reaper: subprocess.Popen[bytes] | None = None
 _owner = 0
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+# Looked up once, here: die_with_parent runs between fork and exec, where dlopen (which may wait for
+# a lock another thread held at the fork) must not be called.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -86,7 +87,7 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
 
     Use as ``preexec_fn``, or first thing in a child process."""
     parent = os.getppid()
-    if _libc().prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+    if _prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent or parent == 1:
         os._exit(1)  # the parent died before the signal was armed: nobody will send it
