@@ -8,24 +8,19 @@ reaper then removes Docker containers, cgroups (killing what is left in them), m
 still registered, and exits. It runs in its own session,
 so killing this process's group does not take it along.
 
-:func:`die_with_parent` is the other half: PR_SET_PDEATHSIG, so a process started here (the sandbox
-command, a worker) gets SIGKILL when the thread that started it dies.
+:func:`advengine.processes.die_with_parent` is the other half: PR_SET_PDEATHSIG, so the sandbox
+command gets SIGKILL when the thread that started it dies.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
-
-_PR_SET_PDEATHSIG = 1
 
 #: The reaper's program: remembers paths, and on EOF unmounts (lazily) and removes them.
 _REAPER = r"""
@@ -75,38 +70,6 @@ for attempt in range(3):
 _lock = threading.Lock()
 _reaper: subprocess.Popen[bytes] | None = None
 _owner = 0
-
-
-# Looked up once, here: die_with_parent runs between fork and exec, where dlopen (which may wait for
-# a lock another thread held at the fork) must not be called.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """PR_SET_PDEATHSIG for the calling process; exits at once if the parent is already gone.
-
-    Use as ``preexec_fn``, or first thing in a child process."""
-    parent = os.getppid()
-    if _prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent or parent == 1:
-        os._exit(1)  # the parent died before the signal was armed: nobody will send it
-
-
-def exit_with_parent(poll: float = 0.5) -> None:
-    """Kill this process (SIGKILL) as soon as its parent is gone, from a daemon thread.
-
-    For processes started from a thread that may end before them (the engine's worker threads):
-    PR_SET_PDEATHSIG fires when the creating *thread* exits, so it cannot be used there. What this
-    process started itself dies with it through its own PR_SET_PDEATHSIG; its reaper cleans up."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _send(line: str) -> None:
@@ -171,8 +134,6 @@ def _close_at_exit() -> None:
 atexit.register(_close_at_exit)
 
 __all__ = [
-    "die_with_parent",
-    "exit_with_parent",
     "reaper_pid",
     "register",
     "register_container",

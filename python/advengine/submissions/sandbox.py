@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from advengine.env import search_path
 from advengine.errors import SandboxError
 from advengine.submissions.budget import mount_tmpfs, unmount
 from advengine.submissions.reaper import register, release
@@ -181,7 +182,7 @@ def bwrap_command(
         cmd += ["--unshare-user", "--"]
     return Command(
         cmd + list(argv),
-        {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        {"PATH": search_path()},
         mounts.code,
         uid if as_root else None,
     )
@@ -213,7 +214,7 @@ def docker_command(
         "-v", f"{mounts.code}:/code:ro", "-v", f"{mounts.inputs}:/input_images:ro",
         "-v", f"{mounts.output}:{mounts.output_target}:rw", "-w", "/code", image, *argv,
     ]  # fmt: skip
-    return Command(cmd, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, mounts.code, container=name)
+    return Command(cmd, {"PATH": search_path()}, mounts.code, container=name)
 
 
 def run_uid() -> int:

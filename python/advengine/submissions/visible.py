@@ -25,6 +25,7 @@ import sysconfig
 from pathlib import Path
 
 import advengine
+from advengine.submissions.reaper import temp_dir
 
 #: Where the filtered advengine package is mounted inside the sandbox (``PYTHONPATH`` there).
 PACKAGE_ROOT = "/pylib"
@@ -94,8 +95,6 @@ def copy_package(dest: Path) -> Path:
 @functools.cache
 def shared_package_copy() -> Path:
     """The filtered package, copied once per process into a directory removed when it ends."""
-    from advengine.submissions.reaper import temp_dir
-
     base = temp_dir("advengine-pylib-")
     base.chmod(0o755)
     return copy_package(base)
