@@ -183,3 +183,10 @@ def test_digest_follows_the_contents(copy_sample: CopySample) -> None:
     entry = parse_config({"submissions": [{"path": str(path)}]}).attacks[0]
     assert isinstance(entry, SubmissionEntry)
     assert entry.digest == content_digest(path)
+
+
+def test_a_non_executable_entry_point_is_refused_at_load(copy_sample: CopySample) -> None:
+    path = copy_sample("noop_attack")
+    (path / "run_attack.sh").chmod(0o644)
+    with pytest.raises(ConfigError, match=r"c.toml: submissions\[0\]: .*'run_attack.sh' is not executable"):
+        parse_config({"submissions": [{"path": str(path)}]}, source="c.toml")

@@ -29,6 +29,7 @@ from advengine.competition.artefacts import (
     pixels_hash,
     save,
 )
+from advengine.competition.checks import check_runnable
 from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
 from advengine.competition.pieces import AttackInputs, DefenseInputs
@@ -141,6 +142,7 @@ class Competition:
 
     def _prepare(self, resume: bool) -> None:
         import_plugins(self.config.plugins)
+        check_runnable(self.config)  # before any piece runs: a bad config fails once, not per piece
         self.config = self.config.for_run(self.run_dir.root)  # submissions: time limit, log dir
         say = self.listener.message
         self.ds = _load(self.config)

@@ -36,7 +36,7 @@ from advengine.errors import SubmissionError
 from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
 from advengine.processes import die_with_parent
-from advengine.submissions.archive import Submission
+from advengine.submissions.archive import Submission, check_entry_point
 from advengine.submissions.budget import Cgroup, cgroup_support, make_cgroup
 from advengine.submissions.logs import CappedLog
 from advengine.submissions.reaper import register_container, release, release_container, temp_dir
@@ -226,12 +226,7 @@ def execute(
     sub: Submission, mounts: Mounts, args: Sequence[str], settings: Settings, log_dir: Path | None
 ) -> RunResult:
     """Run the entry point once with ``args`` (contract paths) and wait, within the time limit."""
-    entry = mounts.code / sub.metadata.entry_point
-    if not os.access(entry, os.X_OK):
-        raise SubmissionError(
-            f"{sub.source}: entry point {sub.metadata.entry_point!r} is not executable; run chmod +x on it "
-            "and keep the mode in the archive"
-        )
+    check_entry_point(sub.source, mounts.code, sub.metadata.entry_point)
     kind = resolve_sandbox(settings.sandbox)
     group, budget = _budget(kind, settings.limits, mounts)
     try:
