@@ -119,6 +119,10 @@ class SandboxSettings(Strict):
     """Docker only: the ``--gpus`` value ("all", "device=0"); the run then uses ``container_gpu``."""
 
 
+#: SandboxSettings keys added later (the per-run disk budget, Docker GPUs).
+_LATER_SETTINGS = ("disk_mb", "gpus")
+
+
 class SubmissionTable(SandboxSettings):
     """One ``[[submissions]]`` table of a competition TOML: an original NIPS 2017 submission; its
     track comes from its metadata.json."""
@@ -159,7 +163,13 @@ class SubmissionEntry(_Entry):
         return ()
 
     def to_json(self) -> dict[str, Any]:
-        params: dict[str, Any] = {**self.settings.model_dump(), "digest": self.digest}
+        settings = self.settings.model_dump()
+        # Keys added after run dirs existed appear only when set, so an older run still resumes
+        # (its fingerprint is unchanged).
+        for key in _LATER_SETTINGS:
+            if settings[key] == SandboxSettings.model_fields[key].default:
+                del settings[key]
+        params: dict[str, Any] = {**settings, "digest": self.digest}
         if self.time_limit is not None:
             params |= {"time_limit": self.time_limit, "log_root": self.log_root}
         return {
