@@ -109,3 +109,19 @@ def test_cpu_sessions_run_without_the_memory_pattern(net) -> None:  # type: igno
     plain = GradientModel(graph, threads=1, providers=["CPUExecutionProvider"])
     assert plain.session.get_session_options().enable_mem_pattern is False
     assert np.isfinite(plain.grad(x, np.array([2])).grad).all()
+
+
+def test_an_onnx_runtime_failure_is_one_clear_error(net) -> None:  # type: ignore[no-untyped-def]
+    """ORT raises its own types (a buffer it cannot allocate, ...): one GraphError, not a traceback."""
+    model = GradientModel(compile_gradient_graph(net, batch=2, size=SIZE), threads=1)
+
+    class Failing:
+        def run(self, *args: object) -> None:
+            raise RuntimeError("Failed to allocate memory for requested buffer of size 4398046511104")
+
+    model.session = Failing()
+    x = np.zeros((2, 3, SIZE, SIZE), np.float32)
+    with pytest.raises(
+        GraphError, match="ONNX Runtime failed running the gradient graph: Failed to allocate"
+    ):
+        model.grad(x, np.array([0, 1]))

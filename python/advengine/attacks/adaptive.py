@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from advengine.attacks.base import ATTACKS
-from advengine.attacks.gradient import GradientParams, IterativeAttack
+from advengine.attacks.gradient import MAX_ITERATIONS, GradientParams, IterativeAttack
 from advengine.attacks.pipeline_source import pipeline_source
 from advengine.attacks.sources import Source
 from advengine.kernels.transforms import PipelineSpec, TransformSpecs, parse_transform
@@ -37,7 +37,7 @@ class PipelineFields(Params):
     #: The defense's resize range: rnd ∈ [299, 299 + pad_extra), canvas 299 + pad_extra.
     pad_extra: Annotated[int, Field(ge=1, le=299)] = 31
     #: EOT draws per gradient step (K); used when the pipeline is randomised.
-    draws: Annotated[int, Field(ge=1)] = 1
+    draws: Annotated[int, Field(ge=1, le=MAX_ITERATIONS)] = 1
     #: Per-model weights of the fused models (None: equal, as the pipeline defenses).
     weights: tuple[float, ...] | None = None
 

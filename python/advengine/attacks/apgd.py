@@ -31,7 +31,7 @@ from pydantic import Field
 
 from advengine.attacks.adaptive import PipelineFields, fields_source
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.gradient import project
+from advengine.attacks.gradient import MAX_ITERATIONS, Iterations, project
 from advengine.attacks.sources import IMAGE_SIDE, Source
 from advengine.errors import ParameterError
 from advengine.params import Params
@@ -46,9 +46,9 @@ class ApgdParams(PipelineFields):
     """APGD's knobs (the published defaults) and the pipeline attacked."""
 
     #: Iterations per run (N).
-    iterations: Annotated[int, Field(ge=1)] = 100
+    iterations: Iterations = 100
     #: Runs from fresh random starts, each on the images not yet fooled.
-    restarts: Annotated[int, Field(ge=1)] = 1
+    restarts: Annotated[int, Field(ge=1, le=MAX_ITERATIONS)] = 1
     #: Loss: cross-entropy, DLR, or targeted DLR (APGD-T).
     apgd_loss: Loss = "ce"
     #: Momentum α of the update.

@@ -13,18 +13,19 @@ from pydantic import Field
 from advengine.attacks.adaptive import PipelineFields, fields_source
 from advengine.attacks.apgd import Apgd, ApgdParams
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.square import SquareLinf, SquareParams
+from advengine.attacks.gradient import Iterations
+from advengine.attacks.square import MAX_QUERIES, SquareLinf, SquareParams
 from advengine.params import Params
 from advengine.types import ImagesF32, Labels
 
 
 class AutoAttackParams(PipelineFields):
     #: APGD iterations per run (APGD-CE, and APGD-T per target).
-    iterations: Annotated[int, Field(ge=1)] = 100
+    iterations: Iterations = 100
     #: APGD-T target classes.
     targets: Annotated[int, Field(ge=1, le=999)] = 9
     #: Square's query budget per image.
-    queries: Annotated[int, Field(ge=1)] = 5000
+    queries: Annotated[int, Field(ge=1, le=MAX_QUERIES)] = 5000
 
 
 class AutoAttackLite(Attack[AutoAttackParams]):

@@ -29,13 +29,15 @@ from advengine.types import ImagesF32, Labels
 F32 = npt.NDArray[np.float32]
 #: Logits [n, K] of a batch.
 ScoreFn = Callable[[F32], F32]
+#: Upper bound of the query budget per image (a bound that needs no machine, as ``iterations``').
+MAX_QUERIES = 1_000_000
 #: Fractions (of 10 000) of the budget after which p halves, from the reference's ``p_selection``.
 HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
 
 class SquareParams(PipelineFields):
     #: Query budget per image.
-    queries: Annotated[int, Field(ge=1)] = 5000
+    queries: Annotated[int, Field(ge=1, le=MAX_QUERIES)] = 5000
     #: Initial share of the image a square covers (the paper's value for ImageNet L∞).
     p_init: Annotated[float, Field(gt=0, le=1)] = 0.05
 
