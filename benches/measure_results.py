@@ -296,11 +296,19 @@ def adaptive_claims(cache: Cache) -> list[str]:
         for label, _, _ in ADAPTIVE_DEFENSES
     ]
     if worst and all(w is not None and w <= 0.10 for w in worst):
+        uppers = []
+        for label, _, _ in ADAPTIVE_DEFENSES:
+            best = min(
+                (adaptive_oks(cache, label, a[0]) for a in ADAPTIVE_ATTACKS if a[3]),
+                key=lambda o: (sum(o) / len(o)) if o else 2.0,
+            )
+            uppers.append(wilson(sum(best), len(best))[1])
         out.append(
             "* None of these defenses is robust at ε = 16 on these models: an adaptive attack that sees "
-            "the transform (BPDA / EOT) leaves each at ≤ 10 % accuracy on the images measured, so the "
-            "gains of the transform defenses in the tables below hold only against attackers that "
-            "ignore the transform."
+            "the transform (BPDA / EOT) leaves each at ≤ 10 % accuracy on the images measured (95 % "
+            f"upper bounds up to {100 * max(uppers):.0f} % at these n, so the issue's ≤ 10 % target is "
+            "shown only where the upper bound is ≤ 10 %); the gains of the transform defenses in the "
+            "tables below hold only against attackers that ignore the transform."
         )
     return out
 
@@ -336,15 +344,22 @@ def adaptive_rows(cache: Cache) -> list[str]:
             pct_ci({"correct": sum(robust), "n": len(robust)}) + f" (n={len(robust)})" if robust else "–"
         )
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {robust_cell} |")
-    lines += ["", "| attack | params | s / 100 images (all four defenses' sets) |", "|---|---|---|"]
+    labels = [d[0] for d in ADAPTIVE_DEFENSES]
+    lines += [
+        "",
+        "Seconds per 100 images (wall time of the attack on the chunks it ran, scaled):",
+        "",
+        "| attack | params | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 2) + "|",
+    ]
     for alabel, aname, aparams, _ in ADAPTIVE_ATTACKS:
-        entries = [v for k, v in cache.data.items() if k.startswith("adaptive/") and f"/{alabel}/" in k]
-        if not entries:
-            continue
-        seconds = sum(e["seconds"] for e in entries)
-        n = sum(len(e["ok"]) for e in entries)
+        cells = []
+        for label in labels:
+            entries = [v for k, v in cache.data.items() if k.startswith(f"adaptive/{label}/{alabel}/")]
+            n = sum(len(e["ok"]) for e in entries)
+            cells.append(f"{100 * sum(e['seconds'] for e in entries) / n:.0f}" if n else "–")
         shown = ", ".join(f"{k}={v}" for k, v in aparams.items()) or "defaults"
-        lines.append(f"| {alabel} (`{aname}`) | {shown} | {100 * seconds / n:.0f} |")
+        lines.append(f"| {alabel} (`{aname}`) | {shown} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -31,9 +31,8 @@ from pydantic import Field
 
 from advengine.attacks.adaptive import PipelineFields, fields_source
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.gradient import MAX_ITERATIONS, Iterations, project
-from advengine.attacks.sources import IMAGE_SIDE, Source
-from advengine.errors import ParameterError
+from advengine.attacks.gradient import MAX_ITERATIONS, Iterations, nothing_to_do, project
+from advengine.attacks.sources import Source
 from advengine.params import Params
 from advengine.types import ImagesF32, Labels
 
@@ -204,10 +203,8 @@ class Apgd(Attack[ApgdParams]):
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
-        if len(x) == 0 or eps == 0:
+        if nothing_to_do(self.name, x, eps):
             return x
-        if x.shape[2:] != (IMAGE_SIDE, IMAGE_SIDE):
-            raise ParameterError(f"{self.name} works on 299×299 images, got {x.shape[2]}×{x.shape[3]}")
         p = self.params
         src = fields_source(self, p, rng, "ce" if p.apgd_loss == "ce" else "seed")
         z0 = src.logits(x)

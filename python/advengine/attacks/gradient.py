@@ -125,6 +125,16 @@ class IterationState:
         self.x = project(self.x + delta, self.x0, self.eps)
 
 
+def nothing_to_do(name: str, x: ImagesF32, eps: float) -> bool:
+    """Whether a gradient attack can return ``x`` as it is (no images or no budget); refuses inputs
+    that are not 299×299, the side every source graph takes."""
+    if len(x) == 0 or eps == 0:
+        return True
+    if x.shape[2:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise ParameterError(f"{name} works on 299×299 images, got {x.shape[2]}×{x.shape[3]}")
+    return False
+
+
 def first_model() -> tuple[str, ...]:
     """The default source of the single-model baselines: the zoo's first model."""
     return zoo_models()[:1]
@@ -203,10 +213,8 @@ class IterativeAttack(Attack[GP]):
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
-        if len(x) == 0 or eps == 0:
+        if nothing_to_do(self.name, x, eps):
             return x
-        if x.shape[2:] != (IMAGE_SIDE, IMAGE_SIDE):
-            raise ParameterError(f"{self.name} works on 299×299 images, got {x.shape[2]}×{x.shape[3]}")
         src = self.source(round(eps * 255), rng)
         iterations, step = self.schedule(eps)
         state = IterationState(src, x, self.labels(src, x, target_classes), eps, step, iterations, rng)
@@ -386,5 +394,6 @@ __all__ = [
     "MifgsmTargeted",
     "MifgsmTargetedParams",
     "first_model",
+    "nothing_to_do",
     "project",
 ]
