@@ -22,6 +22,8 @@ import onnxruntime as ort
 from advengine.errors import GraphError, ParameterError, ShapeError
 
 Array = np.ndarray[Any, Any]
+#: The label that asks the graph for the model's own prediction (argmax of its logits) at the input.
+OWN_PREDICTION = -1
 
 
 def default_threads() -> int:
@@ -77,6 +79,7 @@ class StepResult:
     x: Array  # the adversarial images after the last step, like x0
     logits: Array  # logits at the last step's input
     loss: Array  # loss at the last step's input
+    labels: Array  # the labels the steps used (own predictions filled in for OWN_PREDICTION)
 
 
 class _Compiled:
@@ -112,10 +115,10 @@ class _Compiled:
         arr = np.asarray(label)
         if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
             raise ShapeError(f"labels must be integers of shape [{n}], got {arr.dtype} {list(arr.shape)}")
-        if n and (arr.min() < 0 or arr.max() >= self.num_classes):
+        if n and (arr.min() < OWN_PREDICTION or arr.max() >= self.num_classes):
             raise ParameterError(
-                f"labels must be class indices in 0..{self.num_classes - 1} "
-                "(TF-Slim label − 1 for 1000-class models)"
+                f"labels must be class indices in 0..{self.num_classes - 1} (TF-Slim label − 1 for "
+                f"1000-class models), or {OWN_PREDICTION} for the model's own prediction"
             )
         return arr.astype(np.int64)
 
@@ -131,7 +134,8 @@ class _Compiled:
 
 
 class GradientModel(_Compiled):
-    """A compiled gradient graph (no step): ``grad(x, label)`` → logits, per-sample loss, d(Σloss)/dx."""
+    """A compiled gradient graph (no step): ``grad(x, label)`` → logits, per-sample loss, d(Σloss)/dx.
+    A label of OWN_PREDICTION is the model's own prediction at x (the argmax of the logits returned)."""
 
     def grad(self, x: Array, label: Array | None = None, seed: Array | None = None) -> GradResult:
         if self.uses_momentum or "x_next" in self.outputs:
@@ -227,7 +231,8 @@ class StepRunner(_Compiled):
         x_init: Array | None = None,
     ) -> StepResult:
         """``steps`` fused steps from ``x_init`` (default x0) with budget ``eps`` and step ``alpha``
-        (scalars or per-sample [n]), all in [0, 1] pixel units."""
+        (scalars or per-sample [n]), all in [0, 1] pixel units. A label of OWN_PREDICTION is the
+        model's prediction at ``x_init``, read off the first step's logits and kept for the others."""
         x0s = self._check_x(x0)
         n = x0s.shape[0]
         labels = self._check_label(label, n)
@@ -241,7 +246,7 @@ class StepRunner(_Compiled):
         if start.shape != x0s.shape:
             raise ShapeError(f"x_init has shape {list(start.shape)} but x0 has {list(x0s.shape)}")
         buf, (ab, ba) = self._bind()
-        out_x, out_z, out_l = [], [], []
+        out_x, out_z, out_l, out_y = [], [], [], []
         for s, e in self._chunks(n):
             rows = self.batch
             buf["xa"].update_inplace(self._pad(start[s:e], rows))
@@ -252,14 +257,30 @@ class StepRunner(_Compiled):
             if self.uses_momentum:
                 buf["ma"].update_inplace(np.zeros(self.input_shape, np.float32))
                 buf["mu"].update_inplace(np.asarray(mu, np.float32))
+            chunk_labels = labels[s:e]
             for i in range(steps):
                 self.session.run_with_iobinding(ab if i % 2 == 0 else ba)
+                if i == 0 and (chunk_labels < 0).any():
+                    # The graph took argmax(logits) for these; fix them so later steps keep them.
+                    own = np.argmax(buf["logits"].numpy()[: e - s], axis=1)
+                    chunk_labels = np.where(chunk_labels < 0, own, chunk_labels).astype(np.int64)
+                    buf["label"].update_inplace(self._pad(chunk_labels, rows))
             final = buf["xb"] if steps % 2 == 1 else buf["xa"]
             # .numpy() of a CPU OrtValue is a view of the bound buffer, which the next chunk overwrites.
             out_x.append(final.numpy()[: e - s].copy())
             out_z.append(buf["logits"].numpy()[: e - s].copy())
             out_l.append(buf["loss"].numpy()[: e - s].copy())
-        return StepResult(np.concatenate(out_x), np.concatenate(out_z), np.concatenate(out_l))
+            out_y.append(chunk_labels)
+        cat = np.concatenate
+        return StepResult(cat(out_x), cat(out_z), cat(out_l), cat(out_y))
 
 
-__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "default_threads", "make_session"]
+__all__ = [
+    "OWN_PREDICTION",
+    "GradResult",
+    "GradientModel",
+    "StepResult",
+    "StepRunner",
+    "default_threads",
+    "make_session",
+]
