@@ -48,38 +48,39 @@ EPS, ALPHA, MU = 16 / 255, 1.6 / 255, 1.0
 Array = np.ndarray[Any, Any]
 
 
-def dev_batch(size: int) -> Array:
-    """The first 16 DEV images as float32 NCHW in [0, 1], bilinearly resized to ``size``."""
+def dev_batch(size: int, n: int = BATCH, data: Path | None = None) -> Array:
+    """The first ``n`` DEV images (or of ``data``) as float32 NCHW in [0, 1], bilinearly resized to
+    ``size``."""
     from advengine.data import load_dataset
     from advengine.data.images import to_model_input
 
-    x = to_model_input(load_dataset(dev_data_dir()).head(BATCH).read_images())
+    x = to_model_input(load_dataset(data or dev_data_dir()).head(n).read_images())
     if size != x.shape[-1]:
         r = bilinear_matrix(x.shape[-1], size)
         x = np.ascontiguousarray(r @ x @ r.T, dtype=np.float32)
     return x
 
 
-def labels() -> Array:
-    return np.arange(BATCH, dtype=np.int64) * 37 % 1000
+def labels(n: int = BATCH) -> Array:
+    return np.arange(n, dtype=np.int64) * 37 % 1000
 
 
 def members(kind: str) -> tuple[str, ...]:
     return MEMBERS[:1] if kind == "lite0" else MEMBERS
 
 
-def step_graph(kind: str) -> Path:
+def step_graph(kind: str, batch: int = BATCH) -> Path:
     """The compiled MI-FGSM graph, through the on-disk cache as the attacks use it (a warm run then
     measures stepping, not the compiler's probe run)."""
     paths = [ensure_onnx(m) for m in members(kind)]
-    options = {"bench": kind, "loss": "ce", "batch": BATCH, "step": "mifgsm"}
+    options = {"bench": kind, "loss": "ce", "batch": batch, "step": "mifgsm"}
     if kind == "lite0":
         graph, _ = cached(
-            paths, options, lambda: compile_gradient_graph(paths[0], loss="ce", batch=BATCH, step="mifgsm")
+            paths, options, lambda: compile_gradient_graph(paths[0], loss="ce", batch=batch, step="mifgsm")
         )
     else:
         graph, _ = cached(
-            paths, options, lambda: compile_ensemble(paths, loss="ce", batch=BATCH, step="mifgsm")
+            paths, options, lambda: compile_ensemble(paths, loss="ce", batch=batch, step="mifgsm")
         )
     return graph
 

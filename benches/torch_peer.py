@@ -18,8 +18,11 @@ MEMBERS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 NATIVE = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
 
 
-def ensemble(names: Sequence[str], weights: Sequence[float] | None, mode: str, threads: int) -> Any:
-    """A torch module: [n, 3, S, S] in [0, 1] → fused logits Σ wᵢ·modelᵢ(resize(x)) (weights normalised)."""
+def ensemble(
+    names: Sequence[str], weights: Sequence[float] | None, mode: str, threads: int, device: str = "cpu"
+) -> Any:
+    """A torch module on ``device``: [n, 3, S, S] in [0, 1] → fused logits Σ wᵢ·modelᵢ(resize(x))
+    (weights normalised)."""
     import onnx
     import torch
     from onnx2torch import convert
@@ -45,7 +48,7 @@ def ensemble(names: Sequence[str], weights: Sequence[float] | None, mode: str, t
                 out = out + w * model(xi)
             return out
 
-    module = Ensemble().eval()
+    module = Ensemble().eval().to(device)
     for p in module.parameters():
         p.requires_grad_(False)
     if mode == "compile":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from advengine.errors import GraphError, ParameterError, ShapeError
@@ -139,3 +140,12 @@ def test_step_runner_keeps_the_first_steps_own_prediction(net) -> None:  # type:
     np.testing.assert_array_equal(own.labels, predicted)
     np.testing.assert_array_equal(own.x, given.x)
     assert (np.argmax(given.logits, axis=1) != predicted).any(), "the steps never changed a prediction"
+
+
+def test_cuda_graphs_need_a_cuda_device(net) -> None:  # type: ignore[no-untyped-def]
+    compiled = compile_gradient_graph(net, batch=2, size=SIZE, step="sign")
+    with pytest.raises(ParameterError, match="needs the CUDAExecutionProvider"):
+        StepRunner(compiled, providers=["CPUExecutionProvider"], cuda_graph=True)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(ParameterError, match="CUDA device"):
+            StepRunner(compiled, cuda_graph=True)

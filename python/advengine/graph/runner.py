@@ -36,8 +36,18 @@ def default_threads() -> int:
     return int(raw)
 
 
+#: An ONNX Runtime execution provider: its name, or (name, provider options).
+Provider = str | tuple[str, dict[str, str]]
+
+
+def provider_names(providers: Sequence[Provider]) -> list[str]:
+    return [p if isinstance(p, str) else p[0] for p in providers]
+
+
 def make_session(
-    model: onnx.ModelProto | str | Path, threads: int | None = None, providers: Sequence[str] | None = None
+    model: onnx.ModelProto | str | Path,
+    threads: int | None = None,
+    providers: Sequence[Provider] | None = None,
 ) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     n = default_threads() if threads is None else threads
@@ -50,7 +60,7 @@ def make_session(
     if providers is None:
         available = ort.get_available_providers()
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    if "CUDAExecutionProvider" not in providers:
+    if "CUDAExecutionProvider" not in provider_names(providers):
         # On CPU the memory pattern planned after the first run is allocated beside the arena chunks
         # that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4 to 2.6 GiB
         # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
@@ -87,7 +97,7 @@ class _Compiled:
         self,
         model: onnx.ModelProto | str | Path,
         threads: int | None = None,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[Provider] | None = None,
     ) -> None:
         self.session = make_session(model, threads, providers)
         inputs = {i.name: i for i in self.session.get_inputs()}
@@ -167,19 +177,41 @@ class GradientModel(_Compiled):
 
 
 class StepRunner(_Compiled):
-    """A compiled graph with a fused step, iterated through IO binding with ping-pong buffers."""
+    """A compiled graph with a fused step, iterated through IO binding with ping-pong buffers.
+
+    ``cuda_graph=True`` (CUDA only) runs the CUDA EP with CUDA graphs: each of the two bindings is
+    captured once as its own graph (``gpu_graph_id`` 0 and 1) and replayed afterwards, which the fixed
+    buffers allow; it needs every node of the graph on the CUDA EP, else ORT refuses the session."""
 
     def __init__(
         self,
         model: onnx.ModelProto | str | Path,
         threads: int | None = None,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[Provider] | None = None,
+        *,
+        cuda_graph: bool = False,
     ) -> None:
+        if cuda_graph:
+            if providers is not None and "CUDAExecutionProvider" not in provider_names(providers):
+                raise ParameterError("cuda_graph=True needs the CUDAExecutionProvider")
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ParameterError("cuda_graph=True needs onnxruntime-gpu and a CUDA device")
+            providers = [("CUDAExecutionProvider", {"enable_cuda_graph": "1"}), "CPUExecutionProvider"]
         super().__init__(model, threads, providers)
+        if cuda_graph and self.device != "cuda":
+            raise ParameterError("cuda_graph=True needs onnxruntime-gpu and a CUDA device")
         if "x_next" not in self.outputs:
             raise GraphError("this graph has no fused step; compile it with step=... or use GradientModel")
         self._buffers: dict[str, ort.OrtValue] | None = None
         self._bindings: tuple[Any, Any] | None = None
+        self._run_options: tuple[Any, Any] = (None, None)
+        if cuda_graph:
+            options = []
+            for graph_id in ("0", "1"):
+                ro = ort.RunOptions()
+                ro.add_run_config_entry("gpu_graph_id", graph_id)
+                options.append(ro)
+            self._run_options = (options[0], options[1])
 
     def _value(self, shape: tuple[int, ...], dtype: type) -> ort.OrtValue:
         return ort.OrtValue.ortvalue_from_shape_and_type(list(shape), dtype, self.device, 0)
@@ -259,7 +291,7 @@ class StepRunner(_Compiled):
                 buf["mu"].update_inplace(np.asarray(mu, np.float32))
             chunk_labels = labels[s:e]
             for i in range(steps):
-                self.session.run_with_iobinding(ab if i % 2 == 0 else ba)
+                self.session.run_with_iobinding(ab if i % 2 == 0 else ba, self._run_options[i % 2])
                 if i == 0 and (chunk_labels < 0).any():
                     # The graph took argmax(logits) for these; fix them so later steps keep them.
                     own = np.argmax(buf["logits"].numpy()[: e - s], axis=1)
@@ -279,8 +311,10 @@ __all__ = [
     "OWN_PREDICTION",
     "GradResult",
     "GradientModel",
+    "Provider",
     "StepResult",
     "StepRunner",
     "default_threads",
     "make_session",
+    "provider_names",
 ]
