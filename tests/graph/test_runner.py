@@ -108,6 +108,8 @@ def test_cpu_sessions_run_without_the_memory_pattern(net) -> None:  # type: igno
     graph = compile_gradient_graph(net, batch=1, size=SIZE)
     sess = make_session(graph, threads=1, providers=["CPUExecutionProvider"])
     assert sess.get_session_options().enable_mem_pattern is False
+    # Nor with spinning worker threads (they slowed a loaded machine down, see make_session).
+    assert sess.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     x = np.random.default_rng(1).random((1, 3, SIZE, SIZE), dtype=np.float32)
     plain = GradientModel(graph, threads=1, providers=["CPUExecutionProvider"])
     assert plain.session.get_session_options().enable_mem_pattern is False

@@ -66,6 +66,10 @@ def make_session(
         # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
         # speed within noise (docs/benchmarks.md). CUDA sessions keep ORT's default (not measured).
         opts.enable_mem_pattern = False
+        # Idle worker threads sleep instead of spinning: with other processes on the cores (the
+        # competition's own workers, other jobs) spinning threads steal the time the busy ones need.
+        # A Lite0 step at batch 16, 2 threads, load 6-10: 2.45 -> 1.79 s wall (docs/benchmarks.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
