@@ -25,6 +25,7 @@ test-rust:
 lint: dev
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/lint-imports
 
 typecheck: dev
 	$(VENV)/bin/mypy
@@ -44,4 +45,4 @@ bench: dev
 	cargo bench -p advengine-kernels
 
 clean:
-	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -8,6 +8,7 @@ traceback is shown only with ``ADVENGINE_DEBUG=1``.
 from __future__ import annotations
 
 from advengine.cli import attack as _attack  # noqa: F401  (registers the command)
+from advengine.cli import config as _config  # noqa: F401  (registers the command group)
 from advengine.cli import data as _data  # noqa: F401  (registers the command group)
 from advengine.cli import defend as _defend  # noqa: F401  (registers the command)
 from advengine.cli import eval as _eval  # noqa: F401  (registers the command)

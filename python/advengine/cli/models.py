@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption, progress_bar
+from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.data import load_dataset
 from advengine.models.accuracy import measure_accuracy
 from advengine.models.cache import cached_path, ensure_onnx, is_fresh
@@ -78,7 +77,7 @@ def build_command(
     Up-to-date builds are kept unless --force. Registered ONNX-file models are only checked.
     """
     manifests = [get_manifest(name)] if name else list_manifests()
-    err = Console(stderr=True)
+    err = stderr_console()
     results: list[dict[str, Any]] = []
     with progress_bar(err) as bar:
         job = bar.add_task("models", total=len(manifests))
@@ -117,7 +116,7 @@ def verify_command(
 ) -> None:
     """Measure top-1 accuracy: images resized bilinearly 299 -> the native size, argmax + 1 vs TrueLabel."""
     m = get_manifest(name)
-    err = Console(stderr=True)
+    err = stderr_console()
     err.print(f"Loading {m.name} ({m.input_size}px)")
     clf = load_classifier(m.name, threads=threads, batch_size=batch_size)
     total = len(load_dataset(data))

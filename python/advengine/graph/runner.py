@@ -9,7 +9,6 @@ are processed in chunks of the graph's fixed batch, the last chunk padded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from advengine.context import CPU, CUDA, RunContext
+from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
 
 Array = np.ndarray[Any, Any]
@@ -26,18 +27,8 @@ Array = np.ndarray[Any, Any]
 OWN_PREDICTION = -1
 
 
-def default_threads() -> int:
-    """ADVENGINE_NUM_THREADS if set (the one thread knob of the project), else 0 = ORT's default."""
-    raw = os.environ.get("ADVENGINE_NUM_THREADS", "").strip()
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        raise ParameterError(f"ADVENGINE_NUM_THREADS={raw!r} is not a non-negative integer")
-    return int(raw)
-
-
 #: An ONNX Runtime execution provider: its name, or (name, provider options).
-Provider = str | tuple[str, dict[str, str]]
+Provider = str | tuple[str, dict[str, Any]]
 
 
 def provider_names(providers: Sequence[Provider]) -> list[str]:
@@ -48,19 +39,25 @@ def make_session(
     model: onnx.ModelProto | str | Path,
     threads: int | None = None,
     providers: Sequence[Provider] | None = None,
+    *,
+    context: RunContext | None = None,
 ) -> ort.InferenceSession:
+    """An ONNX Runtime session; ``threads``/``providers`` when given, else the run's ``context``, else
+    ADVENGINE_NUM_THREADS (0 = ORT's default) and CUDA when available, then CPU."""
+    ctx = context or RunContext()
     opts = ort.SessionOptions()
-    n = default_threads() if threads is None else threads
+    threads = threads if threads is not None else ctx.threads
+    n = num_threads() if threads is None else threads
     if n < 0:
         raise ParameterError(f"threads must be ≥ 0, got {n}")
     opts.intra_op_num_threads = n
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if providers is None:
-        available = ort.get_available_providers()
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    if "CUDAExecutionProvider" not in provider_names(providers):
+    chosen = (
+        list(providers) if providers is not None else ctx.session_providers(ort.get_available_providers())
+    )
+    if CUDA not in provider_names(chosen):
         # On CPU the memory pattern planned after the first run is allocated beside the arena chunks
         # that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4 to 2.6 GiB
         # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
@@ -74,7 +71,7 @@ def make_session(
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
     try:
-        return ort.InferenceSession(source, opts, providers=list(providers))
+        return ort.InferenceSession(source, opts, providers=chosen)
     except Exception as exc:  # ORT's own exception types
         raise GraphError(
             f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})"
@@ -102,8 +99,12 @@ class _Compiled:
         model: onnx.ModelProto | str | Path,
         threads: int | None = None,
         providers: Sequence[Provider] | None = None,
+        *,
+        context: RunContext | None = None,
     ) -> None:
-        self.session = make_session(model, threads, providers)
+        self.session = make_session(model, threads, providers, context=context)
+        #: The CUDA device of a CUDA session (the context's), where its OrtValues are allocated.
+        self.device_id = (context or RunContext()).device
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.outputs = {o.name for o in self.session.get_outputs()}
         self.input_name = self.session.get_inputs()[0].name
@@ -112,7 +113,7 @@ class _Compiled:
         self.num_classes = int(self.session.get_outputs()[0].shape[1])
         self.uses_seed = "seed" in inputs
         self.uses_momentum = "momentum" in inputs
-        self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
+        self.device = "cuda" if CUDA in self.session.get_providers() else "cpu"
 
     def _check_x(self, x: Array) -> Array:
         arr = np.asarray(x)
@@ -193,15 +194,17 @@ class StepRunner(_Compiled):
         threads: int | None = None,
         providers: Sequence[Provider] | None = None,
         *,
+        context: RunContext | None = None,
         cuda_graph: bool = False,
     ) -> None:
         if cuda_graph:
-            if providers is not None and "CUDAExecutionProvider" not in provider_names(providers):
+            if providers is not None and CUDA not in provider_names(providers):
                 raise ParameterError("cuda_graph=True needs the CUDAExecutionProvider")
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
+            if CUDA not in ort.get_available_providers():
                 raise ParameterError("cuda_graph=True needs onnxruntime-gpu and a CUDA device")
-            providers = [("CUDAExecutionProvider", {"enable_cuda_graph": "1"}), "CPUExecutionProvider"]
-        super().__init__(model, threads, providers)
+            device = str((context or RunContext()).device)
+            providers = [(CUDA, {"enable_cuda_graph": "1", "device_id": device}), CPU]
+        super().__init__(model, threads, providers, context=context)
         if cuda_graph and self.device != "cuda":
             raise ParameterError("cuda_graph=True needs onnxruntime-gpu and a CUDA device")
         if "x_next" not in self.outputs:
@@ -218,7 +221,7 @@ class StepRunner(_Compiled):
             self._run_options = (options[0], options[1])
 
     def _value(self, shape: tuple[int, ...], dtype: type) -> ort.OrtValue:
-        return ort.OrtValue.ortvalue_from_shape_and_type(list(shape), dtype, self.device, 0)
+        return ort.OrtValue.ortvalue_from_shape_and_type(list(shape), dtype, self.device, self.device_id)
 
     def _bind(self) -> tuple[dict[str, ort.OrtValue], tuple[Any, Any]]:
         if self._buffers is not None and self._bindings is not None:
@@ -318,7 +321,6 @@ __all__ = [
     "Provider",
     "StepResult",
     "StepRunner",
-    "default_threads",
     "make_session",
     "provider_names",
 ]
