@@ -270,7 +270,8 @@ class StepRunner(_Compiled):
         x_init: Array | None = None,
     ) -> StepResult:
         """``steps`` fused steps from ``x_init`` (default x0) with budget ``eps`` and step ``alpha``
-        (scalars or per-sample [n]), all in [0, 1] pixel units. A label of OWN_PREDICTION is the
+        (scalars or per-sample [n]), all in [0, 1] pixel units; a negative ``alpha`` steps down the
+        loss (every fused update is odd in the gradient). A label of OWN_PREDICTION is the
         model's prediction at ``x_init``, read off the first step's logits and kept for the others."""
         x0s = self._check_x(x0)
         n = x0s.shape[0]
@@ -279,8 +280,8 @@ class StepRunner(_Compiled):
             raise ParameterError(f"steps must be ≥ 1, got {steps}")
         eps_v = np.broadcast_to(np.asarray(eps, np.float32), (n,)).copy()
         alpha_v = np.broadcast_to(np.asarray(alpha, np.float32), (n,)).copy()
-        if (eps_v < 0).any() or (alpha_v < 0).any():
-            raise ParameterError("eps and alpha must be ≥ 0")
+        if (eps_v < 0).any():
+            raise ParameterError("eps must be ≥ 0")
         start = x0s if x_init is None else self._check_x(x_init)
         if start.shape != x0s.shape:
             raise ShapeError(f"x_init has shape {list(start.shape)} but x0 has {list(x0s.shape)}")
