@@ -32,7 +32,7 @@ from pydantic import Field, field_validator
 
 from advengine.attacks.augment import random_diversity, smooth_gradient
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.sources import IMAGE_SIDE, Source, get_source, zoo_models
+from advengine.attacks.sources import IMAGE_SIDE, FusedSteps, Source, get_source, zoo_models
 from advengine.errors import ParameterError
 from advengine.graph.runner import OWN_PREDICTION
 from advengine.models import check_models
@@ -258,16 +258,8 @@ class IterativeAttack(Attack[GP]):
         if self.params.random_start:
             self.random_start(state)
             x_init = state.x
-        result = state.source.steps(
-            step,
-            state.x0,
-            state.y,
-            eps=state.eps,
-            alpha=state.step,
-            iterations=state.iterations,
-            mu=self.params.mu,
-            x_init=x_init,
-        )
+        plan = FusedSteps(step, state.eps, state.step, state.iterations, self.params.mu)
+        result = state.source.steps(plan, state.x0, state.y, x_init)
         state.x, state.y, state.t = result.x, result.labels, state.iterations - 1
 
     def step(self, state: IterationState) -> None:

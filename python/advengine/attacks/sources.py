@@ -8,6 +8,7 @@ sessions in memory, so repeated batches, attacks and tests compile each (models,
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -61,6 +62,18 @@ class SourceKey:
     kappa: float
     #: The run's session settings: sources of two contexts are two sources.
     context: RunContext = field(default_factory=RunContext)
+
+
+@dataclass(frozen=True)
+class FusedSteps:
+    """What :meth:`Source.steps` runs: ``iterations`` of the update ``step`` (graph/steps.py) with
+    budget ``eps``, step ``alpha`` and momentum ``mu``, all in [0, 1] pixel units."""
+
+    step: str
+    eps: float
+    alpha: float
+    iterations: int
+    mu: float
 
 
 class Source:
@@ -121,24 +134,15 @@ class Source:
             return self._steps[batch, step]
 
     def steps(
-        self,
-        step: str,
-        x0: F32,
-        class_idx: npt.NDArray[np.int64],
-        *,
-        eps: float,
-        alpha: float,
-        iterations: int,
-        mu: float,
-        x_init: F32 | None = None,
+        self, plan: FusedSteps, x0: F32, class_idx: npt.NDArray[np.int64], x_init: F32 | None = None
     ) -> StepResult:
-        """``iterations`` steps of the update ``step`` fused into the source graph (one ORT run per
-        step through IO binding, the iterate and momentum kept in ORT; StepRunner). Class indices of
-        OWN_PREDICTION are the ensemble's prediction at ``x_init`` (default x0), read off the first
-        step's logits; the result's ``labels`` holds the labels used."""
-        batch = max(min(len(x0), MAX_GRAPH_BATCH), 1)
-        runner = self._step_runner(batch, step)
-        return runner.run(x0, class_idx, eps=eps, alpha=alpha, steps=iterations, mu=mu, x_init=x_init)
+        """The ``plan``'s steps fused into the source graph from ``x_init`` (default x0): one ORT run
+        per step through IO binding, the iterate and momentum kept in ORT (StepRunner). Class indices
+        of OWN_PREDICTION are the ensemble's prediction at ``x_init``, read off the first step's
+        logits; the result's ``labels`` holds the labels used."""
+        runner = self._step_runner(max(min(len(x0), MAX_GRAPH_BATCH), 1), plan.step)
+        p = plan
+        return runner.run(x0, class_idx, eps=p.eps, alpha=p.alpha, steps=p.iterations, mu=p.mu, x_init=x_init)
 
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         """(logits, d Σloss / dx) for class indices (TF-Slim label − 1)."""
@@ -184,23 +188,12 @@ class NegatedSource(Source):
         return self.base.logits(x)
 
     def steps(
-        self,
-        step: str,
-        x0: F32,
-        class_idx: npt.NDArray[np.int64],
-        *,
-        eps: float,
-        alpha: float,
-        iterations: int,
-        mu: float,
-        x_init: F32 | None = None,
+        self, plan: FusedSteps, x0: F32, class_idx: npt.NDArray[np.int64], x_init: F32 | None = None
     ) -> StepResult:
         """The base's fused steps with −alpha. Every fused update is odd in the gradient (sign, and the
         mean-|g| and std normalisations with momentum, round-half-even and the ±2 clip), so stepping
         along −∇CE(t) is stepping along ∇CE(t) with the step negated, the momentum carried negated."""
-        return self.base.steps(
-            step, x0, class_idx, eps=eps, alpha=-alpha, iterations=iterations, mu=mu, x_init=x_init
-        )
+        return self.base.steps(dataclasses.replace(plan, alpha=-plan.alpha), x0, class_idx, x_init)
 
 
 #: Sources kept alive between calls. Each holds ONNX Runtime sessions whose CPU arenas grow to
@@ -250,6 +243,7 @@ def clear_sources() -> None:
 __all__ = [
     "IMAGE_SIDE",
     "MAX_LIVE_SOURCES",
+    "FusedSteps",
     "NegatedSource",
     "Source",
     "SourceKey",
