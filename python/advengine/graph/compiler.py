@@ -30,7 +30,7 @@ from advengine.graph.rules import RULES, RuleContext
 from advengine.graph.steps import build_step, check_step, step_inputs
 
 #: Bumped whenever compiled graphs change, so cached files of older compilers are not reused.
-COMPILER_VERSION = "2"
+COMPILER_VERSION = "3"
 RESERVED = ("label", "seed", "x0", "eps", "alpha", "momentum", "mu", "loss", "grad", "x_next", "m_next")
 
 
