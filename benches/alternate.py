@@ -28,6 +28,19 @@ def wait_for_quiet(max_load: float, wait_s: float) -> bool:
     return True
 
 
+def last_json_object(stdout: str) -> dict[str, Any]:
+    """The whole output as one JSON object (an indented one, like ``advengine ... --json``), else the
+    last line that is one, else {}."""
+    for text in [stdout, *reversed(stdout.strip().splitlines())]:
+        try:
+            found = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return {k: v for k, v in found.items() if isinstance(v, int | float | str | bool)}
+    return {}
+
+
 def run_once(
     cmd: Sequence[str], max_load: float, wait_s: float, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -36,8 +49,7 @@ def run_once(
     t = time.perf_counter()
     proc = subprocess.run(list(cmd), check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    lines = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
-    result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    result = last_json_object(proc.stdout)
     result.update(
         {
             "process_wall_s": round(wall, 3),
