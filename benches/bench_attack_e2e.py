@@ -52,7 +52,7 @@ def stage_images(root: Path, n: int) -> Path:
     return data
 
 
-def torch_attack(data: Path, out: Path, mode: str, threads: int) -> dict[str, Any]:
+def torch_attack(data: Path, out: Path, mode: str, threads: int, iterations: int) -> dict[str, Any]:
     import torch
     from PIL import Image
 
@@ -68,9 +68,9 @@ def torch_attack(data: Path, out: Path, mode: str, threads: int) -> dict[str, An
         clean = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
         x0 = torch.from_numpy(clean).permute(0, 3, 1, 2).contiguous().float() / 255.0
         x, m, labels = x0.clone(), torch.zeros_like(x0), None
-        for _ in range(ITERATIONS):
+        for _ in range(iterations):
             _, g, labels = logits_and_grad(model, x, labels)
-            x, m = mifgsm_update(x, x0, m, g, eps=eps, alpha=eps / ITERATIONS, mu=1.0)
+            x, m = mifgsm_update(x, x0, m, g, eps=eps, alpha=eps / iterations, mu=1.0)
         adv = torch.round(x.clamp(0, 1) * 255).to(torch.int16).permute(0, 2, 3, 1).numpy()
         adv = np.clip(adv, clean.astype(np.int16) - EPS_PX, clean.astype(np.int16) + EPS_PX)
         for p, img in zip(paths, np.clip(adv, 0, 255).astype(np.uint8), strict=True):
@@ -107,9 +107,10 @@ def compare(args: argparse.Namespace) -> None:
             out = root / side / str(r)
             if side == "advengine":
                 base = [sys.executable, "-m", "advengine", "attack", "mifgsm", "--data", str(data)]
-                params = ["--eps", str(EPS_PX), "--param", f"iterations={ITERATIONS}", "--json"]
+                params = ["--eps", str(EPS_PX), "--param", f"iterations={args.iterations}", "--json"]
                 return [*base, "--out", str(out), *params]
             script = [sys.executable, __file__, "--run", side, "--threads", threads]
+            script += ["--iterations", str(args.iterations)]
             return [*script, "--data", str(data), "--out", str(out)]
 
         return make
@@ -142,6 +143,7 @@ def main() -> None:
     p.add_argument("--sides", default="advengine,torch,compile")
     p.add_argument("--images", type=int, default=IMAGES)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--iterations", type=int, default=ITERATIONS, help="fewer to check the sides' agreement")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-load", type=float, default=1.0, help="start a run only below this load average")
     p.add_argument("--wait", type=float, default=900.0, help="seconds to wait for that load")
@@ -151,7 +153,7 @@ def main() -> None:
         if args.data is None or args.out is None:
             p.error("--run needs --data and --out")
         mode = "eager" if args.run == "torch" else "compile"
-        print(json.dumps(torch_attack(args.data, args.out, mode, args.threads)))
+        print(json.dumps(torch_attack(args.data, args.out, mode, args.threads, args.iterations)))
     elif args.compare:
         compare(args)
     else:
