@@ -111,15 +111,15 @@ class ManifestFile(Strict):
         phrased("a lowercase name of letters, digits, '.', '_' or '-'"),
     ]
     description: str = ""
+    labels: Labels
+    reference_accuracy: Annotated[list[ReferenceAccuracy], phrased("a list of objects")] = Field(
+        default_factory=list
+    )
     #: Checked by kind (:class:`StateDictSource` or :class:`OnnxSource`) once the kind is known.
     source: Annotated[dict[str, Any], phrased("an object")]
     architecture: Architecture | None = None
     input_size: InputSize
     normalisation: Normalisation | None = None
-    labels: Labels
-    reference_accuracy: Annotated[list[ReferenceAccuracy], phrased("a list of objects")] = Field(
-        default_factory=list
-    )
     license: str = "unspecified"
 
     @field_validator("schema_")
