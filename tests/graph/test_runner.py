@@ -151,3 +151,19 @@ def test_cuda_graphs_need_a_cuda_device(net) -> None:  # type: ignore[no-untyped
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         with pytest.raises(ParameterError, match="CUDA device"):
             StepRunner(compiled, cuda_graph=True)
+
+
+def test_an_onnx_runtime_failure_is_one_clear_error(net) -> None:  # type: ignore[no-untyped-def]
+    """ORT raises its own types (a buffer it cannot allocate, ...): one GraphError, not a traceback."""
+    model = GradientModel(compile_gradient_graph(net, batch=2, size=SIZE), threads=1)
+
+    class Failing:
+        def run(self, *args: object) -> None:
+            raise RuntimeError("Failed to allocate memory for requested buffer of size 4398046511104")
+
+    model.session = Failing()
+    x = np.zeros((2, 3, SIZE, SIZE), np.float32)
+    with pytest.raises(
+        GraphError, match="ONNX Runtime failed running the gradient graph: Failed to allocate"
+    ):
+        model.grad(x, np.array([0, 1]))

@@ -44,7 +44,9 @@ Direction = Literal["sign", "mean-abs", "std-round"]
 TINY = 1e-30
 
 
-Iterations = Annotated[int, Field(ge=1)]
+#: At most 10 000: far beyond any published schedule, and a bound on how long a piece can ask for.
+MAX_ITERATIONS = 10_000
+Iterations = Annotated[int, Field(ge=1, le=MAX_ITERATIONS)]
 
 
 class GradientParams(Params):

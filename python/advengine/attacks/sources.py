@@ -21,7 +21,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from advengine.context import RunContext
-from advengine.errors import ParameterError
+from advengine.errors import GraphError, ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
@@ -158,10 +158,15 @@ class Source:
                 self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
-        parts = [
-            session.run([name], {"input": np.ascontiguousarray(x[i : i + MAX_GRAPH_BATCH])})[0]
-            for i in range(0, len(x), MAX_GRAPH_BATCH)
-        ]
+        try:
+            parts = [
+                session.run([name], {"input": np.ascontiguousarray(x[i : i + MAX_GRAPH_BATCH])})[0]
+                for i in range(0, len(x), MAX_GRAPH_BATCH)
+            ]
+        except Exception as exc:  # ORT's own types, e.g. a buffer it cannot allocate
+            raise GraphError(
+                f"ONNX Runtime failed running the source models: {' '.join(str(exc).split())[:300]}"
+            ) from None
         out: F32 = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 1000), np.float32)
         return out
 

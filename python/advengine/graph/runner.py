@@ -168,7 +168,12 @@ class GradientModel(_Compiled):
         for s, e in self._chunks(n):
             feed = {self.input_name: self._pad(xs[s:e], self.batch)}
             feed.update({k: self._pad(v[s:e], self.batch) for k, v in feeds_extra.items()})
-            z, lv, g = self.session.run(["logits", "loss", "grad"], feed)
+            try:
+                z, lv, g = self.session.run(["logits", "loss", "grad"], feed)
+            except Exception as exc:  # ORT's own types, e.g. a buffer it cannot allocate
+                raise GraphError(
+                    f"ONNX Runtime failed running the gradient graph: {' '.join(str(exc).split())[:300]}"
+                ) from None
             logits.append(z[: e - s])
             loss.append(lv[: e - s])
             grad.append(g[: e - s])
