@@ -51,3 +51,15 @@ def test_eot_pgd_breaks_random_resize_pad(sample8: Sample) -> None:
     assert int(np.abs(adv.astype(np.int16) - images).max()) <= 16
     defense = build_defense("random-resize-pad", {"draws": 6}, LITE0)
     assert int((defense(adv, seed=1) == labels).sum()) <= 1
+
+
+def test_pipelines_run_the_loop_on_the_host() -> None:
+    # A fused step would run the models' graph without the transforms: only plain models fuse.
+    assert (
+        build_attack("bpda-pgd", {"transforms": "median:2", "random_start": False}, LITE0).fused_step()
+        is None
+    )
+    assert (
+        build_attack("eot-pgd", {"resize_pad_draws": 30, "random_start": False}, LITE0).fused_step() is None
+    )
+    assert build_attack("bpda-pgd", {"random_start": False}, LITE0).fused_step() == "sign"

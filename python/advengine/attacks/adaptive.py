@@ -92,6 +92,11 @@ class PipelineAttack(IterativeAttack[PipelineParams]):
     def spec(self) -> PipelineSpec:
         return pipeline_spec(self.models, self.params)
 
+    def fused_step(self) -> str | None:
+        # A fused step runs the models' graph alone: only for a pipeline that is just the models.
+        spec = self.spec()
+        return None if spec.transforms or spec.randomized else super().fused_step()
+
     def source(self, eps_px: int, rng: np.random.Generator | None = None) -> Source:
         p = self.params
         return pipeline_source(

@@ -27,9 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from advengine.attacks.augment import Warp
-from advengine.attacks.sources import IMAGE_SIDE, Source, get_source
+from advengine.attacks.sources import IMAGE_SIDE, FusedSteps, Source, get_source
 from advengine.context import RunContext
 from advengine.data.images import from_model_output, to_model_input
+from advengine.errors import InternalError
+from advengine.graph.runner import StepResult
 from advengine.kernels.transforms import PAD_GRAY, PipelineSpec, ResizePadDraw, draw_resize_pad
 
 F32 = npt.NDArray[np.float32]
@@ -122,6 +124,12 @@ class PipelineSource(Source):
             zs.append(z)
             gs.append(back(g))
         return mixture_logits(zs), np.mean(gs, axis=0).astype(np.float32)
+
+    def steps(
+        self, plan: FusedSteps, x0: F32, class_idx: npt.NDArray[np.int64], x_init: F32 | None = None
+    ) -> StepResult:
+        # The fused steps live in the models' graph, which cannot run the host-side transforms.
+        raise InternalError("a pipeline source has no fused steps; run the loop on the host")
 
     def logits(self, x: F32) -> F32:
         return mixture_logits([self.base.logits(view) for view, _ in self.views(x)])
