@@ -189,7 +189,17 @@ def test_retry_failed_flag_redoes_the_crashed_piece(
         )
         + "\n"
     )
-    args = ["eval", "--config", str(cfg), "--out", str(tmp_path / "o"), "--workers", "0"]
+    args = [
+        "eval",
+        "--config",
+        str(cfg),
+        "--out",
+        str(tmp_path / "o"),
+        "--workers",
+        "0",
+        "--time-limit",
+        "inf",
+    ]
     assert main(args) == 0
     first = capsys.readouterr()
     assert "attack/fake-flaky/b0000: crashed" in first.err
@@ -199,3 +209,13 @@ def test_retry_failed_flag_redoes_the_crashed_piece(
     assert "resuming" in again.err
     assert "attacks: 1 of 2 pieces to run" in again.err
     assert "exclusions" not in again.out
+
+
+def test_workers_0_refuses_a_time_limit_it_cannot_enforce(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--limit", "2", "--out", str(tmp_path / "o"), "--workers", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "cannot be enforced in this process (--workers 0)" in err
+    assert "--time-limit inf" in err
+    assert not (tmp_path / "o").exists()

@@ -86,7 +86,12 @@ def eval_command(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Images per batch.")] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.001, help="Seconds per piece before it is killed.")
+        float | None,
+        typer.Option(
+            "--time-limit",
+            min=0.001,
+            help="Seconds per piece, from when it starts work on its batch (inf: none).",
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="Run directory (results, images, piece records).")
@@ -109,7 +114,7 @@ def eval_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes running pieces in parallel; 0 runs in this process (no time limit).",
+            help="Worker processes running pieces in parallel; 0 runs in this process (needs --time-limit inf).",
         ),
     ] = 1,
     submission: Annotated[
@@ -152,9 +157,15 @@ def eval_command(
     # The config's providers; threads, cache dir from the environment.
     context = RunContext.from_env(providers=cfg.providers)
     if workers == 0:
-        executor = InProcessExecutor(context)
+        executor = InProcessExecutor(context, time_limit=cfg.time_limit)  # refuses a finite limit
     else:
-        executor = ProcessExecutor(workers, time_limit=cfg.time_limit, plugins=plugins, context=context)
+        executor = ProcessExecutor(
+            workers,
+            time_limit=cfg.time_limit,
+            warmup_limit=cfg.warmup_limit,
+            plugins=plugins,
+            context=context,
+        )
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
     with progress:

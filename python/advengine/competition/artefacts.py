@@ -130,6 +130,8 @@ class EntryResult(_Artefact):
     clean_accuracy: float | None = None
     excluded: bool
     median_batch_seconds: float | None
+    #: The median piece time scaled to 100 images (the report's batch), whatever the batch size.
+    median_seconds_per_100: float | None = None
     pieces: dict[str, int]
     errors: list[str]
     exclusion_reason: str | None = None

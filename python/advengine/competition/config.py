@@ -11,6 +11,7 @@ package that runs them (:func:`advengine.competition.pieces.entry_kind`).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Sequence
 from importlib.resources import files
@@ -54,7 +55,11 @@ class Settings(Strict):
     eps: EpsPolicy = "cycle"
     """ε per batch: "cycle" (4, 8, 12, 16 in turn) or "random" (seeded)."""
     time_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 500.0
-    """Seconds per piece (one attack or defense on one batch)."""
+    """Seconds per piece (one attack or defense on one batch), from the moment it starts work on its
+    batch (NIPS 2017: 500 per 100 images); ``inf`` for none."""
+    warmup_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 600.0
+    """Seconds a worker may spend building an entry (loading its models) before its first piece; not
+    part of ``time_limit``."""
     scoring: ScoringMode = "paper"
     """Scores: "paper" (normalised) or "original" (the organisers' raw counts)."""
     providers: StrList = ("CPUExecutionProvider",)
@@ -168,7 +173,8 @@ class CompetitionConfig(Settings):
             },
             "batch_size": self.batch_size,
             "eps": self.eps,
-            "time_limit": self.time_limit,
+            "time_limit": _seconds(self.time_limit),
+            "warmup_limit": _seconds(self.warmup_limit),
             "seed": self.seed,
             "scoring": self.scoring,
             "providers": list(self.providers),
@@ -177,6 +183,11 @@ class CompetitionConfig(Settings):
             "targeted_attacks": [e.to_json() for e in self.targeted_attacks],
             "defenses": [e.to_json() for e in self.defenses],
         }
+
+
+def _seconds(value: float) -> float | None:
+    """A limit for JSON: ``inf`` (no limit) as null."""
+    return value if math.isfinite(value) else None
 
 
 def component(track: Track, name: str) -> Component[Any]:

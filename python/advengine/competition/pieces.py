@@ -59,6 +59,8 @@ class EntryKind:
     build: Callable[[Any, RunContext], Piece]
     #: The entry of a config table of this kind (``[[submissions]]``), where the kind has a table.
     resolve: Callable[[SubmissionTable, str, str], Entry] | None = None
+    #: Seconds past the engine's time limit that a piece of this kind may run (:func:`overrun`).
+    overrun: Callable[[Any, float], float] | None = None
 
 
 _KINDS: dict[str, EntryKind] = {}
@@ -105,13 +107,27 @@ register_kind("builtin", EntryKind(build=_builtin))
 _BUILT: dict[str, Piece] = {}
 
 
-def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
-    """Run one piece in this process; built-in pieces make their sessions in ``context`` (one per
-    process: the executor's)."""
+def built_piece(entry: Entry, context: RunContext) -> Piece:
+    """The piece of ``entry``, built once per process (loading its models: the warm-up, which the
+    executors keep out of the piece's time limit); built-in pieces make their sessions in
+    ``context``."""
     piece = _BUILT.get(entry.key)
     if piece is None:
         piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry, context)
-    return piece(inputs)
+    return piece
+
+
+def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
+    """Run one piece in this process (building it first if this process has not yet)."""
+    return built_piece(entry, context)(inputs)
+
+
+def overrun(entry: Entry, time_limit: float) -> float:
+    """Seconds a piece of ``entry`` may run past ``time_limit`` before the executor kills it: kinds that
+    enforce the limit themselves (submissions stop their own container) need time to stop and collect
+    what was written."""
+    extra = entry_kind(entry.kind, type(entry).runner).overrun
+    return extra(entry, time_limit) if extra is not None else 0.0
 
 
 __all__ = [
@@ -120,7 +136,9 @@ __all__ = [
     "EntryKind",
     "Inputs",
     "Piece",
+    "built_piece",
     "entry_kind",
+    "overrun",
     "register_kind",
     "run_piece",
 ]
