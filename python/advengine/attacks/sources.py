@@ -107,6 +107,10 @@ class Source:
             self._grads[batch] = model
             return model
 
+    def warm_up(self, batch: int) -> None:
+        """Compile (or find in the cache) and open the gradient graph for ``batch`` images."""
+        self._gradient_model(batch)
+
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         """(logits, d Σloss / dx) for class indices (TF-Slim label − 1)."""
         batch = min(len(x), MAX_GRAPH_BATCH)
@@ -142,6 +146,9 @@ class NegatedSource(Source):
     def __init__(self, key: SourceKey, base: Source) -> None:
         super().__init__(key)
         self.base = base
+
+    def warm_up(self, batch: int) -> None:
+        self.base.warm_up(batch)
 
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         logits, g = self.base.grad(x, class_idx)

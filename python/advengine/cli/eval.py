@@ -114,7 +114,7 @@ def eval_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes running pieces in parallel; 0 runs in this process (needs --time-limit inf).",
+            help="Worker processes running pieces in parallel; 0: in this process (needs --time-limit inf).",
         ),
     ] = 1,
     submission: Annotated[

@@ -89,7 +89,7 @@ class InProcessExecutor:
             start = time.perf_counter()
             try:
                 inputs = job.load()
-                piece = built_piece(job.entry, self.context)  # the warm-up, not timed
+                piece = built_piece(job.entry, self.context, inputs)  # the warm-up, not timed
                 start = time.perf_counter()
                 value = piece(inputs)
             except Exception as exc:
@@ -130,7 +130,7 @@ def _serve(
 ) -> tuple[str, Any, float] | None:
     """Build (the warm-up), say "started", run one piece: its reply, or None if the engine is gone."""
     try:
-        piece = built_piece(entry, context)
+        piece = built_piece(entry, context, inputs)
     except Exception as exc:
         if debug_enabled():
             traceback.print_exc()

@@ -78,6 +78,9 @@ class PipelineDefense(Defense[PipelineParams]):
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
 
+    def warm_up(self, batch: int) -> None:
+        self.ensemble.classifiers()
+
     def probabilities(self, images: ImagesU8, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         """Class probabilities [n, 1000] the labels are the argmax of (index k = label k + 1): the
         fused scores' softmax, or with random resize + pad the mean over draws."""
