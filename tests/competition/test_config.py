@@ -29,7 +29,10 @@ def _doc(**changes: Any) -> dict[str, Any]:
         ({"batch_size": 0}, "test.toml: batch_size must be an integer >= 1, got 0"),
         ({"batch_size": "25"}, "test.toml: batch_size must be an integer >= 1"),
         ({"eps": "sometimes"}, "test.toml: eps must be one of 'cycle', 'random'"),
-        ({"scoring": "devkit"}, "test.toml: scoring must be one of 'paper', 'original'"),
+        (
+            {"scoring": "kaggle"},
+            "test.toml: scoring must be one of 'paper', 'original', 'devkit', 'proposal'",
+        ),
         ({"time_limit": -1}, "test.toml: time_limit must be a positive number of seconds"),
         ({"seed": 1.5}, "test.toml: seed must be an integer >= 0"),
         ({"colour": "blue"}, "test.toml: colour is not a known key"),

@@ -114,6 +114,8 @@ class BatchInfo(_Artefact):
 class EntryResult(_Artefact):
     """One attack's or defense's line of results.json."""
 
+    #: The entry's team, where it has one.
+    team: str | None = None
     name: str
     entry: str
     track: str
@@ -140,7 +142,7 @@ class EntryResult(_Artefact):
     def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         # The track-specific keys and exclusion_reason appear only where they apply.
         out: dict[str, Any] = handler(self)
-        optional = ("images_produced", "images_classified", "clean_accuracy", "exclusion_reason")
+        optional = ("team", "images_produced", "images_classified", "clean_accuracy", "exclusion_reason")
         for key in optional:
             if key not in self.model_fields_set:
                 out.pop(key, None)

@@ -24,14 +24,23 @@ from pydantic import Strict as StrictMode
 from advengine.attacks import ATTACKS
 from advengine.competition.pieces import entry_kind
 from advengine.competition.plugins import import_plugins
+from advengine.competition.scoring import ScoringMode
 from advengine.defenses import DEFENSES
 from advengine.errors import ConfigError
 from advengine.registry import Component
-from advengine.types import TRACKS, BuiltinEntry, Entry, Label, SubmissionEntry, SubmissionTable, Track
+from advengine.types import (
+    TRACKS,
+    BuiltinEntry,
+    Entry,
+    Label,
+    Membership,
+    SubmissionEntry,
+    SubmissionTable,
+    Track,
+)
 from advengine.validation import Strict, explain, phrased
 
 EpsPolicy = Literal["cycle", "random"]
-ScoringMode = Literal["paper", "original"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
@@ -61,7 +70,9 @@ class Settings(Strict):
     """Seconds a worker may spend building an entry (loading its models) before its first piece; not
     part of ``time_limit``."""
     scoring: ScoringMode = "paper"
-    """Scores: "paper" (normalised) or "original" (the organisers' raw counts)."""
+    """Scores: "paper" (the report's normalised scores, the default), "original" (the organisers' raw
+    counts), "devkit" (the participants' toolkit: a missing label is an attack's success) or
+    "proposal" (normalised, each entry scored only against other teams' entries)."""
     providers: StrList = ("CPUExecutionProvider",)
     """ONNX Runtime execution providers, in order of preference."""
     plugins: StrList = ()
@@ -80,7 +91,7 @@ class DatasetTable(Strict):
     """Only the first N images (by ImageId)."""
 
 
-class EntryTable(Strict):
+class EntryTable(Membership):
     """One ``[[attacks]]``, ``[[targeted_attacks]]`` or ``[[defenses]]`` table."""
 
     name: Annotated[
@@ -213,6 +224,8 @@ def _builtin(source: str, section: str, index: int, track: Track, table: EntryTa
         params=comp.parse(table.params, source, (section, index, "params")),
         given=table.params,
         models=table.models,
+        team=table.team,
+        baseline=table.baseline,
     )
 
 
