@@ -174,7 +174,8 @@ def test_original_and_devkit_policies_by_hand() -> None:
     # attack (error 1 + missing 1 against defense 0, none against defense 1) and a miss for the targeted
     # one (hits 1 + 2); a defense is correct only where it labelled: 1 + 1 and 3 + 0.
     devkit = aggregate(*HAND, mode="devkit")
-    assert devkit.attacks_used.all() and devkit.defenses_used.all()
+    assert devkit.attacks_used.all()
+    assert devkit.defenses_used.all()
     assert (devkit.attack_raw.tolist(), devkit.defense_raw.tolist()) == ([2, 3], [2, 3])
     assert devkit.attack_score.tolist() == [2 / 6, 3 / 6]
     assert headline("devkit", 2, 2 / 6) == 2
@@ -207,4 +208,5 @@ def test_proposal_policy_leaves_a_teams_own_entries_out_by_hand() -> None:
     # A team that owns every opponent has none left: no score.
     alone = aggregate(preds, truth, target, targeted, mode="proposal", attack_teams=["red", "red"],
                       defense_teams=["red", "red"])  # fmt: skip
-    assert np.isnan(alone.attack_score).all() and np.isnan(alone.defense_worst).all()
+    assert np.isnan(alone.attack_score).all()
+    assert np.isnan(alone.defense_worst).all()
