@@ -126,3 +126,28 @@ def test_env_plugins_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "no.such.plugin")
     with pytest.raises(ConfigError, match=f"{ENV}: cannot import plugin module 'no.such.plugin'"):
         parse_config({}, source="test.toml")
+
+
+def test_rounds_take_the_files_settings_and_their_own_roster() -> None:
+    doc = {
+        **_doc(),
+        "batch_size": 3,
+        "rounds": [
+            {"name": "dev", "dataset": {"limit": 2}},
+            {"name": "final", "defenses": [{"name": "median", "team": "t"}]},
+        ],
+    }
+    cfg = parse_config(doc, source="test.toml")
+    dev, final = cfg.rounds
+    assert (dev.round_name, dev.limit, dev.batch_size) == ("dev", 2, 3)
+    assert [e.label for e in dev.entries] == [e.label for e in cfg.entries]  # the file's roster
+    assert [(e.name, e.team) for e in final.defenses] == [("median", "t")]
+    assert final.attacks == cfg.attacks
+    assert cfg.overridden(batch_size=5).rounds[1].batch_size == 5
+    bad = {**doc, "rounds": [{"name": "dev", "attacks": [{"name": "fgsn"}]}]}
+    with pytest.raises(
+        ConfigError, match=r"test.toml: rounds\[0\] \(dev\): attacks\[0\].name: unknown attack"
+    ):
+        parse_config(bad, source="test.toml")
+    with pytest.raises(ConfigError, match=r"rounds\[0\].name"):
+        parse_config({**doc, "rounds": [{"dataset": {"limit": 2}}]}, source="test.toml")

@@ -16,9 +16,10 @@ from advengine.cli._app import app
 from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import ProcessExecutor, load_config, run_competition
-from advengine.competition.artefacts import PieceId, Results
+from advengine.competition.artefacts import PieceId, Results, Rounds
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
+from advengine.competition.rounds import run_rounds
 from advengine.context import RunContext
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
@@ -72,6 +73,20 @@ def _summary(results: Results) -> list[str]:
             flag = "  [excluded]" if it.excluded else ""
             lines.append(f"  {it.name:<28} score {fmt(it.score)}  worst {fmt(it.worst_score)}{flag}")
     return lines
+
+
+def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
+    """Per round and track: the top entry against the best baseline (or the JSON of rounds.json)."""
+    if as_json:
+        typer.echo(json.dumps(_clean_json(rounds.model_dump(mode="json")), indent=2))
+        return
+    for r in rounds.rounds:
+        typer.echo(f"round {r.name} ({r.images} images, {r.mode} scores):")
+        for t in r.tracks:
+            top = f"{t.top.name} {fmt(t.top.score)}" if t.top else "–"
+            base = f"{t.best_baseline.name} {fmt(t.best_baseline.score)}" if t.best_baseline else "–"
+            typer.echo(f"  {_TITLES[t.track]:<17} top {top:<34} best baseline {base}")
+    typer.echo(f"results: {out / 'rounds.json'} and each round's results.json")
 
 
 @app.command("eval")
@@ -168,6 +183,13 @@ def eval_command(
         )
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
+    if cfg.rounds:
+        with progress:
+            rounds = run_rounds(
+                cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+            )
+        _print_rounds(rounds, as_json, out)
+        return
     with progress:
         results = run_competition(
             cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener

@@ -106,6 +106,25 @@ class EntryTable(Membership):
     """Source models (default: the attack's or defense's own)."""
 
 
+class RoundTable(Strict):
+    """One ``[[rounds]]`` table: a round of the competition (the development rounds on DEV, the final
+    round on a secret set), run with the file's settings on its own dataset and roster. A roster
+    section the round does not give is the file's."""
+
+    name: Label = Field(default="", validate_default=True)
+    """The round's name: its directory under ``--out`` and its key in rounds.json."""
+    dataset: DatasetTable | None = None
+    """The round's images (default: the file's ``[dataset]``)."""
+    attacks: Annotated[list[EntryTable], _tables("rounds.attacks")] | None = None
+    """Non-targeted attacks of this round."""
+    targeted_attacks: Annotated[list[EntryTable], _tables("rounds.targeted_attacks")] | None = None
+    """Targeted attacks of this round."""
+    defenses: Annotated[list[EntryTable], _tables("rounds.defenses")] | None = None
+    """Defenses of this round."""
+    submissions: Annotated[list[SubmissionTable], _tables("rounds.submissions")] | None = None
+    """Original submissions of this round."""
+
+
 class ConfigFile(Settings):
     """The competition TOML, as written."""
 
@@ -119,6 +138,8 @@ class ConfigFile(Settings):
     """Defenses."""
     submissions: Annotated[list[SubmissionTable], _tables("submissions")] = Field(default_factory=list)
     """Original NIPS 2017 submissions (each joins the track its metadata.json names)."""
+    rounds: Annotated[list[RoundTable], _tables("rounds")] = Field(default_factory=list)
+    """Rounds, run one after the other, each with its own results (none: one round, the file's)."""
 
 
 _SECTIONS: tuple[tuple[str, Track], ...] = (
@@ -138,6 +159,10 @@ class CompetitionConfig(Settings):
     defenses: tuple[Entry, ...] = ()
     #: Where the config came from (for messages only; not part of the fingerprint).
     source: str = "<defaults>"
+    #: The rounds, each a whole competition of its own (empty: this config is the one round).
+    rounds: tuple[CompetitionConfig, ...] = ()
+    #: This config's round name, where it is a round.
+    round_name: str | None = None
 
     @property
     def all_attacks(self) -> tuple[Entry, ...]:
@@ -149,10 +174,12 @@ class CompetitionConfig(Settings):
         return self.attacks + self.targeted_attacks + self.defenses
 
     def overridden(self, **changes: Any) -> CompetitionConfig:
-        """A copy with the given fields replaced (command-line flags); ``None`` values are ignored."""
+        """A copy with the given fields replaced (command-line flags); ``None`` values are ignored.
+        The rounds get the same changes, except the dataset dir (each round has its own)."""
         kept = {k: v for k, v in changes.items() if v is not None}
+        rounds = tuple(r.overridden(**{**kept, "dataset_dir": None}) for r in self.rounds)
         try:
-            return CompetitionConfig.model_validate({**dict(self), **kept})
+            return CompetitionConfig.model_validate({**dict(self), **kept, "rounds": rounds})
         except ValidationError as exc:
             raise explain(exc, "command line") from None
 
@@ -262,8 +289,20 @@ def parse_config(data: dict[str, Any], source: str = "config.toml") -> Competiti
         dataset_dir=Path(doc.dataset.dir) if doc.dataset.dir else None,
         limit=doc.dataset.limit,
         source=source,
+        rounds=tuple(_round(data, doc, i, source) for i in range(len(doc.rounds))),
     )
     return cfg.with_roster([e for _, e in roster])
+
+
+def _round(data: dict[str, Any], doc: ConfigFile, index: int, source: str) -> CompetitionConfig:
+    """Round ``index`` as a config of its own: the file's settings, its dataset and roster sections
+    (or the file's where it gives none)."""
+    table: dict[str, Any] = data["rounds"][index]
+    given = doc.rounds[index]
+    own = {k: table[k] for k in ("dataset", *(s for s, _ in _SECTIONS), "submissions") if k in table}
+    rest = {k: v for k, v in data.items() if k != "rounds"}
+    cfg = parse_config({**rest, **own}, source=f"{source}: rounds[{index}] ({given.name})")
+    return cfg.model_copy(update={"round_name": given.name})
 
 
 def load_config(path: Path | None = None) -> CompetitionConfig:
@@ -281,13 +320,22 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    for sub in data.get("submissions", []) if isinstance(data.get("submissions"), list) else []:
-        if isinstance(sub, dict) and isinstance(sub.get("path"), str) and sub["path"]:
-            sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
-    cfg = parse_config(data, source=str(path))
+    found = data.get("rounds")
+    rounds: list[Any] = found if isinstance(found, list) else []
+    for table in [data, *(r for r in rounds if isinstance(r, dict))]:
+        subs = table.get("submissions")
+        for sub in subs if isinstance(subs, list) else []:
+            if isinstance(sub, dict) and isinstance(sub.get("path"), str) and sub["path"]:
+                sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
+    return _relative_to(parse_config(data, source=str(path)), path.parent)
+
+
+def _relative_to(cfg: CompetitionConfig, base: Path) -> CompetitionConfig:
+    """``cfg`` (and its rounds) with a relative dataset dir taken relative to ``base``."""
+    update: dict[str, Any] = {"rounds": tuple(_relative_to(r, base) for r in cfg.rounds)}
     if cfg.dataset_dir is not None and not cfg.dataset_dir.is_absolute():
-        cfg = cfg.model_copy(update={"dataset_dir": (path.parent / cfg.dataset_dir).resolve()})
-    return cfg
+        update["dataset_dir"] = (base / cfg.dataset_dir).resolve()
+    return cfg.model_copy(update=update)
 
 
 def config_schema() -> dict[str, Any]:
@@ -300,6 +348,7 @@ __all__ = [
     "CompetitionConfig",
     "ConfigFile",
     "Entry",
+    "RoundTable",
     "Track",
     "component",
     "config_schema",

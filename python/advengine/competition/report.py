@@ -74,9 +74,8 @@ def _piece_summary(records: list[PieceRecord]) -> dict[str, Any]:
 
 
 def _entry_base(e: Entry) -> dict[str, Any]:
-    team = {"team": e.team} if e.team is not None else {}
     return {
-        **team,
+        **e.membership_json(),
         "name": e.label,
         "entry": e.name,
         "track": e.track,
