@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.typing import RcKeyType
 
+from advengine.competition.scoring import RAW_MODES
 from advengine.reporting.rundir import Piece
 from advengine.reporting.tables import Row
 
@@ -107,8 +108,8 @@ def score_vs_rank(boards: dict[str, list[Row]], mode: str) -> str:
             ax.set_title(TRACK_TITLES[track])
             ax.set_xlabel("rank")
             ax.set_xticks(range(1, len(ranked) + 1))
-            ax.set_ylabel("score (raw count)" if mode == "original" else "score")
-            if mode != "original":
+            ax.set_ylabel("score (raw count)" if mode in RAW_MODES else "score")
+            if mode not in RAW_MODES:
                 ax.set_ylim(-0.02, 1.02)
         blue = STATUS_COLOURS["ok"]
         handles = [
