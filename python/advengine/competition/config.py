@@ -306,7 +306,7 @@ def _round(data: dict[str, Any], doc: ConfigFile, index: int, source: str) -> Co
 
 
 def load_config(path: Path | None = None) -> CompetitionConfig:
-    """The config at ``path``, or the embedded default (the bundled sample, batches of 25, CPU).
+    """The config at ``path``, or the embedded default (the bundled sample, batches of 100, CPU).
 
     A relative ``dataset.dir`` or submission ``path`` in a file is taken relative to that file's
     directory.
