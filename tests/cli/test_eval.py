@@ -287,6 +287,7 @@ attacks = [{{ name = "noop", baseline = true }}, {{ name = "fake-shift", label =
     assert dev_results["dataset"]["images"] == 2
     assert {d["name"]: d.get("team") for d in dev_results["defenses"]} == {"oracle": "blue", "const": None}
     assert json.loads((out / "rounds.json").read_text())["rounds"] == rounds
+    assert (out / "final" / "report.html").is_file()
     # The same run under the report's rule (the default): shift is scored against both defenses.
     paper = tmp_path / "paper.toml"
     paper.write_text(cfg.read_text().replace('scoring = "proposal"', 'scoring = "paper"'))

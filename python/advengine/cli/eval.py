@@ -188,6 +188,10 @@ def eval_command(
             rounds = run_rounds(
                 cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
             )
+        from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
+
+        for r in rounds.rounds:  # each round is a run of its own, with its own report
+            write_report_or_warn(Path(r.out), lambda line: err.print(line, markup=False))
         _print_rounds(rounds, as_json, out)
         return
     with progress:

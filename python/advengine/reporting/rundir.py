@@ -13,6 +13,7 @@ report can be made of a run whose plugins are not importable here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, cast
 
@@ -120,7 +121,9 @@ class RunView:
 
     @property
     def time_limit(self) -> float:
-        return float(self.config.get("time_limit", 500.0))
+        """Seconds per piece; ``inf`` when the run had none (its config records null)."""
+        value = self.config.get("time_limit", 500.0)
+        return math.inf if value is None else float(value)
 
     def entries(self, track: str) -> list[EntryInfo]:
         return self.defenses if track == "defense" else [a for a in self.attacks if a.track == track]
