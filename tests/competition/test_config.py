@@ -33,7 +33,10 @@ def _doc(**changes: Any) -> dict[str, Any]:
             {"scoring": "kaggle"},
             "test.toml: scoring must be one of 'paper', 'original', 'devkit', 'proposal'",
         ),
-        ({"time_limit": -1}, "test.toml: time_limit must be a positive number of seconds"),
+        ({"time_limit": -1}, "test.toml: time_limit must be a number of seconds in (0, 86400]"),
+        ({"time_limit": float("nan")}, "test.toml: time_limit must be a number of seconds in"),
+        ({"time_limit": 1e12}, "test.toml: time_limit must be a number of seconds in"),
+        ({"warmup_limit": float("inf")}, "test.toml: warmup_limit must be a number of seconds in"),
         ({"seed": 1.5}, "test.toml: seed must be an integer >= 0"),
         ({"colour": "blue"}, "test.toml: colour is not a known key"),
         ({"dataset": {"limit": 0}}, "test.toml: dataset.limit must be an integer >= 1"),
@@ -89,6 +92,14 @@ def test_toml_file_errors(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.toml")
+    bad.write_text("time_limit = nan\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: time_limit must be a number of seconds in"):
+        load_config(bad)
+    bad.write_text("time_limit = inf\n")  # no limit: accepted here, refused by worker processes
+    assert load_config(bad).time_limit == float("inf")
+    bad.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: nested too deeply"):
+        load_config(bad)
 
 
 def test_relative_dataset_dir_is_relative_to_the_file(tmp_path: Path) -> None:
@@ -120,6 +131,9 @@ def test_overrides_are_validated() -> None:
     assert cfg.overridden(batch_size=7, limit=None).batch_size == 7
     with pytest.raises(ConfigError, match="command line: batch_size"):
         cfg.overridden(batch_size=0)
+    with pytest.raises(ConfigError, match="command line: time_limit must be a number of seconds in"):
+        cfg.overridden(time_limit=1e9)
+    assert cfg.overridden(time_limit=float("inf")).time_limit == float("inf")  # none, for --workers 0
 
 
 def test_env_plugins_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:

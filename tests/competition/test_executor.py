@@ -110,3 +110,8 @@ def test_hanging_attack_is_scored_as_missing(
     assert hang.excluded
     assert hang.images_produced == 0
     assert results.defenses[0].score == 1.0  # scored on noop alone
+
+
+def test_worker_processes_refuse_no_limit() -> None:
+    with pytest.raises(ConfigError, match="needs a finite --time-limit"):
+        ProcessExecutor(1, time_limit=float("inf"))

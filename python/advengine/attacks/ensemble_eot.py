@@ -113,7 +113,7 @@ class EnsembleEotParams(GradientParams):
     #: Scale of the two perspective entries c0, c1 of θ (0 in the team's code).
     perspective: Annotated[float, Field(ge=0)] = 0.0
     #: Multiplies the plan's draws per model and step.
-    samples: Annotated[int, Field(ge=1)] = 1
+    samples: Annotated[int, Field(ge=1, le=10_000)] = 1
     #: Multiplies the plan's noise (0 disables it).
     noise_scale: Annotated[float, Field(ge=0)] = 1.0
 

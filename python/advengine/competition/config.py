@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic import Strict as StrictMode
 
 from advengine.attacks import ATTACKS
@@ -38,12 +38,22 @@ from advengine.types import (
     SubmissionTable,
     Track,
 )
-from advengine.validation import Strict, explain, phrased
+from advengine.validation import Strict, explain, must, phrased
 
 EpsPolicy = Literal["cycle", "random"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
+#: The longest time limit per piece (seconds): a finite bound, so a hung piece always ends.
+MAX_TIME_LIMIT = 86_400.0
+
+
+def _limit_or_none(value: float) -> float:
+    # inf is "no limit" (only an in-process run accepts it); every finite limit is at most a day.
+    if math.isnan(value) or (math.isfinite(value) and value > MAX_TIME_LIMIT):
+        raise must(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most), or inf (no limit)")
+    return value
+
 
 StrList = Annotated[
     tuple[Annotated[str, StrictMode(), Field(min_length=1)], ...], phrased("a list of non-empty strings")
@@ -63,10 +73,21 @@ class Settings(Strict):
     """Images per batch (NIPS 2017: 100)."""
     eps: EpsPolicy = "cycle"
     """ε per batch: "cycle" (4, 8, 12, 16 in turn) or "random" (seeded)."""
-    time_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 500.0
+    time_limit: Annotated[
+        float,
+        StrictMode(),
+        Field(gt=0),
+        AfterValidator(_limit_or_none),
+        phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most), or inf (no limit)"),
+    ] = 500.0
     """Seconds per piece (one attack or defense on one batch), from the moment it starts work on its
-    batch (NIPS 2017: 500 per 100 images); ``inf`` for none."""
-    warmup_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 600.0
+    batch (NIPS 2017: 500 per 100 images); ``inf`` for none, which only ``--workers 0`` accepts."""
+    warmup_limit: Annotated[
+        float,
+        StrictMode(),
+        Field(gt=0, le=MAX_TIME_LIMIT, allow_inf_nan=False),
+        phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}]"),
+    ] = 600.0
     """Seconds a worker may spend building an entry (loading its models) before its first piece; not
     part of ``time_limit``."""
     scoring: ScoringMode = "paper"
@@ -320,6 +341,8 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:  # tomllib recurses per nesting level of arrays and inline tables
+        raise ConfigError(f"{path}: nested too deeply to be a competition config; fix the file") from None
     found = data.get("rounds")
     rounds: list[Any] = found if isinstance(found, list) else []
     for table in [data, *(r for r in rounds if isinstance(r, dict))]:
@@ -345,6 +368,7 @@ def config_schema() -> dict[str, Any]:
 
 __all__ = [
     "EPS_VALUES",
+    "MAX_TIME_LIMIT",
     "CompetitionConfig",
     "ConfigFile",
     "Entry",

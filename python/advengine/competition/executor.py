@@ -37,6 +37,7 @@ from advengine.competition.plugins import import_plugins
 from advengine.context import RunContext
 from advengine.env import debug_enabled
 from advengine.errors import ConfigError
+from advengine.processes import exit_with_parent
 from advengine.types import Entry
 
 
@@ -105,6 +106,8 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext
     """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF, every
     piece's sessions made in ``context``. Per request it builds the entry (if this worker has not),
     sends ``("started", None)``, runs the piece and sends ``(kind, value, seconds)``."""
+    # kill -9 of the engine must not leave workers (and their sandboxes) running to the time limit.
+    exit_with_parent()
     try:
         import_plugins(plugins)
     except Exception as exc:
@@ -186,6 +189,9 @@ class ProcessExecutor:
         plugins: tuple[str, ...] = (),
         context: RunContext | None = None,
     ) -> None:
+        if not math.isfinite(time_limit):
+            # A hung piece must always end in a worker; no limit is for in-process debugging only.
+            raise ConfigError("a run in worker processes needs a finite --time-limit; inf needs --workers 0")
         self.workers = max(1, workers)
         self.time_limit = time_limit
         #: Seconds a worker may take to build an entry (load its models) before its first piece.
