@@ -186,7 +186,12 @@ def eval_command(
     if cfg.rounds:
         with progress:
             rounds = run_rounds(
-                cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+                cfg,
+                out,
+                lambda c, where: run_competition(
+                    c, where, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+                ),
+                listener.message,
             )
         from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
 

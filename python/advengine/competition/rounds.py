@@ -8,6 +8,7 @@ baseline (entries marked ``baseline = true``), the data of the report's Fig. 1; 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from advengine.competition.artefacts import (
@@ -20,8 +21,7 @@ from advengine.competition.artefacts import (
     save,
 )
 from advengine.competition.config import CompetitionConfig
-from advengine.competition.engine import Listener, run_competition
-from advengine.competition.executor import Executor
+from advengine.competition.engine import run_competition
 from advengine.competition.report import groups, ranked
 
 
@@ -48,24 +48,18 @@ def summarise(name: str, out: Path, results: Results) -> RoundSummary:
 def run_rounds(
     config: CompetitionConfig,
     out: Path,
-    *,
-    resume: bool = False,
-    retry_failed: bool = False,
-    executor: Executor | None = None,
-    listener: Listener | None = None,
+    run: Callable[[CompetitionConfig, Path], Results] = run_competition,
+    say: Callable[[str], None] | None = None,
 ) -> Rounds:
-    """Run every round of ``config`` in ``out/<round>`` (each resumable on its own) and write
-    ``out/rounds.json``; the executor is reused from round to round."""
+    """Run every round of ``config`` with ``run`` (``run_competition`` with the caller's options) in
+    ``out/<round>``, each resumable on its own, and write ``out/rounds.json``."""
     summaries = []
     for r in config.rounds:
         assert r.round_name is not None  # set when the round was read
-        if listener is not None:
-            listener.message(f"round {r.round_name}")
+        if say is not None:
+            say(f"round {r.round_name}")
         where = out / r.round_name
-        results = run_competition(
-            r, where, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
-        )
-        summaries.append(summarise(r.round_name, where, results))
+        summaries.append(summarise(r.round_name, where, run(r, where)))
     rounds = Rounds(rounds=summaries)
     out.mkdir(parents=True, exist_ok=True)
     save(out / "rounds.json", rounds)
