@@ -1,9 +1,9 @@
 """Adaptive PGD: ``bpda-pgd`` and ``eot-pgd`` attack a whole defense pipeline, not its models alone.
 
 The pipeline is given by parameters that mirror the pipeline defense's (``transforms``, ``fusion``,
-``resize_pad_draws``, ``flip_prob``, ``pad_extra``; ``advengine audit`` and an eval roster entry's
-``source_defense`` fill them from the defense), so attacks need not import defenses (they are
-siblings, see docs/architecture.md): both meet at :class:`~advengine.kernels.transforms.PipelineSpec`.
+``resize_pad_draws``, ``flip_prob``, ``size_low``, ``size_high``, ``canvas``; ``advengine audit``
+and an eval roster entry's ``source_defense`` fill them from the defense), so attacks need not import
+defenses (they are siblings, see docs/architecture.md): both meet at :class:`~advengine.kernels.transforms.PipelineSpec`.
 ``draws`` is the number of EOT draws per gradient step (K) when the pipeline is randomised.
 """
 
@@ -34,8 +34,12 @@ class PipelineFields(Params):
     resize_pad_draws: Annotated[int, Field(ge=0)] = 0
     #: The defense's flip probability per draw.
     flip_prob: Annotated[float, Field(ge=0, le=1)] = 0.5
-    #: The defense's resize range: rnd ∈ [299, 299 + pad_extra), canvas 299 + pad_extra.
-    pad_extra: Annotated[int, Field(ge=1, le=299)] = 31
+    #: The defense's resize range: rnd ∈ [size_low, size_high), nearest neighbour.
+    size_low: Annotated[int, Field(ge=1, le=4096)] = 310
+    #: Exclusive upper bound of rnd.
+    size_high: Annotated[int, Field(ge=2, le=4096)] = 331
+    #: The defense's gray canvas side.
+    canvas: Annotated[int, Field(ge=1, le=4096)] = 331
     #: EOT draws per gradient step (K); used when the pipeline is randomised.
     draws: Annotated[int, Field(ge=1, le=MAX_ITERATIONS)] = 1
     #: Per-model weights of the fused models (None: equal, as the pipeline defenses).
@@ -54,7 +58,9 @@ def pipeline_spec(models: tuple[str, ...], p: PipelineFields) -> PipelineSpec:
         p.fusion,
         p.resize_pad_draws,
         p.flip_prob,
-        p.pad_extra,
+        p.size_low,
+        p.size_high,
+        p.canvas,
     )
 
 
@@ -80,7 +86,9 @@ def spec_params(spec: PipelineSpec) -> dict[str, Any]:
         "fusion": spec.fusion,
         "resize_pad_draws": spec.draws,
         "flip_prob": spec.flip_prob,
-        "pad_extra": spec.pad_extra,
+        "size_low": spec.size_low,
+        "size_high": spec.size_high,
+        "canvas": spec.canvas,
     }
 
 

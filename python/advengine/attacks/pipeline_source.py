@@ -16,7 +16,9 @@ random resize + pad draws → fused models) becomes a gradient oracle with the i
   the gradients of the draws are averaged (the gradient of the expected loss), the probabilities too.
 
 Flips are drawn independently per draw with ``flip_prob``; the defense keeps a persistent flip state
-across its draws, whose marginal is the same 1/2 after the first draw at ``flip_prob`` = 1/2.
+across its draws, whose marginal is the same 1/2 after the first draw at ``flip_prob`` = 1/2. One
+draw serves the whole batch (the defense may draw per image: the same distribution per image, but
+the images of a batch share a draw here, so one warp serves the batch).
 """
 
 from __future__ import annotations
@@ -98,9 +100,8 @@ class PipelineSource(Source):
             return
         for _ in range(self.eot_draws):
             flip = bool(self.rng.random() < self.spec.flip_prob)
-            warp, pad = canvas_warp(
-                len(x), x.shape[-1], draw_resize_pad(self.rng, x.shape[-1], self.spec.pad_extra)
-            )
+            d = draw_resize_pad(self.rng, self.spec.size_low, self.spec.size_high, self.spec.canvas)
+            warp, pad = canvas_warp(len(x), x.shape[-1], d)
             view = warp.apply(_flip(xt) if flip else xt) + pad
 
             def back(g: F32, warp: Warp = warp, flip: bool = flip) -> F32:
@@ -159,7 +160,7 @@ def pipeline_source(
 ) -> Source:
     """The source of ``spec``: the plain memoised source where the pipeline is only the models, else
     a :class:`PipelineSource` over the models' graph at the image side (or the resize + pad canvas)."""
-    side = IMAGE_SIDE + spec.pad_extra if spec.randomized else IMAGE_SIDE
+    side = spec.canvas if spec.randomized else IMAGE_SIDE
     base = get_source(
         spec.models, weights, fusion=spec.fusion, loss=loss, kappa=kappa, context=context, side=side
     )

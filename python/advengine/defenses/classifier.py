@@ -86,6 +86,9 @@ class ClassifierDefense(Defense[ClassifierParams]):
     def spec(self) -> PipelineSpec:
         return PipelineSpec(self.models)
 
+    def warm_up(self, batch: int) -> None:
+        self.ensemble.classifiers()
+
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         if len(images) == 0:
             raise ParameterError("classifier defense got an empty batch")

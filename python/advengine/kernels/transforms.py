@@ -122,10 +122,9 @@ class ResizePadDraw:
     canvas: int
 
 
-def draw_resize_pad(rng: np.random.Generator, side: int, pad_extra: int) -> ResizePadDraw:
-    """The random-resize-pad distribution: size ∈ [side, side + pad_extra), uniform offset."""
-    canvas = side + pad_extra
-    size = int(rng.integers(side, canvas))
+def draw_resize_pad(rng: np.random.Generator, size_low: int, size_high: int, canvas: int) -> ResizePadDraw:
+    """One random-resize-pad draw: size ∈ [size_low, size_high), uniform offset on the canvas."""
+    size = int(rng.integers(size_low, size_high))
     top = int(rng.integers(0, canvas - size + 1))
     left = int(rng.integers(0, canvas - size + 1))
     return ResizePadDraw(size, top, left, canvas)
@@ -143,7 +142,9 @@ class PipelineSpec:
     #: Random resize + pad draws of the defense (0: none, the pipeline is deterministic).
     draws: int = 0
     flip_prob: float = 0.5
-    pad_extra: int = 31
+    size_low: int = 310
+    size_high: int = 331
+    canvas: int = 331
 
     @property
     def randomized(self) -> bool:
