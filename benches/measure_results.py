@@ -519,6 +519,9 @@ def render(cache: Cache, out: Path) -> None:
         "columns attack the whole pipeline: BPDA through median / JPEG / bit depth (identity "
         "backward), EOT over random resize + pad (`draws` gradient draws per step; `eot-pgd` on a "
         "deterministic pipeline is `bpda-pgd`); `square-linf` only queries the defended scores. "
+        "The rrp(lite2) rows were measured with random-resize-pad as it was before issue 19's "
+        "fidelity change (299 → [299, 330) on a 330 canvas, one draw per batch); rerun the script for "
+        "today's 310–331/331 per-image defaults. "
         "Robust = the share of images the defense classified correctly under every attack that was "
         "run on the image, over the images BPDA/EOT-PGD reached (the cheaper attacks reached more "
         "images than APGD and Square).",
