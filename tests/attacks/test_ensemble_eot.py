@@ -59,7 +59,7 @@ def test_per_step_model_sets_with_an_independent_theta_per_model_and_draw(
     attack = build_attack("ensemble-eot", {}, ZOO)
     assert isinstance(attack, EnsembleEot)
     monkeypatch.setattr(attack, "member_source", lambda m: _Recorder(m, seen))
-    monkeypatch.setattr(attack, "source", lambda eps_px: _Recorder("ensemble", seen))
+    monkeypatch.setattr(attack, "source", lambda eps_px, rng=None: _Recorder("ensemble", seen))
     monkeypatch.setattr(eot, "IMAGE_SIDE", 12)
     x = np.random.default_rng(0).integers(0, 256, (2, 12, 12, 3), dtype=np.uint8)
     monkeypatch.setattr(IterativeAttack, "run", _small_run)

@@ -43,7 +43,7 @@ def test_every_given_model_supplies_a_gradient(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(transfer_mod, "get_source", lambda models, *a, **k: FakeSource(models[0], calls))
     zoo = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
     attack = build_attack("cross-iterative", {}, zoo)
-    monkeypatch.setattr(attack, "source", lambda eps_px: FakeSource("ensemble", calls))
+    monkeypatch.setattr(attack, "source", lambda eps_px, rng=None: FakeSource("ensemble", calls))
     attack(np.full((1, 299, 299, 3), 100, np.uint8), eps=16)
     assert calls == list(zoo)
 
