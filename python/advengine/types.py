@@ -50,8 +50,22 @@ SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 SANDBOX_CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
 
 
-class _Entry(Strict):
-    """What every roster entry has: the track it competes in and its label (its name in the results)."""
+NonNegative = Annotated[float, Field(ge=0), phrased("a number >= 0")]
+
+
+class Resources(Strict):
+    """What one piece of an entry reserves on a Ray cluster (``advengine eval --executor ray``); the
+    local executors ignore it. Not part of the results: a resumed run may change it."""
+
+    num_cpus: NonNegative = 1.0
+    """CPUs reserved per piece."""
+    num_gpus: NonNegative = 0.0
+    """GPUs reserved per piece; a fraction (0.25) lets pieces share a GPU."""
+
+
+class _Entry(Resources):
+    """What every roster entry has: the track it competes in and its label (its name in the results),
+    and what its pieces reserve on a cluster."""
 
     #: The module that runs this kind of entry (imported in each worker before its first piece), so
     #: the engine never needs to know the kinds that packages above it add.
@@ -115,7 +129,7 @@ class SandboxSettings(Strict):
     """Largest file a process may write, in MiB."""
 
 
-class SubmissionTable(SandboxSettings):
+class SubmissionTable(SandboxSettings, Resources):
     """One ``[[submissions]]`` table of a competition TOML: an original NIPS 2017 submission; its
     track comes from its metadata.json."""
 
@@ -184,6 +198,7 @@ __all__ = [
     "ImagesU8",
     "Label",
     "Labels",
+    "Resources",
     "SandboxChoice",
     "SandboxSettings",
     "SubmissionEntry",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -19,7 +20,7 @@ from advengine.competition import ProcessExecutor, load_config, run_competition
 from advengine.competition.artefacts import PieceId, Results
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
-from advengine.context import RunContext
+from advengine.context import RunContext, parse_device
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
 
@@ -74,6 +75,29 @@ def _summary(results: Results) -> list[str]:
     return lines
 
 
+ExecutorName = Literal["local", "ray"]
+
+
+def _executor(
+    name: ExecutorName,
+    workers: int,
+    ray_address: str | None,
+    time_limit: float,
+    plugins: tuple[str, ...],
+    context: RunContext,
+) -> Executor:
+    if name == "ray":
+        # Imported only here: Ray is an optional extra and costs a second to import.
+        ray_executor = importlib.import_module("advengine.competition.ray_executor")
+        executor: Executor = ray_executor.RayExecutor(
+            ray_address, num_cpus=max(1, workers), time_limit=time_limit, plugins=plugins, context=context
+        )
+        return executor
+    if workers == 0:
+        return InProcessExecutor(context)
+    return ProcessExecutor(workers, time_limit=time_limit, plugins=plugins, context=context)
+
+
 @app.command("eval")
 def eval_command(
     config: Annotated[
@@ -121,6 +145,28 @@ def eval_command(
     no_builtins: Annotated[
         bool, typer.Option("--no-builtins", help="Leave out the built-in roster: run the submissions alone.")
     ] = False,
+    executor_name: Annotated[
+        ExecutorName,
+        typer.Option(
+            "--executor",
+            help="Where pieces run: local worker processes, or Ray tasks (pip install 'advengine[ray]').",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --executor ray: join this cluster ('auto' or ray://host:port) "
+            "\\[default: start a local Ray instance with --workers CPUs].",
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            help="CUDA device of the ONNX Runtime sessions, e.g. cuda:1 (Ray: the GPU it assigns).",
+        ),
+    ] = None,
     sandbox: SandboxOption = "auto",
     unsafe: UnsafeOption = False,
 ) -> None:
@@ -148,13 +194,11 @@ def eval_command(
         raise ConfigError(f"--out {out} is a file; give a directory")
     err = stderr_console()
     plugins = tuple(dict.fromkeys((*env.plugins(), *cfg.plugins)))
-    executor: Executor
+    if ray_address is not None and executor_name != "ray":
+        raise ConfigError("--ray-address needs --executor ray")
     # The config's providers; threads, cache dir from the environment.
-    context = RunContext.from_env(providers=cfg.providers)
-    if workers == 0:
-        executor = InProcessExecutor(context)
-    else:
-        executor = ProcessExecutor(workers, time_limit=cfg.time_limit, plugins=plugins, context=context)
+    context = RunContext.from_env(providers=cfg.providers, device=parse_device(device))
+    executor = _executor(executor_name, workers, ray_address, cfg.time_limit, plugins, context)
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
     with progress:

@@ -26,7 +26,16 @@ from advengine.competition.plugins import import_plugins
 from advengine.defenses import DEFENSES
 from advengine.errors import ConfigError
 from advengine.registry import Component
-from advengine.types import TRACKS, BuiltinEntry, Entry, Label, SubmissionEntry, SubmissionTable, Track
+from advengine.types import (
+    TRACKS,
+    BuiltinEntry,
+    Entry,
+    Label,
+    Resources,
+    SubmissionEntry,
+    SubmissionTable,
+    Track,
+)
 from advengine.validation import Strict, explain, phrased
 
 EpsPolicy = Literal["cycle", "random"]
@@ -75,7 +84,7 @@ class DatasetTable(Strict):
     """Only the first N images (by ImageId)."""
 
 
-class EntryTable(Strict):
+class EntryTable(Resources):
     """One ``[[attacks]]``, ``[[targeted_attacks]]`` or ``[[defenses]]`` table."""
 
     name: Annotated[
@@ -202,6 +211,8 @@ def _builtin(source: str, section: str, index: int, track: Track, table: EntryTa
         params=comp.parse(table.params, source, (section, index, "params")),
         given=table.params,
         models=table.models,
+        num_cpus=table.num_cpus,
+        num_gpus=table.num_gpus,
     )
 
 

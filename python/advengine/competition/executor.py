@@ -60,7 +60,7 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -78,7 +78,7 @@ class InProcessExecutor:
             try:
                 value = run_piece(job.entry, job.load(), self.context)
             except Exception as exc:
-                on_done(job, Outcome("crashed", None, time.perf_counter() - start, _describe(exc)))
+                on_done(job, Outcome("crashed", None, time.perf_counter() - start, describe(exc)))
                 continue
             on_done(job, Outcome("ok", value, time.perf_counter() - start))
 
@@ -92,7 +92,7 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext
     try:
         import_plugins(plugins)
     except Exception as exc:
-        conn.send(("fatal", _describe(exc)))
+        conn.send(("fatal", describe(exc)))
         return
     conn.send(("ready", None))
     while True:
@@ -105,7 +105,7 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext
         except Exception as exc:
             if debug_enabled():
                 traceback.print_exc()
-            reply = ("error", _describe(exc))
+            reply = ("error", describe(exc))
         try:
             conn.send(reply)
         except (OSError, ValueError):
@@ -173,11 +173,12 @@ class ProcessExecutor:
         with self._lock:
             self._all.remove(w)
 
-    def _call(self, job: Job) -> Outcome:
+    def call(self, job: Job) -> Outcome:
+        """Run one job on a worker under the time limit (the Ray executor calls this on each node)."""
         try:
             inputs = job.load()
         except Exception as exc:
-            return Outcome("crashed", None, 0.0, f"loading inputs failed: {_describe(exc)}")
+            return Outcome("crashed", None, 0.0, f"loading inputs failed: {describe(exc)}")
         w = self._take()
         start = time.perf_counter()
         try:
@@ -214,7 +215,7 @@ class ProcessExecutor:
         def loop() -> None:
             while (job := todo.get()) is not None:
                 try:
-                    done.put((job, self._call(job)))
+                    done.put((job, self.call(job)))
                 except BaseException as exc:  # e.g. a worker that cannot start: stop the run
                     done.put(exc)
                     return
@@ -245,4 +246,4 @@ class ProcessExecutor:
             w.stop(self.grace)
 
 
-__all__ = ["Executor", "InProcessExecutor", "Job", "Outcome", "ProcessExecutor", "Status"]
+__all__ = ["Executor", "InProcessExecutor", "Job", "Outcome", "ProcessExecutor", "Status", "describe"]
