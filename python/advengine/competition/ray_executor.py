@@ -128,6 +128,12 @@ def pack_submission(path: Path) -> tuple[str, bytes]:
     return f"{path.name}.tar.gz", buf.getvalue()
 
 
+def local_runtime_env() -> dict[str, Any]:
+    """Local Ray workers import plugins and the package from this process's sys.path, as spawned
+    workers do (a cluster's nodes need advengine and the plugins installed instead)."""
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+
+
 def connect(address: str | None, num_cpus: int | None) -> bool:
     """Start a local Ray instance (``address`` None) or join a cluster (``auto``, ``ray://host:port``);
     True when this call did it (and the executor shuts it down again)."""
@@ -139,15 +145,12 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
     level = logging.ERROR if quiet else logging.INFO
     try:
         if address is None:
-            # Local workers import plugins and the package from this process's sys.path, as spawned
-            # workers do; a cluster's nodes need advengine and the plugins installed.
-            path = os.pathsep.join(p for p in sys.path if p)
             ray.init(
                 num_cpus=num_cpus,
                 include_dashboard=False,
                 log_to_driver=not quiet,
                 logging_level=level,
-                runtime_env={"env_vars": {"PYTHONPATH": path}},
+                runtime_env=local_runtime_env(),
             )
         else:
             ray.init(
@@ -258,4 +261,4 @@ class RayExecutor:
         self.started = False
 
 
-__all__ = ["MISSING", "NodeSettings", "RayExecutor", "assigned_device", "pack_submission", "run_on_node"]
+__all__ = ["MISSING", "NodeSettings", "RayExecutor", "assigned_device", "local_runtime_env", "pack_submission", "run_on_node"]
