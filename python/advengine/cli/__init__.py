@@ -11,6 +11,7 @@ from advengine.cli import attack as _attack  # noqa: F401  (registers the comman
 from advengine.cli import config as _config  # noqa: F401  (registers the command group)
 from advengine.cli import data as _data  # noqa: F401  (registers the command group)
 from advengine.cli import defend as _defend  # noqa: F401  (registers the command)
+from advengine.cli import doctor as _doctor  # noqa: F401  (registers the command)
 from advengine.cli import eval as _eval  # noqa: F401  (registers the command)
 from advengine.cli import graph as _graph  # noqa: F401  (registers the command group)
 from advengine.cli import list as _list  # noqa: F401  (registers the command)

@@ -261,4 +261,12 @@ class RayExecutor:
         self.started = False
 
 
-__all__ = ["MISSING", "NodeSettings", "RayExecutor", "assigned_device", "local_runtime_env", "pack_submission", "run_on_node"]
+__all__ = [
+    "MISSING",
+    "NodeSettings",
+    "RayExecutor",
+    "assigned_device",
+    "local_runtime_env",
+    "pack_submission",
+    "run_on_node",
+]
