@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from advengine.competition.ray_executor import (
     pack_submission,
 )
 from advengine.errors import ConfigError
+from advengine.types import SubmissionEntry
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def local_ray() -> Iterator[None]:
     """One small Ray instance for the module (starting one costs seconds)."""
     env = local_runtime_env()
     env["env_vars"]["PYTHONPATH"] = f"{REPO}:{env['env_vars']['PYTHONPATH']}"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env)
     try:
         yield
     finally:
@@ -114,3 +116,20 @@ def test_directory_submissions_are_shipped_as_one_archive(tmp_path: Path) -> Non
     archive = tmp_path / "a.zip"
     archive.write_bytes(b"PK")
     assert pack_submission(archive) == ("a.zip", b"PK")
+
+
+def test_submissions_run_from_a_node_copy_of_their_archive(
+    tmp_path: Path, local_ray: None, make_config: MakeConfig
+) -> None:
+    samples = REPO / "tests" / "submissions" / "samples"
+    subs = [{"path": str(samples / name), "sandbox": "bwrap"} for name in ("noop_attack", "defense")]
+    cfg = make_config(limit=2, batch_size=2, time_limit=120.0, plugins=[], submissions=subs)
+    results = run_competition(cfg, tmp_path / "run", executor=RayExecutor(time_limit=120.0))
+    assert results.attacks[0].pieces == {"ok": 1, "crashed": 0, "timeout": 0}
+    assert results.defenses[0].pieces["ok"] == 1
+    assert results.attacks[0].images_produced == 2
+    for entry in cfg.entries:
+        assert isinstance(entry, SubmissionEntry)
+        landed = Path(tempfile.gettempdir(), "advengine-ray", "submissions", entry.digest)
+        assert [p.name for p in landed.iterdir()] == [f"{Path(entry.path).name}.tar.gz"]
+    assert not (tmp_path / "run" / "logs").exists()  # logs stay on the node

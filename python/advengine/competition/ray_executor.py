@@ -145,7 +145,9 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
     level = logging.ERROR if quiet else logging.INFO
     try:
         if address is None:
+            # "local": a new instance even when a cluster runs on this machine (ray.init() would join it).
             ray.init(
+                address="local",
                 num_cpus=num_cpus,
                 include_dashboard=False,
                 log_to_driver=not quiet,
