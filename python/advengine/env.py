@@ -12,6 +12,7 @@ package writes ``os.environ`` (the run's settings travel in :class:`advengine.co
 ``ADVENGINE_PLUGINS``      comma-separated modules imported before a roster is resolved
 ``ADVENGINE_PROVIDERS``    comma-separated ONNX Runtime providers of ``attack``/``defend`` (else
                            CUDA when available, then CPU); ``eval`` takes them from its config
+``CUDA_VISIBLE_DEVICES``   read (never set) on Ray nodes: the GPUs Ray gave a task
 =========================  =======================================================================
 """
 
