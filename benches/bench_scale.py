@@ -54,15 +54,16 @@ def _jobs(count: int, seconds: float, images: int, tag: str) -> list[Job]:
     return [job(k) for k in range(count)]
 
 
-def _timed(executor: RayExecutor, jobs: list[Job]) -> float:
+def _timed(executor: RayExecutor, jobs: list[Job]) -> tuple[float, float]:
+    """Wall time and the driver's own CPU time (the serial part of a piece's cost)."""
     outcomes: list[Outcome] = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     executor.run(jobs, lambda job, outcome: outcomes.append(outcome))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     bad = [o.error for o in outcomes if o.status != "ok"]
     if bad:
         raise SystemExit(f"pieces failed: {bad[:3]}")
-    return wall
+    return wall, cpu
 
 
 @contextmanager
@@ -85,12 +86,13 @@ def measure(nodes: int, pieces: int, work: float, images: int) -> dict[str, Any]
         up = time.perf_counter() - start
         executor = RayExecutor(plugins=(PLUGIN,), time_limit=600.0)
         _timed(executor, _jobs(nodes, 0.0, images, "warm"))  # one warm worker per node
-        idle = _timed(executor, _jobs(pieces, 0.0, images, "zero"))
-        busy = _timed(executor, _jobs(pieces, work, images, "work"))
+        idle, driver = _timed(executor, _jobs(pieces, 0.0, images, "zero"))
+        busy, _ = _timed(executor, _jobs(pieces, work, images, "work"))
     return {
         "nodes": nodes,
         "cluster_start_s": round(up, 2),
         "overhead_per_piece_ms": round(1000 * idle / pieces, 1),
+        "driver_cpu_per_piece_ms": round(1000 * driver / pieces, 1),
         "wall_s": round(busy, 2),
         "ideal_s": round(pieces * work / nodes, 2),
         "efficiency": round(pieces * work / (nodes * busy), 3),

@@ -29,7 +29,8 @@ def test_schema_names_every_top_level_key_of_the_default_config(capsys: Capsys) 
     assert schema["properties"]["eps"]["enum"] == ["cycle", "random"]
     assert schema["properties"]["batch_size"]["default"] == 100
     entry = schema["$defs"]["EntryTable"]
-    assert set(entry["properties"]) == {"name", "label", "params", "models"}
+    assert set(entry["properties"]) == {"name", "label", "params", "models", "num_cpus", "num_gpus"}
+    assert entry["properties"]["num_gpus"]["minimum"] == 0
     sandbox = schema["$defs"]["SubmissionTable"]["properties"]["sandbox"]
     assert sandbox["enum"] == ["auto", "bwrap", "docker", "unsafe-none"]
 
