@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps
+.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps browser-deps
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -35,7 +35,12 @@ typecheck: dev
 sandbox-deps:
 	command -v bwrap >/dev/null || (apt-get update && apt-get install -y bubblewrap)
 
-test-python: dev sandbox-deps
+# The report test loads report.html in a real headless browser: Debian's Chromium and its driver.
+browser-deps:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && apt-get install -y chromium chromium-driver)
+
+test-python: dev sandbox-deps browser-deps
 	$(VENV)/bin/pytest tests
 
 # The released artefacts: a manylinux2014 wheel (zig as the linker, from PyPI) and an sdist, then the

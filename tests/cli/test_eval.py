@@ -161,6 +161,7 @@ def test_flags_override_and_human_summary(
     assert "score 1.0000" in captured.out
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"]["images"] == 4
+    assert (out / "report.html").is_file()  # every run ends with its report
     assert [b["eps"] for b in results["batches"]] == [4]
     assert "attacks: 3 of 3 pieces to run" in captured.err
     # The providers reach the in-process pieces in a RunContext, not through the environment.

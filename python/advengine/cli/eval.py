@@ -205,6 +205,9 @@ def eval_command(
         results = run_competition(
             cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
         )
+    from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
+
+    write_report_or_warn(out, lambda line: err.print(line, markup=False))
     if as_json:
         typer.echo(json.dumps(_clean_json(results.to_json()), indent=2))
         return
