@@ -48,8 +48,10 @@ test-python: dev sandbox-deps browser-deps
 DIST ?= dist
 WHEEL_VENV ?= $(DIST)/venv
 test-wheel: dev
-	rm -rf $(DIST) && $(VENV)/bin/pip install --quiet 'ziglang>=0.13'
+	rm -rf $(DIST)
 	$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 -i $(PY) -o $(DIST)
+	$(VENV)/bin/auditwheel show $(DIST)/advengine-*manylinux*.whl | tr '\n' ' ' \
+	  | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
 	$(VENV)/bin/maturin sdist -o $(DIST)
 	python3 -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/pip install --quiet "$$(ls $(DIST)/advengine-*manylinux*.whl)[cpu]"
