@@ -22,6 +22,7 @@ from advengine.competition.ray_executor import (
     local_runtime_env,
     pack_submission,
 )
+from advengine.context import RunContext
 from advengine.errors import ConfigError
 from advengine.types import SubmissionEntry
 
@@ -133,3 +134,9 @@ def test_submissions_run_from_a_node_copy_of_their_archive(
         landed = Path(tempfile.gettempdir(), "advengine-ray", "submissions", entry.digest)
         assert [p.name for p in landed.iterdir()] == [f"{Path(entry.path).name}.tar.gz"]
     assert not (tmp_path / "run" / "logs").exists()  # logs stay on the node
+
+
+def test_cluster_nodes_use_their_own_cache_dir(local_ray: None, tmp_path: Path) -> None:
+    context = RunContext(cache_dir=tmp_path)
+    assert RayExecutor(context=context).settings.context.cache_dir == tmp_path  # local: same machine
+    assert RayExecutor("auto", context=context).settings.context.cache_dir is None

@@ -133,7 +133,8 @@ def eval_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes running pieces in parallel; 0 runs in this process (no time limit).",
+            help="Worker processes running pieces in parallel; 0 runs in this process (no time limit). "
+            "With --executor ray and no --ray-address: the local Ray instance's CPUs.",
         ),
     ] = 1,
     submission: Annotated[

@@ -184,7 +184,12 @@ class RayExecutor:
         max_retries: int = 3,
     ) -> None:
         self.started = connect(address, num_cpus)
-        self.settings = NodeSettings(time_limit, grace, plugins, context or RunContext())
+        context = context or RunContext()
+        if address is not None:
+            # Nodes of a cluster are other machines: each keeps models in its own cache dir
+            # (ADVENGINE_CACHE there, else ~/.cache/advengine), not at the driver's path.
+            context = dataclasses.replace(context, cache_dir=None)
+        self.settings = NodeSettings(time_limit, grace, plugins, context)
         #: Ray retries a task whose worker or node died this often (piece exceptions are outcomes).
         self.max_retries = max_retries
         self._task = ray.remote(run_on_node)
