@@ -63,9 +63,28 @@ class Resources(Strict):
     """GPUs reserved per piece; a fraction (0.25) lets pieces share a GPU."""
 
 
-class _Entry(Resources):
+Team = Annotated[str, StrictMode(), Field(min_length=1), phrased("a non-empty team name")]
+
+
+class Membership(Strict):
+    """Who an entry belongs to: its team (``proposal`` scoring leaves a team's own entries out of its
+    scores) and whether it is one of the organisers' baselines (per-round summaries compare the top
+    entry with the best baseline)."""
+
+    team: Team | None = None
+    """The team that owns the entry (default: none, an entry of its own)."""
+    baseline: Annotated[bool, StrictMode()] = False
+    """One of the organisers' baselines (not a team's entry)."""
+
+    def membership_json(self) -> dict[str, Any]:
+        """The keys that are set (so the fingerprint of a roster without them is unchanged)."""
+        out: dict[str, Any] = {"team": self.team} if self.team is not None else {}
+        return out | ({"baseline": True} if self.baseline else {})
+
+
+class _Entry(Membership, Resources):
     """What every roster entry has: the track it competes in and its label (its name in the results),
-    and what its pieces reserve on a cluster."""
+    its team, and what its pieces reserve on a cluster."""
 
     #: The module that runs this kind of entry (imported in each worker before its first piece), so
     #: the engine never needs to know the kinds that packages above it add.
@@ -110,6 +129,7 @@ class BuiltinEntry(_Entry):
             "label": self.label,
             "params": dict(self.given),
             "models": list(self.models),
+            **self.membership_json(),
         }
 
 
@@ -117,19 +137,27 @@ PositiveCount = Annotated[int, StrictMode(), Field(gt=0), phrased("a positive in
 
 
 class SandboxSettings(Strict):
-    """How one submission is confined: the sandbox and its per-run resource limits."""
+    """How one submission is confined: the sandbox and the budget of each of its runs."""
 
     sandbox: SandboxChoice = "auto"
     """bubblewrap, Docker, "auto" (the first available) or "unsafe-none" (no confinement)."""
     memory_mb: PositiveCount = 8192
-    """Address-space limit per process, in MiB."""
+    """Memory of the whole run in MiB: every process, /tmp and the outputs (a cgroup per run)."""
     nproc: PositiveCount = 256
     """Processes the run may have at once."""
     fsize_mb: PositiveCount = 1024
     """Largest file a process may write, in MiB."""
+    disk_mb: PositiveCount = 2048
+    """/tmp and the output dir together, in MiB."""
+    gpus: Annotated[str, StrictMode(), phrased("a docker --gpus value such as 'all'")] = ""
+    """Docker only: the ``--gpus`` value ("all", "device=0"); the run then uses ``container_gpu``."""
 
 
-class SubmissionTable(SandboxSettings, Resources):
+#: SandboxSettings keys added later (the per-run disk budget, Docker GPUs).
+_LATER_SETTINGS = ("disk_mb", "gpus")
+
+
+class SubmissionTable(SandboxSettings, Membership, Resources):
     """One ``[[submissions]]`` table of a competition TOML: an original NIPS 2017 submission; its
     track comes from its metadata.json."""
 
@@ -169,7 +197,13 @@ class SubmissionEntry(_Entry):
         return ()
 
     def to_json(self) -> dict[str, Any]:
-        params: dict[str, Any] = {**self.settings.model_dump(), "digest": self.digest}
+        settings = self.settings.model_dump()
+        # Keys added after run dirs existed appear only when set, so an older run still resumes
+        # (its fingerprint is unchanged).
+        for key in _LATER_SETTINGS:
+            if settings[key] == SandboxSettings.model_fields[key].default:
+                del settings[key]
+        params: dict[str, Any] = {**settings, "digest": self.digest}
         if self.time_limit is not None:
             params |= {"time_limit": self.time_limit, "log_root": self.log_root}
         return {
@@ -179,6 +213,7 @@ class SubmissionEntry(_Entry):
             "params": params,
             "models": [],
             "submission": self.path,
+            **self.membership_json(),
         }
 
 
@@ -198,10 +233,12 @@ __all__ = [
     "ImagesU8",
     "Label",
     "Labels",
+    "Membership",
     "Resources",
     "SandboxChoice",
     "SandboxSettings",
     "SubmissionEntry",
     "SubmissionTable",
+    "Team",
     "Track",
 ]

@@ -16,10 +16,11 @@ from advengine import env
 from advengine.cli._app import app
 from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
-from advengine.competition import ProcessExecutor, load_config, run_competition
-from advengine.competition.artefacts import PieceId, Results
+from advengine.competition import CompetitionConfig, ProcessExecutor, load_config, run_competition
+from advengine.competition.artefacts import PieceId, Results, Rounds
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
+from advengine.competition.rounds import run_rounds
 from advengine.context import RunContext, parse_device
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
@@ -82,20 +83,35 @@ def _executor(
     name: ExecutorName,
     workers: int,
     ray_address: str | None,
-    time_limit: float,
+    cfg: CompetitionConfig,
     plugins: tuple[str, ...],
     context: RunContext,
 ) -> Executor:
+    limits = {"time_limit": cfg.time_limit, "warmup_limit": cfg.warmup_limit}
     if name == "ray":
         # Imported only here: Ray is an optional extra and costs a second to import.
         ray_executor = importlib.import_module("advengine.competition.ray_executor")
         executor: Executor = ray_executor.RayExecutor(
-            ray_address, num_cpus=max(1, workers), time_limit=time_limit, plugins=plugins, context=context
+            ray_address, num_cpus=max(1, workers), plugins=plugins, context=context, **limits
         )
         return executor
     if workers == 0:
-        return InProcessExecutor(context)
-    return ProcessExecutor(workers, time_limit=time_limit, plugins=plugins, context=context)
+        return InProcessExecutor(context, time_limit=cfg.time_limit)  # refuses a finite limit
+    return ProcessExecutor(workers, plugins=plugins, context=context, **limits)
+
+
+def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
+    """Per round and track: the top entry against the best baseline (or the JSON of rounds.json)."""
+    if as_json:
+        typer.echo(json.dumps(_clean_json(rounds.model_dump(mode="json")), indent=2))
+        return
+    for r in rounds.rounds:
+        typer.echo(f"round {r.name} ({r.images} images, {r.mode} scores):")
+        for t in r.tracks:
+            top = f"{t.top.name} {fmt(t.top.score)}" if t.top else "–"
+            base = f"{t.best_baseline.name} {fmt(t.best_baseline.score)}" if t.best_baseline else "–"
+            typer.echo(f"  {_TITLES[t.track]:<17} top {top:<34} best baseline {base}")
+    typer.echo(f"results: {out / 'rounds.json'} and each round's results.json")
 
 
 @app.command("eval")
@@ -110,7 +126,12 @@ def eval_command(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Images per batch.")] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.001, help="Seconds per piece before it is killed.")
+        float | None,
+        typer.Option(
+            "--time-limit",
+            min=0.001,
+            help="Seconds per piece, from when it starts work on its batch (inf: none).",
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="Run directory (results, images, piece records).")
@@ -133,7 +154,7 @@ def eval_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes running pieces in parallel; 0 runs in this process (no time limit). "
+            help="Worker processes running pieces in parallel; 0: in this process (needs --time-limit inf). "
             "With --executor ray and no --ray-address: the local Ray instance's CPUs.",
         ),
     ] = 1,
@@ -199,9 +220,25 @@ def eval_command(
         raise ConfigError("--ray-address needs --executor ray")
     # The config's providers; threads, cache dir from the environment.
     context = RunContext.from_env(providers=cfg.providers, device=parse_device(device))
-    executor = _executor(executor_name, workers, ray_address, cfg.time_limit, plugins, context)
+    executor = _executor(executor_name, workers, ray_address, cfg, plugins, context)
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
+    if cfg.rounds:
+        with progress:
+            rounds = run_rounds(
+                cfg,
+                out,
+                lambda c, where: run_competition(
+                    c, where, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+                ),
+                listener.message,
+            )
+        from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
+
+        for r in rounds.rounds:  # each round is a run of its own, with its own report
+            write_report_or_warn(Path(r.out), lambda line: err.print(line, markup=False))
+        _print_rounds(rounds, as_json, out)
+        return
     with progress:
         results = run_competition(
             cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener

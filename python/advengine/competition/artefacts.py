@@ -8,16 +8,20 @@ layout is documented in docs/competition.md and stays byte-compatible with earli
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    ValidationError,
     model_serializer,
 )
 
@@ -114,6 +118,10 @@ class BatchInfo(_Artefact):
 class EntryResult(_Artefact):
     """One attack's or defense's line of results.json."""
 
+    #: The entry's team, where it has one.
+    team: str | None = None
+    #: One of the organisers' baselines, where it is.
+    baseline: bool = False
     name: str
     entry: str
     track: str
@@ -130,6 +138,8 @@ class EntryResult(_Artefact):
     clean_accuracy: float | None = None
     excluded: bool
     median_batch_seconds: float | None
+    #: The median piece time scaled to 100 images (the report's batch), whatever the batch size.
+    median_seconds_per_100: float | None = None
     pieces: dict[str, int]
     errors: list[str]
     exclusion_reason: str | None = None
@@ -138,7 +148,14 @@ class EntryResult(_Artefact):
     def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         # The track-specific keys and exclusion_reason appear only where they apply.
         out: dict[str, Any] = handler(self)
-        optional = ("images_produced", "images_classified", "clean_accuracy", "exclusion_reason")
+        optional = (
+            "team",
+            "baseline",
+            "images_produced",
+            "images_classified",
+            "clean_accuracy",
+            "exclusion_reason",
+        )
         for key in optional:
             if key not in self.model_fields_set:
                 out.pop(key, None)
@@ -199,6 +216,39 @@ class Results(_Artefact):
         return data
 
 
+class Standing(_Artefact):
+    """One entry's place in a round summary."""
+
+    name: str
+    team: str | None = None
+    score: Score
+
+
+class TrackSummary(_Artefact):
+    """A track of one round: its top entry against its best baseline (the data of the report's
+    Fig. 1). ``margin`` = top − baseline, where both have a score."""
+
+    track: str
+    top: Standing | None
+    best_baseline: Standing | None
+    margin: float | None
+
+
+class RoundSummary(_Artefact):
+    name: str
+    images: int
+    mode: str
+    #: The round's run directory (its results.json holds everything else).
+    out: str
+    tracks: list[TrackSummary]
+
+
+class Rounds(_Artefact):
+    """rounds.json of a run with ``[[rounds]]``: one summary per round, in order."""
+
+    rounds: list[RoundSummary]
+
+
 def dumps(payload: BaseModel | dict[str, Any]) -> str:
     """The one JSON layout of the run directory: two-space indent, key order kept, a final newline."""
     data = payload.model_dump(by_alias=True) if isinstance(payload, BaseModel) else payload
@@ -214,13 +264,38 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_record(path: Path, kind: type[R]) -> R | None:
-    """The record at ``path``, or None if the piece has not finished (or its record is unreadable,
-    which only a crash during an external edit can cause: the piece is then redone)."""
+def read_record(path: Path, kind: type[R]) -> tuple[R | None, str | None]:
+    """``(record, None)``; ``(None, None)`` while the piece has not finished (no record yet); and
+    ``(None, why)`` when a file is there but is no valid record (unreadable, not JSON, a wrong type:
+    validation is strict, so ``"3"`` or ``3.5`` is no label), phrased to follow "redone: "."""
     try:
-        return kind.model_validate(read_json(path))
-    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
-        return None
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"its record cannot be read ({exc})"
+    try:
+        return kind.model_validate_json(text, strict=True), None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return None, f"its record is not a valid record ({where + ': ' if where else ''}{err['msg']})"
+
+
+def load_record(path: Path, kind: type[R]) -> R | None:
+    """The record at ``path``, or None if there is none or it is not valid (the engine checks records
+    with :func:`read_record` before it trusts them)."""
+    return read_record(path, kind)[0]
+
+
+def pixels_hash(images: npt.NDArray[np.uint8]) -> str:
+    """sha256 of an attack piece's stored images (``AttackRecord.output_hash``)."""
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+
+
+def labels_hash(labels: list[int]) -> str:
+    """sha256 of a defense piece's labels (``DefenseRecord.output_hash``)."""
+    return hashlib.sha256(str(labels).encode()).hexdigest()
 
 
 __all__ = [
@@ -237,7 +312,10 @@ __all__ = [
     "Results",
     "Status",
     "dumps",
+    "labels_hash",
     "load_record",
+    "pixels_hash",
     "read_json",
+    "read_record",
     "save",
 ]

@@ -51,6 +51,7 @@ class NodeSettings:
     """What every task needs besides its piece: the limits, the plugins and the run's context."""
 
     time_limit: float
+    warmup_limit: float
     grace: float
     plugins: tuple[str, ...]
     context: RunContext
@@ -105,7 +106,12 @@ def run_on_node(
     workers = _WORKERS.get(key)
     if workers is None:
         workers = _WORKERS[key] = ProcessExecutor(
-            1, time_limit=settings.time_limit, grace=settings.grace, plugins=settings.plugins, context=context
+            1,
+            time_limit=settings.time_limit,
+            warmup_limit=settings.warmup_limit,
+            grace=settings.grace,
+            plugins=settings.plugins,
+            context=context,
         )
     try:
         landed = _landed(entry, archive)
@@ -178,6 +184,7 @@ class RayExecutor:
         *,
         num_cpus: int | None = None,
         time_limit: float = 500.0,
+        warmup_limit: float = 600.0,
         grace: float = 10.0,
         plugins: tuple[str, ...] = (),
         context: RunContext | None = None,
@@ -189,7 +196,7 @@ class RayExecutor:
             # Nodes of a cluster are other machines: each keeps models in its own cache dir
             # (ADVENGINE_CACHE there, else ~/.cache/advengine), not at the driver's path.
             context = dataclasses.replace(context, cache_dir=None)
-        self.settings = NodeSettings(time_limit, grace, plugins, context)
+        self.settings = NodeSettings(time_limit, warmup_limit, grace, plugins, context)
         #: Ray retries a task whose worker or node died this often (piece exceptions are outcomes).
         self.max_retries = max_retries
         self._task = ray.remote(run_on_node)
