@@ -195,3 +195,50 @@ def reduce_mean(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
 def reduce_sum(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     (dy,) = grads
     return [None] * len(node.input) if dy is None else _reduce_grad(ctx, node, dy, mean=False)
+
+
+def _broadcast_back(ctx: RuleContext, node: onnx.NodeProto, t: str) -> str:
+    """A reduction's output (or its gradient) reshaped to keepdims form, so it broadcasts against x."""
+    xs = ctx.shape(node.input[0])
+    axes, _ = _reduce_axes(ctx, node)
+    return ctx.b.reshape(t, tuple(1 if i in axes else d for i, d in enumerate(xs)))
+
+
+@rule("ReduceMax", "ReduceMin")
+def reduce_extreme(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    # Ties share the gradient evenly, like PyTorch's amax/amin.
+    (dy,) = grads
+    rest: Grads = [None] * (len(node.input) - 1)
+    if dy is None:
+        return [None, *rest]
+    b, x = ctx.b, node.input[0]
+    axes, _ = _reduce_axes(ctx, node)
+    if not axes:
+        return [dy, *rest]
+    hit = b.op("Cast", [b.op("Equal", [x, _broadcast_back(ctx, node, node.output[0])])], to=1)
+    count = b.op("ReduceSum", [hit, b.ints(axes)], keepdims=1)
+    share = b.op("Div", [_broadcast_back(ctx, node, dy), count])
+    return [b.mul(hit, share), *rest]
+
+
+@rule("ReduceL2")
+def reduce_l2(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    # y = ‖x‖: dx = dy·x / y, and 0 where y = 0 (PyTorch's norm subgradient).
+    (dy,) = grads
+    rest: Grads = [None] * (len(node.input) - 1)
+    if dy is None:
+        return [None, *rest]
+    b, x = ctx.b, node.input[0]
+    y = _broadcast_back(ctx, node, node.output[0])
+    safe = b.op("Where", [b.op("Greater", [y, b.const(0.0)]), y, b.const(np.inf)])
+    return [b.mul(x, b.op("Div", [_broadcast_back(ctx, node, dy), safe])), *rest]
+
+
+@rule("ReduceSumSquare")
+def reduce_sum_square(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    (dy,) = grads
+    rest: Grads = [None] * (len(node.input) - 1)
+    if dy is None:
+        return [None, *rest]
+    b, x = ctx.b, node.input[0]
+    return [b.mul(b.mul(x, b.const(2.0)), _broadcast_back(ctx, node, dy)), *rest]
