@@ -14,8 +14,10 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install --quiet .
 
+# The bench extra (PyTorch, torchvision, timm, onnx2torch) is part of dev: the gradient tests compare
+# against PyTorch autograd on exported torchvision/timm models, and a test needing a missing tool fails.
 dev: $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 
 test-rust:
 	cargo fmt --all -- --check

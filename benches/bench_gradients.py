@@ -77,11 +77,15 @@ class OrtStep:
                 paths, options, lambda: compile_ensemble(paths, loss="ce", batch=BATCH, step="mifgsm")
             )
             size = 299
+        self.bind(graph, dev_batch(size))
+
+    def bind(self, graph: Path, x0: Array) -> None:
+        """A session of the fused step graph with its IO bindings ping-ponging x and the momentum."""
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = THREADS
         opts.inter_op_num_threads = 1
         self.sess = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-        self.x0 = dev_batch(size)
+        self.x0 = x0
         name = self.sess.get_inputs()[0].name
         v = ort.OrtValue.ortvalue_from_numpy
         self.buf = {

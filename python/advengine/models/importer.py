@@ -31,6 +31,7 @@ from onnx import compose, helper, numpy_helper, version_converter
 
 from advengine.errors import GraphError, ModelError, ParameterError
 from advengine.graph import compile_gradient_graph
+from advengine.graph.forward import image_input
 from advengine.models._atomic import write_atomic
 from advengine.models.locations import user_manifest_dir
 from advengine.models.manifest import LABEL_CONVENTION, NAME_RE, SCHEMA_VERSION, Manifest
@@ -100,16 +101,7 @@ def _upgrade(model: onnx.ModelProto, where: Path, notes: list[str]) -> onnx.Mode
 
 
 def _image_input(model: onnx.ModelProto, where: Path) -> onnx.ValueInfoProto:
-    inits = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ModelError(
-            f"{where}: expected one image input, found {len(inputs)} ({[i.name for i in inputs]}); "
-            "export the classifier with a single input"
-        )
-    inp: onnx.ValueInfoProto = inputs[0]
-    if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
-        raise ModelError(f"{where}: input {inp.name!r} is not float32; export the model with a float input")
+    inp = image_input(model, str(where))  # exactly one float32 input, else a GraphError
     if len(inp.type.tensor_type.shape.dim) != 4:
         raise ModelError(f"{where}: input {inp.name!r} is not a 4-D image batch (NCHW or NHWC)")
     return inp

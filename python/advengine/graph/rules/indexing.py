@@ -8,16 +8,13 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
 
 
-@rule("Gather")
-def gather(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Gather")
+def gather(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # y = x.take(idx, axis). With Q = idx.size picks along an axis of length D, dx = dy' · M where
     # M [Q, D] is the one-hot matrix of the (constant) indices: repeated indices sum, as they must.
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
     x, idx = node.input
     if ctx.needs(idx):
         raise GraphError(f"{ctx.model_name}: Gather {node.name!r} has float indices")
@@ -34,35 +31,23 @@ def gather(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     g = b.op("MatMul", [g, b.const(onehot, hint="gather_onehot")], "gather_grad")
     if axis != rank - 1:
         g = b.op("Transpose", [g], perm=[int(i) for i in np.argsort(to_last)])
-    return [g, None]
+    return g
 
 
-@rule("Expand")
-def expand(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
-    x = node.input[0]
-    return [ctx.unbroadcast(dy, ctx.shape(x), ctx.shape(node.output[0])), None]
+@input_rule("Expand")
+def expand(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    return ctx.unbroadcast(dy, ctx.shape(node.input[0]), ctx.shape(node.output[0]))
 
 
-@rule("Tile")
-def tile(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Tile")
+def tile(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # Output axis i is repeats[i] copies of x's axis i: view dy as [r0, s0, r1, s1, ...] and sum the r's.
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
     xs = ctx.shape(node.input[0])
     reps = [int(r) for r in ctx.value(node.input[1], node).reshape(-1)]
     b = ctx.b
     split = [d for pair in zip(reps, xs, strict=True) for d in pair]
-    summed = b.op(
-        "ReduceSum",
-        [b.reshape(dy, split), b.ints(list(range(0, 2 * len(xs), 2)))],
-        "tile_grad",
-        keepdims=0,
-    )
-    return [summed, None]
+    axes = b.ints(list(range(0, 2 * len(xs), 2)))
+    return b.op("ReduceSum", [b.reshape(dy, split), axes], "tile_grad", keepdims=0)
 
 
 @rule("Where")

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, input_rule, rule
 
 
 @check("BatchNormalization")
@@ -59,19 +59,15 @@ def _constant_affine(ctx: RuleContext, node: onnx.NodeProto) -> None:
             )
 
 
-@rule("LayerNormalization")
-def layer_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    none: Grads = [None] * len(node.input)
-    if dy is None:
-        return none
+@input_rule("LayerNormalization")
+def layer_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     _constant_affine(ctx, node)
     a = attrs(node)
     x = node.input[0]
     rank = len(ctx.shape(x))
     axis = int(a.get("axis", -1)) % rank
     g = ctx.b.mul(dy, node.input[1])
-    return [_standardize_grad(ctx, x, g, list(range(axis, rank)), float(a.get("epsilon", 1e-5))), *none[1:]]
+    return _standardize_grad(ctx, x, g, list(range(axis, rank)), float(a.get("epsilon", 1e-5)))
 
 
 def _per_channel(ctx: RuleContext, values: np.ndarray[Any, Any], rank: int) -> str:
@@ -79,28 +75,20 @@ def _per_channel(ctx: RuleContext, values: np.ndarray[Any, Any], rank: int) -> s
     return ctx.b.const(shaped, hint="norm_scale")
 
 
-@rule("InstanceNormalization")
-def instance_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    none: Grads = [None] * len(node.input)
-    if dy is None:
-        return none
+@input_rule("InstanceNormalization")
+def instance_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     _constant_affine(ctx, node)
     x = node.input[0]
     rank = len(ctx.shape(x))
     g = ctx.b.mul(dy, _per_channel(ctx, ctx.value(node.input[1], node), rank))
     eps = float(attrs(node).get("epsilon", 1e-5))
-    return [_standardize_grad(ctx, x, g, list(range(2, rank)), eps), *none[1:]]
+    return _standardize_grad(ctx, x, g, list(range(2, rank)), eps)
 
 
-@rule("GroupNormalization")
-def group_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("GroupNormalization")
+def group_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # Statistics per (sample, group): view x as [N, G, C/G·spatial]. The scale is per channel (opset 21;
     # onnx's checker refuses opset 18's per-group form).
-    dy = grads[0]
-    none: Grads = [None] * len(node.input)
-    if dy is None:
-        return none
     _constant_affine(ctx, node)
     a = attrs(node)
     x = node.input[0]
@@ -113,16 +101,13 @@ def group_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     dx = _standardize_grad(
         ctx, b.reshape(x, grouped), b.reshape(g, grouped), [2], float(a.get("epsilon", 1e-5))
     )
-    return [b.reshape(dx, xs), *none[1:]]
+    return b.reshape(dx, xs)
 
 
-@rule("LRN")
-def lrn(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("LRN")
+def lrn(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # y = x·s^(−β), s = bias + α/size·A(x²) with A the channel window sum (a banded [C, C] 1×1 Conv):
     # dx = dy·s^(−β) − (2αβ/size)·x·Aᵀ(dy·x·s^(−β−1)).
-    (dy,) = grads
-    if dy is None:
-        return [None]
     a = attrs(node)
     size = int(a["size"])
     alpha, beta, bias = float(a.get("alpha", 1e-4)), float(a.get("beta", 0.75)), float(a.get("bias", 1.0))
@@ -145,4 +130,4 @@ def lrn(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     direct = b.mul(dy, s_pow)
     inner = b.mul(b.mul(dy, x), b.op("Div", [s_pow, s]))
     cross = b.mul(b.mul(x, window(inner, band.T)), b.const(2.0 * alpha * beta / size))
-    return [b.op("Sub", [direct, cross], "lrn_grad")]
+    return b.op("Sub", [direct, cross], "lrn_grad")

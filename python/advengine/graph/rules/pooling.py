@@ -16,7 +16,7 @@ import onnxruntime as ort
 from onnx import helper
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
 from advengine.graph.rules.conv import resolve_pads
 
 
@@ -204,41 +204,31 @@ def _broadcast_back(ctx: RuleContext, node: onnx.NodeProto, t: str) -> str:
     return ctx.b.reshape(t, tuple(1 if i in axes else d for i, d in enumerate(xs)))
 
 
-@rule("ReduceMax", "ReduceMin")
-def reduce_extreme(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("ReduceMax", "ReduceMin")
+def reduce_extreme(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # Ties share the gradient evenly, like PyTorch's amax/amin.
-    (dy,) = grads
-    rest: Grads = [None] * (len(node.input) - 1)
-    if dy is None:
-        return [None, *rest]
     b, x = ctx.b, node.input[0]
     axes, _ = _reduce_axes(ctx, node)
     if not axes:
-        return [dy, *rest]
-    hit = b.op("Cast", [b.op("Equal", [x, _broadcast_back(ctx, node, node.output[0])])], to=1)
+        return dy
+    hit = b.op(
+        "Cast", [b.op("Equal", [x, _broadcast_back(ctx, node, node.output[0])])], to=onnx.TensorProto.FLOAT
+    )
     count = b.op("ReduceSum", [hit, b.ints(axes)], keepdims=1)
     share = b.op("Div", [_broadcast_back(ctx, node, dy), count])
-    return [b.mul(hit, share), *rest]
+    return b.mul(hit, share)
 
 
-@rule("ReduceL2")
-def reduce_l2(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("ReduceL2")
+def reduce_l2(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # y = ‖x‖: dx = dy·x / y, and 0 where y = 0 (PyTorch's norm subgradient).
-    (dy,) = grads
-    rest: Grads = [None] * (len(node.input) - 1)
-    if dy is None:
-        return [None, *rest]
     b, x = ctx.b, node.input[0]
     y = _broadcast_back(ctx, node, node.output[0])
     safe = b.op("Where", [b.op("Greater", [y, b.const(0.0)]), y, b.const(np.inf)])
-    return [b.mul(x, b.op("Div", [_broadcast_back(ctx, node, dy), safe])), *rest]
+    return b.mul(x, b.op("Div", [_broadcast_back(ctx, node, dy), safe]))
 
 
-@rule("ReduceSumSquare")
-def reduce_sum_square(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    rest: Grads = [None] * (len(node.input) - 1)
-    if dy is None:
-        return [None, *rest]
+@input_rule("ReduceSumSquare")
+def reduce_sum_square(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, x = ctx.b, node.input[0]
-    return [b.mul(b.mul(x, b.const(2.0)), _broadcast_back(ctx, node, dy)), *rest]
+    return b.mul(b.mul(x, b.const(2.0)), _broadcast_back(ctx, node, dy))

@@ -9,40 +9,26 @@ import math
 import numpy as np
 import onnx
 
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
 
 
-def _unary(grads: Grads) -> str | None:
-    (dy,) = grads
-    return dy
-
-
-@rule("Sqrt")
-def sqrt(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Sqrt")
+def sqrt(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # d√x = 1 / (2√x), read off the output.
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
     b = ctx.b
-    return [b.op("Div", [dy, b.mul(node.output[0], b.const(2.0))], "sqrt_grad")]
+    return b.op("Div", [dy, b.mul(node.output[0], b.const(2.0))], "sqrt_grad")
 
 
-@rule("Reciprocal")
-def reciprocal(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
+@input_rule("Reciprocal")
+def reciprocal(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, y = ctx.b, node.output[0]
-    return [b.op("Neg", [b.mul(dy, b.mul(y, y))], "reciprocal_grad")]
+    return b.op("Neg", [b.mul(dy, b.mul(y, y))], "reciprocal_grad")
 
 
-@rule("Abs")
-def abs_(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Abs")
+def abs_(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # Sign(0) = 0: the subgradient PyTorch uses.
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
-    return [ctx.b.mul(dy, ctx.b.op("Sign", [node.input[0]]))]
+    return ctx.b.mul(dy, ctx.b.op("Sign", [node.input[0]]))
 
 
 @rule("Pow")
@@ -80,21 +66,15 @@ def _normal_pdf(ctx: RuleContext, x: str) -> str:
     return b.mul(b.op("Exp", [half_sq]), b.const(1.0 / math.sqrt(2.0 * math.pi)))
 
 
-@rule("Erf")
-def erf(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
+@input_rule("Erf")
+def erf(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, x = ctx.b, node.input[0]
     dens = b.op("Exp", [b.op("Neg", [b.mul(x, x)])])
-    return [b.mul(dy, b.mul(dens, b.const(2.0 / math.sqrt(math.pi))))]
+    return b.mul(dy, b.mul(dens, b.const(2.0 / math.sqrt(math.pi))))
 
 
-@rule("Gelu")
-def gelu(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
+@input_rule("Gelu")
+def gelu(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, x = ctx.b, node.input[0]
     one = b.const(1.0)
     if str(attrs(node).get("approximate", "none")) == "tanh":
@@ -107,29 +87,23 @@ def gelu(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
         du = b.mul(b.op("Add", [one, b.mul(x2, b.const(3.0 * c))]), b.const(k))
         inner = b.mul(b.mul(x, b.op("Sub", [one, b.mul(t, t)])), du)
         slope = b.mul(b.op("Add", [b.op("Add", [one, t]), inner]), b.const(0.5))
-        return [b.mul(dy, slope)]
+        return b.mul(dy, slope)
     # y = x·Φ(x): dy/dx = Φ(x) + x·φ(x).
     cdf = b.mul(b.op("Add", [one, b.op("Erf", [b.mul(x, b.const(1.0 / math.sqrt(2.0)))])]), b.const(0.5))
     slope = b.op("Add", [cdf, b.mul(x, _normal_pdf(ctx, x))])
-    return [b.mul(dy, slope)]
+    return b.mul(dy, slope)
 
 
-@rule("Softplus")
-def softplus(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
-    return [ctx.b.mul(dy, ctx.b.op("Sigmoid", [node.input[0]]))]
+@input_rule("Softplus")
+def softplus(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    return ctx.b.mul(dy, ctx.b.op("Sigmoid", [node.input[0]]))
 
 
-@rule("Mish")
-def mish(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Mish")
+def mish(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # y = x·tanh(softplus x): dy/dx = t + x·σ(x)·(1 − t²).
-    dy = _unary(grads)
-    if dy is None:
-        return [None]
     b, x = ctx.b, node.input[0]
     t = b.op("Tanh", [b.op("Softplus", [x])])
     sech2 = b.op("Sub", [b.const(1.0), b.mul(t, t)])
     slope = b.op("Add", [t, b.mul(b.mul(x, b.op("Sigmoid", [x])), sech2)])
-    return [b.mul(dy, slope)]
+    return b.mul(dy, slope)
