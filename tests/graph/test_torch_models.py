@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import timm
 import torch
@@ -23,8 +24,6 @@ import torchvision
 from torch import nn
 
 from advengine.graph import compile_gradient_graph
-
-from .conftest import session
 
 Array = np.ndarray[Any, Any]
 BATCH = 2
@@ -49,7 +48,7 @@ def _small_head(model: nn.Module, attr: str, features: int) -> None:
 
 def _alexnet() -> nn.Module:
     m = torchvision.models.alexnet()
-    m.avgpool = nn.AdaptiveAvgPool2d((2, 2))  # the 6×6 pool needs 224-px inputs
+    m.avgpool = nn.AdaptiveAvgPool2d((2, 2))  # 96 px give 2×2 features; the 6×6 pool needs 224 px
     _small_head(m, "classifier", 256 * 4)
     return m
 
@@ -84,7 +83,7 @@ def _timm(name: str, **kw: Any) -> Callable[[], nn.Module]:
 
 #: family -> (constructor, input size)
 FAST: dict[str, tuple[Callable[[], nn.Module], int]] = {
-    "alexnet": (_alexnet, 64),
+    "alexnet": (_alexnet, 96),
     "vgg": (_vgg, 32),
     "resnet": (_tv("resnet18"), 32),
     "squeezenet": (_tv("squeezenet1_1"), 32),
@@ -160,7 +159,13 @@ def gradient_errors(build: Callable[[], nn.Module], size: int) -> tuple[float, f
     x = rng.random((BATCH, 3, size, size), dtype=np.float32)
     label = rng.integers(0, 1000, BATCH).astype(np.int64)
     compiled = compile_gradient_graph(proto, loss="ce", batch=BATCH)
-    (ours,) = session(compiled).run(["grad"], {"input": x, "label": label})
+    # Up to ORT's extended level: its NCHWc layout kernels (the `all` level) sum in another order, which
+    # moved one ReLU pre-activation of 3.7e-6 (MNASNet, these seeds) to the other side of the kink and
+    # that unit's gradient with it. This test checks the VJP rules, not kink luck.
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    sess = ort.InferenceSession(compiled.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    (ours,) = sess.run(["grad"], {"input": x, "label": label})
     g32 = torch_grad(model, x, label, torch.float32)
     g64 = torch_grad(model, x, label, torch.float64)
     return float(np.linalg.norm(ours - g64)), float(np.linalg.norm(g32 - g64))
