@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def dev_batch(size: int) -> Array:
     from advengine.data.images import to_model_input
 
     here = Path(__file__).resolve().parent.parent
-    x = to_model_input(load_dataset(here.parent / "shared" / "data" / "nips17_dev").head(BATCH).read_images())
+    data = os.environ.get("ADVENGINE_DEV_DATA") or here.parent / "shared" / "data" / "nips17_dev"
+    x = to_model_input(load_dataset(data).head(BATCH).read_images())
     if size != x.shape[-1]:
         r = bilinear_matrix(x.shape[-1], size)
         x = np.ascontiguousarray(r @ x @ r.T, dtype=np.float32)

@@ -158,13 +158,15 @@ def drive(models: list[str], rounds: int, steps: int) -> dict[str, Any]:
         runs: dict[str, list[dict[str, float]]] = {"ort": [], "torch": []}
         for _ in range(rounds):
             for side in ("ort", "torch"):
-                out = subprocess.run(
+                proc = subprocess.run(
                     [sys.executable, __file__, "--side", side, "--model", model, "--steps", str(steps)],
-                    check=True,
+                    check=False,
                     capture_output=True,
                     text=True,
-                ).stdout
-                runs[side].append(json.loads(out.strip().splitlines()[-1]))
+                )
+                if proc.returncode != 0:
+                    raise SystemExit(f"{side} side of {model} failed:\n{proc.stderr[-3000:]}")
+                runs[side].append(json.loads(proc.stdout.strip().splitlines()[-1]))
         summary = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in runs.items()}
         summary["speedup_wall"] = summary["torch"]["wall_ms_per_step"] / summary["ort"]["wall_ms_per_step"]
         summary["speedup_cpu"] = summary["torch"]["cpu_ms_per_step"] / summary["ort"]["cpu_ms_per_step"]

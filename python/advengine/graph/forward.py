@@ -12,6 +12,7 @@ import onnxruntime as ort
 from onnx import numpy_helper, version_converter
 
 from advengine.errors import GraphError, UnsupportedOpError
+from advengine.graph.names import tensor_names
 from advengine.graph.rules import CHECKS, RULES
 
 #: Opset of every compiled graph: the emitted ops use the input-tensor forms of Reduce*/Split/Pad.
@@ -244,6 +245,15 @@ def fold_shape_subgraphs(
         else:
             kept.append(node)
     if folded:
+        # Keep only initializers a remaining node (or an output) reads: the inner links of a folded
+        # chain and the constants that fed it are dead now (ORT would warn about each).
         del model.graph.node[:]
         model.graph.node.extend(kept)
-        model.graph.initializer.extend(folded)
+        used = {i for n in kept for i in n.input} | {o.name for o in model.graph.output}
+        for n in kept:  # names read inside If/Loop bodies
+            for a in n.attribute:
+                for sub in [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs):
+                    used |= tensor_names(sub)
+        live = [t for t in [*model.graph.initializer, *folded] if t.name in used]
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(live)

@@ -10,7 +10,8 @@ import onnx
 RESERVED = ("label", "seed", "x0", "eps", "alpha", "momentum", "mu", "loss", "grad", "x_next", "m_next")
 
 
-def _all_names(graph: onnx.GraphProto) -> set[str]:
+def tensor_names(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name ``graph`` mentions, subgraphs (If/Loop bodies) included."""
     names = {t for n in graph.node for t in [*n.input, *n.output] if t}
     names |= {i.name for i in graph.initializer}
     names |= {v.name for v in [*graph.input, *graph.output, *graph.value_info]}
@@ -19,7 +20,7 @@ def _all_names(graph: onnx.GraphProto) -> set[str]:
             for sub in (
                 [a.g, *a.graphs] if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) else []
             ):
-                names |= _all_names(sub)
+                names |= tensor_names(sub)
     return names
 
 
@@ -43,9 +44,9 @@ def rename_reserved(model: onnx.ModelProto, reserved: set[str], source: str) -> 
     """Renames, in place, every tensor of ``model`` whose name is in ``reserved``: the image input
     ``source`` becomes ``input`` (or ``input_1``, ...), any other tensor gets a ``.model`` suffix.
     Returns the mapping old → new (empty when nothing clashed)."""
-    taken = _all_names(model.graph) | reserved
+    taken = tensor_names(model.graph) | reserved
     mapping: dict[str, str] = {}
-    for name in sorted(_all_names(model.graph) & reserved):
+    for name in sorted(tensor_names(model.graph) & reserved):
         base = "input" if name == source else f"{name}.model"
         new, i = base, 0
         while new in taken:
@@ -58,4 +59,4 @@ def rename_reserved(model: onnx.ModelProto, reserved: set[str], source: str) -> 
     return mapping
 
 
-__all__ = ["RESERVED", "rename_reserved"]
+__all__ = ["RESERVED", "rename_reserved", "tensor_names"]

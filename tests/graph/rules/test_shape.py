@@ -245,3 +245,5 @@ def test_shape_subgraphs_are_folded_to_constants() -> None:
     compiled = compile_gradient_graph(model, batch=2)
     ops = {n.op_type for n in compiled.graph.node}
     assert not ops & {"Shape", "ConstantOfShape", "Range"}, ops
+    used = {i for n in compiled.graph.node for i in n.input}
+    assert not [t.name for t in compiled.graph.initializer if t.name not in used]  # no dead links
