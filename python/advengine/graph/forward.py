@@ -24,6 +24,15 @@ _FLOATS = {
     onnx.TensorProto.BFLOAT16,
 }
 _CONTROL_FLOW = {"If", "Loop", "Scan"}
+#: Ops whose outputs are sequences or optionals: an untyped graph output would be read as a tensor.
+_NON_TENSOR_OUTPUTS = {
+    "SplitToSequence",
+    "SequenceConstruct",
+    "SequenceEmpty",
+    "SequenceInsert",
+    "SequenceErase",
+    "Optional",
+}
 
 
 def image_input(model: onnx.ModelProto, name: str) -> onnx.ValueInfoProto:
@@ -183,6 +192,8 @@ def probe(
     exposed: list[str] = []
     seen = set(values)
     for node in m.graph.node:
+        if node.op_type in _NON_TENSOR_OUTPUTS:
+            continue
         for o in node.output:
             if o and o not in seen:
                 seen.add(o)
