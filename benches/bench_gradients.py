@@ -240,6 +240,18 @@ def peak_rss_of_this_process_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # non-Linux fallback
 
 
+def time_steps(runner: Any, steps: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds (all threads of this process) of ``steps`` steps after one warm-up step."""
+    runner.step()
+    times, cpu = [], []
+    for _ in range(steps):
+        t, c = time.perf_counter(), time.process_time()
+        runner.step()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return times, cpu
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="One side of the MI-FGSM step benchmark, in its own process.")
     p.add_argument("--side", choices=["ort", "torch"], required=True)
@@ -247,13 +259,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3)
     args = p.parse_args()
     runner: Any = OrtStep(args.model) if args.side == "ort" else TorchStep(args.model)
-    runner.step()
-    times, cpu = [], []
-    for _ in range(args.steps):
-        t, c = time.perf_counter(), time.process_time()
-        runner.step()
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
+    times, cpu = time_steps(runner, args.steps)
     rss_mib = peak_rss_of_this_process_mib()
     # CPU time (all threads) per image-step beside wall time: the shared 2-core machine is often loaded
     # by other jobs, which inflates wall time far more than CPU time.

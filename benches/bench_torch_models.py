@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advengine.graph import compile_gradient_graph
 from advengine.graph.cache import cached
 from advengine.models.locations import cache_dir
-from bench_gradients import ALPHA, BATCH, EPS, MU, THREADS, OrtStep, dev_batch, labels
+from bench_gradients import (
+    ALPHA,
+    BATCH,
+    EPS,
+    MU,
+    THREADS,
+    OrtStep,
+    dev_batch,
+    labels,
+    peak_rss_of_this_process_mib,
+    time_steps,
+)
 
 SIZE = 224
 MODELS = ("resnet50", "vit_s16")
@@ -132,16 +142,11 @@ class EagerStep:
 
 def one_side(side: str, model: str, steps: int) -> dict[str, float]:
     runner: Any = GraphStep(model) if side == "ort" else EagerStep(model)
-    runner.step()  # warm-up: first-run allocations, MLAS packing
-    times, cpu = [], []
-    for _ in range(steps):
-        t, c = time.perf_counter(), time.process_time()
-        runner.step()
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
+    times, cpu = time_steps(runner, steps)
     return {
         "wall_ms_per_step": round(statistics.median(times) * 1000, 1),
         "cpu_ms_per_step": round(statistics.median(cpu) * 1000, 1),
+        "peak_rss_mib": round(peak_rss_of_this_process_mib(), 1),
     }
 
 
