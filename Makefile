@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install dev test test-rust lint typecheck test-python bench clean sandbox-deps
+.PHONY: install dev test test-rust lint typecheck test-python bench clean sandbox-deps browser-deps
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -27,6 +27,7 @@ test-rust:
 lint: dev
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/lint-imports
 
 typecheck: dev
 	$(VENV)/bin/mypy
@@ -35,7 +36,12 @@ typecheck: dev
 sandbox-deps:
 	command -v bwrap >/dev/null || (apt-get update && apt-get install -y bubblewrap)
 
-test-python: dev sandbox-deps
+# The report test loads report.html in a real headless browser: Debian's Chromium and its driver.
+browser-deps:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && apt-get install -y chromium chromium-driver)
+
+test-python: dev sandbox-deps browser-deps
 	$(VENV)/bin/pytest tests
 
 # Everything CI checks, in order of speed.
@@ -46,4 +52,4 @@ bench: dev
 	cargo bench -p advengine-kernels
 
 clean:
-	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -13,22 +13,65 @@ import csv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
-from advengine.attacks import Attack, attack_class, attack_names, build_attack
-from advengine.competition.state import atomic_write_text
+from advengine.attacks import ATTACKS, Attack, build_attack
+from advengine.context import RunContext
 from advengine.data import Dataset, load_dataset
-from advengine.defenses import Defense, build_defense, defense_class, defense_names
+from advengine.defenses import DEFENSES, Defense, build_defense
 from advengine.errors import DatasetError, ParameterError
+from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
 from advengine.params import describe
+from advengine.registry import Component
+from advengine.seeds import derive_seed
 
 TARGET_CSV = "target_class.csv"
 #: Called after each batch with (images done, images in total).
 Progress = Callable[[int, int], None]
+
+
+class RunOptions(TypedDict, total=False):
+    """The keyword options :func:`run_attack` and :func:`run_defense` share; each may be left out."""
+
+    #: Source models (attacks) or classifiers (defenses); default: the entry's own.
+    models: Sequence[str]
+    #: Parameters by name, as text or values (the entry's params model checks them).
+    params: Mapping[str, Any] | None
+    seed: int
+    batch_size: int
+    #: Only the first N images.
+    limit: int | None
+    progress: Progress | None
+    log: Callable[[str], None] | None
+    #: ONNX Runtime settings; default: the environment's (:meth:`RunContext.from_env`).
+    context: RunContext | None
+
+
+_DEFAULTS: RunOptions = {
+    "models": (),
+    "params": None,
+    "seed": 0,
+    "batch_size": 25,
+    "limit": None,
+    "progress": None,
+    "log": None,
+    "context": None,
+}
+
+
+def _options(given: RunOptions) -> RunOptions:
+    o: RunOptions = {**_DEFAULTS, **given}
+    _check_batch_size(o["batch_size"], o["seed"])
+    return o
+
+
+def _dataset(data: str | Path, limit: int | None) -> Dataset:
+    dataset = load_dataset(Path(data))
+    return dataset if limit is None else dataset.head(limit)
 
 
 @dataclass
@@ -94,34 +137,31 @@ def _check_batch_size(batch_size: int, seed: int) -> None:
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def make_attack(name: str, params: Mapping[str, Any] | None = None, models: Sequence[str] = ()) -> Attack:
-    return build_attack(name, params, models)
+def _context(context: RunContext | None) -> RunContext:
+    # A caller that gives no context runs with the environment's settings (ADVENGINE_PROVIDERS, ...).
+    return context if context is not None else RunContext.from_env()
+
+
+def make_attack(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    models: Sequence[str] = (),
+    context: RunContext | None = None,
+) -> Attack[Any]:
+    return build_attack(name, params, models, _context(context))
 
 
 def run_attack(
-    name: str,
-    data: str | Path,
-    out: str | Path,
-    *,
-    eps: int,
-    models: Sequence[str] = (),
-    params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    batch_size: int = 25,
-    limit: int | None = None,
-    progress: Progress | None = None,
-    log: Callable[[str], None] | None = None,
+    name: str, data: str | Path, out: str | Path, *, eps: int, **options: Unpack[RunOptions]
 ) -> AttackRun:
     """Attacks every image of ``data`` (resumable) and writes the PNGs into ``out``."""
-    _check_batch_size(batch_size, seed)
-    attack = make_attack(name, params, models)
+    o = _options(options)
+    seed, batch_size, progress, log = o["seed"], o["batch_size"], o["progress"], o["log"]
+    attack = make_attack(name, o["params"], o["models"], o["context"])
     if isinstance(eps, bool) or not isinstance(eps, int) or not 0 <= eps <= 255:
         raise ParameterError(f"eps must be an integer in 0..255 pixels, got {eps!r}")
-    data_path = Path(data)
-    dataset = load_dataset(data_path)
-    if limit is not None:
-        dataset = dataset.head(limit)
-    targets = target_classes(data_path, dataset) if attack.track == "targeted" else None
+    dataset = _dataset(data, o["limit"])
+    targets = target_classes(Path(data), dataset) if attack.track == "targeted" else None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     run = AttackRun(name, eps, out_dir=out_dir)
@@ -141,8 +181,9 @@ def run_attack(
         part = dataset.take(idx)
         images = part.read_images()
         batch_targets = None if targets is None else targets[np.asarray(idx)]
-        # The seed is mixed with the batch's first index so batches draw different noise.
-        adv = attack(images, eps=eps, target_classes=batch_targets, seed=seed * 1_000_003 + idx[0])
+        # Each batch draws from its own seed, named by its first image, so batches differ.
+        batch_seed = derive_seed(seed, "attack", name, idx[0])
+        adv = attack(images, eps=eps, target_classes=batch_targets, seed=batch_seed)
         write_png_batch(adv, [out_dir / f"{i}.png" for i in part.image_ids])
         run.written.extend(part.image_ids)
         done += len(idx)
@@ -152,65 +193,51 @@ def run_attack(
 
 
 def run_defense(
-    name: str,
-    data: str | Path,
-    out_csv: str | Path,
-    *,
-    models: Sequence[str] = (),
-    params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    batch_size: int = 25,
-    limit: int | None = None,
-    progress: Progress | None = None,
-    log: Callable[[str], None] | None = None,
+    name: str, data: str | Path, out_csv: str | Path, **options: Unpack[RunOptions]
 ) -> dict[str, int]:
     """Labels every image of ``data`` and writes the NIPS17 CSV ``<ImageId>.png,<label>`` atomically."""
-    _check_batch_size(batch_size, seed)
-    defense: Defense = build_defense(name, params, models)
-    dataset = load_dataset(Path(data))
-    if limit is not None:
-        dataset = dataset.head(limit)
+    o = _options(options)
+    seed, progress, log = o["seed"], o["progress"], o["log"]
+    defense: Defense[Any] = build_defense(name, o["params"], o["models"], _context(o["context"]))
+    dataset = _dataset(data, o["limit"])
     if log is not None:
         log(f"{name}: classifying {len(dataset)} images → {out_csv}")
     labels: dict[str, int] = {}
-    for start, images in dataset.batches(batch_size):
-        got = defense(images, seed=seed * 1_000_003 + start)
+    for start, images in dataset.batches(o["batch_size"]):
+        got = defense(images, seed=derive_seed(seed, "defense", name, start))
         for image_id, label in zip(dataset.image_ids[start : start + len(images)], got, strict=True):
             labels[image_id] = int(label)
         if progress is not None:
             progress(len(labels), len(dataset))
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, "".join(f"{k}.png,{v}\n" for k, v in labels.items()))
+    atomic_write(out, "".join(f"{k}.png,{v}\n" for k, v in labels.items()))
     return labels
+
+
+def _listing(c: Component[Any], traits: dict[str, Any]) -> dict[str, Any]:
+    """One ``advengine list`` item: the name, the kind's own traits, description and parameters."""
+    return {"name": c.name, **traits, "description": c.doc, "params": describe(c.params_type, c.defaults)}
 
 
 def components() -> dict[str, list[dict[str, Any]]]:
     """Every registered attack and defense with its track, description and parameters."""
-    attacks = []
-    for n in attack_names():
-        cls = attack_class(n)
-        attacks.append(
-            {
-                "name": n,
-                "track": cls.track,
-                "needs_models": cls.needs_models,
-                "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
-                "params": describe(cls.params_type),
-            }
-        )
-    defenses = []
-    for n in defense_names():
-        dcls = defense_class(n)
-        defenses.append(
-            {
-                "name": n,
-                "randomized": dcls.randomized,
-                "description": (dcls.__doc__ or "").strip().splitlines()[0] if dcls.__doc__ else "",
-                "params": describe(dcls.params_type),
-            }
-        )
+    attacks = [
+        _listing(a, {"track": a.setting("track"), "needs_models": a.cls.needs_models})
+        for a in map(ATTACKS.get, ATTACKS.names())
+    ]
+    defenses = [
+        _listing(d, {"randomized": d.setting("randomized")}) for d in map(DEFENSES.get, DEFENSES.names())
+    ]
     return {"attacks": attacks, "defenses": defenses}
 
 
-__all__ = ["AttackRun", "components", "make_attack", "run_attack", "run_defense", "target_classes"]
+__all__ = [
+    "AttackRun",
+    "RunOptions",
+    "components",
+    "make_attack",
+    "run_attack",
+    "run_defense",
+    "target_classes",
+]

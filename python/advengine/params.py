@@ -1,128 +1,130 @@
 """Typed parameters for attacks and defenses.
 
-Each attack or defense declares its parameters as a frozen dataclass with the published defaults.
-:func:`parse_params` builds one from untyped input (a TOML table, CLI ``key=value`` pairs) and names
-the offending key in a :class:`~advengine.errors.ConfigError` when something does not fit.
+Each attack or defense declares its parameters as a frozen pydantic model with the published defaults;
+a preset registers the same model with other defaults (:mod:`advengine.registry`). :func:`parse_params`
+builds one from untyped input (a TOML table, CLI ``key=value`` strings) once, and a bad key or value is
+one :class:`~advengine.errors.ConfigError` naming the key (:func:`advengine.validation.explain`).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
+import operator
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from advengine.errors import ConfigError, ParameterError
+from pydantic import ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-P = TypeVar("P")
+from advengine.context import RunContext
+from advengine.validation import Strict, explain
+
+P = TypeVar("P", bound="Params")
 
 
-@dataclasses.dataclass(frozen=True)
-class Params:
-    """Base class of every parameter set (no fields)."""
+def _arms(hint: Any) -> tuple[Any, ...]:
+    """The types a field accepts: ``int | None`` → (int, NoneType)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.get_args(hint)
+    return (hint,)
 
 
-class Configured:
-    """Shared by attacks and defenses: a registry name, typed parameters and source models."""
+def _plain(hint: Any) -> Any:
+    """``hint`` without ``Annotated`` constraints, so ``advengine list`` shows ``float | None``."""
+    if typing.get_origin(hint) is typing.Annotated:
+        return _plain(typing.get_args(hint)[0])
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, (_plain(a) for a in typing.get_args(hint)))
+    return hint
 
-    name: ClassVar[str]
-    #: Parameter dataclass with the published defaults.
+
+class Params(Strict):
+    """Base class of every parameter set (no fields).
+
+    Values are converted the way a TOML file or a command line writes them ("5" → 5, "yes" → True,
+    "3, 4" → (3, 4)), but a boolean is never taken for a number.
+    """
+
+    unknown_kind: ClassVar[str] = "parameter"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name or ""]
+        arms = _arms(field.annotation)
+        if isinstance(value, bool) and bool not in arms and (int in arms or float in arms):
+            raise PydanticCustomError(
+                "int_type" if int in arms else "float_type", "a boolean is not a number"
+            )
+        if isinstance(value, str) and any(typing.get_origin(a) is tuple for a in arms):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+
+class Configured(Generic[P]):
+    """Shared by attacks and defenses: the registered name, typed parameters and source models."""
+
+    #: The parameter model (the registry validates params with it and this class's preset defaults).
     params_type: ClassVar[type[Params]] = Params
+    #: Attributes a registration may set per name (``register_preset`` keywords that are not params),
+    #: e.g. ``default_models=first_model``, an attack's ``track``.
+    settings: ClassVar[frozenset[str]] = frozenset({"default_models"})
 
-    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
-        self.params = params if params is not None else self.params_type()
-        if not isinstance(self.params, self.params_type):
-            raise ParameterError(f"{self.name}: params must be {self.params_type.__name__}")
-        self.models = tuple(models)
+    def __init__(
+        self,
+        params: P,
+        *,
+        name: str,
+        models: Sequence[str] = (),
+        context: RunContext | None = None,
+        **settings: Any,
+    ) -> None:
+        self.name = name
+        self.params = params
+        #: Where this instance makes its ONNX Runtime sessions (providers, threads, cache, device).
+        self.context = context if context is not None else RunContext()
+        for key, value in settings.items():
+            setattr(self, key, value)  # the registry checked every key against `settings`
+        #: The source models given, else the default of the registration or of the class.
+        self.models = tuple(models) or self.default_models()
+
+    def default_models(self) -> tuple[str, ...]:
+        return ()
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
-        models = f", models={list(self.models)!r}" if self.models else ""
-        return f"{type(self).__name__}({fields}{models})"
+        parts = [f"{k}={v!r}" for k, v in self.params.model_dump().items()]
+        if self.models:
+            parts.append(f"models={list(self.models)!r}")
+        return f"{self.name}({', '.join(parts)})"
 
 
-def _coerce(owner: str, key: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is typing.Literal:
-        choices = typing.get_args(hint)
-        if value not in choices:
-            raise ConfigError(f"{owner}: {key} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arm in typing.get_args(hint):
-            if arm is type(None):
-                if value is None:
-                    return None
-                continue
-            try:
-                return _coerce(owner, key, value, arm)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{owner}: {key} has an unsupported value {value!r}")
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{owner}: {key} must be a list, got {value!r}")
-        elem = args[0] if args else Any
-        return tuple(_coerce(owner, key, v, elem) for v in value)
-    if hint is bool:
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        if not isinstance(value, bool):
-            raise ConfigError(f"{owner}: {key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                raise ConfigError(f"{owner}: {key} must be an integer, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{owner}: {key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{owner}: {key} must be a number, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{owner}: {key} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{owner}: {key} must be a string, got {value!r}")
-        return value
-    return value
-
-
-def parse_params(cls: type[P], values: Mapping[str, Any], owner: str) -> P:
-    """Build ``cls`` (a Params dataclass) from ``values``; unknown keys and bad types are errors."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        known = ", ".join(sorted(fields)) or "none"
-        raise ConfigError(f"{owner}: unknown parameter {unknown[0]!r} (known: {known})")
-    kwargs = {k: _coerce(owner, k, v, hints[k]) for k, v in values.items()}
+def parse_params(
+    cls: type[P],
+    values: Mapping[str, Any],
+    owner: str,
+    defaults: Mapping[str, Any] | None = None,
+    prefix: Sequence[str | int] = (),
+) -> P:
+    """Build ``cls`` from ``values`` over ``defaults`` (a preset's); unknown keys and bad values are
+    one ConfigError that starts with ``owner`` and the key path ``prefix`` (where the params sit in a
+    file: ``("attacks", 2, "params")``)."""
     try:
-        obj = cls(**kwargs)
-    except ValueError as exc:
-        raise ConfigError(f"{owner}: {exc}") from None
-    return obj
+        return cls.model_validate({**(defaults or {}), **values})
+    except ValidationError as exc:
+        raise explain(exc, owner, prefix=prefix) from None
 
 
-def describe(cls: type[Params]) -> list[dict[str, str]]:
+def describe(cls: type[Params], defaults: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
     """Name, type and default of every parameter, for ``advengine list``."""
-    hints = typing.get_type_hints(cls)
     out = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        hint = hints[f.name]
+    for name, field in cls.model_fields.items():
+        default = (defaults or {}).get(name, field.default)
+        hint = _plain(field.annotation)
         type_name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-        out.append({"name": f.name, "type": type_name, "default": repr(default)})
+        out.append({"name": name, "type": type_name, "default": repr(default)})
     return out
+
+
+__all__ = ["Configured", "Params", "describe", "parse_params"]

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 
 from advengine.attacks import Attack, build_attack, from_model_output, to_model_input
-from advengine.attacks.base import ImagesF32, Labels
 from advengine.errors import ConfigError, ParameterError, ShapeError
+from advengine.params import Params
+from advengine.types import AttackTrack, ImagesF32, Labels
 
 
-class Wild(Attack):
+class Wild(Attack[Params]):
     """Ignores the budget on purpose: returns the inverted image."""
-
-    name = "wild"
 
     def run(
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
@@ -21,9 +20,8 @@ class Wild(Attack):
         return np.float32(1.0) - x
 
 
-class WildTargeted(Wild):
-    name = "wild-targeted"
-    track = "targeted"
+def wild(track: AttackTrack = "nontargeted") -> Wild:
+    return Wild(Params(), name="wild", track=track)
 
 
 @pytest.fixture
@@ -33,7 +31,7 @@ def images() -> np.ndarray:
 
 @pytest.mark.parametrize("eps", [0, 4, 16, 255])
 def test_budget_is_enforced(images: np.ndarray, eps: int) -> None:
-    adv = Wild()(images, eps=eps)
+    adv = wild()(images, eps=eps)
     assert adv.dtype == np.uint8
     assert adv.shape == images.shape
     assert int(np.abs(adv.astype(int) - images).max()) <= eps
@@ -55,23 +53,23 @@ def test_noop_and_random_noise(images: np.ndarray) -> None:
 
 def test_targeted_needs_targets(images: np.ndarray) -> None:
     with pytest.raises(ParameterError, match="targeted"):
-        WildTargeted()(images, eps=4)
+        wild("targeted")(images, eps=4)
     with pytest.raises(ParameterError, match=r"1\.\.1000"):
-        WildTargeted()(images, eps=4, target_classes=np.array([0, 1, 2]))
+        wild("targeted")(images, eps=4, target_classes=np.array([0, 1, 2]))
     with pytest.raises(ShapeError, match="3 integer labels"):
-        WildTargeted()(images, eps=4, target_classes=np.array([1, 2]))
-    WildTargeted()(images, eps=4, target_classes=np.array([1, 2, 1000]))
+        wild("targeted")(images, eps=4, target_classes=np.array([1, 2]))
+    wild("targeted")(images, eps=4, target_classes=np.array([1, 2, 1000]))
 
 
 @pytest.mark.parametrize("eps", [-1, 256, 2.0, True])
 def test_bad_eps(images: np.ndarray, eps: object) -> None:
     with pytest.raises(ParameterError, match="eps"):
-        Wild()(images, eps=eps)  # type: ignore[arg-type]
+        wild()(images, eps=eps)  # type: ignore[arg-type]
 
 
 def test_bad_images() -> None:
     with pytest.raises(ShapeError, match="uint8"):
-        Wild()(np.zeros((2, 4, 4, 3), np.float32), eps=1)  # type: ignore[arg-type]
+        wild()(np.zeros((2, 4, 4, 3), np.float32), eps=1)
 
 
 def test_unknown_attack_lists_known() -> None:
@@ -80,4 +78,5 @@ def test_unknown_attack_lists_known() -> None:
 
 
 def test_repr_shows_params() -> None:
-    assert repr(build_attack("noop")) == "Noop()"
+    assert repr(build_attack("noop")) == "noop()"
+    assert repr(build_attack("random-noise", models=["m"])) == "random-noise(models=['m'])"

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from advengine.attacks import attack_class, attack_names, build_attack
+from advengine.attacks import ATTACKS, build_attack
 from advengine.attacks.ensemble_eot import sangxia_schedule
 from advengine.attacks.gradient import IterativeAttack, MifgsmTargeted
 from advengine.errors import ConfigError, ParameterError
@@ -40,7 +40,7 @@ SMALL: dict[str, dict[str, Any]] = {
 }
 
 
-GRADIENT_ATTACKS = [n for n in attack_names() if n not in ("noop", "random-noise")]
+GRADIENT_ATTACKS = [n for n in ATTACKS.names() if n not in ("noop", "random-noise")]
 #: ε = 16 for every attack, plus ε = 4 where the attack branches on ε (TSAIL's targeted schedule).
 CASES = [(n, 16) for n in GRADIENT_ATTACKS] + [("fgsm", 4), ("mifgsm-targeted", 4)]
 
@@ -132,20 +132,31 @@ def test_unknown_source_model_is_named() -> None:
         build_attack("fgsm", {}, ("no-such-model",))
 
 
+def _iterative(name: str) -> IterativeAttack[Any]:
+    return ATTACKS.build_as(IterativeAttack, name)
+
+
 def test_published_defaults() -> None:
-    mi = attack_class("mifgsm")
-    p = mi.params_type()
-    assert (p.iterations, p.mu, p.direction) == (10, 1.0, "mean-abs")  # type: ignore[attr-defined]
-    ti = attack_class("tifgsm").params_type()
-    assert (ti.ti_size, ti.ti_nsig) == (15, 3.0)  # type: ignore[attr-defined]
-    it = attack_class("iter-target-class").params_type()
-    assert (it.iterations, it.step) == (20, 1.0)  # type: ignore[attr-defined]
+    p = _iterative("mifgsm").params
+    assert (p.iterations, p.mu, p.direction) == (10, 1.0, "mean-abs")
+    ti = _iterative("tifgsm").params
+    assert (ti.ti_size, ti.ti_nsig) == (15, 3.0)
+    it = _iterative("iter-target-class")
+    assert (it.params.iterations, it.params.step, it.track, it.models) == (20, 1.0, "targeted", LITE0)
     assert len(sangxia_schedule()) == 19
-    assert attack_class("cross-iterative").params_type().iterations == 2  # type: ignore[attr-defined]
+    assert _iterative("cross-iterative").params.iterations == 2
+    pgd = _iterative("pgd")
+    assert (pgd.params.step_scale, pgd.params.random_start, pgd.track) == (2.5, True, "nontargeted")
+    assert pgd.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+
+
+def test_presets_of_one_class_keep_their_own_names() -> None:
+    assert repr(build_attack("fgsm")).startswith("fgsm(iterations=1, ")
+    assert type(build_attack("fgsm")) is type(build_attack("pgd")) is IterativeAttack
 
 
 def test_mifgsm_targeted_schedule_depends_on_eps() -> None:
-    attack = MifgsmTargeted()
+    attack = ATTACKS.build_as(MifgsmTargeted, "mifgsm-targeted")
     assert attack.schedule(16 / 255) == (20, pytest.approx(16 / 255 / 12))
     assert attack.schedule(4 / 255) == (40, pytest.approx(4 / 255 / 28))
     assert attack.source(16).key.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
@@ -154,7 +165,6 @@ def test_mifgsm_targeted_schedule_depends_on_eps() -> None:
 
 
 def test_difgsm_reference_schedule() -> None:
-    attack = attack_class("difgsm")()
-    assert isinstance(attack, IterativeAttack)
+    attack = _iterative("difgsm")
     assert attack.schedule(16 / 255)[0] == 20
     assert attack.schedule(4 / 255)[0] == 5

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from advengine.cli import main
-from advengine.data import load_dataset, sample_dataset_dir
+from advengine.data import sample_dataset_dir
 from advengine.kernels import read_png_batch
 
 Capsys = pytest.CaptureFixture[str]
-
-
-@pytest.fixture(autouse=True)
-def _no_debug(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
-
-
-@pytest.fixture
-def plain_dir(tmp_path: Path) -> Path:
-    """Three sample images as a plain dir of PNGs (no CSV), the NIPS17 attack input layout."""
-    ds = load_dataset(sample_dataset_dir()).head(3)
-    d = tmp_path / "input"
-    d.mkdir()
-    for p in ds.image_paths:
-        shutil.copy(p, d / p.name)
-    return d
 
 
 def _linf(a_dir: Path, b_dir: Path) -> int:

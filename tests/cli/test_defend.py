@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from advengine.cli import main
-from advengine.data import load_dataset, sample_dataset_dir
 
 Capsys = pytest.CaptureFixture[str]
-
-
-@pytest.fixture(autouse=True)
-def _no_debug(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
-
-
-@pytest.fixture
-def plain_dir(tmp_path: Path) -> Path:
-    ds = load_dataset(sample_dataset_dir()).head(3)
-    d = tmp_path / "input"
-    d.mkdir()
-    for p in ds.image_paths:
-        shutil.copy(p, d / p.name)
-    return d
 
 
 def test_defend_writes_the_nips17_csv(plain_dir: Path, tmp_path: Path, capsys: Capsys) -> None:

@@ -57,9 +57,17 @@ def _eval(*args: str) -> list[str]:
     return [sys.executable, "-m", "advengine", "eval", *args]
 
 
+def _run(*args: str, timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _eval(*args), env=_env(), capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
 def _env() -> dict[str, str]:
-    # The fake plugin lives in the checkout's tests package, so the workers need it on their path.
-    return {**os.environ, "PYTHONPATH": str(REPO), "ADVENGINE_DEBUG": ""}
+    # The fake plugin lives in the checkout's tests package, so the workers need it on their path; the
+    # checkout's package goes first so that it is the code under test, whatever the venv installed.
+    path = os.pathsep.join((str(REPO / "python"), str(REPO)))
+    return {**os.environ, "PYTHONPATH": path, "ADVENGINE_DEBUG": ""}
 
 
 def _scores(results: dict[str, Any]) -> list[Any]:
@@ -73,14 +81,7 @@ def _scores(results: dict[str, Any]) -> list[Any]:
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     whole = tmp_path / "whole"
-    done = subprocess.run(
-        _eval("--config", str(cfg), "--out", str(whole), "--json"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    done = _run("--config", str(cfg), "--out", str(whole), "--json")
     assert done.returncode == 0, done.stderr
     expected = json.loads(done.stdout)
 
@@ -100,36 +101,17 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None
     assert len(list(records.glob("*.json"))) < 4, "the run finished before it could be killed"
     assert not (cut / "results.json").exists()
 
-    refused = subprocess.run(
-        _eval("--config", str(cfg), "--out", str(cut)),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = _run("--config", str(cfg), "--out", str(cut), timeout=None)
     assert refused.returncode == 1
     assert "add --resume" in refused.stderr
 
-    resumed = subprocess.run(
-        _eval("--config", str(cfg), "--out", str(cut), "--resume", "--json"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    resumed = _run("--config", str(cfg), "--out", str(cut), "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr
     assert _scores(json.loads(resumed.stdout)) == _scores(expected)
     assert _scores(json.loads((cut / "results.json").read_text())) == _scores(expected)
 
-    other = subprocess.run(
-        _eval("--config", str(cfg), "--out", str(cut), "--resume", "--batch-size", "4"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    other = _run("--config", str(cfg), "--out", str(cut), "--resume", "--batch-size", "4", timeout=None)
     assert other.returncode == 1
     assert other.stderr.strip().splitlines()[-1].startswith("error: --resume:")
 
@@ -178,9 +160,11 @@ def test_flags_override_and_human_summary(
     assert "score 1.0000" in captured.out
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"]["images"] == 4
+    assert (out / "report.html").is_file()  # every run ends with its report
     assert [b["eps"] for b in results["batches"]] == [4]
     assert "attacks: 3 of 3 pieces to run" in captured.err
-    assert os.environ["ADVENGINE_PROVIDERS"] == "CPUExecutionProvider"  # for in-process pieces
+    # The providers reach the in-process pieces in a RunContext, not through the environment.
+    assert "ADVENGINE_PROVIDERS" not in os.environ
 
 
 def test_retry_failed_flag_redoes_the_crashed_piece(

@@ -27,21 +27,8 @@ def test_compile_writes_a_runnable_graph_and_caches_it(
     net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out" / "grad.onnx"
-    args = [
-        "graph",
-        "compile",
-        str(net_file),
-        str(out),
-        "--loss",
-        "cw",
-        "--kappa",
-        "2",
-        "--batch",
-        "3",
-        "--size",
-        "16",
-        "--json",
-    ]
+    args = ["graph", "compile", str(net_file), str(out)]
+    args += ["--loss", "cw", "--kappa", "2", "--batch", "3", "--size", "16", "--json"]
     assert main(args) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["cache_hit"] is False

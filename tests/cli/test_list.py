@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from advengine.attacks import attack_names
+from advengine.attacks import ATTACKS
 from advengine.cli import main
-from advengine.defenses import defense_names
+from advengine.defenses import DEFENSES
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -21,8 +21,8 @@ def _no_debug(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_list_names_every_attack_and_defense(capsys: Capsys) -> None:
     assert main(["list", "--json"]) == 0
     catalogue = json.loads(capsys.readouterr().out)
-    assert [a["name"] for a in catalogue["attacks"]] == attack_names()
-    assert [d["name"] for d in catalogue["defenses"]] == defense_names()
+    assert [a["name"] for a in catalogue["attacks"]] == ATTACKS.names()
+    assert [d["name"] for d in catalogue["defenses"]] == DEFENSES.names()
     mi = next(a for a in catalogue["attacks"] if a["name"] == "mifgsm")
     assert {"name": "mu", "type": "float", "default": "1.0"} in mi["params"]
     assert main(["list"]) == 0

@@ -117,7 +117,7 @@ def test_register_bad_manifest_is_one_line(capsys: pytest.CaptureFixture[str], t
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": 1, "name": "x"}')
     assert main(["models", "register", str(bad)]) == 1
-    assert "field 'labels' must be an object (missing)" in _one_line_error(capsys.readouterr().err)
+    assert "bad.json: missing field 'labels'" in _one_line_error(capsys.readouterr().err)
 
 
 def test_import_then_verify_and_list(env: Path, capsys: pytest.CaptureFixture[str], dev_dir: Path) -> None:

@@ -14,16 +14,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "submissions" / "samples"
 
 
 def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
-    args = [
-        "submissions",
-        "validate",
-        str(SAMPLES / "noop_attack"),
-        "--images",
-        "2",
-        "--json",
-        "--sandbox",
-        "bwrap",
-    ]
+    args = ["submissions", "validate", str(SAMPLES / "noop_attack")]
+    args += ["--images", "2", "--json", "--sandbox", "bwrap"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is True

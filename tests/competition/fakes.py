@@ -3,106 +3,75 @@ in spawned workers too: ``plugins = ["tests.competition.fakes"]``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from advengine.attacks import Attack, register
-from advengine.attacks.base import ImagesF32, ImagesU8, Labels
+from advengine.attacks import Attack, register_preset
+from advengine.attacks.baselines import sign_noise
 from advengine.data import load_dataset
 from advengine.defenses import Defense
 from advengine.defenses import register as register_defense
 from advengine.params import Params
+from advengine.types import ImagesF32, ImagesU8, Labels
 
 
-@register
-class Shift(Attack):
-    """Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary."""
-
-    name = "fake-shift"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        return np.clip(x + np.float32(0.5), 0.0, 1.0).astype(np.float32)
-
-
-@register
-class Crash(Attack):
-    name = "fake-crash"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        raise RuntimeError("fake attack crashed on purpose")
-
-
-@register
-class Hang(Attack):
-    name = "fake-hang"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        time.sleep(3600)
-        return x
-
-
-@register
-class Stubborn(Attack):
-    """Ignores SIGTERM, so only the SIGKILL after the grace period stops it."""
-
-    name = "fake-stubborn"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        time.sleep(3600)
-        return x
-
-
-@dataclasses.dataclass(frozen=True)
-class SlowParams(Params):
+class FakeParams(Params):
+    #: fake-slow's pause before it answers.
     seconds: float = 0.5
-
-
-@register
-class Slow(Attack):
-    """Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run."""
-
-    name = "fake-slow"
-    params_type = SlowParams
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        assert isinstance(self.params, SlowParams)
-        time.sleep(self.params.seconds)
-        signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=x.shape)
-        return np.clip(x + np.float32(eps) * signs, 0.0, 1.0).astype(np.float32)
-
-
-@register
-class Exit(Attack):
-    """Kills its own worker process, as a segfault would."""
-
-    name = "fake-exit"
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        os._exit(3)
-
-
-@dataclasses.dataclass(frozen=True)
-class FlakyParams(Params):
-    #: Created by the first call, which then fails; later calls see it and succeed.
+    #: Created by the first call of a flaky fake, which then fails; later calls see it and succeed.
     marker: str = ""
+
+
+Script = Callable[[FakeParams, ImagesF32, float, np.random.Generator], ImagesF32]
+
+
+class Scripted(Attack[FakeParams]):
+    """A fake attack whose run() is the ``script`` of its registration: script(params, x, ε, rng)."""
+
+    params_type = FakeParams
+    settings = Attack.settings | {"script"}
+    script: Script
+
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        return self.script(self.params, x, eps, rng)
+
+
+def _shift(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    return np.clip(x + np.float32(0.5), 0.0, 1.0).astype(np.float32)
+
+
+def _crash(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    raise RuntimeError("fake attack crashed on purpose")
+
+
+def _hang(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    time.sleep(3600)
+    return x
+
+
+def _stubborn(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return _hang(p, x, eps, rng)
+
+
+def _exit(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    os._exit(3)
+
+
+def _identity(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    return x
+
+
+def _slow(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    time.sleep(p.seconds)
+    return sign_noise(x, eps, rng)
 
 
 def _fail_once(marker: str, what: str) -> None:
@@ -112,48 +81,39 @@ def _fail_once(marker: str, what: str) -> None:
         raise RuntimeError(f"fake {what} failed once on purpose")
 
 
-@register
-class Flaky(Attack):
-    """Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer)."""
-
-    name = "fake-flaky"
-    params_type = FlakyParams
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        assert isinstance(self.params, FlakyParams)
-        _fail_once(self.params.marker, "attack")
-        return x
+def _flaky(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    _fail_once(p.marker, "attack")
+    return x
 
 
-@register
-class TargetNoop(Attack):
-    name = "fake-target-noop"
-    track = "targeted"
+#: Adds a constant far beyond any ε, so every stored pixel sits on the ε-ball's boundary.
+register_preset("fake-shift", Scripted, script=_shift)
+register_preset("fake-crash", Scripted, script=_crash)
+register_preset("fake-hang", Scripted, script=_hang)
+#: Ignores SIGTERM, so only the SIGKILL after the grace period stops it.
+register_preset("fake-stubborn", Scripted, script=_stubborn)
+#: Kills its own worker process, as a segfault would.
+register_preset("fake-exit", Scripted, script=_exit)
+register_preset("fake-target-noop", Scripted, script=_identity, track="targeted")
+#: Random ±ε noise after a pause: slow enough for a kill -9 to land mid-run.
+register_preset("fake-slow", Scripted, script=_slow)
+#: Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer).
+register_preset("fake-flaky", Scripted, script=_flaky)
 
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        return x
 
-
-@dataclasses.dataclass(frozen=True)
 class ConstantParams(Params):
     label: int = 1
 
 
 @register_defense
-class Constant(Defense):
+class Constant(Defense[ConstantParams]):
     name = "fake-constant"
     params_type = ConstantParams
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        assert isinstance(self.params, ConstantParams)
         return np.full(len(images), self.params.label, dtype=np.int64)
 
 
-@dataclasses.dataclass(frozen=True)
 class OracleParams(Params):
     dataset: str = ""
     #: With ``target = true`` it answers the target class instead (a defense every targeted attack fools).
@@ -161,7 +121,7 @@ class OracleParams(Params):
 
 
 @register_defense
-class Oracle(Defense):
+class Oracle(Defense[OracleParams]):
     """Knows the answer: labels each image with the true label (or target class) of the nearest clean
     image in L∞ (among the dataset's first 16, all tests use), which is its source for any ε ≤ 16."""
 
@@ -171,7 +131,6 @@ class Oracle(Defense):
     _cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        assert isinstance(self.params, OracleParams)
         if self._cache is None:
             ds = load_dataset(Path(self.params.dataset)).head(16)
             answers = ds.target_classes if self.params.target else ds.true_labels
@@ -186,7 +145,19 @@ class Oracle(Defense):
 
 
 @register_defense
-class DefenseCrash(Defense):
+class DefenseFlaky(Defense[FakeParams]):
+    """Crashes on its first piece only, then answers the constant label 1."""
+
+    name = "fake-defense-flaky"
+    params_type = FakeParams
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        _fail_once(self.params.marker, "defense")
+        return np.ones(len(images), dtype=np.int64)
+
+
+@register_defense
+class DefenseCrash(Defense[Params]):
     name = "fake-defense-crash"
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
@@ -194,20 +165,7 @@ class DefenseCrash(Defense):
 
 
 @register_defense
-class DefenseFlaky(Defense):
-    """Crashes on its first piece only, then answers the constant label 1."""
-
-    name = "fake-defense-flaky"
-    params_type = FlakyParams
-
-    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
-        assert isinstance(self.params, FlakyParams)
-        _fail_once(self.params.marker, "defense")
-        return np.ones(len(images), dtype=np.int64)
-
-
-@register_defense
-class Pid(Defense):
+class Pid(Defense[Params]):
     """Answers with its process id (capped into the label range): shows which worker ran it."""
 
     name = "fake-pid"

@@ -9,7 +9,7 @@ import pytest
 from tests.competition.conftest import FAKES
 
 from advengine.competition import load_config, parse_config
-from advengine.competition.plugins import ENV
+from advengine.env import PLUGINS as ENV
 from advengine.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tests.competition.conftest import MakeConfig, oracle
 
-from advengine.competition import eps_schedule, run_competition
+from advengine.competition import PieceId, Results, eps_schedule, run_competition
 from advengine.data import load_dataset
 from advengine.errors import ConfigError
 from advengine.kernels import read_png_batch
@@ -28,15 +28,12 @@ class Recorder:
     def stage(self, name: str, total: int, done: int) -> None:
         return None
 
-    def piece(self, piece_id: str, status: str, seconds: float) -> None:
-        self.pieces.append((piece_id, status))
+    def piece(self, piece: PieceId, status: str, seconds: float) -> None:
+        self.pieces.append((str(piece), status))
 
 
-def _scores(results: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
-    return [
-        (x["name"], x["score"], x["raw_score"], x["worst_score"])
-        for x in results["attacks"] + results["defenses"]
-    ]
+def _scores(results: Results) -> list[tuple[str, Any, Any, Any]]:
+    return [(x.name, x.score, x.raw_score, x.worst_score) for x in results.attacks + results.defenses]
 
 
 def test_eps_schedule() -> None:
@@ -53,23 +50,23 @@ def test_crashing_attack_and_defense(make_config: MakeConfig, sample_dir: str, t
         defenses=[oracle(sample_dir), {"name": "fake-defense-crash"}, {"name": "fake-constant"}],
     )
     results = run_competition(cfg, tmp_path / "run")
-    by = {x["name"]: x for x in results["attacks"] + results["defenses"]}
-    assert [(x["name"], x["track"]) for x in results["exclusions"]] == [
+    by = {x.name: x for x in results.attacks + results.defenses}
+    assert [(x.name, x.track) for x in results.exclusions] == [
         ("fake-crash", "nontargeted"),
         ("fake-defense-crash", "defense"),
     ]
     crash = by["fake-crash"]
-    assert crash["excluded"]
-    assert crash["images_produced"] == 0
-    assert crash["pieces"] == {"ok": 0, "crashed": 2, "timeout": 0}
-    assert "fake attack crashed on purpose" in crash["errors"][0]
+    assert crash.excluded
+    assert crash.images_produced == 0
+    assert crash.pieces == {"ok": 0, "crashed": 2, "timeout": 0}
+    assert "fake attack crashed on purpose" in crash.errors[0]
     assert not (tmp_path / "run" / "adv" / "fake-crash").exists()
-    assert by["fake-defense-crash"]["excluded"]
+    assert by["fake-defense-crash"].excluded
     # Defenses are scored on noop only (8 images); attacks only by the two working defenses.
-    assert by["fake-oracle"]["score"] == 1.0
-    assert by["fake-oracle"]["raw_score"] == 8
-    assert by["noop"]["raw_score"] == 8  # the constant label 1 is nobody's true label
-    assert by["noop"]["score"] == pytest.approx(8 / 16)
+    assert by["fake-oracle"].score == 1.0
+    assert by["fake-oracle"].raw_score == 8
+    assert by["noop"].raw_score == 8  # the constant label 1 is nobody's true label
+    assert by["noop"].score == pytest.approx(8 / 16)
     leaderboard = (tmp_path / "run" / "leaderboard.md").read_text()
     assert "fake-defense-crash (defense): labelled 0 of 8 adversarial images" in leaderboard
 
@@ -81,7 +78,7 @@ def test_stored_images_are_within_their_batch_eps(
     results = run_competition(cfg, tmp_path / "run")
     ds = load_dataset(Path(sample_dir)).head(16)
     clean = ds.read_images().astype(int)
-    eps_of = {b["index"]: b["eps"] for b in results["batches"]}
+    eps_of = {b.index: b.eps for b in results.batches}
     assert sorted(eps_of.values()) == [4, 8, 12, 16]
     for attack in ("fake-shift", "random-noise"):
         paths = [tmp_path / "run" / "adv" / attack / f"{i}.png" for i in ds.image_ids]
@@ -162,7 +159,7 @@ def test_resume_redoes_only_unfinished_pieces(
         "defense/fake-constant/clean/b0000",
     ]
     assert _scores(again) == _scores(first)
-    assert again["defenses"][1]["clean_accuracy"] == first["defenses"][1]["clean_accuracy"]
+    assert again.defenses[1].clean_accuracy == first.defenses[1].clean_accuracy
 
 
 def test_retry_failed_redoes_only_crashed_pieces(
@@ -177,10 +174,10 @@ def test_retry_failed_redoes_only_crashed_pieces(
     )
     out = tmp_path / "run"
     first = run_competition(cfg, out)
-    by = {x["name"]: x for x in first["attacks"] + first["defenses"]}
-    assert by["fake-flaky"]["pieces"] == {"ok": 1, "crashed": 1, "timeout": 0}
-    assert by["fake-flaky"]["excluded"]
-    assert by["fake-defense-flaky"]["excluded"] is False  # its failed piece was on the clean images
+    by = {x.name: x for x in first.attacks + first.defenses}
+    assert by["fake-flaky"].pieces == {"ok": 1, "crashed": 1, "timeout": 0}
+    assert by["fake-flaky"].excluded
+    assert by["fake-defense-flaky"].excluded is False  # its failed piece was on the clean images
     clean_piece = out / "pieces" / "defense" / "fake-defense-flaky" / "clean" / "b0000.json"
     assert json.loads(clean_piece.read_text())["status"] == "crashed"
     # A plain resume keeps failures final: nothing runs and the scores stay.
@@ -196,11 +193,11 @@ def test_retry_failed_redoes_only_crashed_pieces(
         "defense/fake-oracle/fake-flaky/b0000",
     ]
     assert {s for _, s in rec.pieces} == {"ok"}
-    by = {x["name"]: x for x in again["attacks"] + again["defenses"]}
-    assert by["fake-flaky"]["pieces"] == {"ok": 2, "crashed": 0, "timeout": 0}
-    assert not by["fake-flaky"]["excluded"]
-    assert again["exclusions"] == []
+    by = {x.name: x for x in again.attacks + again.defenses}
+    assert by["fake-flaky"].pieces == {"ok": 2, "crashed": 0, "timeout": 0}
+    assert not by["fake-flaky"].excluded
+    assert again.exclusions == []
     assert json.loads(clean_piece.read_text())["status"] == "ok"
     # fake-flaky is a noop once it works, so it now scores exactly as noop does.
-    assert by["fake-flaky"]["raw_score"] == by["noop"]["raw_score"]
-    assert by["fake-flaky"]["score"] == by["noop"]["score"]
+    assert by["fake-flaky"].raw_score == by["noop"].raw_score
+    assert by["fake-flaky"].score == by["noop"].score

@@ -8,30 +8,31 @@ from pathlib import Path
 import numpy as np
 from tests.competition.conftest import FAKES, MakeConfig, oracle
 
-from advengine.competition import Job, Outcome, ProcessExecutor, run_competition
-from advengine.competition.config import Entry
+from advengine.competition import Job, Outcome, PieceId, ProcessExecutor, run_competition
 from advengine.competition.pieces import AttackInputs, DefenseInputs, Inputs
+from advengine.params import Params
+from advengine.types import BuiltinEntry, Entry
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
 
 
 def _attack(name: str) -> Entry:
-    return Entry(track="nontargeted", name=name, label=name)
+    return BuiltinEntry(track="nontargeted", name=name, label=name, params=Params())
 
 
-def _job(piece_id: str, entry: Entry) -> Job:
+def _job(name: str, entry: Entry) -> Job:
     def load() -> Inputs:
         if entry.track == "defense":
             return DefenseInputs(IMAGES, 0)
         return AttackInputs(IMAGES, 4, None, 0)
 
-    return Job(piece_id, entry, load)
+    return Job(PieceId("defense" if entry.track == "defense" else "attack", name, 0), entry, load)
 
 
 def _run(executor: ProcessExecutor, jobs: list[Job]) -> dict[str, Outcome]:
     got: dict[str, Outcome] = {}
     try:
-        executor.run(jobs, lambda job, outcome: got.__setitem__(job.piece_id, outcome))
+        executor.run(jobs, lambda job, outcome: got.__setitem__(job.piece.entry, outcome))
     finally:
         executor.close()
     return got
@@ -63,7 +64,7 @@ def test_timeout_crash_and_death_are_contained() -> None:
 
 def test_workers_stay_warm() -> None:
     # Two pieces of the same entry on one worker: the same process (the pid is the label it returns).
-    entry = Entry(track="defense", name="fake-pid", label="pid")
+    entry = BuiltinEntry(track="defense", name="fake-pid", label="pid", params=Params())
     got = _run(ProcessExecutor(1, plugins=(FAKES,)), [_job("a", entry), _job("b", entry)])
     pids = {int(got[k].value[0]) for k in ("a", "b")}
     assert len(pids) == 1
@@ -81,8 +82,8 @@ def test_hanging_attack_is_scored_as_missing(
     )
     ex = ProcessExecutor(2, time_limit=cfg.time_limit, grace=1.0, plugins=cfg.plugins)
     results = run_competition(cfg, tmp_path / "run", executor=ex)
-    hang = next(a for a in results["attacks"] if a["name"] == "fake-hang")
-    assert hang["pieces"] == {"ok": 0, "crashed": 0, "timeout": 1}
-    assert hang["excluded"]
-    assert hang["images_produced"] == 0
-    assert results["defenses"][0]["score"] == 1.0  # scored on noop alone
+    hang = next(a for a in results.attacks if a.name == "fake-hang")
+    assert hang.pieces == {"ok": 0, "crashed": 0, "timeout": 1}
+    assert hang.excluded
+    assert hang.images_produced == 0
+    assert results.defenses[0].score == 1.0  # scored on noop alone

@@ -68,35 +68,35 @@ def test_run_scores_match_hand_computation(
         ],
     )
     results = run_competition(cfg, tmp_path / "run")
-    assert results["mode"] == mode
-    by = {x["name"]: x for x in results["attacks"] + results["defenses"]}
+    assert results.mode == mode
+    by = {x.name: x for x in results.attacks + results.defenses}
     # Defense raw = correct answers over 3 attacks × 8 images: oracle 24, target oracle 0, constant 3.
-    assert [by[d]["raw_score"] for d in ("fake-oracle", "target-oracle", "fake-constant")] == [24, 0, 3]
+    assert [by[d].raw_score for d in ("fake-oracle", "target-oracle", "fake-constant")] == [24, 0, 3]
     # Non-targeted raw = misclassifications over 3 defenses: 0 + 8 + 7 = 15 for each attack.
-    assert by["noop"]["raw_score"] == by["fake-shift"]["raw_score"] == 15
+    assert by["noop"].raw_score == by["fake-shift"].raw_score == 15
     # Targeted raw = target hits: only the target oracle, 8.
-    assert by["fake-target-noop"]["raw_score"] == 8
+    assert by["fake-target-noop"].raw_score == 8
     if mode == "paper":
-        assert by["fake-oracle"]["score"] == 1.0
-        assert by["fake-constant"]["score"] == pytest.approx(3 / 24)
-        assert by["noop"]["score"] == pytest.approx(15 / 24)
-        assert by["fake-target-noop"]["score"] == pytest.approx(8 / 24)
+        assert by["fake-oracle"].score == 1.0
+        assert by["fake-constant"].score == pytest.approx(3 / 24)
+        assert by["noop"].score == pytest.approx(15 / 24)
+        assert by["fake-target-noop"].score == pytest.approx(8 / 24)
     else:
-        assert [by[n]["score"] for n in ("fake-oracle", "fake-constant", "noop", "fake-target-noop")] == [
+        assert [by[n].score for n in ("fake-oracle", "fake-constant", "noop", "fake-target-noop")] == [
             24,
             3,
             15,
             8,
         ]
     # Worst case: the constant defense is right once per attack only on the ε=4 batch (image 0).
-    assert by["fake-constant"]["worst_score"] == pytest.approx(1 / 8)
-    assert by["noop"]["worst_score"] == 0.0  # the oracle is never fooled
-    assert by["fake-target-noop"]["worst_score"] == 0.0
-    assert results["exclusions"] == []
+    assert by["fake-constant"].worst_score == pytest.approx(1 / 8)
+    assert by["noop"].worst_score == 0.0  # the oracle is never fooled
+    assert by["fake-target-noop"].worst_score == 0.0
+    assert results.exclusions == []
     # Per ε: image 0 is in the ε=4 batch, so the constant defense is right 3 times out of 12 there.
-    eps4 = next(p for p in results["per_eps"] if p["eps"] == 4)
+    eps4 = next(p for p in results.per_eps if p.eps == 4)
     expected = 3 if mode == "original" else 3 / 12
-    assert eps4["defenses"]["fake-constant"] == pytest.approx(expected)
+    assert eps4.defenses["fake-constant"] == pytest.approx(expected)
     # The original toolkit's files carry the same numbers.
     out = tmp_path / "run"
     assert (out / "accuracy_on_attacks.csv").read_text().splitlines() == [
@@ -109,7 +109,7 @@ def test_run_scores_match_hand_computation(
     assert ranking[0] == "DefenseName,Score"
     assert [r.split(",")[0] for r in ranking[1:]] == ["fake-oracle", "fake-constant", "target-oracle"]
     on_disk = json.loads((out / "results.json").read_text())
-    assert on_disk["attacks"] == results["attacks"]
+    assert on_disk["attacks"] == results.to_json()["attacks"]
 
 
 def _reference(

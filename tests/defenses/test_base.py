@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advengine.attacks.base import ImagesU8, Labels
 from advengine.defenses import Defense
 from advengine.errors import ShapeError
+from advengine.params import Params
+from advengine.types import ImagesU8, Labels
 
 
-class Constant(Defense):
-    name = "constant"
-
+class Constant(Defense[Params]):
     def __init__(self, value: object) -> None:
-        super().__init__()
+        super().__init__(Params(), name="constant")
         self.value = value
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:

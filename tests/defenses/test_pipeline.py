@@ -10,7 +10,7 @@ import pytest
 
 from advengine.attacks import build_attack
 from advengine.data import load_dataset, sample_dataset_dir
-from advengine.defenses import build_defense, defense_class, defense_names
+from advengine.defenses import DEFENSES, build_defense
 from advengine.defenses.pipeline import PAD_GRAY, PipelineDefense, resize_pad_nearest
 from advengine.errors import ConfigError, ParameterError
 
@@ -21,16 +21,23 @@ Sample = tuple[U8, npt.NDArray[np.int64], npt.NDArray[np.int64]]
 LITE0 = ("efficientnet-lite0",)
 
 
+def pipeline(
+    name: str, params: dict[str, Any] | None = None, models: tuple[str, ...] = ()
+) -> PipelineDefense:
+    return DEFENSES.build_as(PipelineDefense, name, params, models)
+
+
 def test_presets_are_registered_with_their_published_defaults() -> None:
     assert {"pipeline", "ensemble", "median", "random-resize-pad", "resize", "jpeg", "bit-depth"} <= set(
-        defense_names()
+        DEFENSES.names()
     )
-    rrp = defense_class("random-resize-pad")
+    assert DEFENSES.get("random-resize-pad").setting("randomized")
+    rrp = pipeline("random-resize-pad")
     assert rrp.randomized
-    p = rrp.params_type()
-    assert (p.draws, p.flip_prob, p.pad_extra) == (30, 0.5, 31)  # type: ignore[attr-defined]
-    assert defense_class("median").params_type().transforms == ("median:2",)  # type: ignore[attr-defined]
-    assert defense_class("ensemble").params_type().fusion == "prob"  # type: ignore[attr-defined]
+    assert (rrp.params.draws, rrp.params.flip_prob, rrp.params.pad_extra) == (30, 0.5, 31)
+    assert pipeline("median").params.transforms == ("median:2",)
+    assert not pipeline("median").randomized
+    assert pipeline("ensemble").params.fusion == "prob"
     ens = build_defense("ensemble")
     assert ens.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
@@ -47,8 +54,7 @@ def test_resize_pad_is_nearest_on_gray() -> None:
 
 def test_randomised_defense_is_deterministic_per_seed(sample8: Sample) -> None:
     images = sample8[0][:2]
-    d = build_defense("random-resize-pad", {"draws": 2}, LITE0)
-    assert isinstance(d, PipelineDefense)
+    d = pipeline("random-resize-pad", {"draws": 2}, LITE0)
     a = d.probabilities(images, np.random.default_rng(5))
     b = d.probabilities(images, np.random.default_rng(5))
     c = d.probabilities(images, np.random.default_rng(6))
@@ -87,10 +93,8 @@ def test_defenses_resist_transfer_better_than_the_plain_model(
     _, labels, _ = sample8
     rng = np.random.default_rng(0)
     plain = build_defense("classifier", {}, LITE0)
-    plain_p = build_defense("pipeline", {}, LITE0)
-    assert isinstance(plain_p, PipelineDefense)
-    defended = build_defense(name, params, LITE0)
-    assert isinstance(defended, PipelineDefense)
+    plain_p = pipeline("pipeline", {}, LITE0)
+    defended = pipeline(name, params, LITE0)
     ce_plain = true_label_ce(np.log(plain_p.probabilities(transfer_adv, rng)).astype(np.float32), labels)
     ce_defended = true_label_ce(np.log(defended.probabilities(transfer_adv, rng)).astype(np.float32), labels)
     assert ce_defended < ce_plain, f"{name}: true-label CE {ce_defended:.3f} >= plain {ce_plain:.3f}"

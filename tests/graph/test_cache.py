@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from advengine.graph import compile_gradient_graph
-from advengine.graph.cache import cached, graph_cache_dir, save_atomic
+from advengine.graph.cache import cached, graph_cache_dir
 
 from .conftest import tiny_mobilenet
 
@@ -40,14 +40,14 @@ def test_cache_builds_once_and_keys_on_content_and_options(
     assert p4 != p1
 
 
-def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
-    target = tmp_path / "g" / "out.onnx"
+def test_failed_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADVENGINE_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "m.onnx"
+    onnx.save(tiny_mobilenet(np.random.default_rng(0)), str(src))
 
-    class Boom:
-        def SerializeToString(self) -> bytes:  # noqa: N802  (protobuf's name)
-            raise RuntimeError("disk full")
+    def boom() -> onnx.ModelProto:
+        raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        save_atomic(Boom(), target)  # type: ignore[arg-type]
-    assert not target.exists()
-    assert list(target.parent.iterdir()) == []
+        cached([src], {"loss": "ce"}, boom)
+    assert not graph_cache_dir().exists() or list(graph_cache_dir().iterdir()) == []

@@ -138,5 +138,5 @@ def test_bad_manifest_in_model_path_is_reported(
     (tmp_path / "mp").mkdir()
     (tmp_path / "mp" / "broken.json").write_text('{"schema": 1}')
     monkeypatch.setenv("ADVENGINE_MODEL_PATH", str(tmp_path / "mp"))
-    with pytest.raises(ModelError, match=r"broken\.json: field 'name' must be"):
+    with pytest.raises(ModelError, match=r"broken\.json: missing field 'name'"):
         list_models()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 import uuid
@@ -16,7 +15,9 @@ from advengine.competition import load_config, parse_config, run_competition
 from advengine.data import load_dataset, sample_dataset_dir
 from advengine.errors import ConfigError
 from advengine.kernels import read_png_batch
-from advengine.submissions.roster import add_submissions, content_digest, settings_of
+from advengine.submissions.adapter import settings_of
+from advengine.submissions.roster import add_submissions, content_digest
+from advengine.types import SandboxSettings, SubmissionEntry
 
 from .conftest import SAMPLES, CopySample
 
@@ -36,9 +37,11 @@ def test_entries_take_track_and_name_from_the_submission(tmp_path: Path) -> None
     assert [e.label for e in cfg.attacks] == ["noop"]
     (targeted,) = cfg.targeted_attacks
     assert (targeted.label, targeted.track, targeted.name) == ("targeted_attack", "targeted", "submission")
-    assert targeted.submission == str((SAMPLES / "targeted_attack").resolve())
+    assert isinstance(targeted, SubmissionEntry)
+    assert targeted.path == str((SAMPLES / "targeted_attack").resolve())
     (defense,) = cfg.defenses
-    assert (defense.label, defense.params["nproc"]) == ("my-defense", 8)
+    assert isinstance(defense, SubmissionEntry)
+    assert (defense.label, defense.settings.nproc) == ("my-defense", 8)
     assert defense.to_json()["submission"].endswith("defense")
 
 
@@ -49,7 +52,9 @@ def test_config_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         cfg = load_config(conf)
     finally:
         conf.unlink()
-    assert cfg.attacks[0].submission == str((SAMPLES / "noop_attack").resolve())
+    entry = cfg.attacks[0]
+    assert isinstance(entry, SubmissionEntry)
+    assert entry.path == str((SAMPLES / "noop_attack").resolve())
 
 
 @pytest.mark.parametrize(
@@ -59,7 +64,10 @@ def test_config_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         ({"path": str(SAMPLES / "defense"), "sandbox": "chroot"}, "sandbox must be one of"),
         ({"path": str(SAMPLES / "defense"), "nproc": 0}, "nproc must be a positive integer"),
         ({"path": str(SAMPLES / "defense"), "colour": 1}, "colour is not a known key"),
-        ({"path": str(SAMPLES / "defense"), "label": "a b"}, "label 'a b' must be letters"),
+        (
+            {"path": str(SAMPLES / "defense"), "label": "a b"},
+            r"submissions\[0\]\.label must be letters.*got 'a b'",
+        ),
         ({}, r"submissions\[0\].path must be"),
     ],
 )
@@ -72,7 +80,9 @@ def test_add_submissions(copy_sample: CopySample) -> None:
     base = parse_config({"attacks": [{"name": "noop"}]})
     cfg = add_submissions(base, [copy_sample("defense")], builtins=False, sandbox="unsafe-none")
     assert cfg.attacks == ()
-    assert cfg.defenses[0].params["sandbox"] == "unsafe-none"
+    added = cfg.defenses[0]
+    assert isinstance(added, SubmissionEntry)
+    assert added.settings.sandbox == "unsafe-none"
     with pytest.raises(ConfigError, match="--no-builtins leaves no roster"):
         add_submissions(base, [], builtins=False)
     src = copy_sample("noop_attack")
@@ -81,7 +91,14 @@ def test_add_submissions(copy_sample: CopySample) -> None:
 
 
 def test_time_limit_leaves_room_for_the_grace() -> None:
-    s = settings_of({**LIMITS, "fsize_mb": 4, "time_limit": 500.0})
+    entry = SubmissionEntry(
+        track="defense",
+        label="d",
+        path="/d",
+        digest="x",
+        settings=SandboxSettings.model_validate({**LIMITS, "fsize_mb": 4}),
+    )
+    s = settings_of(entry.for_run(500.0, "/run/logs"))
     assert (s.time_limit, s.grace) == (488.0, 10.0)
     assert s.limits.memory_bytes == 1024 << 20
 
@@ -115,21 +132,21 @@ def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySampl
         results = run_competition(cfg, tmp_path / "run")
         with pytest.raises(TimeoutError):
             listener.accept()
-    attacks = {a["name"]: a for a in results["attacks"]}
+    attacks = {a.name: a for a in results.attacks}
     for good in ("builtin-noop", "noop_attack", "random_noise_attack", "targeted_attack"):
-        assert attacks[good]["images_produced"] == 4, good
-        assert attacks[good]["pieces"]["ok"] == 1
-    errors = {name: " ".join(attacks[name]["errors"]) for name in attacks}
+        assert attacks[good].images_produced == 4, good
+        assert attacks[good].pieces["ok"] == 1
+    errors = {name: " ".join(attacks[name].errors) for name in attacks}
     assert "ConnectionRefusedError" in errors["net_attack"]
     assert "exited with code 3" in errors["escape_attack"]
     assert "MemoryError" in errors["memhog_attack"]
     assert "killed after" in errors["forkbomb_attack"]
     assert "killed after" in errors["hang_attack"]
     for bad in ("net_attack", "escape_attack", "forkbomb_attack", "memhog_attack", "hang_attack"):
-        assert attacks[bad]["images_produced"] == 0
+        assert attacks[bad].images_produced == 0
     # The submitted defense labelled the clean images and each produced adversarial batch.
-    (defense,) = results["defenses"]
-    assert defense["name"] == "defense"
+    (defense,) = results.defenses
+    assert defense.name == "defense"
     clean = load_dataset(sample_dataset_dir()).read_images(0, 4)
     record = json.loads((tmp_path / "run/pieces/defense/defense/noop_attack/b0000.json").read_text())
     assert record["labels"] == [1 + int(img.mean() * 10) % 1000 for img in clean]
@@ -139,8 +156,8 @@ def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySampl
     logs = tmp_path / "run/logs/attack/hang_attack/b0000"
     assert json.loads((logs / "run.json").read_text())["status"] == "timeout"
     assert "targeted 4 images" in (tmp_path / "run/logs/attack/targeted_attack/b0000/stdout.txt").read_text()
-    resumed = run_competition(dataclasses.replace(cfg), tmp_path / "run", resume=True)
-    assert resumed["attacks"] == results["attacks"]
+    resumed = run_competition(cfg.model_copy(), tmp_path / "run", resume=True)
+    assert resumed.attacks == results.attacks
 
 
 def test_digest_follows_the_contents(copy_sample: CopySample) -> None:
@@ -153,4 +170,5 @@ def test_digest_follows_the_contents(copy_sample: CopySample) -> None:
     (path / "noop.py").chmod(0o755)
     assert content_digest(path) != changed
     entry = parse_config({"submissions": [{"path": str(path)}]}).attacks[0]
-    assert entry.params["digest"] == content_digest(path)
+    assert isinstance(entry, SubmissionEntry)
+    assert entry.digest == content_digest(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from advengine.errors import SubmissionError
 from advengine.submissions import Settings, load_submission, parse_defense_csv, run_attack, run_defense
-from advengine.submissions.runner import MISSING
+from advengine.submissions.runner import MISSING, process_tree
 
 from .conftest import CopySample
 
@@ -237,3 +239,19 @@ def test_docker_path_with_a_fake_engine(
         "/output_images",
         "12",
     ]
+
+
+def test_process_tree_lists_descendants_parents_first() -> None:
+    proc = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(process_tree(proc.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        tree = process_tree(proc.pid)
+        assert tree[0].pid == proc.pid
+        assert sorted(p.name() for p in tree[1:]) == ["sleep", "sleep"]
+    finally:
+        for p in reversed(process_tree(proc.pid)):
+            p.kill()
+        proc.wait()
+    assert process_tree(proc.pid) == []

@@ -4,16 +4,21 @@ from advengine.attacks import baselines as _baselines  # noqa: F401  (registers 
 from advengine.attacks import ensemble_eot as _ensemble_eot  # noqa: F401
 from advengine.attacks import gradient as _gradient  # noqa: F401
 from advengine.attacks import transfer as _transfer  # noqa: F401
-from advengine.attacks.base import Attack, Track, from_model_output, to_model_input
-from advengine.attacks.registry import attack_class, attack_names, build_attack, register
+from advengine.attacks.base import ATTACKS, Attack, Track
+from advengine.data.images import from_model_output, to_model_input
+
+#: Plugins register their attacks with these (a class with a ``name``, or a preset of one).
+register = ATTACKS.register
+register_preset = ATTACKS.register_preset
+build_attack = ATTACKS.build
 
 __all__ = [
+    "ATTACKS",
     "Attack",
     "Track",
-    "attack_class",
-    "attack_names",
     "build_attack",
     "from_model_output",
     "register",
+    "register_preset",
     "to_model_input",
 ]

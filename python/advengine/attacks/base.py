@@ -10,55 +10,27 @@ cannot trust what ``run`` returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal, final
+from typing import Any, ClassVar, final
 
 import numpy as np
-import numpy.typing as npt
 
+from advengine.data.checks import check_images, check_labels
+from advengine.data.images import from_model_output, to_model_input
 from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
-from advengine.params import Configured
+from advengine.params import Configured, P
+from advengine.registry import Registry
+from advengine.types import AttackTrack, ImagesF32, ImagesU8, Labels
 
-Track = Literal["nontargeted", "targeted"]
-ImagesU8 = npt.NDArray[np.uint8]
-ImagesF32 = npt.NDArray[np.float32]
-Labels = npt.NDArray[np.int64]
-
-
-def to_model_input(images: ImagesU8) -> ImagesF32:
-    """uint8 NHWC 0..255 → float32 NCHW [0, 1]."""
-    x: ImagesF32 = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
-    x /= np.float32(255.0)
-    return x
+Track = AttackTrack
 
 
-def from_model_output(x: ImagesF32) -> ImagesU8:
-    """float32 NCHW [0, 1] → uint8 NHWC, rounding half to even (no truncation bias)."""
-    scaled = np.rint(np.clip(np.nan_to_num(x, nan=0.0), 0.0, 1.0) * np.float32(255.0))
-    return np.ascontiguousarray(scaled.astype(np.uint8).transpose(0, 2, 3, 1))
+class Attack(Configured[P], ABC):
+    """Base class of every built-in attack; ``P`` is its params model."""
 
-
-def check_images(images: Any, name: str = "images") -> ImagesU8:
-    arr = np.asarray(images)
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
-        raise ShapeError(f"{name} must be uint8 [n, h, w, 3], got {arr.dtype.name} {list(arr.shape)}")
-    return np.ascontiguousarray(arr)
-
-
-def check_labels(labels: Any, n: int, name: str) -> Labels:
-    arr = np.asarray(labels)
-    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ShapeError(f"{name} must be {n} integer labels, got {arr.dtype.name} {list(arr.shape)}")
-    if n and (arr.min() < 1 or arr.max() > 1000):
-        raise ParameterError(f"{name} must be TF-Slim labels in 1..1000, got {arr.min()}..{arr.max()}")
-    return arr.astype(np.int64)
-
-
-class Attack(Configured, ABC):
-    """Base class of every built-in attack."""
-
-    #: Registry name, e.g. ``"mifgsm"``.
-    track: ClassVar[Track] = "nontargeted"
+    settings = Configured.settings | {"track"}
+    #: The track it competes in (a preset may register the class for the other one).
+    track: AttackTrack = "nontargeted"
     #: Whether :meth:`run` needs source models (gradient attacks do, noise baselines do not).
     needs_models: ClassVar[bool] = False
 
@@ -85,7 +57,7 @@ class Attack(Configured, ABC):
         adv = self.run(x, float(eps) / 255.0, targets, rng)
         if adv.shape != x.shape:
             raise ShapeError(f"{self.name} returned shape {list(adv.shape)}, expected {list(x.shape)}")
-        out = from_model_output(adv.astype(np.float32, copy=False))
+        out = from_model_output(adv)
         return clip_linf(out, clean, int(eps), out=out)
 
     @abstractmethod
@@ -93,3 +65,7 @@ class Attack(Configured, ABC):
         self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
     ) -> ImagesF32:
         """Adversarial float32 NCHW images in [0, 1] for clean ``x``; ``eps`` is in [0, 1] units."""
+
+
+#: Every registered attack by name (``advengine.attacks.register`` / ``register_preset`` add to it).
+ATTACKS: Registry[Attack[Any]] = Registry("attack")

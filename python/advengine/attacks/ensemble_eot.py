@@ -16,14 +16,14 @@ falling linearly from .1E to .04E (19 steps).
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from advengine.attacks.augment import random_affine
-from advengine.attacks.base import ImagesF32, Labels
-from advengine.attacks.gradient import GradientParams, IterativeAttack, project
-from advengine.attacks.registry import register
+from advengine.attacks.base import ATTACKS
+from advengine.attacks.gradient import GradientParams, IterationState, IterativeAttack
 from advengine.attacks.sources import IMAGE_SIDE, Source, get_source
 
 
@@ -36,63 +36,45 @@ def sangxia_schedule() -> list[tuple[float, float]]:
     return out
 
 
-@dataclasses.dataclass(frozen=True)
 class EnsembleEotParams(GradientParams):
     #: Scale σ of the random affine augmentation (0.02 published; 0 disables EOT).
-    aug_scale: float = 0.02
+    aug_scale: Annotated[float, Field(ge=0)] = 0.02
     #: Augmented gradient draws summed per step.
-    samples: int = 1
+    samples: Annotated[int, Field(ge=1)] = 1
     #: Multiply the noise of the schedule (0 disables the noise).
-    noise_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.aug_scale < 0:
-            raise ValueError(f"aug_scale must be non-negative, got {self.aug_scale}")
-        if self.samples < 1:
-            raise ValueError(f"samples must be at least 1, got {self.samples}")
-        if self.noise_scale < 0:
-            raise ValueError(f"noise_scale must be non-negative, got {self.noise_scale}")
+    noise_scale: Annotated[float, Field(ge=0)] = 1.0
 
 
-@register
-class EnsembleEot(IterativeAttack):
+class EnsembleEot(IterativeAttack[EnsembleEotParams]):
     """Sangxia Huang's EOT ensemble: 19 sign steps over 3 phases, random affine EOT, noise."""
 
-    name = "ensemble-eot"
     params_type = EnsembleEotParams
 
     def source(self, eps_px: int) -> Source:
         # Fusion at loss level: Σ wᵢ CE(softmax(zᵢ)), i.e. the sum of the members' gradients.
-        return get_source(self.models, self.gp.weights, fusion="loss", loss=self.head())
+        return get_source(
+            self.models, self.params.weights, fusion="loss", loss=self.head(), context=self.context
+        )
 
-    def iterate(
-        self,
-        src: Source,
-        x0: ImagesF32,
-        y: Labels,
-        eps: float,
-        iterations: int,
-        step: float,
-        rng: np.random.Generator,
-    ) -> ImagesF32:
-        p = self.params
-        assert isinstance(p, EnsembleEotParams)
-        x = x0.copy()
+    def iterate(self, state: IterationState) -> None:
+        """The published three-phase schedule replaces ``iterations`` and ``step``."""
+        p, eps, rng = self.params, state.eps, state.rng
         for step_mul, noise_mul in sangxia_schedule():
             noise = noise_mul * p.noise_scale * eps
             if noise > 0:
-                x = project(x + rng.normal(0.0, noise, size=x.shape).astype(np.float32), x0, eps)
-            total = np.zeros_like(x)
+                state.move(rng.normal(0.0, noise, size=state.x.shape).astype(np.float32))
+            total = np.zeros_like(state.x)
             for _ in range(p.samples):
                 if p.aug_scale > 0:
-                    warp = random_affine(len(x), IMAGE_SIDE, p.aug_scale, rng)
-                    _, g = src.grad(warp.apply(x), y)
-                    total += warp.adjoint(g, x.shape)
+                    warp = random_affine(len(state.x), IMAGE_SIDE, p.aug_scale, rng)
+                    _, g = state.source.grad(warp.apply(state.x), state.y)
+                    total += warp.adjoint(g, state.x.shape)
                 else:
-                    total += src.grad(x, y)[1]
-            x = project(x + np.float32(step_mul * eps) * np.sign(total).astype(np.float32), x0, eps)
-        return x
+                    total += state.source.grad(state.x, state.y)[1]
+            state.move(np.float32(step_mul * eps) * np.sign(total).astype(np.float32))
+
+
+ATTACKS.register_preset("ensemble-eot", EnsembleEot)
 
 
 __all__ = ["EnsembleEot", "EnsembleEotParams", "sangxia_schedule"]

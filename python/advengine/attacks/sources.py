@@ -11,18 +11,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from advengine.context import RunContext
 from advengine.errors import ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, make_session
-from advengine.models import ensure_onnx, list_models
+from advengine.models import check_models, ensure_onnx, list_models
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
 IMAGE_SIDE = 299
@@ -35,14 +36,6 @@ F32 = npt.NDArray[np.float32]
 def zoo_models() -> tuple[str, ...]:
     """Every model of the zoo, sorted by name (the default source roster)."""
     return tuple(list_models())
-
-
-def providers_from_env() -> list[str] | None:
-    # Imported lazily: the defense package imports the attack package (for its array contract).
-    from advengine.defenses.classifier import providers_from_env as from_env
-
-    found = from_env()
-    return list(found) if found else None
 
 
 def normalised_weights(models: Sequence[str], weights: Sequence[float] | None) -> tuple[float, ...]:
@@ -65,6 +58,8 @@ class SourceKey:
     fusion: str
     loss: str
     kappa: float
+    #: The run's session settings: sources of two contexts are two sources.
+    context: RunContext = field(default_factory=RunContext)
 
 
 class Source:
@@ -77,7 +72,7 @@ class Source:
         self._lock = threading.Lock()
 
     def _paths(self) -> list[Any]:
-        return [ensure_onnx(m) for m in self.key.models]
+        return [ensure_onnx(m, cache_root=self.key.context.cache_dir) for m in self.key.models]
 
     def _gradient_model(self, batch: int) -> GradientModel:
         with self._lock:
@@ -107,8 +102,8 @@ class Source:
                     batch=batch,
                 )
 
-            path, _ = cached(paths, options, build)
-            model = GradientModel(path, providers=providers_from_env())
+            path, _ = cached(paths, options, build, k.context.cache_dir)
+            model = GradientModel(path, context=k.context)
             self._grads[batch] = model
             return model
 
@@ -123,7 +118,7 @@ class Source:
         with self._lock:
             if self._forward is None:
                 spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, IMAGE_SIDE)
-                self._forward = (make_session(spec.model, providers=providers_from_env()), spec.logits)
+                self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
         parts = [
@@ -171,17 +166,19 @@ def get_source(
     fusion: str = "logit",
     loss: str = "ce",
     kappa: float = 0.0,
+    context: RunContext | None = None,
 ) -> Source:
-    """The (memoised, LRU) source ensemble of ``models`` with this loss head."""
-    known = set(list_models())
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        raise ParameterError(f"unknown source model {unknown[0]!r}; known models: {', '.join(sorted(known))}")
-    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa))
+    """The (memoised, LRU) source ensemble of ``models`` with this loss head, whose sessions run in
+    ``context``."""
+    check_models(models, "", "source model")
+    ctx = context if context is not None else RunContext()
+    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa), ctx)
     if loss == "ce-targeted":
         # A thin view of the memoised ce source, made per call: it holds no session, so it takes no
         # place among the live sources and always wraps the ce source that is live now.
-        return NegatedSource(key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa))
+        return NegatedSource(
+            key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa, context=ctx)
+        )
     with _SOURCES_LOCK:
         src = _SOURCES.get(key)
         if src is None:

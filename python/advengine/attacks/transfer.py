@@ -8,47 +8,30 @@ the two steps can use the whole budget.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from advengine.attacks.base import ImagesF32, Labels
-from advengine.attacks.gradient import GradientParams, IterativeAttack, project
-from advengine.attacks.registry import register
-from advengine.attacks.sources import Source, get_source
+from advengine.attacks.base import ATTACKS
+from advengine.attacks.gradient import GradientParams, IterationState, IterativeAttack
+from advengine.attacks.sources import get_source
 
 
-@dataclasses.dataclass(frozen=True)
-class CrossIterativeParams(GradientParams):
-    iterations: int = 2
-    step_scale: float = 2.0
-
-
-@register
-class CrossIterative(IterativeAttack):
+class CrossIterative(IterativeAttack[GradientParams]):
     """I-FGSM alternating source models step by step (labels: the ensemble's clean prediction)."""
 
-    name = "cross-iterative"
-    params_type = CrossIterativeParams
-
-    def iterate(
-        self,
-        src: Source,
-        x0: ImagesF32,
-        y: Labels,
-        eps: float,
-        iterations: int,
-        step: float,
-        rng: np.random.Generator,
-    ) -> ImagesF32:
-        x = x0.copy()
-        for t in range(iterations):
-            member = get_source(
-                (self.models[t % len(self.models)],), None, loss=self.head(), kappa=self.gp.kappa
-            )
-            g = self.gradient(member, x, y, rng)
-            x = project(x + np.float32(step) * np.sign(g).astype(np.float32), x0, eps)
-        return x
+    def step(self, state: IterationState) -> None:
+        """A sign step on the gradient of one member: step t uses model t mod K."""
+        member = get_source(
+            (self.models[state.t % len(self.models)],),
+            None,
+            loss=self.head(),
+            kappa=self.params.kappa,
+            context=self.context,
+        )
+        g = self.gradient(member, state.x, state.y, state.rng)
+        state.move(np.float32(state.step) * np.sign(g).astype(np.float32))
 
 
-__all__ = ["CrossIterative", "CrossIterativeParams"]
+ATTACKS.register_preset("cross-iterative", CrossIterative, iterations=2, step_scale=2.0)
+
+
+__all__ = ["CrossIterative"]

@@ -8,12 +8,14 @@ traceback is shown only with ``ADVENGINE_DEBUG=1``.
 from __future__ import annotations
 
 from advengine.cli import attack as _attack  # noqa: F401  (registers the command)
+from advengine.cli import config as _config  # noqa: F401  (registers the command group)
 from advengine.cli import data as _data  # noqa: F401  (registers the command group)
 from advengine.cli import defend as _defend  # noqa: F401  (registers the command)
 from advengine.cli import eval as _eval  # noqa: F401  (registers the command)
 from advengine.cli import graph as _graph  # noqa: F401  (registers the command group)
 from advengine.cli import list as _list  # noqa: F401  (registers the command)
 from advengine.cli import models as _models  # noqa: F401  (registers the command group)
+from advengine.cli import report as _report  # noqa: F401  (registers the command)
 from advengine.cli import submissions as _submissions  # noqa: F401  (registers the command group)
 from advengine.cli._app import app
 from advengine.cli._errors import run_main

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
-from rich.console import Console
 
+from advengine.cli._options import stderr_console
+from advengine.env import debug_enabled
 from advengine.errors import AdvEngineError
 
 #: Exit codes: 1 for errors the user can fix, 70 (EX_SOFTWARE) for bugs, 130 for Ctrl-C.
@@ -15,17 +14,13 @@ EXIT_BUG = 70
 EXIT_INTERRUPT = 130
 
 
-def debug_enabled() -> bool:
-    return os.environ.get("ADVENGINE_DEBUG", "").strip() not in ("", "0", "false", "no")
-
-
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
 
 def run_main(app: typer.Typer, argv: list[str] | None) -> int:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = stderr_console()
     try:
         app(args=argv, prog_name="advengine")
     except SystemExit as stop:
@@ -51,4 +46,4 @@ def run_main(app: typer.Typer, argv: list[str] | None) -> int:
     return 0
 
 
-__all__ = ["EXIT_BUG", "EXIT_INTERRUPT", "EXIT_USER", "debug_enabled", "run_main"]
+__all__ = ["EXIT_BUG", "EXIT_INTERRUPT", "EXIT_USER", "run_main"]

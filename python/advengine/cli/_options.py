@@ -2,22 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
-def progress_bar(console: Console) -> Progress:
-    """The progress bar of long operations: description, bar, done/total, time left."""
+def stderr_console() -> Console:
+    """Where messages and progress go, so stdout holds only the result (and --json stays parseable)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def progress_bar(console: Console, *, label_width: int = 0, disable: bool = False) -> Progress:
+    """The one progress bar of every long operation: description (padded to ``label_width``), bar,
+    done/total, time elapsed, time left. Transient: it disappears when the work is done."""
+    label = f"{{task.description:<{label_width}}}" if label_width else "{task.description}"
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
+        TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=disable,
     )
+
+
+@contextmanager
+def progress_callback(description: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (none with ``quiet``) fed by an API progress callback
+    ``(done, total)``."""
+    bar = progress_bar(stderr_console(), label_width=24, disable=quiet)
+    task = bar.add_task(description, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+import typer
 
-from advengine.api import Progress as ProgressFn
+from advengine.api import Progress
+from advengine.cli._options import progress_callback
 from advengine.errors import ConfigError
+
+T = TypeVar("T")
+
+BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")]
+
+
+def models_option(help_text: str) -> Any:
+    return typer.Option("--models", help=help_text)
+
+
+def seed_option(help_text: str) -> Any:
+    return typer.Option("--seed", min=0, help=help_text)
+
+
+def param_option(kind: str) -> Any:
+    return typer.Option("--param", help=f"{kind} parameter key=value (repeatable).")
+
+
+def limit_option(verb: str) -> Any:
+    return typer.Option("--limit", min=1, help=f"{verb} only the first N images.")
 
 
 def parse_pairs(pairs: list[str] | None) -> dict[str, Any]:
@@ -40,24 +52,21 @@ def parse_models(raw: str | None) -> tuple[str, ...]:
     return models
 
 
-@contextmanager
-def progress_bar(description: str, quiet: bool) -> Iterator[ProgressFn]:
-    """A rich progress bar on stderr (none with ``quiet``), fed by the API's progress callback."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    bar = Progress(
-        TextColumn("{task.description:<24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    )
-    task = bar.add_task(description, total=None)
+def common_args(
+    models: str | None, param: list[str] | None, seed: int, batch_size: int, limit: int | None
+) -> dict[str, Any]:
+    """The keyword arguments ``run_attack`` and ``run_defense`` share, parsed from their flags."""
+    return {
+        "models": parse_models(models),
+        "params": parse_pairs(param),
+        "seed": seed,
+        "batch_size": batch_size,
+        "limit": limit,
+    }
 
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
 
-    with bar:
-        yield update
+def with_progress(name: str, as_json: bool, call: Callable[[Progress, Callable[[str], None] | None], T]) -> T:
+    """Run ``call(progress, log)`` under a progress bar; with ``--json`` neither bar nor log lines, so
+    stdout and stderr stay clean for machines."""
+    with progress_callback(name, quiet=as_json) as update:
+        return call(update, None if as_json else lambda m: typer.echo(m, err=True))

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from advengine.api import run_attack
+from advengine.cli import _pieces as piece
 from advengine.cli._app import app
-from advengine.cli._pieces import parse_models, parse_pairs, progress_bar
 
 
 @app.command("attack")
@@ -20,36 +20,30 @@ def attack_command(
     out: Annotated[Path, typer.Option("--out", help="Output dir for the adversarial PNGs (same names).")],
     eps: Annotated[int, typer.Option("--eps", min=0, max=255, help="L∞ budget in pixels (0..255).")],
     models: Annotated[
-        str | None,
-        typer.Option("--models", help="Comma-separated source models [default: the attack's roster]."),
+        str | None, piece.models_option("Comma-separated source models [default: the attack's roster].")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", help="Attack parameter key=value (repeatable).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 25,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Attack only the first N images.")
-    ] = None,
+    seed: Annotated[int, piece.seed_option("Random seed.")] = 0,
+    param: Annotated[list[str] | None, piece.param_option("Attack")] = None,
+    batch_size: piece.BatchSizeOption = 25,
+    limit: Annotated[int | None, piece.limit_option("Attack")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Write an adversarial copy of every image within --eps (L∞). Targeted attacks read
     target_class.csv in --data or TargetClass from the dataset CSV. Images already in --out are
     skipped, so an interrupted run continues where it stopped."""
-    with progress_bar(name, quiet=as_json) as update:
-        result = run_attack(
+    result = piece.with_progress(
+        name,
+        as_json,
+        lambda progress, log: run_attack(
             name,
             data,
             out,
             eps=eps,
-            models=parse_models(models),
-            params=parse_pairs(param),
-            seed=seed,
-            batch_size=batch_size,
-            limit=limit,
-            progress=update,
-            log=None if as_json else lambda m: typer.echo(m, err=True),
-        )
+            progress=progress,
+            log=log,
+            **piece.common_args(models, param, seed, batch_size, limit),
+        ),
+    )
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:

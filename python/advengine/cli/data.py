@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption, progress_bar
+from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.data.dataset import load_dataset, resolve_layout
 from advengine.data.download import default_threads, download_images, read_download_tasks
 from advengine.data.sample import sample_dataset_dir
@@ -50,7 +49,7 @@ def download_command(
     """
     tasks = read_download_tasks(csv_path)
     n_threads = threads or default_threads()
-    err = Console(stderr=True)
+    err = stderr_console()
     err.print(f"Downloading {len(tasks)} images listed in {csv_path} to {out_dir} ({n_threads} threads)")
     with progress_bar(err) as bar:
         job = bar.add_task("download", total=len(tasks))
@@ -108,7 +107,7 @@ def verify_command(
     Checks CSV columns and rows, labels 1..1000, unique ids, images and rows that match, and that every
     image is a decodable 299x299 8-bit RGB PNG. Exits non-zero with the first problem (--json lists all).
     """
-    err = Console(stderr=True)
+    err = stderr_console()
     err.print(f"Verifying {directory}")
     with progress_bar(err) as bar:
         job = bar.add_task("decode", total=None)

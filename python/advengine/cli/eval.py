@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TaskID
 
+from advengine import env
 from advengine.cli._app import app
+from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import ProcessExecutor, load_config, run_competition
+from advengine.competition.artefacts import PieceId, Results
 from advengine.competition.executor import Executor, InProcessExecutor
-from advengine.competition.plugins import env_plugins
+from advengine.competition.report import fmt, groups, ranked
+from advengine.context import RunContext
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
 
@@ -46,12 +41,12 @@ class _RichListener:
             self.progress.update(self.task, visible=False)
         self.task = self.progress.add_task(name, total=total, completed=done)
 
-    def piece(self, piece_id: str, status: str, seconds: float) -> None:
+    def piece(self, piece: PieceId, status: str, seconds: float) -> None:
         if status != "ok":
             self.failed += 1
-            self.console.print(f"{piece_id}: {status} after {seconds:.1f} s", markup=False, highlight=False)
+            self.console.print(f"{piece}: {status} after {seconds:.1f} s", markup=False, highlight=False)
         if self.task is not None:
-            self.progress.update(self.task, advance=1, description=piece_id.rsplit("/", 1)[0])
+            self.progress.update(self.task, advance=1, description=piece.stage)
 
 
 def _clean_json(value: Any) -> Any:
@@ -64,22 +59,18 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
-def _summary(results: dict[str, Any]) -> list[str]:
-    def fmt(v: Any) -> str:
-        return "–" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+_TITLES = {"defense": "defenses", "nontargeted": "attacks", "targeted": "targeted attacks"}
 
+
+def _summary(results: Results) -> list[str]:
     lines = []
-    for title, items in (
-        ("defenses", results["defenses"]),
-        ("attacks", [a for a in results["attacks"] if a["track"] == "nontargeted"]),
-        ("targeted attacks", [a for a in results["attacks"] if a["track"] == "targeted"]),
-    ):
+    for track, items in groups(results):
         if not items:
             continue
-        lines.append(f"{title} ({results['mode']} scores):")
-        for it in sorted(items, key=lambda x: (x["score"] is None, -(x["score"] or 0), x["name"])):
-            flag = "  [excluded]" if it["excluded"] else ""
-            lines.append(f"  {it['name']:<28} score {fmt(it['score'])}  worst {fmt(it['worst_score'])}{flag}")
+        lines.append(f"{_TITLES[track]} ({results.mode} scores):")
+        for it in ranked(items):
+            flag = "  [excluded]" if it.excluded else ""
+            lines.append(f"  {it.name:<28} score {fmt(it.score)}  worst {fmt(it.worst_score)}{flag}")
     return lines
 
 
@@ -155,39 +146,29 @@ def eval_command(
     check_sandboxes(cfg)  # no sandbox and no --unsafe-no-sandbox: one line, before any piece runs
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a directory")
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    plugins = tuple(dict.fromkeys((*env_plugins(), *cfg.plugins)))
+    err = stderr_console()
+    plugins = tuple(dict.fromkeys((*env.plugins(), *cfg.plugins)))
     executor: Executor
+    # The config's providers; threads, cache dir from the environment.
+    context = RunContext.from_env(providers=cfg.providers)
     if workers == 0:
-        # Workers get the providers through their environment; in-process pieces read this one.
-        os.environ["ADVENGINE_PROVIDERS"] = ",".join(cfg.providers)
-        executor = InProcessExecutor()
+        executor = InProcessExecutor(context)
     else:
-        executor = ProcessExecutor(
-            workers,
-            time_limit=cfg.time_limit,
-            plugins=plugins,
-            env={"ADVENGINE_PROVIDERS": ",".join(cfg.providers)},
-        )
-    progress = Progress(
-        TextColumn("{task.description:<40}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+        executor = ProcessExecutor(workers, time_limit=cfg.time_limit, plugins=plugins, context=context)
+    progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
     with progress:
         results = run_competition(
             cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
         )
+    from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
+
+    write_report_or_warn(out, lambda line: err.print(line, markup=False))
     if as_json:
-        typer.echo(json.dumps(_clean_json(results), indent=2))
+        typer.echo(json.dumps(_clean_json(results.to_json()), indent=2))
         return
     for line in _summary(results):
         typer.echo(line)
-    if results["exclusions"]:
-        typer.echo(f"{len(results['exclusions'])} exclusions (see {out / 'leaderboard.md'})")
+    if results.exclusions:
+        typer.echo(f"{len(results.exclusions)} exclusions (see {out / 'leaderboard.md'})")
     typer.echo(f"results: {out / 'results.json'}")

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import onnx
 import typer
-from rich.console import Console
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption
+from advengine.cli._options import JsonOption, stderr_console
 from advengine.errors import GraphError, ParameterError
+from advengine.files import atomic_write
 from advengine.graph.cache import cached
 from advengine.graph.compiler import compile_gradient_graph
 from advengine.graph.ensemble import FUSIONS, compile_ensemble
 from advengine.graph.heads import LOSSES, check_loss
 from advengine.graph.steps import STEPS, check_step
+from advengine.models import ensure_onnx, list_models
 
 graph_app = sub_app(
     "Compile ONNX classifiers into gradient graphs: forward + loss + input gradient (and optionally a "
@@ -49,8 +49,6 @@ def _resolve(model: str) -> Path:
     path = Path(model)
     if path.is_file():
         return path
-    from advengine.models import ensure_onnx, list_models
-
     if model in list_models():
         return Path(ensure_onnx(model))
     raise GraphError(
@@ -62,13 +60,6 @@ def _check_options(loss: str, step: str | None) -> None:
     check_loss(loss)
     if step is not None:
         check_step(step)
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
 
 
 def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any]:
@@ -117,7 +108,7 @@ def compile_command(
 ) -> None:
     """Compile one classifier. OUT takes the model's input and `label` (int64 [N], class index) and
     outputs `logits`, `loss` [N] and `grad` = d(sum loss)/d input. Cached by content hash."""
-    err = Console(stderr=True)
+    err = stderr_console()
     _check_options(loss, step)
     src = _resolve(model)
     options = {"kind": "single", "loss": loss, "kappa": kappa, "batch": batch, "size": size, "step": step}
@@ -128,7 +119,7 @@ def compile_command(
         options,
         lambda: compile_gradient_graph(src, loss=loss, kappa=kappa, batch=batch, size=size, step=step),
     )
-    _copy_atomic(path, out)
+    atomic_write(out, path.read_bytes())
     _report(_describe(path, out, hit, time.perf_counter() - start), as_json)
 
 
@@ -153,7 +144,7 @@ def ensemble_command(
 ) -> None:
     """Compile K classifiers into one gradient graph on a shared SIZE×SIZE input `input`; each member
     gets its own bilinear resize to its native size."""
-    err = Console(stderr=True)
+    err = stderr_console()
     _check_options(loss, step)
     srcs = [_resolve(m) for m in models]
     try:
@@ -181,5 +172,5 @@ def ensemble_command(
             srcs, weights=ws, fusion=fusion, size=size, loss=loss, kappa=kappa, batch=batch, step=step
         ),
     )
-    _copy_atomic(path, out)
+    atomic_write(out, path.read_bytes())
     _report(_describe(path, out, hit, time.perf_counter() - start), as_json)

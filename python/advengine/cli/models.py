@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption, progress_bar
+from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.data import load_dataset
-from advengine.errors import ParameterError
+from advengine.errors import GraphError, ParameterError
+from advengine.graph import compile_gradient_graph
 from advengine.models.accuracy import measure_accuracy
 from advengine.models.cache import cached_path, ensure_onnx, is_fresh
 from advengine.models.classifier import load_classifier
@@ -80,7 +80,7 @@ def build_command(
     Up-to-date builds are kept unless --force. Registered ONNX-file models are only checked.
     """
     manifests = [get_manifest(name)] if name else list_manifests()
-    err = Console(stderr=True)
+    err = stderr_console()
     results: list[dict[str, Any]] = []
     with progress_bar(err) as bar:
         job = bar.add_task("models", total=len(manifests))
@@ -119,7 +119,7 @@ def verify_command(
 ) -> None:
     """Measure top-1 accuracy: images resized bilinearly 299 -> the native size, argmax + 1 vs TrueLabel."""
     m = get_manifest(name)
-    err = Console(stderr=True)
+    err = stderr_console()
     err.print(f"Loading {m.name} ({m.input_size}px)")
     clf = load_classifier(m.name, threads=threads, batch_size=batch_size)
     total = len(load_dataset(data))
@@ -222,7 +222,7 @@ def import_command(
     """Import your own ONNX classifier: folds the normalisation in, names the input `input` and output
     `logits`, makes the batch symbolic, and registers it in the user model dir (usable by verify, attack,
     defend and eval like any zoo model)."""
-    err = Console(stderr=True)
+    err = stderr_console()
     with err.status(f"Importing {onnx_file} as {name}"):
         report = import_model(
             onnx_file,
@@ -235,11 +235,20 @@ def import_command(
             output=output,
             force=force,
         )
+        gradient = _gradient_support(report.onnx_path)
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "gradient": gradient})
         return
     typer.echo(f"imported {name} ({report.manifest.input_size}px) -> {report.onnx_path}")
     for note in report.notes:
         typer.echo(f"  {note}")
-    gradient = "supported" if report.gradient == "supported" else f"unsupported: {report.gradient}"
-    typer.echo(f"  gradients (attack source): {gradient}")
+    typer.echo(f"  gradients (attack source): {gradient if gradient == 'supported' else 'no: ' + gradient}")
+
+
+def _gradient_support(onnx_file: Path) -> str:
+    """ "supported", or why the gradient compiler refuses the model (it still works as a defense)."""
+    try:
+        compile_gradient_graph(onnx_file, loss="ce", batch=1)
+    except GraphError as exc:
+        return str(exc)
+    return "supported"

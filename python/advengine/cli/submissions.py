@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from advengine.cli._app import app, sub_app
+from advengine.cli._options import stderr_console
 from advengine.errors import ConfigError, SandboxError
 from advengine.submissions.runner import Settings
 from advengine.submissions.sandbox import Limits, resolve_sandbox
@@ -68,7 +68,7 @@ def validate_command(
     """
     choice = sandbox_choice(sandbox, unsafe)
     kind = resolve_sandbox(choice)  # fail early, with one line, when no sandbox can be made
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = stderr_console()
     err.print(f"validating {path} (dry run on {images} noise images, sandbox {kind})", markup=False)
     settings = Settings(
         choice, Limits(memory_bytes=memory_mb << 20, nproc=nproc), time_limit, min(10.0, time_limit / 10)

@@ -1,55 +1,110 @@
-"""Competition configuration: a TOML file → typed, validated dataclasses.
+"""Competition configuration: a TOML file → one typed, validated :class:`CompetitionConfig`.
 
-Every bad key or value raises one :class:`~advengine.errors.ConfigError` that names the file and the
-key, e.g. ``config.toml: attacks[2].params.steps must be an integer, got 'ten'``. The roster is
-checked against the attack/defense registries (after importing the configured plugins) and every
-entry's params are parsed by its own params dataclass, so a typo fails before any piece runs.
+The file's shape is :class:`ConfigFile` (``advengine config schema`` prints its JSON Schema). Every bad
+key or value raises one :class:`~advengine.errors.ConfigError` that names the file and the key, e.g.
+``config.toml: attacks[2].params.steps must be an integer, got 'ten'``. The roster is then resolved
+against the attack/defense registries (after importing the configured plugins): every entry's params
+are parsed once by its own params model into a :class:`~advengine.types.BuiltinEntry`, so a typo fails
+before any piece runs and workers get typed params. ``[[submissions]]`` tables are resolved by the
+package that runs them (:func:`advengine.competition.pieces.entry_kind`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal
 
-from advengine.attacks import attack_class
+from pydantic import Field, ValidationError
+from pydantic import Strict as StrictMode
+
+from advengine.attacks import ATTACKS
+from advengine.competition.pieces import entry_kind
 from advengine.competition.plugins import import_plugins
-from advengine.defenses import defense_class
+from advengine.defenses import DEFENSES
 from advengine.errors import ConfigError
-from advengine.params import parse_params
+from advengine.registry import Component
+from advengine.types import TRACKS, BuiltinEntry, Entry, Label, SubmissionEntry, SubmissionTable, Track
+from advengine.validation import Strict, explain, phrased
 
-Track = Literal["nontargeted", "targeted", "defense"]
 EpsPolicy = Literal["cycle", "random"]
 ScoringMode = Literal["paper", "original"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
-#: Labels become directory names, so they are kept to a portable alphabet.
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-#: The defense-on-clean-images rows use this attack name; no roster entry may take it.
-CLEAN = "clean"
 
-_TOP_KEYS = {
-    "seed",
-    "batch_size",
-    "eps",
-    "time_limit",
-    "scoring",
-    "providers",
-    "plugins",
-    "dataset",
-    "attacks",
-    "targeted_attacks",
-    "defenses",
-    "submissions",
-}
-_ENTRY_KEYS = {"name", "label", "params", "models"}
+StrList = Annotated[
+    tuple[Annotated[str, StrictMode(), Field(min_length=1)], ...], phrased("a list of non-empty strings")
+]
+
+
+def _tables(section: str) -> Any:
+    return phrased(f"an array of tables ([[{section}]])")
+
+
+class Settings(Strict):
+    """The scalar settings of a competition, as in the file and after command-line overrides."""
+
+    seed: Annotated[int, StrictMode(), Field(ge=0), phrased("an integer >= 0")] = 0
+    """Every random choice of the run derives from it."""
+    batch_size: Annotated[int, StrictMode(), Field(ge=1), phrased("an integer >= 1")] = 100
+    """Images per batch (NIPS 2017: 100)."""
+    eps: EpsPolicy = "cycle"
+    """ε per batch: "cycle" (4, 8, 12, 16 in turn) or "random" (seeded)."""
+    time_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 500.0
+    """Seconds per piece (one attack or defense on one batch)."""
+    scoring: ScoringMode = "paper"
+    """Scores: "paper" (normalised) or "original" (the organisers' raw counts)."""
+    providers: StrList = ("CPUExecutionProvider",)
+    """ONNX Runtime execution providers, in order of preference."""
+    plugins: StrList = ()
+    """Modules imported first (in the engine and every worker) that register attacks or defenses."""
+
+
+Limit = Annotated[int, StrictMode(), Field(ge=1), phrased("an integer >= 1")]
+
+
+class DatasetTable(Strict):
+    """``[dataset]``: which images (default: the embedded 100-image sample, all of them)."""
+
+    dir: Annotated[str, StrictMode(), Field(min_length=1), phrased("a directory path")] | None = None
+    """images/ + dev_dataset.csv, relative to the config file; default: the embedded sample."""
+    limit: Limit | None = None
+    """Only the first N images (by ImageId)."""
+
+
+class EntryTable(Strict):
+    """One ``[[attacks]]``, ``[[targeted_attacks]]`` or ``[[defenses]]`` table."""
+
+    name: Annotated[
+        str, StrictMode(), Field(min_length=1), phrased("the registered name of an attack or defense")
+    ] = Field(default="", validate_default=True)
+    """The registered attack or defense (``advengine list``)."""
+    label: Label | None = None
+    """The name in the results and the run directory (default: ``name``)."""
+    params: Annotated[dict[str, Any], phrased("a table")] = Field(default_factory=dict)
+    """The attack's or defense's parameters (``advengine list`` names them and their defaults)."""
+    models: StrList = ()
+    """Source models (default: the attack's or defense's own)."""
+
+
+class ConfigFile(Settings):
+    """The competition TOML, as written."""
+
+    dataset: DatasetTable = DatasetTable()
+    """Which images."""
+    attacks: Annotated[list[EntryTable], _tables("attacks")] = Field(default_factory=list)
+    """Non-targeted attacks."""
+    targeted_attacks: Annotated[list[EntryTable], _tables("targeted_attacks")] = Field(default_factory=list)
+    """Targeted attacks."""
+    defenses: Annotated[list[EntryTable], _tables("defenses")] = Field(default_factory=list)
+    """Defenses."""
+    submissions: Annotated[list[SubmissionTable], _tables("submissions")] = Field(default_factory=list)
+    """Original NIPS 2017 submissions (each joins the track its metadata.json names)."""
+
+
 _SECTIONS: tuple[tuple[str, Track], ...] = (
     ("attacks", "nontargeted"),
     ("targeted_attacks", "targeted"),
@@ -57,49 +112,11 @@ _SECTIONS: tuple[tuple[str, Track], ...] = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    """One roster entry: a registered attack or defense with its parameters and source models."""
-
-    track: Track
-    name: str
-    label: str
-    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    models: tuple[str, ...] = ()
-    #: Path of a NIPS17 submission (dir or archive) run by advengine.submissions; None for built-ins.
-    submission: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Identifies the built piece inside a warm worker (same key → same instance), so it covers
-        everything the instance is built from, not just the label."""
-        spec = json.dumps(self.to_json(), sort_keys=True)
-        return f"{self.track}/{self.label}/{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "track": self.track,
-            "name": self.name,
-            "label": self.label,
-            "params": dict(self.params),
-            "models": list(self.models),
-            **({"submission": self.submission} if self.submission is not None else {}),
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class CompetitionConfig:
-    """A whole competition. ``dataset_dir=None`` means the embedded 100-image sample."""
+class CompetitionConfig(Settings):
+    """A whole competition, its roster resolved. ``dataset_dir=None`` means the embedded sample."""
 
     dataset_dir: Path | None = None
-    limit: int | None = None
-    batch_size: int = 100
-    eps: EpsPolicy = "cycle"
-    time_limit: float = 500.0
-    seed: int = 0
-    scoring: ScoringMode = "paper"
-    providers: tuple[str, ...] = ("CPUExecutionProvider",)
-    plugins: tuple[str, ...] = ()
+    limit: Limit | None = None
     attacks: tuple[Entry, ...] = ()
     targeted_attacks: tuple[Entry, ...] = ()
     defenses: tuple[Entry, ...] = ()
@@ -111,12 +128,36 @@ class CompetitionConfig:
         """Non-targeted then targeted attacks: the order of every attack axis in the results."""
         return self.attacks + self.targeted_attacks
 
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return self.attacks + self.targeted_attacks + self.defenses
+
     def overridden(self, **changes: Any) -> CompetitionConfig:
         """A copy with the given fields replaced (command-line flags); ``None`` values are ignored."""
         kept = {k: v for k, v in changes.items() if v is not None}
-        new = dataclasses.replace(self, **kept)
-        _check_scalars(new, "command line")
-        return new
+        try:
+            return CompetitionConfig.model_validate({**dict(self), **kept})
+        except ValidationError as exc:
+            raise explain(exc, "command line") from None
+
+    def with_roster(self, entries: Sequence[Entry]) -> CompetitionConfig:
+        """A copy whose roster is ``entries`` (each goes to the section of its track)."""
+        by_track: dict[Track, tuple[Entry, ...]] = dict.fromkeys(TRACKS, ())
+        for e in entries:
+            by_track[e.track] += (e,)
+        return self.model_copy(
+            update={
+                "attacks": by_track["nontargeted"],
+                "targeted_attacks": by_track["targeted"],
+                "defenses": by_track["defense"],
+            }
+        )
+
+    def for_run(self, run_root: Path) -> CompetitionConfig:
+        """The config as the run in ``run_root`` runs it: entries that use the run's time limit and
+        log directory (submissions) get them."""
+        logs = str(run_root.resolve() / "logs")
+        return self.with_roster([e.for_run(self.time_limit, logs) for e in self.entries])
 
     def to_json(self) -> dict[str, Any]:
         """Everything that determines the results (the resume fingerprint and results.json)."""
@@ -138,166 +179,74 @@ class CompetitionConfig:
         }
 
 
-def _fail(source: str, key: str, what: str, value: Any) -> ConfigError:
-    return ConfigError(f"{source}: {key} must be {what}, got {value!r}")
+def component(track: Track, name: str) -> Component[Any]:
+    """The registered attack or defense ``name`` of ``track``'s kind."""
+    return DEFENSES.get(name) if track == "defense" else ATTACKS.get(name)
 
 
-def _int(source: str, key: str, value: Any, lo: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or (lo is not None and value < lo):
-        raise _fail(source, key, "an integer" if lo is None else f"an integer >= {lo}", value)
-    return value
-
-
-def _number(source: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise _fail(source, key, "a positive number of seconds", value)
-    return float(value)
-
-
-def _str_list(source: str, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(source, key, "a list of non-empty strings", value)
-    return tuple(value)
-
-
-def _choice(source: str, key: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise _fail(source, key, "one of " + ", ".join(map(repr, choices)), value)
-    return cast(str, value)
-
-
-def _check_scalars(cfg: CompetitionConfig, source: str) -> None:
-    _int(source, "batch_size", cfg.batch_size, 1)
-    _int(source, "seed", cfg.seed, 0)
-    if cfg.limit is not None:
-        _int(source, "dataset.limit", cfg.limit, 1)
-    _number(source, "time_limit", cfg.time_limit)
-
-
-def _params(source: str, key: str, entry: Entry) -> None:
-    """Parse the entry's params with its own dataclass, so bad values fail at load time."""
-    cls = attack_class(entry.name) if entry.track != "defense" else defense_class(entry.name)
-    owner = f"{source}: {key}.params"
-    try:
-        parse_params(cls.params_type, dict(entry.params), owner=owner)
-    except ConfigError as exc:
-        msg = str(exc)
-        rest = msg.removeprefix(owner + ": ")
-        field = rest.split(" ", 1)[0]
-        # "…params: steps must be…" reads better as "…params.steps must be…".
-        if msg != rest and field in entry.params:
-            raise ConfigError(f"{owner}.{rest}") from None
-        raise
-    if entry.track != "defense":
-        track = attack_class(entry.name).track
-        if track != entry.track:
-            where = "targeted_attacks" if track == "targeted" else "attacks"
-            raise ConfigError(
-                f"{source}: {key}.name {entry.name!r} is a {track} attack; list it under {where}"
-            )
-
-
-def _entry(source: str, section: str, index: int, track: Track, raw: Any) -> Entry:
+def _builtin(source: str, section: str, index: int, track: Track, table: EntryTable) -> BuiltinEntry:
     key = f"{section}[{index}]"
-    if not isinstance(raw, dict):
-        raise _fail(source, key, "a table with name, params, models, label", raw)
-    unknown = sorted(set(raw) - _ENTRY_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{source}: {key}.{unknown[0]} is not a known key (known: name, label, params, models)"
-        )
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise _fail(source, f"{key}.name", "the registered name of an attack or defense", name)
     try:
-        (defense_class if track == "defense" else attack_class)(name)
+        comp = component(track, table.name)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {key}.name: {exc}") from None
-    label = raw.get("label", name)
-    if not isinstance(label, str) or not _LABEL.match(label) or label == CLEAN:
-        raise _fail(source, f"{key}.label", "letters, digits, '.', '_' or '-' (not 'clean')", label)
-    params = raw.get("params", {})
-    if not isinstance(params, dict):
-        raise _fail(source, f"{key}.params", "a table", params)
-    models = _str_list(source, f"{key}.models", raw.get("models", []))
-    entry = Entry(track=track, name=name, label=label, params=params, models=models)
-    _params(source, key, entry)
-    return entry
-
-
-def parse_config(data: Mapping[str, Any], source: str = "config.toml") -> CompetitionConfig:
-    """Validate a parsed TOML document. Relative dataset dirs are taken as given (caller resolves)."""
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
+    if track != "defense" and comp.setting("track") != track:
+        where = "targeted_attacks" if comp.setting("track") == "targeted" else "attacks"
         raise ConfigError(
-            f"{source}: {unknown[0]} is not a known key (known: {', '.join(sorted(_TOP_KEYS))})"
+            f"{source}: {key}.name {table.name!r} is a {comp.setting('track')} attack; list it under {where}"
         )
-    base = CompetitionConfig()
-    plugins = _str_list(source, "plugins", data.get("plugins", []))
-    import_plugins(plugins, where=f"{source}: plugins")
-    dataset = data.get("dataset", {})
-    if not isinstance(dataset, dict):
-        raise _fail(source, "dataset", "a table with dir and limit", dataset)
-    bad = sorted(set(dataset) - {"dir", "limit"})
-    if bad:
-        raise ConfigError(f"{source}: dataset.{bad[0]} is not a known key (known: dir, limit)")
-    ddir = dataset.get("dir")
-    if ddir is not None and (not isinstance(ddir, str) or not ddir):
-        raise _fail(source, "dataset.dir", "a directory path", ddir)
-    entries: dict[str, tuple[Entry, ...]] = {}
-    labels: dict[str, str] = {}
-    for section, track in _SECTIONS:
-        raw = data.get(section, [])
-        if not isinstance(raw, list):
-            raise _fail(source, section, "an array of tables ([[" + section + "]])", raw)
-        built = []
-        for i, item in enumerate(raw):
-            entry = _entry(source, section, i, track, item)
-            if entry.label in labels:
-                raise ConfigError(
-                    f"{source}: {section}[{i}].label {entry.label!r} is already used by "
-                    f"{labels[entry.label]}; give one of them another label"
-                )
-            labels[entry.label] = f"{section}[{i}]"
-            built.append(entry)
-        entries[section] = tuple(built)
-    # [[submissions]]: their track comes from each one's metadata.json (advengine.submissions).
-    from advengine.submissions.roster import parse_submissions
+    return BuiltinEntry(
+        track=track,
+        name=table.name,
+        label=table.label or table.name,
+        params=comp.parse(table.params, source, (section, index, "params")),
+        given=table.params,
+        models=table.models,
+    )
 
-    for i, sub in enumerate(parse_submissions(data.get("submissions", []), source)):
-        if sub.label in labels:
+
+def _resolve(table: SubmissionTable, source: str, where: str) -> Entry:
+    resolve = entry_kind("submission", SubmissionEntry.runner).resolve
+    assert resolve is not None  # the submission kind reads [[submissions]] tables
+    return resolve(table, source, where)
+
+
+def parse_config(data: dict[str, Any], source: str = "config.toml") -> CompetitionConfig:
+    """Validate a parsed TOML document. Relative dataset dirs are taken as given (caller resolves)."""
+    try:
+        doc = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise explain(exc, source) from None
+    import_plugins(doc.plugins, where=f"{source}: plugins")
+    roster: list[tuple[str, Entry]] = []
+    for section, track in _SECTIONS:
+        for i, table in enumerate(getattr(doc, section)):
+            roster.append((f"{section}[{i}]", _builtin(source, section, i, track, table)))
+    for i, sub in enumerate(doc.submissions):
+        where = f"submissions[{i}]"
+        roster.append((where, _resolve(sub, source, where)))
+    seen: dict[str, str] = {}
+    for where, e in roster:
+        if e.label in seen:
             raise ConfigError(
-                f"{source}: submissions[{i}] is named {sub.label!r}, already used by {labels[sub.label]}; "
-                "give it another label"
+                f"{source}: {where}.label {e.label!r} is already used by {seen[e.label]}; "
+                "give one of them another label"
             )
-        labels[sub.label] = f"submissions[{i}]"
-        section = next(name for name, track in _SECTIONS if track == sub.track)
-        entries[section] += (sub,)
+        seen[e.label] = where
     cfg = CompetitionConfig(
-        dataset_dir=Path(ddir) if ddir else None,
-        limit=dataset.get("limit"),
-        batch_size=data.get("batch_size", base.batch_size),
-        eps=cast(EpsPolicy, _choice(source, "eps", data.get("eps", base.eps), ("cycle", "random"))),
-        time_limit=data.get("time_limit", base.time_limit),
-        seed=data.get("seed", base.seed),
-        scoring=cast(
-            ScoringMode, _choice(source, "scoring", data.get("scoring", base.scoring), ("paper", "original"))
-        ),
-        providers=_str_list(source, "providers", data.get("providers", list(base.providers))),
-        plugins=plugins,
-        attacks=entries["attacks"],
-        targeted_attacks=entries["targeted_attacks"],
-        defenses=entries["defenses"],
+        **doc.model_dump(include=set(Settings.model_fields)),
+        dataset_dir=Path(doc.dataset.dir) if doc.dataset.dir else None,
+        limit=doc.dataset.limit,
         source=source,
     )
-    _check_scalars(cfg, source)
-    return cfg
+    return cfg.with_roster([e for _, e in roster])
 
 
 def load_config(path: Path | None = None) -> CompetitionConfig:
     """The config at ``path``, or the embedded default (the bundled sample, batches of 25, CPU).
 
-    A relative ``dataset.dir`` in a file is taken relative to that file's directory.
+    A relative ``dataset.dir`` or submission ``path`` in a file is taken relative to that file's
+    directory.
     """
     if path is None:
         text = files("advengine.competition").joinpath("default.toml").read_text(encoding="utf-8")
@@ -313,8 +262,23 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
             sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
     cfg = parse_config(data, source=str(path))
     if cfg.dataset_dir is not None and not cfg.dataset_dir.is_absolute():
-        cfg = dataclasses.replace(cfg, dataset_dir=(path.parent / cfg.dataset_dir).resolve())
+        cfg = cfg.model_copy(update={"dataset_dir": (path.parent / cfg.dataset_dir).resolve()})
     return cfg
 
 
-__all__ = ["CLEAN", "EPS_VALUES", "CompetitionConfig", "Entry", "Track", "load_config", "parse_config"]
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of the competition TOML (``advengine config schema``)."""
+    return ConfigFile.model_json_schema()
+
+
+__all__ = [
+    "EPS_VALUES",
+    "CompetitionConfig",
+    "ConfigFile",
+    "Entry",
+    "Track",
+    "component",
+    "config_schema",
+    "load_config",
+    "parse_config",
+]

@@ -14,23 +14,34 @@ import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeGuard
+from typing import Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
+from advengine.competition.artefacts import (
+    AttackRecord,
+    DefenseRecord,
+    PieceId,
+    PieceRecord,
+    Results,
+    save,
+)
+from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
-from advengine.competition.pieces import AttackInputs, DefenseInputs, piece_seed
+from advengine.competition.pieces import AttackInputs, DefenseInputs
 from advengine.competition.plugins import import_plugins
-from advengine.competition.projection import project_outputs
+from advengine.competition.projection import missing_mask, project_outputs
 from advengine.competition.report import RunData, build_results, write_reports
 from advengine.competition.scoring import MISSING, NO_IMAGE
-from advengine.competition.state import RunDir, write_json
+from advengine.competition.state import RunDir
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, DatasetError
 from advengine.kernels import read_png_batch, write_png_batch
-from advengine.submissions.roster import bind_run, missing_mask
+from advengine.seeds import derive_seed
+from advengine.types import CLEAN, Entry
+
+R = TypeVar("R", AttackRecord, DefenseRecord)
 
 
 class Listener(Protocol):
@@ -38,7 +49,7 @@ class Listener(Protocol):
 
     def message(self, text: str) -> None: ...
     def stage(self, name: str, total: int, done: int) -> None: ...
-    def piece(self, piece_id: str, status: str, seconds: float) -> None: ...
+    def piece(self, piece: PieceId, status: str, seconds: float) -> None: ...
 
 
 class _Silent:
@@ -48,7 +59,7 @@ class _Silent:
     def stage(self, name: str, total: int, done: int) -> None:
         return None
 
-    def piece(self, piece_id: str, status: str, seconds: float) -> None:
+    def piece(self, piece: PieceId, status: str, seconds: float) -> None:
         return None
 
 
@@ -65,7 +76,7 @@ def eps_schedule(n_batches: int, policy: str, seed: int) -> list[int]:
     values with a generator seeded by the competition seed."""
     if policy == "cycle":
         return [EPS_VALUES[k % len(EPS_VALUES)] for k in range(n_batches)]
-    rng = np.random.default_rng(piece_seed(seed, "eps"))
+    rng = np.random.default_rng(derive_seed(seed, "eps"))
     return [int(v) for v in rng.choice(np.array(EPS_VALUES), size=n_batches)]
 
 
@@ -120,18 +131,18 @@ class Competition:
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
 
-    def _finished(self, rec: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    def _finished(self, rec: R | None) -> TypeGuard[R]:
         # A failed piece is final by default (the rules score it as failed, and a resumed run ends
         # with the uninterrupted run's scores); with retry_failed it is redone like an unfinished one,
         # for failures the organiser knows to be transient (a worker killed by the OOM killer, a host
         # that was overloaded when the time limit ran out).
-        return rec is not None and not (self.retry_failed and rec.get("status") != "ok")
+        return rec is not None and not (self.retry_failed and rec.status != "ok")
 
     # -- setup --------------------------------------------------------------------------------------
 
     def _prepare(self, resume: bool) -> None:
         import_plugins(self.config.plugins)
-        self.config = bind_run(self.config, self.run_dir.root)  # submissions: time limit, log dir
+        self.config = self.config.for_run(self.run_dir.root)  # submissions: time limit, log dir
         say = self.listener.message
         self.ds = _load(self.config)
         true, target = self.ds.true_labels, self.ds.target_classes
@@ -158,35 +169,34 @@ class Competition:
     # -- attacks ------------------------------------------------------------------------------------
 
     def _attack_done(self, entry: Entry, b: Batch) -> bool:
-        rec = self.run_dir.load_record(self.run_dir.attack_record(entry.label, b.index))
+        rec = self.run_dir.attack_record(entry.label, b.index)
         if not self._finished(rec):
             return False
-        ids = rec.get("image_ids", [])
-        return all(self.run_dir.adv_image(entry.label, i).is_file() for i in ids)
+        return all(self.run_dir.adv_image(entry.label, i).is_file() for i in rec.image_ids)
 
-    def _attack_jobs(self, clean_cache: dict[str, npt.NDArray[np.uint8]]) -> Iterator[Job]:
+    def _attack_jobs(self, clean_cache: dict[PieceId, npt.NDArray[np.uint8]]) -> Iterator[Job]:
         for entry in self.config.all_attacks:
             for b in self.batches:
                 if self._attack_done(entry, b):
                     continue
+                piece = PieceId.of_attack(entry.label, b.index)
 
-                def load(entry: Entry = entry, b: Batch = b) -> AttackInputs:
+                def load(entry: Entry = entry, b: Batch = b, piece: PieceId = piece) -> AttackInputs:
                     t0 = time.perf_counter()
                     images = self.ds.read_images(b.start, b.stop)
                     self.timings["io"] += time.perf_counter() - t0
-                    clean_cache[f"{entry.label}/{b.index}"] = images
+                    clean_cache[piece] = images
                     targets = self.target_classes[b.start : b.stop] if entry.track == "targeted" else None
-                    seed = piece_seed(self.config.seed, "attack", entry.label, b.index)
-                    return AttackInputs(images, b.eps, targets, seed, f"attack/{entry.label}/b{b.index:04d}")
+                    seed = derive_seed(self.config.seed, "attack", entry.label, b.index)
+                    return AttackInputs(images, b.eps, targets, seed, piece)
 
-                yield Job(f"attack/{entry.label}/b{b.index:04d}", entry, load)
+                yield Job(piece, entry, load)
 
     def _finish_attack(
-        self, job: Job, outcome: Outcome, clean_cache: dict[str, npt.NDArray[np.uint8]]
+        self, job: Job, outcome: Outcome, clean_cache: dict[PieceId, npt.NDArray[np.uint8]]
     ) -> None:
-        label, index = job.entry.label, int(job.piece_id.rsplit("/b", 1)[1])
-        b = self.batches[index]
-        clean = clean_cache.pop(f"{label}/{index}", None)
+        label, b = job.piece.entry, self.batches[job.piece.batch]
+        clean = clean_cache.pop(job.piece, None)
         status, error, ids, out_hash = outcome.status, outcome.error, [], None
         if status == "ok":
             if clean is None:
@@ -209,35 +219,35 @@ class Competition:
             except AdvEngineError as exc:
                 status, error, ids = "crashed", f"{type(exc).__name__}: {exc}", []
         self.timings["attack"] += outcome.seconds
-        record = {
-            "piece": job.piece_id,
-            "status": status,
-            "seconds": outcome.seconds,
-            "eps": b.eps,
-            "image_ids": ids,
-            "output_hash": out_hash,
-            "error": error,
-        }
-        write_json(self.run_dir.attack_record(label, index), record)
-        self.listener.piece(job.piece_id, status, outcome.seconds)
+        record = AttackRecord(
+            piece=str(job.piece),
+            status=status,
+            seconds=outcome.seconds,
+            eps=b.eps,
+            image_ids=ids,
+            output_hash=out_hash,
+            error=error,
+        )
+        self.run_dir.save_record(job.piece, record)
+        self.listener.piece(job.piece, status, outcome.seconds)
 
     # -- defenses -----------------------------------------------------------------------------------
 
     def _produced(self, attack: str, b: Batch) -> list[str]:
-        rec = self.run_dir.load_record(self.run_dir.attack_record(attack, b.index))
-        return list(rec.get("image_ids", [])) if rec else []
+        rec = self.run_dir.attack_record(attack, b.index)
+        return list(rec.image_ids) if rec else []
 
     def _input_hash(self, attack: str, b: Batch) -> str | None:
         """The hash of what a defense piece classifies: its attack piece's output (None for clean)."""
         if attack == CLEAN:
             return None
-        rec = self.run_dir.load_record(self.run_dir.attack_record(attack, b.index))
-        return rec.get("output_hash") if rec else None
+        rec = self.run_dir.attack_record(attack, b.index)
+        return rec.output_hash if rec else None
 
     def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
         # A defense piece is stale when its attack piece was redone with other images since.
-        rec = self.run_dir.load_record(self.run_dir.defense_record(defense, attack, b.index))
-        return self._finished(rec) and rec.get("input_hash") == self._input_hash(attack, b)
+        rec = self.run_dir.defense_record(defense, attack, b.index)
+        return self._finished(rec) and rec.input_hash == self._input_hash(attack, b)
 
     def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
         for attack in targets:
@@ -247,39 +257,41 @@ class Competition:
                 ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
                 if not ids:
                     continue  # the attack made no images for this batch: nothing to classify
+                piece = PieceId.of_defense(defense.label, attack, b.index)
 
-                def load(attack: str = attack, b: Batch = b, ids: list[str] = ids) -> DefenseInputs:
+                def load(
+                    attack: str = attack, b: Batch = b, ids: list[str] = ids, piece: PieceId = piece
+                ) -> DefenseInputs:
                     t0 = time.perf_counter()
                     if attack == CLEAN:
                         images = self.ds.read_images(b.start, b.stop)
                     else:
                         images = read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
                     self.timings["io"] += time.perf_counter() - t0
-                    seed = piece_seed(self.config.seed, "defense", defense.label, attack, b.index)
-                    return DefenseInputs(images, seed, f"defense/{defense.label}/{attack}/b{b.index:04d}")
+                    seed = derive_seed(self.config.seed, "defense", defense.label, attack, b.index)
+                    return DefenseInputs(images, seed, piece)
 
-                yield Job(f"defense/{defense.label}/{attack}/b{b.index:04d}", defense, load)
+                yield Job(piece, defense, load)
 
     def _finish_defense(self, job: Job, outcome: Outcome) -> None:
-        _, defense, attack, tail = job.piece_id.split("/")
-        b = self.batches[int(tail[1:])]
+        attack, b = job.piece.attack or CLEAN, self.batches[job.piece.batch]
         ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
         labels = None
         if outcome.status == "ok":
             labels = [int(v) for v in np.asarray(outcome.value).tolist()]
         self.timings["defense"] += outcome.seconds
-        record = {
-            "piece": job.piece_id,
-            "status": outcome.status,
-            "seconds": outcome.seconds,
-            "image_ids": ids,
-            "labels": labels,
-            "input_hash": self._input_hash(attack, b),
-            "output_hash": hashlib.sha256(str(labels).encode()).hexdigest() if labels is not None else None,
-            "error": outcome.error,
-        }
-        write_json(self.run_dir.defense_record(defense, attack, b.index), record)
-        self.listener.piece(job.piece_id, outcome.status, outcome.seconds)
+        record = DefenseRecord(
+            piece=str(job.piece),
+            status=outcome.status,
+            seconds=outcome.seconds,
+            image_ids=ids,
+            labels=labels,
+            input_hash=self._input_hash(attack, b),
+            output_hash=hashlib.sha256(str(labels).encode()).hexdigest() if labels is not None else None,
+            error=outcome.error,
+        )
+        self.run_dir.save_record(job.piece, record)
+        self.listener.piece(job.piece, outcome.status, outcome.seconds)
 
     # -- collection ---------------------------------------------------------------------------------
 
@@ -289,33 +301,33 @@ class Competition:
         index = {image_id: i for i, image_id in enumerate(self.ds.image_ids)}
         preds = np.full((len(attacks), len(defenses), n), NO_IMAGE, dtype=np.int64)
         clean = np.full((len(defenses), n), MISSING, dtype=np.int64)
-        pieces: dict[str, list[dict[str, Any]]] = {e.key: [] for e in (*attacks, *defenses)}
+        pieces: dict[str, list[PieceRecord]] = {e.key: [] for e in (*attacks, *defenses)}
         for a, att in enumerate(attacks):
             for b in self.batches:
-                rec = self.run_dir.load_record(self.run_dir.attack_record(att.label, b.index))
+                rec = self.run_dir.attack_record(att.label, b.index)
                 if rec is None:
                     raise DatasetError(
                         f"attack piece {att.label} batch {b.index} has no record; rerun with --resume"
                     )
                 pieces[att.key].append(rec)
-                for image_id in rec["image_ids"]:
+                for image_id in rec.image_ids:
                     preds[a, :, index[image_id]] = MISSING
         for d, dfn in enumerate(defenses):
             for attack in (CLEAN, *(e.label for e in attacks)):
                 for b in self.batches:
-                    rec = self.run_dir.load_record(self.run_dir.defense_record(dfn.label, attack, b.index))
-                    if rec is None:
+                    drec = self.run_dir.defense_record(dfn.label, attack, b.index)
+                    if drec is None:
                         continue
                     if attack != CLEAN:
-                        pieces[dfn.key].append(rec)
-                    if rec["labels"] is None:
+                        pieces[dfn.key].append(drec)
+                    if drec.labels is None:
                         continue
-                    rows = [index[i] for i in rec["image_ids"]]
+                    rows = [index[i] for i in drec.image_ids]
                     if attack == CLEAN:
-                        clean[d, rows] = rec["labels"]
+                        clean[d, rows] = drec.labels
                     else:
                         a = next(k for k, e in enumerate(attacks) if e.label == attack)
-                        preds[a, d, rows] = rec["labels"]
+                        preds[a, d, rows] = drec.labels
         image_batch = np.zeros(n, dtype=np.int64)
         image_eps = np.zeros(n, dtype=np.int64)
         for b in self.batches:
@@ -340,14 +352,14 @@ class Competition:
 
     # -- the whole run ------------------------------------------------------------------------------
 
-    def run(self, *, resume: bool = False, retry_failed: bool = False) -> dict[str, Any]:
+    def run(self, *, resume: bool = False, retry_failed: bool = False) -> Results:
         """Run (or resume) the competition; ``retry_failed`` resumes and also redoes failed pieces."""
         self.retry_failed = retry_failed
         self._prepare(resume or retry_failed)
         say = self.listener.message
         attacks, defenses = self.config.all_attacks, self.config.defenses
         try:
-            clean_cache: dict[str, npt.NDArray[np.uint8]] = {}
+            clean_cache: dict[PieceId, npt.NDArray[np.uint8]] = {}
             jobs = list(self._attack_jobs(clean_cache))
             total = len(attacks) * len(self.batches)
             say(f"attacks: {len(jobs)} of {total} pieces to run")
@@ -372,9 +384,9 @@ class Competition:
         t0 = time.perf_counter()
         write_reports(self.run_dir.root, data, results)
         self.timings["reports"] = time.perf_counter() - t0
-        results["timings"] = dict(self.timings)
+        results.timings = dict(self.timings)
         # results.json last: its presence means the run finished.
-        write_json(self.run_dir.root / "results.json", results)
+        save(self.run_dir.root / "results.json", results)
         say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
         return results
 
@@ -387,7 +399,7 @@ def run_competition(
     retry_failed: bool = False,
     executor: Executor | None = None,
     listener: Listener | None = None,
-) -> dict[str, Any]:
+) -> Results:
     """Run (or resume) a competition in ``out`` and return the results object (results.json).
 
     ``retry_failed`` implies ``resume`` and also redoes the pieces that crashed or timed out.

@@ -17,21 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from advengine.competition.config import Entry
+from advengine.competition.artefacts import PieceId, Status
 from advengine.competition.pieces import Inputs, run_piece
 from advengine.competition.plugins import import_plugins
+from advengine.context import RunContext
+from advengine.env import debug_enabled
 from advengine.errors import ConfigError
-
-Status = Literal["ok", "crashed", "timeout"]
+from advengine.types import Entry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Job:
     """One piece to run. ``load`` builds its inputs lazily, just before the piece is dispatched, so
     a long queue does not hold every batch in memory."""
 
-    piece_id: str
+    piece: PieceId
     entry: Entry
     load: Callable[[], Inputs]
 
@@ -66,13 +66,17 @@ def _describe(exc: BaseException) -> str:
 
 
 class InProcessExecutor:
-    """Runs pieces sequentially in this process. Exceptions become ``crashed`` outcomes."""
+    """Runs pieces sequentially in this process, their sessions made in ``context``. Exceptions become
+    ``crashed`` outcomes."""
+
+    def __init__(self, context: RunContext | None = None) -> None:
+        self.context = context if context is not None else RunContext()
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         for job in jobs:
             start = time.perf_counter()
             try:
-                value = run_piece(job.entry, job.load())
+                value = run_piece(job.entry, job.load(), self.context)
             except Exception as exc:
                 on_done(job, Outcome("crashed", None, time.perf_counter() - start, _describe(exc)))
                 continue
@@ -82,9 +86,9 @@ class InProcessExecutor:
         return None
 
 
-def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]) -> None:
-    """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF."""
-    os.environ.update(env)
+def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext) -> None:
+    """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF, every
+    piece's sessions made in ``context``."""
     try:
         import_plugins(plugins)
     except Exception as exc:
@@ -97,9 +101,9 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]
         except (EOFError, OSError):
             return  # the engine went away (finished or killed): nothing left to do
         try:
-            reply: tuple[str, Any] = ("ok", run_piece(entry, inputs))
+            reply: tuple[str, Any] = ("ok", run_piece(entry, inputs, context))
         except Exception as exc:
-            if os.environ.get("ADVENGINE_DEBUG"):
+            if debug_enabled():
                 traceback.print_exc()
             reply = ("error", _describe(exc))
         try:
@@ -111,10 +115,10 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], env: dict[str, str]
 class _Worker:
     """One spawned process and its pipe."""
 
-    def __init__(self, plugins: tuple[str, ...], env: dict[str, str]) -> None:
+    def __init__(self, plugins: tuple[str, ...], context: RunContext) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, plugins, env), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, plugins, context), daemon=True)
         self.proc.start()
         child.close()
         kind, msg = self.conn.recv()
@@ -143,13 +147,14 @@ class ProcessExecutor:
         time_limit: float = 500.0,
         grace: float = 10.0,
         plugins: tuple[str, ...] = (),
-        env: dict[str, str] | None = None,
+        context: RunContext | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self.time_limit = time_limit
         self.grace = grace
         self.plugins = plugins
-        self.env = dict(env or {})
+        #: The workers' session settings (providers, threads, cache dir, device).
+        self.context = context if context is not None else RunContext()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
@@ -158,7 +163,7 @@ class ProcessExecutor:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
-            w = _Worker(self.plugins, self.env)
+            w = _Worker(self.plugins, self.context)
             with self._lock:
                 self._all.append(w)
             return w

@@ -1,25 +1,26 @@
 """Work pieces: pure functions of (roster entry, inputs) → outputs, runnable in any process.
 
 An attack piece maps one clean batch (plus ε, target classes and a seed) to adversarial images; a
-defense piece maps one image batch (plus a seed) to TF-Slim labels. Built attacks and defenses are
-cached per process by :attr:`Entry.key`, so a warm worker loads its models once per roster entry.
+defense piece maps one image batch (plus a seed) to TF-Slim labels. Each kind of roster entry has its
+:class:`EntryKind`, which builds the piece that runs an entry: built-in attacks and defenses here, and
+kinds that packages above the competition add (``advengine.submissions`` runs original submissions),
+imported by the module name their entry type gives. So the engine runs every entry the same way and
+never imports those packages. Built pieces are cached per process by :attr:`Entry.key`, so a warm
+worker loads its models once per roster entry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from typing import Any
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-from advengine.attacks import Attack, build_attack
-from advengine.competition.config import Entry
-from advengine.defenses import Defense, build_defense
-
-ImagesU8 = npt.NDArray[np.uint8]
-Labels = npt.NDArray[np.int64]
+from advengine.attacks import ATTACKS
+from advengine.competition.artefacts import PieceId
+from advengine.context import RunContext
+from advengine.defenses import DEFENSES
+from advengine.types import BuiltinEntry, Entry, ImagesU8, Labels, SubmissionTable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,54 +30,97 @@ class AttackInputs:
     target_classes: Labels | None
     seed: int
     #: The engine's piece id; names the piece's log directory when an external submission runs it.
-    piece: str = ""
+    piece: PieceId | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class DefenseInputs:
     images: ImagesU8
     seed: int
-    piece: str = ""
+    piece: PieceId | None = None
 
 
 Inputs = AttackInputs | DefenseInputs
-
-_BUILT: dict[str, Attack | Defense] = {}
-
-
-def _instance(entry: Entry) -> Attack | Defense:
-    built = _BUILT.get(entry.key)
-    if built is None:
-        if entry.track == "defense":
-            built = build_defense(entry.name, entry.params, entry.models)
-        else:
-            built = build_attack(entry.name, entry.params, entry.models)
-        _BUILT[entry.key] = built
-    return built
+In = TypeVar("In", AttackInputs, DefenseInputs)
 
 
-def run_piece(entry: Entry, inputs: Inputs) -> Any:
-    """Run one piece in this process. Attacks return whatever the attack made (the engine checks and
-    projects it); defenses return labels."""
-    if entry.submission is not None:  # an original NIPS17 submission, run in a sandbox
-        from advengine.submissions.roster import run_submission_piece
+class Piece(Protocol):
+    """Runs one batch: attacks return whatever they made (the engine checks and projects it, and a
+    list may hold None for images left out); defenses return labels (−1: left out)."""
 
-        return run_submission_piece(entry, inputs, inputs.piece)
-    piece = _instance(entry)
-    if isinstance(piece, Defense):
-        if not isinstance(inputs, DefenseInputs):
-            raise TypeError(f"defense {entry.label} needs DefenseInputs")
-        return piece(inputs.images, seed=inputs.seed)
-    if not isinstance(inputs, AttackInputs):
-        raise TypeError(f"attack {entry.label} needs AttackInputs")
-    return piece(inputs.images, eps=inputs.eps, target_classes=inputs.target_classes, seed=inputs.seed)
+    def __call__(self, inputs: Inputs) -> Any: ...
 
 
-def piece_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed derived from the competition seed and the piece's identity (stable across runs
-    and processes, unlike ``hash``)."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+@dataclasses.dataclass(frozen=True)
+class EntryKind:
+    """How one kind of roster entry is read from a config table and run."""
+
+    #: The piece that runs an entry of this kind.
+    build: Callable[[Any, RunContext], Piece]
+    #: The entry of a config table of this kind (``[[submissions]]``), where the kind has a table.
+    resolve: Callable[[SubmissionTable, str, str], Entry] | None = None
 
 
-__all__ = ["AttackInputs", "DefenseInputs", "Inputs", "piece_seed", "run_piece"]
+_KINDS: dict[str, EntryKind] = {}
+
+
+def register_kind(kind: str, entry_kind: EntryKind) -> None:
+    _KINDS[kind] = entry_kind
+
+
+def entry_kind(kind: str, module: str) -> EntryKind:
+    """The registered kind, importing ``module`` (the one that registers it) on first use."""
+    if kind not in _KINDS:
+        importlib.import_module(module)
+    return _KINDS[kind]
+
+
+def _builtin(entry: BuiltinEntry, context: RunContext) -> Piece:
+    """The piece of a registered attack or defense: its instance called on the batch."""
+    if entry.track == "defense":
+        defense = DEFENSES.get(entry.name).build(entry.params, entry.models, context)
+
+        def classify(inputs: Inputs) -> Any:
+            batch = _expect(inputs, DefenseInputs)
+            return defense(batch.images, seed=batch.seed)
+
+        return classify
+    attack = ATTACKS.get(entry.name).build(entry.params, entry.models, context)
+
+    def perturb(inputs: Inputs) -> Any:
+        batch = _expect(inputs, AttackInputs)
+        return attack(batch.images, eps=batch.eps, target_classes=batch.target_classes, seed=batch.seed)
+
+    return perturb
+
+
+def _expect(inputs: Inputs, want: type[In]) -> In:
+    if not isinstance(inputs, want):
+        raise TypeError(f"this piece needs {want.__name__}, got {type(inputs).__name__}")
+    return inputs
+
+
+register_kind("builtin", EntryKind(build=_builtin))
+
+_BUILT: dict[str, Piece] = {}
+
+
+def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
+    """Run one piece in this process; built-in pieces make their sessions in ``context`` (one per
+    process: the executor's)."""
+    piece = _BUILT.get(entry.key)
+    if piece is None:
+        piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry, context)
+    return piece(inputs)
+
+
+__all__ = [
+    "AttackInputs",
+    "DefenseInputs",
+    "EntryKind",
+    "Inputs",
+    "Piece",
+    "entry_kind",
+    "register_kind",
+    "run_piece",
+]

@@ -9,29 +9,23 @@ Workers are spawned processes, so they import the same list again before buildin
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Sequence
 
+from advengine import env
 from advengine.errors import ConfigError
-
-ENV = "ADVENGINE_PLUGINS"
-
-
-def env_plugins() -> tuple[str, ...]:
-    return tuple(p.strip() for p in os.environ.get(ENV, "").split(",") if p.strip())
 
 
 def import_plugins(modules: Sequence[str], where: str = "plugins") -> None:
     """Import ``modules`` and every module named in ``ADVENGINE_PLUGINS`` (each at most once)."""
-    for name in (*env_plugins(), *modules):
+    for name in (*env.plugins(), *modules):
         try:
             importlib.import_module(name)
         except ImportError as exc:
-            source = ENV if name in env_plugins() and name not in modules else where
+            source = env.PLUGINS if name in env.plugins() and name not in modules else where
             raise ConfigError(
                 f"{source}: cannot import plugin module {name!r} ({exc}); "
                 "check the module path and PYTHONPATH"
             ) from None
 
 
-__all__ = ["ENV", "env_plugins", "import_plugins"]
+__all__ = ["import_plugins"]

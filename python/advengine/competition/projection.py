@@ -14,8 +14,7 @@ from PIL import Image
 
 from advengine.errors import ImageError
 from advengine.kernels import clip_linf
-
-ImagesU8 = npt.NDArray[np.uint8]
+from advengine.types import ImagesU8
 
 
 def _to_rgb(item: Any, size: tuple[int, int]) -> ImagesU8:
@@ -61,4 +60,12 @@ def project_outputs(outputs: Any, clean: ImagesU8, eps: int) -> ImagesU8:
     return clip_linf(adv, clean, int(eps), out=adv)
 
 
-__all__ = ["project_outputs"]
+def missing_mask(value: Any) -> npt.NDArray[np.int64] | None:
+    """Indices of the images an attack piece did produce, or None when it produced all of them (a
+    submission's piece may leave images out: a list with None in their place)."""
+    if isinstance(value, list) and any(v is None for v in value):
+        return np.array([k for k, v in enumerate(value) if v is not None], dtype=np.int64)
+    return None
+
+
+__all__ = ["missing_mask", "project_outputs"]

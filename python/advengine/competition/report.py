@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from advengine.competition.config import CLEAN, EPS_VALUES, CompetitionConfig, Entry
+from advengine.competition.artefacts import EntryResult, PieceRecord, Results
+from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
-from advengine.competition.state import atomic_write_text
+from advengine.files import atomic_write
+from advengine.types import CLEAN, Entry
 
 SCHEMA = "advengine.eval/1"
 I64 = npt.NDArray[np.int64]
@@ -39,7 +41,7 @@ class RunData:
     #: ``[defense, image]`` labels on the clean images, or MISSING.
     clean_predictions: I64
     #: Piece records per entry key (defenses: adversarial batches only).
-    pieces: dict[str, list[dict[str, Any]]]
+    pieces: dict[str, list[PieceRecord]]
     timings: dict[str, float]
 
 
@@ -59,12 +61,12 @@ def _aggregate(data: RunData, mask: npt.NDArray[np.bool_] | None = None) -> Aggr
     return aggregate(preds, truth, target, is_targeted)
 
 
-def _piece_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r["seconds"] for r in records if r["status"] == "ok"]
-    errors = sorted({f"{r['piece']}: {r['error']}" for r in records if r["status"] != "ok"})
+def _piece_summary(records: list[PieceRecord]) -> dict[str, Any]:
+    ok = [r.seconds for r in records if r.status == "ok"]
+    errors = sorted({f"{r.piece}: {r.error}" for r in records if r.status != "ok"})
     return {
         "median_batch_seconds": statistics.median(ok) if ok else None,
-        "pieces": {s: sum(r["status"] == s for r in records) for s in ("ok", "crashed", "timeout")},
+        "pieces": {s: sum(r.status == s for r in records) for s in ("ok", "crashed", "timeout")},
         "errors": errors,
     }
 
@@ -74,12 +76,12 @@ def _entry_base(e: Entry) -> dict[str, Any]:
         "name": e.label,
         "entry": e.name,
         "track": e.track,
-        "params": dict(e.params),
+        "params": e.to_json()["params"],
         "models": list(e.models),
     }
 
 
-def build_results(data: RunData) -> dict[str, Any]:
+def build_results(data: RunData) -> Results:
     cfg, mode = data.config, data.config.scoring
     agg = _aggregate(data)
     n = len(data.image_ids)
@@ -143,7 +145,7 @@ def build_results(data: RunData) -> dict[str, Any]:
             }
         )
     batches = sorted({(int(b), int(e)) for b, e in zip(data.image_batch, data.image_eps, strict=True)})
-    return {
+    payload = {
         "schema": SCHEMA,
         "mode": mode,
         "seed": cfg.seed,
@@ -169,6 +171,7 @@ def build_results(data: RunData) -> dict[str, Any]:
             "classified": agg.classified.tolist(),
         },
     }
+    return Results.model_validate(payload)
 
 
 def _csv(rows: list[list[Any]]) -> str:
@@ -214,41 +217,47 @@ def _matrix(values: I64, rows: list[str], cols: list[str]) -> str:
     return _csv(out)
 
 
-def _ranking(header: str, items: list[dict[str, Any]]) -> str:
-    def key(item: dict[str, Any]) -> tuple[bool, float, str]:
-        s = item["score"]
-        return (s is None, -(s if s is not None else 0.0), item["name"])
-
-    rows: list[list[Any]] = [[header, "Score"]]
-    rows += [[it["name"], "" if it["score"] is None else it["score"]] for it in sorted(items, key=key)]
-    return _csv(rows)
+def ranked(items: list[EntryResult]) -> list[EntryResult]:
+    """Best first: by score (higher is better), entries without a score last, ties by name. The one
+    ranking of the CLI summary, leaderboard.md and the DEVKIT ranking CSVs."""
+    return sorted(items, key=lambda it: (it.score is None, -(it.score or 0), it.name))
 
 
-def _fmt(v: Any) -> str:
+def fmt(v: float | int | None) -> str:
+    """A score as the summary and leaderboard print it: 4 decimals, "–" for none."""
     if v is None:
         return "–"
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def _leaderboard(results: dict[str, Any]) -> str:
+def groups(results: Results) -> list[tuple[str, list[EntryResult]]]:
+    """The three tracks of the results, in the order every report lists them."""
+    return [
+        ("defense", results.defenses),
+        ("nontargeted", results.nontargeted()),
+        ("targeted", results.targeted()),
+    ]
+
+
+def _ranking(header: str, items: list[EntryResult]) -> str:
+    rows: list[list[Any]] = [[header, "Score"]]
+    rows += [[it.name, "" if it.score is None else it.score] for it in ranked(items)]
+    return _csv(rows)
+
+
+_TITLES = {"defense": "Defenses", "nontargeted": "Non-targeted attacks", "targeted": "Targeted attacks"}
+
+
+def _leaderboard(results: Results) -> str:
     lines = [
         "# Leaderboard",
         "",
-        f"Mode **{results['mode']}**, seed {results['seed']}, {results['dataset']['images']} images "
-        f"(dataset sha256 `{results['dataset']['hash'][:16]}…`).",
+        f"Mode **{results.mode}**, seed {results.seed}, {results.dataset.images} images "
+        f"(dataset sha256 `{results.dataset.hash[:16]}…`).",
         "",
     ]
-    groups = (
-        ("Defenses", results["defenses"], "defense"),
-        (
-            "Non-targeted attacks",
-            [a for a in results["attacks"] if a["track"] == "nontargeted"],
-            "nontargeted",
-        ),
-        ("Targeted attacks", [a for a in results["attacks"] if a["track"] == "targeted"], "targeted"),
-    )
-    for title, items, _ in groups:
-        lines += [f"## {title}", ""]
+    for track, items in groups(results):
+        lines += [f"## {_TITLES[track]}", ""]
         if not items:
             lines += ["(none)", ""]
             continue
@@ -256,28 +265,26 @@ def _leaderboard(results: dict[str, Any]) -> str:
             "| rank | name | score | raw | worst case | median s/batch | excluded |",
             "|---:|---|---:|---:|---:|---:|---|",
         ]
-        ordered = sorted(items, key=lambda it: (it["score"] is None, -(it["score"] or 0), it["name"]))
-        for rank, it in enumerate(ordered, 1):
+        for rank, it in enumerate(ranked(items), 1):
             lines.append(
-                f"| {rank} | {it['name']} | {_fmt(it['score'])} | {it['raw_score']} "
-                f"| {_fmt(it['worst_score'])} "
-                f"| {_fmt(it['median_batch_seconds'])} | {'yes' if it['excluded'] else ''} |"
+                f"| {rank} | {it.name} | {fmt(it.score)} | {it.raw_score} | {fmt(it.worst_score)} "
+                f"| {fmt(it.median_batch_seconds)} | {'yes' if it.excluded else ''} |"
             )
         lines.append("")
-    if results["exclusions"]:
+    if results.exclusions:
         lines += ["## Exclusions", ""]
-        lines += [f"- {x['name']} ({x['track']}): {x['reason']}" for x in results["exclusions"]]
+        lines += [f"- {x.name} ({x.track}): {x.reason}" for x in results.exclusions]
         lines.append("")
     return "\n".join(lines)
 
 
-def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
+def write_reports(out: Path, data: RunData, results: Results) -> None:
     """records.csv, leaderboard.md and the DEVKIT CSVs (results.json is the engine's to write)."""
     cfg = data.config
-    m = results["matrices"]
+    m = results.matrices
     nt = [i for i, e in enumerate(cfg.all_attacks) if e.track == "nontargeted"]
     tg = [i for i, e in enumerate(cfg.all_attacks) if e.track == "targeted"]
-    correct, hit = np.array(m["correct"], dtype=np.int64), np.array(m["hit"], dtype=np.int64)
+    correct, hit = np.array(m.correct, dtype=np.int64), np.array(m.hit, dtype=np.int64)
     nd = len(cfg.defenses)
     correct = correct.reshape(len(cfg.all_attacks), nd)
     hit = hit.reshape(len(cfg.all_attacks), nd)
@@ -288,17 +295,13 @@ def write_reports(out: Path, data: RunData, results: dict[str, Any]) -> None:
         "accuracy_on_attacks.csv": _matrix(correct[nt], [names[i] for i in nt], defense_names),
         "accuracy_on_targeted_attacks.csv": _matrix(correct[tg], [names[i] for i in tg], defense_names),
         "hit_target_class.csv": _matrix(hit[tg], [names[i] for i in tg], defense_names),
-        "defense_ranking.csv": _ranking("DefenseName", results["defenses"]),
-        "attack_ranking.csv": _ranking(
-            "AttackName", [a for a in results["attacks"] if a["track"] == "nontargeted"]
-        ),
-        "targeted_attack_ranking.csv": _ranking(
-            "AttackName", [a for a in results["attacks"] if a["track"] == "targeted"]
-        ),
+        "defense_ranking.csv": _ranking("DefenseName", results.defenses),
+        "attack_ranking.csv": _ranking("AttackName", results.nontargeted()),
+        "targeted_attack_ranking.csv": _ranking("AttackName", results.targeted()),
         "leaderboard.md": _leaderboard(results),
     }
     for name, text in files.items():
-        atomic_write_text(out / name, text)
+        atomic_write(out / name, text)
 
 
-__all__ = ["SCHEMA", "RunData", "build_results", "write_reports"]
+__all__ = ["SCHEMA", "RunData", "build_results", "fmt", "groups", "ranked", "write_reports"]

@@ -1,4 +1,4 @@
-"""The run directory: layout, atomic writes, per-piece records and the resume fingerprint.
+"""The run directory: layout, per-piece records and the resume fingerprint.
 
 Layout of ``--out``::
 
@@ -16,34 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from advengine.competition.artefacts import (
+    AttackRecord,
+    DefenseRecord,
+    PieceId,
+    PieceRecord,
+    load_record,
+    read_json,
+    save,
+)
 from advengine.errors import ConfigError
 
 RUN_FILE = "run.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, payload: Any) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=True) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def digest(payload: Any) -> str:
@@ -51,7 +38,7 @@ def digest(payload: Any) -> str:
 
 
 class RunDir:
-    """Paths inside one run directory."""
+    """Paths inside one run directory, and its piece records."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -59,20 +46,19 @@ class RunDir:
     def adv_image(self, attack: str, image_id: str) -> Path:
         return self.root / "adv" / attack / f"{image_id}.png"
 
-    def attack_record(self, attack: str, batch: int) -> Path:
-        return self.root / "pieces" / "attack" / attack / f"b{batch:04d}.json"
+    def record_path(self, piece: PieceId) -> Path:
+        *dirs, name = piece.parts
+        return self.root.joinpath("pieces", *dirs, f"{name}.json")
 
-    def defense_record(self, defense: str, attack: str, batch: int) -> Path:
-        return self.root / "pieces" / "defense" / defense / attack / f"b{batch:04d}.json"
+    def attack_record(self, attack: str, batch: int) -> AttackRecord | None:
+        """The record of attack piece (``attack``, ``batch``), or None while it has not finished."""
+        return load_record(self.record_path(PieceId.of_attack(attack, batch)), AttackRecord)
 
-    def load_record(self, path: Path) -> dict[str, Any] | None:
-        """The record at ``path``, or None if the piece has not finished (or its record is unreadable,
-        which only a crash during an external edit can cause: the piece is then redone)."""
-        try:
-            rec = read_json(path)
-        except (OSError, ValueError):
-            return None
-        return rec if isinstance(rec, dict) and "status" in rec else None
+    def defense_record(self, defense: str, attack: str, batch: int) -> DefenseRecord | None:
+        return load_record(self.record_path(PieceId.of_defense(defense, attack, batch)), DefenseRecord)
+
+    def save_record(self, piece: PieceId, record: PieceRecord) -> None:
+        save(self.record_path(piece), record)
 
     def prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
         """Create or reopen the run dir; returns True when resuming earlier work."""
@@ -98,8 +84,8 @@ class RunDir:
                 )
             return True
         self.root.mkdir(parents=True, exist_ok=True)
-        write_json(run_file, {"fingerprint": digest(fingerprint), "config": fingerprint})
+        save(run_file, {"fingerprint": digest(fingerprint), "config": fingerprint})
         return False
 
 
-__all__ = ["RunDir", "atomic_write_text", "digest", "read_json", "write_json"]
+__all__ = ["RUN_FILE", "RunDir", "digest"]

@@ -2,7 +2,11 @@
 
 from advengine.defenses import classifier as _classifier  # noqa: F401  (registers the built-in)
 from advengine.defenses import pipeline as _pipeline  # noqa: F401  (registers pipeline and presets)
-from advengine.defenses.base import Defense
-from advengine.defenses.registry import build_defense, defense_class, defense_names, register
+from advengine.defenses.base import DEFENSES, Defense
 
-__all__ = ["Defense", "build_defense", "defense_class", "defense_names", "register"]
+#: Plugins register their defenses with these (a class with a ``name``, or a preset of one).
+register = DEFENSES.register
+register_preset = DEFENSES.register_preset
+build_defense = DEFENSES.build
+
+__all__ = ["DEFENSES", "Defense", "build_defense", "register", "register_preset"]

@@ -7,20 +7,23 @@ and the labels that come back, so a broken defense fails loudly instead of scori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, final
+from typing import Any, final
 
 import numpy as np
 
-from advengine.attacks.base import ImagesU8, Labels, check_images
+from advengine.data.checks import check_images
 from advengine.errors import ShapeError
-from advengine.params import Configured
+from advengine.params import Configured, P
+from advengine.registry import Registry
+from advengine.types import ImagesU8, Labels
 
 
-class Defense(Configured, ABC):
-    """Base class of every built-in defense."""
+class Defense(Configured[P], ABC):
+    """Base class of every built-in defense; ``P`` is its params model."""
 
     #: Randomised defenses (e.g. random resize + pad) draw from the seed given to ``__call__``.
-    randomized: ClassVar[bool] = False
+    randomized: bool = False
+    settings = Configured.settings | {"randomized"}
 
     @final
     def __call__(self, images: ImagesU8, *, seed: int = 0) -> Labels:
@@ -37,3 +40,7 @@ class Defense(Configured, ABC):
     @abstractmethod
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         """TF-Slim labels for a validated uint8 NHWC batch."""
+
+
+#: Every registered defense by name (``advengine.defenses.register`` / ``register_preset`` add to it).
+DEFENSES: Registry[Defense[Any]] = Registry("defense")

@@ -1,75 +1,88 @@
 """``classifier``: the plain-model defense (the NIPS 2017 "base model" sample), an ensemble of zoo
-classifiers whose logits are averaged, with no input transformation.
+classifiers whose logits are averaged, with no input transformation; and :class:`ModelEnsemble`, the
+models behind every built-in defense.
 
 Source models come from the roster entry's ``models`` (default: ``efficientnet-lite0``). Each model
-sees the 299×299 images resized bilinearly to its native size. ONNX Runtime providers come from
-``ADVENGINE_PROVIDERS`` (comma-separated; the eval engine sets it from the config), else CPU.
+sees the 299×299 images resized bilinearly to its native size. ONNX Runtime providers come from the
+defense's :class:`~advengine.context.RunContext` (the config's, under ``advengine eval``), else CPU.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
+from pydantic import Field
 
-from advengine.attacks.base import ImagesU8, Labels
+from advengine.context import RunContext
 from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
-from advengine.defenses.base import Defense
-from advengine.defenses.registry import register
+from advengine.defenses.base import DEFENSES, Defense
 from advengine.errors import ParameterError
 from advengine.models import OnnxClassifier, load_classifier
 from advengine.params import Params
+from advengine.types import ImagesU8, Labels
 
 DEFAULT_MODEL = "efficientnet-lite0"
+#: ONNX Runtime intra-op threads per model (None: ONNX Runtime's default).
+Threads = Annotated[int, Field(ge=1)] | None
 
 
-@dataclasses.dataclass(frozen=True)
+def softmax(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out: npt.NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+class ModelEnsemble:
+    """Zoo classifiers loaded on first use (so building a roster, i.e. validating a config, never loads
+    a model), with their outputs fused."""
+
+    def __init__(self, models: Sequence[str], threads: int | None, context: RunContext) -> None:
+        self.models = tuple(models)
+        self.threads = threads
+        self.context = context
+        self._classifiers: list[OnnxClassifier] | None = None
+
+    def classifiers(self) -> list[OnnxClassifier]:
+        if self._classifiers is None:
+            self._classifiers = [
+                load_classifier(m, threads=self.threads, context=self.context) for m in self.models
+            ]
+        return self._classifiers
+
+    def scores(self, images: ImagesU8, fusion: Literal["logit", "prob"]) -> npt.NDArray[np.float64]:
+        """Mean logits or mean probabilities [n, 1000] of a uint8 batch."""
+        x = to_model_input(images)
+        total = np.zeros((len(images), 1000), np.float64)
+        classifiers = self.classifiers()
+        for clf in classifiers:
+            z = clf.logits(clf.prepare(x)).astype(np.float64)
+            total += softmax(z) if fusion == "prob" else z
+        return total / len(classifiers)
+
+
 class ClassifierParams(Params):
-    #: ONNX Runtime intra-op threads per model (None: ONNX Runtime's default).
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1, got {self.threads}")
+    threads: Threads = None
 
 
-def providers_from_env() -> tuple[str, ...] | None:
-    raw = os.environ.get("ADVENGINE_PROVIDERS", "")
-    found = tuple(p.strip() for p in raw.split(",") if p.strip())
-    return found or None
-
-
-@register
-class ClassifierDefense(Defense):
+@DEFENSES.register
+class ClassifierDefense(Defense[ClassifierParams]):
     """Labels images with the argmax of the models' mean logits."""
 
     name = "classifier"
     params_type = ClassifierParams
 
-    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
-        super().__init__(params, models=models or (DEFAULT_MODEL,))
-        self._classifiers: list[OnnxClassifier] | None = None
+    def __init__(self, params: ClassifierParams, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self.ensemble = ModelEnsemble(self.models, params.threads, self.context)
 
-    def _load(self) -> list[OnnxClassifier]:
-        # Lazily, so building the roster (config validation) never loads a model.
-        if self._classifiers is None:
-            assert isinstance(self.params, ClassifierParams)
-            self._classifiers = [
-                load_classifier(m, providers=providers_from_env(), threads=self.params.threads)
-                for m in self.models
-            ]
-        return self._classifiers
+    def default_models(self) -> tuple[str, ...]:
+        return (DEFAULT_MODEL,)
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         if len(images) == 0:
             raise ParameterError("classifier defense got an empty batch")
-        x = to_model_input(images)
-        total = None
-        for clf in self._load():
-            logits = clf.logits(clf.prepare(x)).astype(np.float64)
-            total = logits if total is None else total + logits
-        assert total is not None
-        return labels_from_logits(total)
+        return labels_from_logits(self.ensemble.scores(images, "logit"))

@@ -15,24 +15,21 @@ ensemble, plus named presets of the NIPS 2017 defenses.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field, field_validator
 
-from advengine.attacks.base import ImagesU8, Labels
-from advengine.data.images import to_model_input
 from advengine.data.labels import labels_from_logits
-from advengine.defenses.base import Defense
-from advengine.defenses.classifier import DEFAULT_MODEL, providers_from_env
-from advengine.defenses.registry import register
+from advengine.defenses.base import DEFENSES, Defense
+from advengine.defenses.classifier import DEFAULT_MODEL, ModelEnsemble, Threads, softmax
 from advengine.defenses.transforms import Transform, parse_transform
 from advengine.errors import ParameterError
 from advengine.kernels import resize_pad
-from advengine.models import OnnxClassifier, list_models, load_classifier
+from advengine.models import check_models, list_models
 from advengine.params import Params
+from advengine.types import ImagesU8, Labels
 
 F32 = npt.NDArray[np.float32]
 #: uint8 pad value of random-resize-pad: 127 is 0 after the models' (x·255 − 127)/128, i.e. the
@@ -40,38 +37,25 @@ F32 = npt.NDArray[np.float32]
 PAD_GRAY = 127
 
 
-@dataclasses.dataclass(frozen=True)
 class PipelineParams(Params):
     #: Input transforms in order, ``name[:argument]`` (median, bit-depth, jpeg, resize).
     transforms: tuple[str, ...] = ()
     #: How the models' outputs are combined: mean logits or mean probabilities.
     fusion: Literal["logit", "prob"] = "logit"
     #: Random resize + pad draws (0: none).
-    draws: int = 0
+    draws: Annotated[int, Field(ge=0)] = 0
     #: Probability of flipping the stored batch horizontally before each draw.
-    flip_prob: float = 0.5
+    flip_prob: Annotated[float, Field(ge=0, le=1)] = 0.5
     #: Random resize target side: rnd ∈ [299, 299 + pad_extra), canvas 299 + pad_extra.
-    pad_extra: int = 31
-    #: ONNX Runtime intra-op threads per model (None: ONNX Runtime's default).
-    threads: int | None = None
+    pad_extra: Annotated[int, Field(ge=1, le=299)] = 31
+    threads: Threads = None
 
-    def __post_init__(self) -> None:
-        for spec in self.transforms:
+    @field_validator("transforms")
+    @classmethod
+    def _known_transforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for spec in value:
             parse_transform(spec)
-        if self.draws < 0:
-            raise ValueError(f"draws must be non-negative, got {self.draws}")
-        if not 0 <= self.flip_prob <= 1:
-            raise ValueError(f"flip_prob must be in [0, 1], got {self.flip_prob}")
-        if not 1 <= self.pad_extra <= 299:
-            raise ValueError(f"pad_extra must be in 1..299, got {self.pad_extra}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1, got {self.threads}")
-
-
-def softmax(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    out: npt.NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
-    return out
+        return value
 
 
 def resize_pad_nearest(images: ImagesU8, size: int, canvas: int, top: int, left: int) -> ImagesU8:
@@ -80,50 +64,19 @@ def resize_pad_nearest(images: ImagesU8, size: int, canvas: int, top: int, left:
     return resize_pad(images, canvas, params, pad_value=PAD_GRAY)
 
 
-@register
-class PipelineDefense(Defense):
+class PipelineDefense(Defense[PipelineParams]):
     """Transforms, then the models (optionally over random resize + pad draws), fused."""
 
-    name = "pipeline"
     params_type = PipelineParams
 
-    def __init__(self, params: Params | None = None, *, models: Sequence[str] = ()) -> None:
-        super().__init__(params, models=models or self.default_models())
-        known = set(list_models())
-        bad = [m for m in self.models if m not in known]
-        if bad:
-            raise ParameterError(
-                f"{self.name}: unknown model {bad[0]!r}; known models: {', '.join(sorted(known))}"
-            )
-        self.transforms: list[Transform] = [parse_transform(s) for s in self.pp.transforms]
-        self._classifiers: list[OnnxClassifier] | None = None
-
-    @property
-    def pp(self) -> PipelineParams:
-        assert isinstance(self.params, PipelineParams)
-        return self.params
+    def __init__(self, params: PipelineParams, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        check_models(self.models, self.name)
+        self.transforms: list[Transform] = [parse_transform(s) for s in params.transforms]
+        self.ensemble = ModelEnsemble(self.models, params.threads, self.context)
 
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
-
-    def _load(self) -> list[OnnxClassifier]:
-        # Lazily, so building a roster (config validation) never loads a model.
-        if self._classifiers is None:
-            self._classifiers = [
-                load_classifier(m, providers=providers_from_env(), threads=self.pp.threads)
-                for m in self.models
-            ]
-        return self._classifiers
-
-    def scores(self, images: ImagesU8) -> npt.NDArray[np.float64]:
-        """Fused scores (mean logits or mean probabilities) of a transformed batch."""
-        x = to_model_input(images)
-        total = np.zeros((len(images), 1000), np.float64)
-        classifiers = self._load()
-        for clf in classifiers:
-            z = clf.logits(clf.prepare(x)).astype(np.float64)
-            total += softmax(z) if self.pp.fusion == "prob" else z
-        return total / len(classifiers)
 
     def probabilities(self, images: ImagesU8, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         """Class probabilities [n, 1000] the labels are the argmax of (index k = label k + 1): the
@@ -133,9 +86,9 @@ class PipelineDefense(Defense):
         batch = images
         for t in self.transforms:
             batch = t(batch)
-        p = self.pp
+        p = self.params
         if p.draws == 0:
-            s = self.scores(batch)
+            s = self.ensemble.scores(batch, p.fusion)
             return s if p.fusion == "prob" else softmax(s)
         side = batch.shape[1]
         canvas = side + p.pad_extra
@@ -147,7 +100,7 @@ class PipelineDefense(Defense):
             size = int(rng.integers(side, canvas))
             top = int(rng.integers(0, canvas - size + 1))
             left = int(rng.integers(0, canvas - size + 1))
-            s = self.scores(resize_pad_nearest(stored, size, canvas, top, left))
+            s = self.ensemble.scores(resize_pad_nearest(stored, size, canvas, top, left), p.fusion)
             total += s if p.fusion == "prob" else softmax(s)
         return total / p.draws
 
@@ -155,86 +108,50 @@ class PipelineDefense(Defense):
         return labels_from_logits(self.probabilities(images, rng))
 
 
-@dataclasses.dataclass(frozen=True)
-class EnsembleParams(PipelineParams):
-    fusion: Literal["logit", "prob"] = "prob"
+def zoo() -> tuple[str, ...]:
+    """Every model of the zoo (the ``ensemble`` preset's default)."""
+    return tuple(list_models())
 
 
-@register
-class EnsembleDefense(PipelineDefense):
-    """The zoo's models with mean probabilities (or mean logits with fusion=logit)."""
-
-    name = "ensemble"
-    params_type = EnsembleParams
-
-    def default_models(self) -> tuple[str, ...]:
-        return tuple(list_models())
-
-
-@dataclasses.dataclass(frozen=True)
-class MedianParams(PipelineParams):
-    transforms: tuple[str, ...] = ("median:2",)
-
-
-@register
-class MedianDefense(PipelineDefense):
-    """2×2 median filter (scipy semantics), then the classifier(s) (4th place)."""
-
-    name = "median"
-    params_type = MedianParams
-
-
-@dataclasses.dataclass(frozen=True)
-class RandomResizePadParams(PipelineParams):
-    draws: int = 30
-
-
-@register
-class RandomResizePadDefense(PipelineDefense):
-    """Random resize + pad, 30 draws with persistent flips, softmax summed (2nd place)."""
-
-    name = "random-resize-pad"
-    params_type = RandomResizePadParams
-    randomized = True
-
-
-@dataclasses.dataclass(frozen=True)
-class ResizeParams(PipelineParams):
-    transforms: tuple[str, ...] = ("resize:200",)
-
-
-@register
-class ResizeDefense(PipelineDefense):
-    """Bilinear down to 200 and back up to 299, then the classifier(s)."""
-
-    name = "resize"
-    params_type = ResizeParams
-
-
-@dataclasses.dataclass(frozen=True)
-class JpegParams(PipelineParams):
-    transforms: tuple[str, ...] = ("jpeg:75",)
-
-
-@register
-class JpegDefense(PipelineDefense):
-    """JPEG round trip at quality 75, then the classifier(s)."""
-
-    name = "jpeg"
-    params_type = JpegParams
-
-
-@dataclasses.dataclass(frozen=True)
-class BitDepthParams(PipelineParams):
-    transforms: tuple[str, ...] = ("bit-depth:5",)
-
-
-@register
-class BitDepthDefense(PipelineDefense):
-    """Colour depth reduced to 5 bits (feature squeezing), then the classifier(s)."""
-
-    name = "bit-depth"
-    params_type = BitDepthParams
+DEFENSES.register_preset("pipeline", PipelineDefense)
+DEFENSES.register_preset(
+    "ensemble",
+    PipelineDefense,
+    doc="The zoo's models with mean probabilities (or mean logits with fusion=logit).",
+    default_models=zoo,
+    fusion="prob",
+)
+DEFENSES.register_preset(
+    "median",
+    PipelineDefense,
+    doc="2×2 median filter (scipy semantics), then the classifier(s) (4th place).",
+    transforms=("median:2",),
+)
+DEFENSES.register_preset(
+    "random-resize-pad",
+    PipelineDefense,
+    doc="Random resize + pad, 30 draws with persistent flips, softmax summed (2nd place).",
+    randomized=True,
+    draws=30,
+)
+DEFENSES.register_preset(
+    "resize",
+    PipelineDefense,
+    doc="Bilinear down to 200 and back up to 299, then the classifier(s).",
+    transforms=("resize:200",),
+)
+DEFENSES.register_preset(
+    "jpeg",
+    PipelineDefense,
+    doc="JPEG round trip at quality 75, then the classifier(s).",
+    transforms=("jpeg:75",),
+)
+DEFENSES.register_preset(
+    "bit-depth",
+    PipelineDefense,
+    doc="Colour depth reduced to 5 bits (feature squeezing), then the classifier(s).",
+    transforms=("bit-depth:5",),
+)
 
 
 __all__ = ["PAD_GRAY", "PipelineDefense", "PipelineParams", "resize_pad_nearest"]

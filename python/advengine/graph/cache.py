@@ -1,12 +1,10 @@
 """Compiled graphs cached by content hash in the user cache dir ($ADVENGINE_CACHE or
-~/.cache/advengine), written atomically (temp file + rename) so a crash never leaves a torn file."""
+~/.cache/advengine), written atomically (advengine.files) so a crash never leaves a torn file."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,17 +12,17 @@ from typing import Any
 import onnx
 
 from advengine.errors import GraphError
+from advengine.files import atomic_write
+from advengine.graph.compiler import COMPILER_VERSION
 from advengine.models.locations import cache_dir
 
 
-def graph_cache_dir() -> Path:
-    # The project's one cache root ($ADVENGINE_CACHE, else XDG, else ~/.cache/advengine).
-    return cache_dir() / "graphs"
+def graph_cache_dir(cache_root: Path | None = None) -> Path:
+    # The run's cache root, else the project's one ($ADVENGINE_CACHE, else XDG, else ~/.cache/advengine).
+    return (cache_root or cache_dir()) / "graphs"
 
 
 def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
-    from advengine.graph.compiler import COMPILER_VERSION
-
     h = hashlib.sha256()
     h.update(f"advengine.graph/{COMPILER_VERSION}\n".encode())
     h.update(json.dumps(options, sort_keys=True).encode())
@@ -33,20 +31,11 @@ def content_key(model_bytes: list[bytes], options: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def save_atomic(model: onnx.ModelProto, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cached(
-    model_files: list[Path], options: dict[str, Any], build: Callable[[], onnx.ModelProto]
+    model_files: list[Path],
+    options: dict[str, Any],
+    build: Callable[[], onnx.ModelProto],
+    cache_root: Path | None = None,
 ) -> tuple[Path, bool]:
     """The cached compiled graph for these model files and options, building it on a miss.
     Returns (path, hit)."""
@@ -56,11 +45,11 @@ def cached(
             blobs.append(p.read_bytes())
         except OSError as exc:
             raise GraphError(f"cannot read ONNX model {p} ({exc.strerror}); check the path") from None
-    path = graph_cache_dir() / f"{content_key(blobs, options)}.onnx"
+    path = graph_cache_dir(cache_root) / f"{content_key(blobs, options)}.onnx"
     if path.is_file():
         return path, True
-    save_atomic(build(), path)
+    atomic_write(path, build().SerializeToString())
     return path, False
 
 
-__all__ = ["cached", "content_key", "graph_cache_dir", "save_atomic"]
+__all__ = ["cached", "content_key", "graph_cache_dir"]

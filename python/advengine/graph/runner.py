@@ -9,7 +9,6 @@ are processed in chunks of the graph's fixed batch, the last chunk padded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,36 +18,36 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from advengine.context import CUDA, RunContext
+from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
 
 Array = np.ndarray[Any, Any]
 
 
-def default_threads() -> int:
-    """ADVENGINE_NUM_THREADS if set (the one thread knob of the project), else 0 = ORT's default."""
-    raw = os.environ.get("ADVENGINE_NUM_THREADS", "").strip()
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        raise ParameterError(f"ADVENGINE_NUM_THREADS={raw!r} is not a non-negative integer")
-    return int(raw)
-
-
 def make_session(
-    model: onnx.ModelProto | str | Path, threads: int | None = None, providers: Sequence[str] | None = None
+    model: onnx.ModelProto | str | Path,
+    threads: int | None = None,
+    providers: Sequence[str] | None = None,
+    *,
+    context: RunContext | None = None,
 ) -> ort.InferenceSession:
+    """An ONNX Runtime session; ``threads``/``providers`` when given, else the run's ``context``, else
+    ADVENGINE_NUM_THREADS (0 = ORT's default) and CUDA when available, then CPU."""
+    ctx = context or RunContext()
     opts = ort.SessionOptions()
-    n = default_threads() if threads is None else threads
+    threads = threads if threads is not None else ctx.threads
+    n = num_threads() if threads is None else threads
     if n < 0:
         raise ParameterError(f"threads must be ≥ 0, got {n}")
     opts.intra_op_num_threads = n
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if providers is None:
-        available = ort.get_available_providers()
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    if "CUDAExecutionProvider" not in providers:
+    chosen = (
+        list(providers) if providers is not None else ctx.session_providers(ort.get_available_providers())
+    )
+    if CUDA not in [p if isinstance(p, str) else p[0] for p in chosen]:
         # On CPU the memory pattern planned after the first run is allocated beside the arena chunks
         # that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4 to 2.6 GiB
         # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
@@ -58,7 +57,7 @@ def make_session(
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
     try:
-        return ort.InferenceSession(source, opts, providers=list(providers))
+        return ort.InferenceSession(source, opts, providers=chosen)
     except Exception as exc:  # ORT's own exception types
         raise GraphError(
             f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})"
@@ -85,8 +84,10 @@ class _Compiled:
         model: onnx.ModelProto | str | Path,
         threads: int | None = None,
         providers: Sequence[str] | None = None,
+        *,
+        context: RunContext | None = None,
     ) -> None:
-        self.session = make_session(model, threads, providers)
+        self.session = make_session(model, threads, providers, context=context)
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.outputs = {o.name for o in self.session.get_outputs()}
         self.input_name = self.session.get_inputs()[0].name
@@ -262,4 +263,4 @@ class StepRunner(_Compiled):
         return StepResult(np.concatenate(out_x), np.concatenate(out_z), np.concatenate(out_l))
 
 
-__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "default_threads", "make_session"]
+__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "make_session"]

@@ -14,12 +14,20 @@ from advengine.models.checkpoint import load_state_dict
 from advengine.models.classifier import OnnxClassifier, load_classifier
 from advengine.models.manifest import Manifest, read_manifest
 from advengine.models.resize import resize_bilinear
-from advengine.models.zoo import get_manifest, list_manifests, list_models, register_model, unregister_model
+from advengine.models.zoo import (
+    check_models,
+    get_manifest,
+    list_manifests,
+    list_models,
+    register_model,
+    unregister_model,
+)
 
 __all__ = [
     "AccuracyReport",
     "Manifest",
     "OnnxClassifier",
+    "check_models",
     "ensure_onnx",
     "get_manifest",
     "list_manifests",

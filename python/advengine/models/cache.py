@@ -9,14 +9,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from advengine.errors import ModelError
+from advengine.files import atomic_write
 from advengine.models import build
-from advengine.models._atomic import write_atomic
 from advengine.models.build import Step, _no_step, build_onnx
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import cache_dir
 from advengine.models.manifest import Manifest
-from advengine.models.zoo import get_manifest
+from advengine.models.zoo import checked_onnx_file, get_manifest
 
 KEY_LENGTH = 16
 
@@ -31,9 +30,10 @@ def build_key(m: Manifest) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
 
 
-def cached_path(m: Manifest) -> Path:
-    """Where the build of ``m`` lives (whether or not it exists yet)."""
-    return cache_dir() / "models" / f"{m.name}-{build_key(m)}.onnx"
+def cached_path(m: Manifest, cache_root: Path | None = None) -> Path:
+    """Where the build of ``m`` lives (whether or not it exists yet), under ``cache_root`` (default:
+    the user cache dir)."""
+    return (cache_root or cache_dir()) / "models" / f"{m.name}-{build_key(m)}.onnx"
 
 
 def _sidecar(path: Path) -> Path:
@@ -57,7 +57,9 @@ def _remove_stale(m: Manifest, keep: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Path:
+def ensure_onnx(
+    name: str, *, force: bool = False, step: Step = _no_step, cache_root: Path | None = None
+) -> Path:
     """The ONNX file of model ``name``: built into the cache if missing, stale or damaged (or ``force``).
 
     For a registered ONNX-file model, the file's sha256 is checked against its manifest and its path
@@ -65,24 +67,20 @@ def ensure_onnx(name: str, *, force: bool = False, step: Step = _no_step) -> Pat
     """
     m = get_manifest(name)
     if not m.builds_onnx:
-        assert m.onnx_path is not None
-        if not m.onnx_path.is_file():
-            raise ModelError(f"model {name}: ONNX file {m.onnx_path} is missing (manifest {m.path})")
-        actual = sha256_file(m.onnx_path)
-        if actual != m.sha256:
-            raise ModelError(
-                f"model {name}: {m.onnx_path} has sha256 {actual}, the manifest {m.path} says {m.sha256}; "
-                "re-register the model after changing its file"
-            )
-        return m.onnx_path
-    path = cached_path(m)
+        return checked_onnx_file(
+            m,
+            f"model {name}",
+            f"is missing (manifest {m.path})",
+            f"re-register the model after changing its file (manifest {m.path})",
+        )
+    path = cached_path(m, cache_root)
     if not force and is_fresh(path):
         return path
     model = build_onnx(m, step)
     data = model.SerializeToString()
     step(f"writing {path}")
-    write_atomic(path, data)
-    write_atomic(_sidecar(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    atomic_write(path, data)
+    atomic_write(_sidecar(path), hashlib.sha256(data).hexdigest() + "\n")
     _remove_stale(m, path)
     return path
 

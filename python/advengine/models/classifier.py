@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from advengine.context import RunContext
 from advengine.data.labels import labels_from_logits
 from advengine.errors import ModelError, ParameterError, ShapeError
 from advengine.models.cache import ensure_onnx
@@ -22,13 +23,15 @@ from advengine.models.zoo import get_manifest
 
 DEFAULT_BATCH = 100
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+#: A providers entry of ``ort.InferenceSession``: a name, or a name and its options.
+Provider = str | tuple[str, dict[str, Any]]
 
 
-def _session(path: Path, providers: Sequence[str], threads: int | None) -> Any:
+def _session(path: Path, providers: Sequence[Provider], threads: int | None) -> Any:
     import onnxruntime as ort  # deferred: importing onnxruntime costs ~0.3 s
 
     available = ort.get_available_providers()
-    missing = [p for p in providers if p not in available]
+    missing = [n for n in (p if isinstance(p, str) else p[0] for p in providers) if n not in available]
     if missing:
         raise ModelError(
             f"ONNX Runtime provider {missing[0]} is not available (available: {', '.join(available)}); "
@@ -54,7 +57,7 @@ class OnnxClassifier:
         *,
         input_size: int,
         name: str | None = None,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[Provider] | None = None,
         threads: int | None = None,
         batch_size: int = DEFAULT_BATCH,
     ) -> None:
@@ -108,18 +111,25 @@ def load_classifier(
     threads: int | None = None,
     *,
     batch_size: int = DEFAULT_BATCH,
+    context: RunContext | None = None,
 ) -> OnnxClassifier:
-    """The classifier of a known model, building its ONNX file first if needed."""
+    """The classifier of a known model, building its ONNX file first if needed. ``context`` gives the
+    providers, threads and cache dir that ``providers``/``threads`` leave open."""
     manifest: Manifest = get_manifest(name)
-    path = ensure_onnx(name)
+    session_providers: Sequence[Provider] | None = providers
+    if context is not None:
+        if providers is None and context.providers is not None:
+            session_providers = context.session_providers([])
+        threads = threads if threads is not None else context.threads
+    path = ensure_onnx(name, cache_root=context.cache_dir if context is not None else None)
     return OnnxClassifier(
         path,
         input_size=manifest.input_size,
         name=manifest.name,
-        providers=providers,
+        providers=session_providers,
         threads=threads,
         batch_size=batch_size,
     )
 
 
-__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "load_classifier"]
+__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "Provider", "load_classifier"]

@@ -29,12 +29,10 @@ import onnx
 import onnxruntime as ort
 from onnx import compose, helper, numpy_helper, version_converter
 
-from advengine.errors import GraphError, ModelError, ParameterError
-from advengine.graph import compile_gradient_graph
-from advengine.graph.forward import image_input
-from advengine.models._atomic import write_atomic
+from advengine.errors import ModelError, ParameterError
+from advengine.files import atomic_write
 from advengine.models.locations import user_manifest_dir
-from advengine.models.manifest import LABEL_CONVENTION, NAME_RE, SCHEMA_VERSION, Manifest
+from advengine.models.manifest import LABEL_CONVENTION, SCHEMA_VERSION, Manifest, parse_manifest
 from advengine.models.onnx_contract import MIN_OPSET, check_onnx_contract
 from advengine.models.zoo import list_manifests, register_model
 
@@ -57,8 +55,6 @@ class ImportReport:
     onnx_path: Path
     sha256: str
     notes: list[str] = field(default_factory=list)
-    #: "supported", or why the gradient compiler refuses the model (it is still a defense).
-    gradient: str = "supported"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,7 +64,6 @@ class ImportReport:
             "sha256": self.sha256,
             "input_size": self.manifest.input_size,
             "notes": self.notes,
-            "gradient": self.gradient,
         }
 
 
@@ -101,7 +96,14 @@ def _upgrade(model: onnx.ModelProto, where: Path, notes: list[str]) -> onnx.Mode
 
 
 def _image_input(model: onnx.ModelProto, where: Path) -> onnx.ValueInfoProto:
-    inp = image_input(model, str(where))  # exactly one float32 input, else a GraphError
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        names = [i.name for i in inputs]
+        raise ModelError(f"{where}: expected one image input, found {names}; export it with one input")
+    inp: onnx.ValueInfoProto = inputs[0]
+    if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError(f"{where}: input {inp.name!r} is not float32; export the model with a float input")
     if len(inp.type.tensor_type.shape.dim) != 4:
         raise ModelError(f"{where}: input {inp.name!r} is not a 4-D image batch (NCHW or NHWC)")
     return inp
@@ -289,14 +291,6 @@ def wrap(
     return wrapped, size, notes
 
 
-def _gradient_support(model: onnx.ModelProto) -> str:
-    try:
-        compile_gradient_graph(model, loss="ce", batch=1)
-    except GraphError as exc:
-        return str(exc)
-    return "supported"
-
-
 def import_model(
     path: str | Path,
     name: str,
@@ -313,8 +307,6 @@ def import_model(
     """Wrap ``path`` into the classifier contract, write ``NAME.onnx`` and its manifest into the user
     model dir, and register it. ``mean``/``std`` (pixels in [0, 1]) override ``normalization``."""
     src = Path(path).expanduser()
-    if not NAME_RE.match(name):
-        raise ParameterError(f"model name {name!r} must be lowercase letters, digits, '.', '_' or '-'")
     if normalization not in NORMALIZATIONS:
         raise ParameterError(
             f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
@@ -322,6 +314,18 @@ def import_model(
     if (mean is None) != (std is None):
         raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
     m, s = NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
+    target = user_manifest_dir() / f"{name}.onnx"
+    manifest: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "description": description
+        or f"imported from {src.name} (mean {list(m)}, std {list(s)}, labels {labels}, output {output})",
+        "source": {"kind": "onnx-file", "path": str(target), "sha256": "0" * 64},
+        "input_size": size or 224,
+        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
+    }
+    # The manifest's own checks (the name above all) before any work; digest and size come later.
+    parse_manifest(manifest, target.with_suffix(".json"), "file")
     for existing in list_manifests():
         if existing.name == name and not (force and existing.origin == "registered"):
             hint = (
@@ -331,25 +335,16 @@ def import_model(
             )
             raise ModelError(f"model {name!r} already exists ({existing.path}){hint}")
     wrapped, input_size, notes = wrap(_load(src), src, mean=m, std=s, size=size, labels=labels, output=output)
-    gradient = _gradient_support(wrapped)
     data = wrapped.SerializeToString()
-    target = user_manifest_dir() / f"{name}.onnx"
-    write_atomic(target, data)
+    atomic_write(target, data)
     digest = hashlib.sha256(data).hexdigest()
-    manifest = {
-        "schema": SCHEMA_VERSION,
-        "name": name,
-        "description": description
-        or f"imported from {src.name} (mean {list(m)}, std {list(s)}, labels {labels}, output {output})",
-        "source": {"kind": "onnx-file", "path": str(target.resolve()), "sha256": digest},
-        "input_size": input_size,
-        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
-    }
+    manifest["source"]["sha256"] = digest
+    manifest["input_size"] = input_size
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / f"{name}.json"
         staged.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         registered = register_model(staged, force=force)
-    return ImportReport(registered, target, digest, notes, gradient)
+    return ImportReport(registered, target, digest, notes)
 
 
 __all__ = ["LABELS", "NORMALIZATIONS", "OUTPUTS", "ImportReport", "import_model", "wrap"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from advengine.errors import ModelError, ModelNotFoundError
-from advengine.models._atomic import write_atomic
+from advengine.errors import ModelError, ModelNotFoundError, ParameterError
+from advengine.files import atomic_write
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import builtin_manifest_dir, model_path_dirs, user_manifest_dir
 from advengine.models.manifest import Manifest, read_manifest
@@ -53,6 +54,20 @@ def get_manifest(name: str) -> Manifest:
     )
 
 
+def checked_onnx_file(m: Manifest, where: str, missing: str, changed: str) -> Path:
+    """The ONNX file of an ONNX-file manifest, after checking it exists and has the manifest's sha256;
+    else one ModelError starting with ``where`` and ending with the hint ``missing`` or ``changed``."""
+    assert m.onnx_path is not None
+    if not m.onnx_path.is_file():
+        raise ModelError(f"{where}: ONNX file {m.onnx_path} {missing}")
+    actual = sha256_file(m.onnx_path)
+    if actual != m.sha256:
+        raise ModelError(
+            f"{where}: {m.onnx_path} has sha256 {actual} but the manifest says {m.sha256}; {changed}"
+        )
+    return m.onnx_path
+
+
 def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifest:
     """Check a user manifest and its ONNX file, then copy the manifest into the user config dir.
 
@@ -61,14 +76,7 @@ def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifes
     m = read_manifest(manifest_path, "file")
     if m.source_kind != "onnx-file" or m.onnx_path is None:
         raise ModelError(f"{m.path}: only 'onnx-file' manifests can be registered (source.kind)")
-    if not m.onnx_path.is_file():
-        raise ModelError(f"{m.path}: ONNX file {m.onnx_path} does not exist (fix 'source.path')")
-    actual = sha256_file(m.onnx_path)
-    if actual != m.sha256:
-        raise ModelError(
-            f"{m.path}: {m.onnx_path} has sha256 {actual} but the manifest says {m.sha256} "
-            "(fix 'source.sha256')"
-        )
+    checked_onnx_file(m, str(m.path), "does not exist (fix 'source.path')", "fix 'source.sha256'")
     check_onnx_contract(m.onnx_path, m.input_size)
     target = user_manifest_dir() / f"{m.name}.json"
     others = [x for x in list_manifests() if x.name == m.name and x.path.resolve() != target.resolve()]
@@ -78,7 +86,7 @@ def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifes
         raise ModelError(f"model {m.name!r} is already registered ({target}); pass --force to replace it")
     data = dict(m.raw)
     data["source"] = {**data["source"], "path": str(m.onnx_path)}
-    write_atomic(target, (json.dumps(data, indent=2) + "\n").encode())
+    atomic_write(target, json.dumps(data, indent=2) + "\n")
     return read_manifest(target, "registered")
 
 
@@ -91,4 +99,25 @@ def unregister_model(name: str) -> Path:
     return target
 
 
-__all__ = ["get_manifest", "list_manifests", "list_models", "register_model", "unregister_model"]
+def check_models(models: Sequence[str], owner: str, what: str = "model") -> tuple[str, ...]:
+    """``models`` if every one is known, else one ParameterError naming the first unknown one and
+    listing the known ones (``what``: "model", "source model")."""
+    known = list_models()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        prefix = f"{owner}: " if owner else ""
+        raise ParameterError(
+            f"{prefix}unknown {what} {unknown[0]!r}; known models: {', '.join(sorted(known))}"
+        )
+    return tuple(models)
+
+
+__all__ = [
+    "check_models",
+    "checked_onnx_file",
+    "get_manifest",
+    "list_manifests",
+    "list_models",
+    "register_model",
+    "unregister_model",
+]

@@ -8,43 +8,58 @@ instead of a crash.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import PurePosixPath
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Strict as StrictMode
 
 from advengine.errors import SubmissionError
+from advengine.types import Track
+from advengine.validation import explain, must, phrased
 
 SubmissionType = Literal["attack", "targeted_attack", "defense"]
 TYPES: tuple[SubmissionType, ...] = ("attack", "targeted_attack", "defense")
 #: metadata ``type`` → the competition track it competes in.
-TRACKS = {"attack": "nontargeted", "targeted_attack": "targeted", "defense": "defense"}
+TRACKS: dict[SubmissionType, Track] = {
+    "attack": "nontargeted",
+    "targeted_attack": "targeted",
+    "defense": "defense",
+}
 
 
-@dataclasses.dataclass(frozen=True)
-class Metadata:
+def _relative(value: str) -> str:
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or "\\" in value:
+        raise must("a relative path inside the submission (no '..')")
+    return str(path)
+
+
+Image = Annotated[str, StrictMode(), Field(min_length=1), phrased("a Docker image name")]
+
+
+class Metadata(BaseModel):
+    # Not advengine.validation.Strict: the original tools ignore unknown fields, so this does too.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     type: SubmissionType
-    entry_point: str
-    container: str
-    container_gpu: str | None
+    entry_point: Annotated[
+        str,
+        StrictMode(),
+        Field(pattern=r"\S"),
+        phrased("the script's path inside the submission"),
+        AfterValidator(_relative),
+    ]
+    container: Image
+    container_gpu: Image | None = None
 
     @property
-    def track(self) -> str:
+    def track(self) -> Track:
         return TRACKS[self.type]
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _entry_point(source: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise SubmissionError(f"{source}: entry_point must be the script's path inside the submission")
-    path = PurePosixPath(value)
-    if path.is_absolute() or ".." in path.parts or "\\" in value:
-        raise SubmissionError(
-            f"{source}: entry_point {value!r} must be a relative path inside the submission (no '..')"
-        )
-    return str(path)
+        return self.model_dump()
 
 
 def parse_metadata(text: str | bytes, source: str = "metadata.json") -> Metadata:
@@ -55,24 +70,10 @@ def parse_metadata(text: str | bytes, source: str = "metadata.json") -> Metadata
         raise SubmissionError(f"{source}: not valid JSON ({exc}); fix the file") from None
     if not isinstance(data, dict):
         raise SubmissionError(f"{source}: must be a JSON object with type, container and entry_point")
-    missing = [k for k in ("type", "container", "entry_point") if k not in data]
-    if missing:
-        raise SubmissionError(f"{source}: missing field {missing[0]!r} (need type, container, entry_point)")
-    kind = data["type"]
-    if kind not in TYPES:
-        raise SubmissionError(f"{source}: type must be one of {', '.join(TYPES)}, got {kind!r}")
-    container = data["container"]
-    if not isinstance(container, str) or not container:
-        raise SubmissionError(f"{source}: container must be a Docker image name, got {container!r}")
-    gpu = data.get("container_gpu")
-    if gpu is not None and (not isinstance(gpu, str) or not gpu):
-        raise SubmissionError(f"{source}: container_gpu must be a Docker image name, got {gpu!r}")
-    return Metadata(
-        type=cast(SubmissionType, kind),
-        entry_point=_entry_point(source, data["entry_point"]),
-        container=container,
-        container_gpu=gpu,
-    )
+    try:
+        return Metadata.model_validate(data)
+    except ValidationError as exc:
+        raise explain(exc, source, error=SubmissionError) from None
 
 
 __all__ = ["TRACKS", "TYPES", "Metadata", "SubmissionType", "parse_metadata"]

@@ -30,9 +30,11 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import psutil
 from PIL import Image
 
 from advengine.errors import SubmissionError
+from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
 from advengine.submissions.archive import Submission
 from advengine.submissions.sandbox import (
@@ -82,47 +84,27 @@ class RunResult:
         return f"submission {name} exited with code {self.exit_code}: {last}"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def process_tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and all its descendants (host pids), parents first; empty when ``pid`` is gone."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:  # gone already, or (another uid's) not ours to see
+        return []
 
 
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The command name is in parentheses and may contain spaces: the ppid follows the last ")".
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
+def _name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (host pids), parents first."""
-    kids, out, todo = _children_map(), [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
-def _signal_all(pids: Sequence[int], sig: int) -> None:
-    for p in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(p, sig)
+def _signal_all(procs: Sequence[psutil.Process], sig: int) -> None:
+    for p in procs:
+        # psutil checks the process is still the one listed (pid reuse) before it signals.
+        with contextlib.suppress(psutil.Error):
+            p.send_signal(sig)
 
 
 def stop_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
@@ -131,7 +113,7 @@ def stop_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
     bwrap's own processes are spared the SIGTERM (they would die at once and take the sandbox with
     them, leaving the submission no time to finish writing); they get the SIGKILL."""
     tree = process_tree(proc.pid)
-    ours = [p for p in tree if _comm(p) != "bwrap"]
+    ours = [p for p in tree if _name(p) != "bwrap"]
     _signal_all(ours, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(grace)
@@ -144,13 +126,6 @@ def _kill_rest(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     _signal_all(tree, signal.SIGKILL)
     proc.wait()
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
 
 
 def _tail(path: Path) -> str:
@@ -244,10 +219,10 @@ def execute(
     seconds = time.perf_counter() - start
     result = RunResult(status, code, seconds, kind, cmd.argv, _tail(out_path), _tail(err_path))
     if log_dir is not None:
-        _atomic_write(log_dir / "stdout.txt", out_path.read_bytes())
-        _atomic_write(log_dir / "stderr.txt", err_path.read_bytes())
+        atomic_write(log_dir / "stdout.txt", out_path.read_bytes())
+        atomic_write(log_dir / "stderr.txt", err_path.read_bytes())
         info = {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_tail")}
-        _atomic_write(log_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
+        atomic_write(log_dir / "run.json", json.dumps(info, indent=2) + "\n")
     return result
 
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from advengine.env import search_path
 from advengine.errors import SandboxError
 
 SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
@@ -142,7 +143,7 @@ def bwrap_command(mounts: Mounts, argv: Sequence[str], limits: Limits, *, as_roo
         cmd += ["--unshare-user", "--"]
     return Command(
         cmd + list(argv),
-        {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        {"PATH": search_path()},
         mounts.code,
         uid if as_root else None,
     )
@@ -160,7 +161,7 @@ def docker_command(mounts: Mounts, argv: Sequence[str], limits: Limits, image: s
         "-v", f"{mounts.code}:/code:ro", "-v", f"{mounts.inputs}:/input_images:ro",
         "-v", f"{mounts.output}:{mounts.output_target}:rw", "-w", "/code", image, *argv,
     ]  # fmt: skip
-    return Command(cmd, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, mounts.code)
+    return Command(cmd, {"PATH": search_path()}, mounts.code)
 
 
 def run_uid() -> int:

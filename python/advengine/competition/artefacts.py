@@ -1,0 +1,243 @@
+"""The typed artefacts of a run: piece ids, piece records and the results object.
+
+This module is where they are turned into files and back (:func:`save`, :func:`load_record`); the
+layout is documented in docs/competition.md and stays byte-compatible with earlier versions, so
+``--resume`` continues run directories written before these types existed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from advengine.files import atomic_write
+from advengine.types import CLEAN
+
+Status = Literal["ok", "crashed", "timeout"]
+Score = float | int | None
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class PieceId:
+    """One piece of Algorithm 1: an attack on a batch, or a defense on one attack's (or the clean)
+    images of a batch. ``str(piece)`` is the id written in records and logs:
+    ``attack/<attack>/bNNNN`` or ``defense/<defense>/<attack|clean>/bNNNN``."""
+
+    kind: Literal["attack", "defense"]
+    entry: str
+    batch: int
+    #: Defense pieces: the attack whose images are classified, or CLEAN.
+    attack: str | None = None
+
+    @staticmethod
+    def of_attack(attack: str, batch: int) -> PieceId:
+        return PieceId("attack", attack, batch)
+
+    @staticmethod
+    def of_defense(defense: str, attack: str, batch: int) -> PieceId:
+        return PieceId("defense", defense, batch, attack)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The id's path segments: the record's directory under ``pieces/`` and the log directory."""
+        middle = (self.attack or CLEAN,) if self.kind == "defense" else ()
+        return (self.kind, self.entry, *middle, f"b{self.batch:04d}")
+
+    @property
+    def stage(self) -> str:
+        """The id without its batch: what the progress bar shows."""
+        return "/".join(self.parts[:-1])
+
+    def __str__(self) -> str:
+        return "/".join(self.parts)
+
+
+class _Artefact(BaseModel):
+    # Unknown keys are ignored so that a record from a newer version still reads.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class AttackRecord(_Artefact):
+    """``pieces/attack/<attack>/bNNNN.json``: what one attack piece produced."""
+
+    piece: str
+    status: Status
+    seconds: float
+    eps: int
+    image_ids: list[str]
+    #: sha256 of the projected images; the input hash of the defense pieces that classify them.
+    output_hash: str | None
+    error: str | None
+
+
+class DefenseRecord(_Artefact):
+    """``pieces/defense/<defense>/<attack|clean>/bNNNN.json``: one defense piece's labels."""
+
+    piece: str
+    status: Status
+    seconds: float
+    image_ids: list[str]
+    labels: list[int] | None
+    input_hash: str | None
+    output_hash: str | None
+    error: str | None
+
+
+PieceRecord = AttackRecord | DefenseRecord
+R = TypeVar("R", AttackRecord, DefenseRecord)
+
+
+class DatasetInfo(_Artefact):
+    dir: str
+    images: int
+    hash: str
+    limit: int | None
+
+
+class BatchInfo(_Artefact):
+    index: int
+    eps: int
+    images: int
+
+
+class EntryResult(_Artefact):
+    """One attack's or defense's line of results.json."""
+
+    name: str
+    entry: str
+    track: str
+    params: dict[str, Any]
+    models: list[str]
+    score: Score
+    raw_score: int
+    normalized_score: float | None
+    worst_score: float | None
+    #: Attacks only.
+    images_produced: int | None = None
+    #: Defenses only.
+    images_classified: int | None = None
+    clean_accuracy: float | None = None
+    excluded: bool
+    median_batch_seconds: float | None
+    pieces: dict[str, int]
+    errors: list[str]
+    exclusion_reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # The track-specific keys and exclusion_reason appear only where they apply.
+        out: dict[str, Any] = handler(self)
+        optional = ("images_produced", "images_classified", "clean_accuracy", "exclusion_reason")
+        for key in optional:
+            if key not in self.model_fields_set:
+                out.pop(key, None)
+        return out
+
+
+class Exclusion(_Artefact):
+    name: str
+    track: str
+    reason: str
+
+
+class EpsScores(_Artefact):
+    eps: int
+    images: int
+    attacks: dict[str, Score]
+    defenses: dict[str, Score]
+
+
+class Matrices(_Artefact):
+    """``[attack][defense]`` counts over the images, rows and columns named by ``attacks``/``defenses``."""
+
+    attacks: list[str]
+    defenses: list[str]
+    correct: list[list[int]]
+    error: list[list[int]]
+    hit: list[list[int]]
+    classified: list[list[int]]
+
+
+class Results(_Artefact):
+    """results.json (schema ``advengine.eval/1``); written last, so its presence means the run
+    finished."""
+
+    schema_: str = Field(alias="schema")
+    mode: str
+    seed: int
+    dataset: DatasetInfo
+    eps_values: list[int]
+    batches: list[BatchInfo]
+    config: dict[str, Any]
+    attacks: list[EntryResult]
+    defenses: list[EntryResult]
+    exclusions: list[Exclusion]
+    per_eps: list[EpsScores]
+    matrices: Matrices
+    timings: dict[str, float] = {}
+
+    def nontargeted(self) -> list[EntryResult]:
+        return [a for a in self.attacks if a.track == "nontargeted"]
+
+    def targeted(self) -> list[EntryResult]:
+        return [a for a in self.attacks if a.track == "targeted"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The results object exactly as results.json holds it."""
+        data: dict[str, Any] = self.model_dump(by_alias=True)
+        return data
+
+
+def dumps(payload: BaseModel | dict[str, Any]) -> str:
+    """The one JSON layout of the run directory: two-space indent, key order kept, a final newline."""
+    data = payload.model_dump(by_alias=True) if isinstance(payload, BaseModel) else payload
+    return json.dumps(data, indent=2, sort_keys=False, allow_nan=True) + "\n"
+
+
+def save(path: Path, payload: BaseModel | dict[str, Any]) -> None:
+    """Write an artefact atomically (a reader sees the old file or the new one, never a torn one)."""
+    atomic_write(path, dumps(payload))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_record(path: Path, kind: type[R]) -> R | None:
+    """The record at ``path``, or None if the piece has not finished (or its record is unreadable,
+    which only a crash during an external edit can cause: the piece is then redone)."""
+    try:
+        return kind.model_validate(read_json(path))
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return None
+
+
+__all__ = [
+    "AttackRecord",
+    "BatchInfo",
+    "DatasetInfo",
+    "DefenseRecord",
+    "EntryResult",
+    "EpsScores",
+    "Exclusion",
+    "Matrices",
+    "PieceId",
+    "PieceRecord",
+    "Results",
+    "Status",
+    "dumps",
+    "load_record",
+    "read_json",
+    "save",
+]
