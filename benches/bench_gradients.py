@@ -1,16 +1,21 @@
-"""One MI-FGSM step (forward + input gradient + update) through the compiled gradient graph vs PyTorch
-eager on the same weights, same run, same thread count.
+"""One MI-FGSM step (forward + input gradient + update) through advengine's compiled gradient graph vs
+PyTorch eager and torch.compile (inductor) on the same weights, same thread count.
 
-* EfficientNet-Lite0, batch 16, 224×224;
-* the 3-model EfficientNet-Lite0/1/2 ensemble (logit fusion, equal weights) on 299×299 inputs, each
-  member behind a bilinear resize to its native size.
+* ``lite0``: EfficientNet-Lite0, batch 16, 224×224;
+* ``ensemble``: the EfficientNet-Lite0/1/2 ensemble (logit fusion, equal weights) on 299×299 inputs,
+  each member behind a bilinear resize to its native size.
 
-Run: ``pytest benches/bench_gradients.py --benchmark-only`` (PyTorch comes from the ``bench`` extra).
-The PyTorch peer is our ONNX converted with onnx2torch and run eagerly (autograd for the gradient,
-torch ops for the update), so both sides run the same weights and arithmetic; the gradients of both
-sides are compared once, outside the timing. Peak RSS is measured per side in a fresh process:
-``python benches/bench_gradients.py --side ort|torch --model lite0|ensemble``.
-Figures go in docs/benchmarks.md, "Gradient graphs".
+advengine runs the graph with the fused MI-FGSM step through ``StepRunner`` (IO binding, x and the
+momentum never leave ORT between steps), exactly as the attacks do. The peers are the project's ONNX
+converted with onnx2torch (``torch_peer.py``). Each side runs in its own fresh process.
+
+Commands (docs/benchmarks.md, "Gradient graphs"):
+
+* one side: ``python benches/bench_gradients.py --side ort|torch|compile --model lite0|ensemble``
+  (prints one JSON line: ms per image-step, wall and CPU, warm-up, peak RSS, load average);
+* all sides alternated, each run only below load 1, medians:
+  ``python benches/bench_gradients.py --compare --model lite0 --repeats 5``;
+* the gradient check of the peers: ``pytest benches/bench_gradients.py``.
 """
 
 from __future__ import annotations
@@ -19,192 +24,131 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from advengine.graph import compile_gradient_graph
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble
 from advengine.graph.interpolation import bilinear_matrix
+from advengine.graph.runner import StepRunner, make_session
 from advengine.models import ensure_onnx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from alternate import alternate, medians
+from devdata import dev_data_dir
+from torch_peer import MEMBERS, ensemble, logits_and_grad, mifgsm_update
+
 BATCH = 16
-THREADS = 2
 EPS, ALPHA, MU = 16 / 255, 1.6 / 255, 1.0
-MEMBERS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 Array = np.ndarray[Any, Any]
 
 
-def dev_batch(size: int) -> Array:
-    """The first 16 DEV images as float32 NCHW in [0, 1], bilinearly resized to ``size``."""
+def dev_batch(size: int, n: int = BATCH, data: Path | None = None) -> Array:
+    """The first ``n`` DEV images (or of ``data``) as float32 NCHW in [0, 1], bilinearly resized to
+    ``size``."""
     from advengine.data import load_dataset
     from advengine.data.images import to_model_input
 
-    here = Path(__file__).resolve().parent.parent
-    data = os.environ.get("ADVENGINE_DEV_DATA") or here.parent / "shared" / "data" / "nips17_dev"
-    x = to_model_input(load_dataset(data).head(BATCH).read_images())
+    x = to_model_input(load_dataset(data or dev_data_dir()).head(n).read_images())
     if size != x.shape[-1]:
         r = bilinear_matrix(x.shape[-1], size)
         x = np.ascontiguousarray(r @ x @ r.T, dtype=np.float32)
     return x
 
 
-def labels() -> Array:
-    return np.arange(BATCH, dtype=np.int64) * 37 % 1000
+def labels(n: int = BATCH) -> Array:
+    return np.arange(n, dtype=np.int64) * 37 % 1000
+
+
+def members(kind: str) -> tuple[str, ...]:
+    return MEMBERS[:1] if kind == "lite0" else MEMBERS
+
+
+def step_graph(kind: str, batch: int = BATCH) -> Path:
+    """The compiled MI-FGSM graph, through the on-disk cache as the attacks use it (a warm run then
+    measures stepping, not the compiler's probe run)."""
+    paths = [ensure_onnx(m) for m in members(kind)]
+    options = {"bench": kind, "loss": "ce", "batch": batch, "step": "mifgsm"}
+    if kind == "lite0":
+        graph, _ = cached(
+            paths, options, lambda: compile_gradient_graph(paths[0], loss="ce", batch=batch, step="mifgsm")
+        )
+    else:
+        graph, _ = cached(
+            paths, options, lambda: compile_ensemble(paths, loss="ce", batch=batch, step="mifgsm")
+        )
+    return graph
 
 
 class OrtStep:
-    """The fused MI-FGSM graph run with IO binding (x and momentum ping-pong, no host copies)."""
+    """advengine: the fused graph iterated by StepRunner; ``step`` runs ``steps`` fused steps."""
 
-    def __init__(self, kind: str) -> None:
-        # Through the on-disk cache, as `advengine graph compile` does: a warm run then measures the
-        # stepping alone, not the compiler's probe run (which holds every activation once).
-        paths = [ensure_onnx(m) for m in (MEMBERS[:1] if kind == "lite0" else MEMBERS)]
-        options = {"bench": kind, "loss": "ce", "batch": BATCH, "step": "mifgsm"}
-        if kind == "lite0":
-            graph, _ = cached(
-                paths,
-                options,
-                lambda: compile_gradient_graph(paths[0], loss="ce", batch=BATCH, step="mifgsm"),
-            )
-            size = 224
-        else:
-            graph, _ = cached(
-                paths, options, lambda: compile_ensemble(paths, loss="ce", batch=BATCH, step="mifgsm")
-            )
-            size = 299
-        self.bind(graph, dev_batch(size))
+    def __init__(self, kind: str, threads: int) -> None:
+        self.graph = step_graph(kind)
+        self.runner = StepRunner(self.graph, threads=threads, providers=["CPUExecutionProvider"])
+        self.x0 = dev_batch(self.runner.input_shape[-1])
+        self.threads = threads
 
-    def bind(self, graph: Path, x0: Array) -> None:
-        """A session of the fused step graph with its IO bindings ping-ponging x and the momentum."""
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = THREADS
-        opts.inter_op_num_threads = 1
-        self.sess = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-        self.x0 = x0
-        name = self.sess.get_inputs()[0].name
-        v = ort.OrtValue.ortvalue_from_numpy
-        self.buf = {
-            "xa": v(self.x0.copy()),
-            "xb": v(self.x0.copy()),
-            "x0": v(self.x0),
-            "label": v(labels()),
-            "eps": v(np.full(BATCH, EPS, np.float32)),
-            "alpha": v(np.full(BATCH, ALPHA, np.float32)),
-            "ma": v(np.zeros_like(self.x0)),
-            "mb": v(np.zeros_like(self.x0)),
-            "mu": v(np.array(MU, np.float32)),
-            "grad": v(np.zeros_like(self.x0)),
-        }
-        self.io = []
-        for a, b in (("a", "b"), ("b", "a")):
-            io = self.sess.io_binding()
-            io.bind_ortvalue_input(name, self.buf["x" + a])
-            io.bind_ortvalue_input("momentum", self.buf["m" + a])
-            for k in ("x0", "label", "eps", "alpha", "mu"):
-                io.bind_ortvalue_input(k, self.buf[k])
-            io.bind_ortvalue_output("x_next", self.buf["x" + b])
-            io.bind_ortvalue_output("m_next", self.buf["m" + b])
-            io.bind_ortvalue_output("grad", self.buf["grad"])
-            io.bind_output("logits", "cpu")
-            io.bind_output("loss", "cpu")
-            self.io.append(io)
-        self.i = 0
-
-    def step(self) -> None:
-        self.sess.run_with_iobinding(self.io[self.i % 2])
-        self.i += 1
+    def step(self, steps: int = 1) -> None:
+        self.runner.run(self.x0, labels(), eps=EPS, alpha=ALPHA, steps=steps, mu=MU)
 
     def first_grad(self) -> Array:
-        io = self.io[0]
-        self.buf["xa"].update_inplace(self.x0)
-        self.sess.run_with_iobinding(io)
-        return np.array(self.buf["grad"].numpy())
+        session = make_session(self.graph, self.threads, ["CPUExecutionProvider"])
+        zeros = np.zeros_like(self.x0)
+        feeds = {
+            session.get_inputs()[0].name: self.x0,
+            "label": labels(),
+            "x0": self.x0,
+            "eps": np.full(BATCH, EPS, np.float32),
+            "alpha": np.full(BATCH, ALPHA, np.float32),
+            "momentum": zeros,
+            "mu": np.array(MU, np.float32),
+        }
+        grad: Array = session.run(["grad"], feeds)[0]
+        return grad
 
 
 class TorchStep:
-    """PyTorch eager: onnx2torch modules on the same ONNX weights, autograd, MI-FGSM in torch ops."""
+    """PyTorch, eager or torch.compile: logits + autograd input gradient + the MI-FGSM update."""
 
-    def __init__(self, kind: str) -> None:
-        import onnx
+    def __init__(self, kind: str, threads: int, mode: str) -> None:
         import torch
-        from onnx2torch import convert
 
-        torch.set_num_threads(THREADS)
         self.torch = torch
-        names = MEMBERS[:1] if kind == "lite0" else MEMBERS
-        self.models = [convert(onnx.load(str(ensure_onnx(n)))).eval() for n in names]
-        self.sizes = [224, 240, 260][: len(names)]
-        size = 224 if kind == "lite0" else 299
-        self.x0 = torch.from_numpy(dev_batch(size))
-        self.x = self.x0.clone()
-        self.m = torch.zeros_like(self.x0)
+        self.model = ensemble(members(kind), None, mode, threads)
+        self.x0 = torch.from_numpy(dev_batch(224 if kind == "lite0" else 299))
         self.label = torch.from_numpy(labels())
 
-    def grad(self, x: Any) -> Any:
-        torch = self.torch
-        x = x.detach().requires_grad_(True)
-        logits = 0
-        for model, s in zip(self.models, self.sizes, strict=True):
-            xi = (
-                x
-                if x.shape[-1] == s
-                else torch.nn.functional.interpolate(
-                    x, size=(s, s), mode="bilinear", align_corners=False, antialias=False
-                )
-            )
-            logits = logits + model(xi) / len(self.models)
-        loss = torch.nn.functional.cross_entropy(logits, self.label, reduction="sum")
-        (g,) = torch.autograd.grad(loss, x)
-        return g
-
-    def step(self) -> None:
-        torch = self.torch
-        g = self.grad(self.x)
-        with torch.no_grad():
-            mean_abs = g.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
-            self.m = MU * self.m + g / mean_abs
-            x = self.x + ALPHA * torch.sign(self.m)
-            self.x = torch.clamp(torch.minimum(torch.maximum(x, self.x0 - EPS), self.x0 + EPS), 0.0, 1.0)
+    def step(self, steps: int = 1) -> None:
+        x, m = self.x0.clone(), self.torch.zeros_like(self.x0)
+        for _ in range(steps):
+            _, g, _ = logits_and_grad(self.model, x, self.label)
+            x, m = mifgsm_update(x, self.x0, m, g, eps=EPS, alpha=ALPHA, mu=MU)
 
     def first_grad(self) -> Array:
-        return self.grad(self.x0).numpy()
+        g: Array = logits_and_grad(self.model, self.x0, self.label)[1].numpy()
+        return g
 
 
-def peak_rss(side: str, kind: str, steps: int = 3) -> dict[str, float]:
-    """Peak RSS and ms per image-step of one side, measured in a fresh process."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--side", side, "--model", kind, "--steps", str(steps)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+def make_runner(side: str, kind: str, threads: int) -> Any:
+    return (
+        OrtStep(kind, threads)
+        if side == "ort"
+        else TorchStep(kind, threads, "eager" if side == "torch" else "compile")
+    )
 
 
-def _bench(benchmark: Any, runner: Any, kind: str, side: str) -> None:
-    benchmark.extra_info.update({"threads": THREADS, "batch": BATCH})
-    runner.step()  # warm-up (first-run allocations, MLAS packing)
-    benchmark.pedantic(runner.step, rounds=3, iterations=1)
-    benchmark.extra_info["ms_per_image_step"] = benchmark.stats.stats.median * 1000 / BATCH
-    benchmark.extra_info.update(peak_rss(side, kind))
-
-
-def _compare(kind: str) -> None:
-    """Both sides must compute the same gradient. Logits agree to ~1e-5, but a ReLU6 pre-activation
-    within float32 noise of 6 can take the other side of the kink in the other runtime; on the DEV
-    batch that moves a few images' gradients by up to ~1% (L2), so signs and the batch L2 are compared."""
-    a, b = OrtStep(kind).first_grad(), TorchStep(kind).first_grad()
-    rel = float(np.linalg.norm(a - b) / np.linalg.norm(b))
-    signs = float((np.sign(a) == np.sign(b)).mean())
-    assert rel < 2e-2, f"ORT and PyTorch gradients differ (L2 rel {rel:.2e})"
-    assert signs > 0.999, f"ORT and PyTorch gradient signs differ ({signs:.5f} agree)"
+def compare_gradients(kind: str, threads: int = 2) -> tuple[float, float]:
+    """(L2 relative difference, share of equal signs) of the ORT and PyTorch gradients. Logits agree to
+    ~1e-5, but a ReLU6 pre-activation within float32 noise of 6 can take the other side of the kink in
+    the other runtime; on the DEV batch that moves a few images' gradients by up to ~1 % (L2)."""
+    a, b = OrtStep(kind, threads).first_grad(), TorchStep(kind, threads, "eager").first_grad()
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b)), float((np.sign(a) == np.sign(b)).mean())
 
 
 if "pytest" in sys.modules:
@@ -212,23 +156,9 @@ if "pytest" in sys.modules:
 
     @pytest.mark.parametrize("kind", ["lite0", "ensemble"])
     def test_peers_compute_the_same_gradient(kind: str) -> None:
-        _compare(kind)
-
-    @pytest.mark.benchmark(group="MI-FGSM step, EfficientNet-Lite0, batch 16, 224², 2 threads")
-    def test_lite0_ort(benchmark: Any) -> None:
-        _bench(benchmark, OrtStep("lite0"), "lite0", "ort")
-
-    @pytest.mark.benchmark(group="MI-FGSM step, EfficientNet-Lite0, batch 16, 224², 2 threads")
-    def test_lite0_torch(benchmark: Any) -> None:
-        _bench(benchmark, TorchStep("lite0"), "lite0", "torch")
-
-    @pytest.mark.benchmark(group="MI-FGSM step, 3-model ensemble, batch 16, 299², 2 threads")
-    def test_ensemble_ort(benchmark: Any) -> None:
-        _bench(benchmark, OrtStep("ensemble"), "ensemble", "ort")
-
-    @pytest.mark.benchmark(group="MI-FGSM step, 3-model ensemble, batch 16, 299², 2 threads")
-    def test_ensemble_torch(benchmark: Any) -> None:
-        _bench(benchmark, TorchStep("ensemble"), "ensemble", "torch")
+        rel, signs = compare_gradients(kind)
+        assert rel < 2e-2, f"ORT and PyTorch gradients differ (L2 rel {rel:.2e})"
+        assert signs > 0.999, f"ORT and PyTorch gradient signs differ ({signs:.5f} agree)"
 
 
 def peak_rss_of_this_process_mib() -> float:
@@ -240,35 +170,68 @@ def peak_rss_of_this_process_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # non-Linux fallback
 
 
-def time_steps(runner: Any, steps: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds (all threads of this process) of ``steps`` steps after one warm-up step."""
+def measure(side: str, kind: str, threads: int, rounds: int, steps: int) -> dict[str, Any]:
+    """One side in this process: build, warm up (torch.compile compiles here), then ``rounds`` timed
+    rounds of ``steps`` steps each; medians per image-step."""
+    load_start = os.getloadavg()[0]
+    t = time.perf_counter()
+    runner = make_runner(side, kind, threads)
+    build_s = time.perf_counter() - t
+    t = time.perf_counter()
     runner.step()
+    warmup_s = time.perf_counter() - t
     times, cpu = [], []
-    for _ in range(steps):
+    for _ in range(rounds):
         t, c = time.perf_counter(), time.process_time()
-        runner.step()
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return times, cpu
+        runner.step(steps)
+        times.append((time.perf_counter() - t) / steps)
+        cpu.append((time.process_time() - c) / steps)
+    return {
+        "side": side,
+        "model": kind,
+        "threads": threads,
+        "ms_per_image_step": round(float(np.median(times)) * 1000 / BATCH, 2),
+        "min_ms_per_image_step": round(min(times) * 1000 / BATCH, 2),
+        "cpu_ms_per_image_step": round(float(np.median(cpu)) * 1000 / BATCH, 2),
+        "build_s": round(build_s, 2),
+        "warmup_s": round(warmup_s, 2),
+        "peak_rss_mib": round(peak_rss_of_this_process_mib(), 1),
+        "load_start": round(load_start, 2),
+        "load_end": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="One side of the MI-FGSM step benchmark, in its own process.")
-    p.add_argument("--side", choices=["ort", "torch"], required=True)
-    p.add_argument("--model", choices=["lite0", "ensemble"], required=True)
-    p.add_argument("--steps", type=int, default=3)
+    p = argparse.ArgumentParser(description="MI-FGSM step: advengine vs PyTorch eager vs torch.compile.")
+    p.add_argument("--side", choices=["ort", "torch", "compile"], help="measure one side in this process")
+    p.add_argument("--compare", action="store_true", help="alternate all sides in fresh processes")
+    p.add_argument("--sides", default="ort,torch,compile", help="sides for --compare")
+    p.add_argument("--model", choices=["lite0", "ensemble"], default="lite0")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds per process (median)")
+    p.add_argument("--steps", type=int, default=2, help="steps per timed round")
+    p.add_argument("--repeats", type=int, default=3, help="processes per side for --compare")
+    p.add_argument("--max-load", type=float, default=1.0, help="--compare: start a run only below this load")
+    p.add_argument("--wait", type=float, default=600.0, help="--compare: seconds to wait for that load")
     args = p.parse_args()
-    runner: Any = OrtStep(args.model) if args.side == "ort" else TorchStep(args.model)
-    times, cpu = time_steps(runner, args.steps)
-    rss_mib = peak_rss_of_this_process_mib()
-    # CPU time (all threads) per image-step beside wall time: the shared 2-core machine is often loaded
-    # by other jobs, which inflates wall time far more than CPU time.
-    result = {
-        "peak_rss_mib": round(rss_mib, 1),
-        "subprocess_ms_per_image_step": round(float(np.median(times)) * 1000 / BATCH, 2),
-        "subprocess_cpu_ms_per_image_step": round(float(np.median(cpu)) * 1000 / BATCH, 2),
-    }
-    print(json.dumps(result))
+    if args.side:
+        print(json.dumps(measure(args.side, args.model, args.threads, args.rounds, args.steps)))
+        return
+    if not args.compare:
+        p.error("give --side or --compare")
+    base = [sys.executable, __file__, "--model", args.model, "--threads", str(args.threads)]
+    base += ["--rounds", str(args.rounds), "--steps", str(args.steps)]
+    sides = {s: (lambda r, s=s: [*base, "--side", s]) for s in args.sides.split(",")}
+    runs = alternate(
+        sides, args.repeats, max_load=args.max_load, wait_s=args.wait, log=lambda m: print(m, file=sys.stderr)
+    )
+    keys = ["ms_per_image_step", "cpu_ms_per_image_step", "warmup_s", "peak_rss_mib"]
+    table = medians(runs, keys)
+    ref = table.get("ort", {}).get("ms_per_image_step")
+    for name, row in table.items():
+        if ref and name != "ort":
+            row["advengine_speedup"] = round(row["ms_per_image_step"] / ref, 2)
+    print(json.dumps({"model": args.model, "threads": args.threads, "medians": table}, indent=2))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advengine.graph import compile_gradient_graph
 from advengine.graph.cache import cached
+from advengine.graph.runner import StepRunner, make_session
 from advengine.models.locations import cache_dir
-from bench_gradients import (
-    ALPHA,
-    BATCH,
-    EPS,
-    MU,
-    THREADS,
-    OrtStep,
-    dev_batch,
-    labels,
-    peak_rss_of_this_process_mib,
-    time_steps,
-)
+from alternate import alternate, medians
+from bench_gradients import ALPHA, BATCH, EPS, MU, dev_batch, labels, peak_rss_of_this_process_mib
+from torch_peer import logits_and_grad, mifgsm_update
 
 SIZE = 224
 MODELS = ("resnet50", "vit_s16")
@@ -91,58 +82,70 @@ def weights(model: str) -> tuple[Path, Path]:
     return pt, onnx_path
 
 
-class GraphStep(OrtStep):
-    """The fused MI-FGSM graph of an exported PyTorch model, through the on-disk graph cache."""
+class GraphStep:
+    """advengine: the fused MI-FGSM graph of the export, through the graph cache, run by StepRunner."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, threads: int) -> None:
         _, onnx_path = weights(model)
         options = {"bench": f"torch-{model}", "loss": "ce", "batch": BATCH, "step": "mifgsm"}
-        graph, _ = cached(
+        self.graph, _ = cached(
             [onnx_path],
             options,
             lambda: compile_gradient_graph(onnx_path, loss="ce", batch=BATCH, step="mifgsm"),
         )
-        self.bind(graph, dev_batch(SIZE))
+        self.runner = StepRunner(self.graph, threads=threads, providers=["CPUExecutionProvider"])
+        self.x0 = dev_batch(SIZE)
+        self.threads = threads
+
+    def step(self) -> None:
+        self.runner.run(self.x0, labels(), eps=EPS, alpha=ALPHA, steps=1, mu=MU)
+
+    def first_grad(self) -> Any:
+        session = make_session(self.graph, self.threads, ["CPUExecutionProvider"])
+        feeds = {
+            session.get_inputs()[0].name: self.x0,
+            "label": labels(),
+            "x0": self.x0,
+            "eps": np.full(BATCH, EPS, np.float32),
+            "alpha": np.full(BATCH, ALPHA, np.float32),
+            "momentum": np.zeros_like(self.x0),
+            "mu": np.array(MU, np.float32),
+        }
+        return session.run(["grad"], feeds)[0]
 
 
 class EagerStep:
-    """PyTorch eager: the original module with the same state dict, autograd, MI-FGSM in torch ops."""
+    """PyTorch eager: the original module with the same state dict, autograd, the same MI-FGSM update."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, threads: int) -> None:
         import torch
 
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(threads)
         pt, _ = weights(model)
-        self.torch = torch
         self.net = build(model)
         self.net.load_state_dict(torch.load(pt, weights_only=True))
         self.net.eval()
         self.x0 = torch.from_numpy(dev_batch(SIZE))
-        self.x = self.x0.clone()
-        self.m = torch.zeros_like(self.x0)
         self.label = torch.from_numpy(labels())
-
-    def grad(self, x: Any) -> Any:
-        x = x.detach().requires_grad_(True)
-        loss = self.torch.nn.functional.cross_entropy(self.net(x), self.label, reduction="sum")
-        (g,) = self.torch.autograd.grad(loss, x)
-        return g
+        self.x, self.m = self.x0.clone(), torch.zeros_like(self.x0)
 
     def step(self) -> None:
-        torch = self.torch
-        g = self.grad(self.x)
-        with torch.no_grad():
-            self.m = MU * self.m + g / g.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
-            x = self.x + ALPHA * torch.sign(self.m)
-            self.x = torch.clamp(torch.minimum(torch.maximum(x, self.x0 - EPS), self.x0 + EPS), 0.0, 1.0)
+        _, g, _ = logits_and_grad(self.net, self.x, self.label)
+        self.x, self.m = mifgsm_update(self.x, self.x0, self.m, g, eps=EPS, alpha=ALPHA, mu=MU)
 
     def first_grad(self) -> Any:
-        return self.grad(self.x0).numpy()
+        return logits_and_grad(self.net, self.x0, self.label)[1].numpy()
 
 
-def one_side(side: str, model: str, steps: int) -> dict[str, float]:
-    runner: Any = GraphStep(model) if side == "ort" else EagerStep(model)
-    times, cpu = time_steps(runner, steps)
+def one_side(side: str, model: str, threads: int, steps: int) -> dict[str, Any]:
+    runner: Any = GraphStep(model, threads) if side == "ort" else EagerStep(model, threads)
+    runner.step()  # warm-up: first-run allocations, MLAS packing
+    times, cpu = [], []
+    for _ in range(steps):
+        t, c = time.perf_counter(), time.process_time()
+        runner.step()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     return {
         "wall_ms_per_step": round(statistics.median(times) * 1000, 1),
         "cpu_ms_per_step": round(statistics.median(cpu) * 1000, 1),
@@ -150,34 +153,19 @@ def one_side(side: str, model: str, steps: int) -> dict[str, float]:
     }
 
 
-def compare(model: str) -> float:
-    """L2 distance of the two sides' first gradients, relative (checked once, outside the timing)."""
-    a, b = GraphStep(model).first_grad(), EagerStep(model).first_grad()
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
-def drive(models: list[str], rounds: int, steps: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"load_average": os.getloadavg(), "threads": THREADS, "batch": BATCH}
+def drive(models: list[str], rounds: int, steps: int, threads: int, max_load: float) -> dict[str, Any]:
+    results: dict[str, Any] = {"threads": threads, "batch": BATCH}
     for model in models:
         weights(model)  # export once, outside any timing
-        runs: dict[str, list[dict[str, float]]] = {"ort": [], "torch": []}
-        for _ in range(rounds):
-            for side in ("ort", "torch"):
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--side", side, "--model", model, "--steps", str(steps)],
-                    check=False,
-                    capture_output=True,
-                    text=True,
-                )
-                if proc.returncode != 0:
-                    raise SystemExit(f"{side} side of {model} failed:\n{proc.stderr[-3000:]}")
-                runs[side].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        summary = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in runs.items()}
-        summary["speedup_wall"] = summary["torch"]["wall_ms_per_step"] / summary["ort"]["wall_ms_per_step"]
-        summary["speedup_cpu"] = summary["torch"]["cpu_ms_per_step"] / summary["ort"]["cpu_ms_per_step"]
-        summary["gradient_l2_rel"] = compare(model)
-        results[model] = summary
-    results["load_average_after"] = os.getloadavg()
+        base = [sys.executable, __file__, "--model", model, "--steps", str(steps), "--threads", str(threads)]
+        sides = {s: (lambda r, s=s, base=base: [*base, "--side", s]) for s in ("ort", "torch")}
+        runs = alternate(sides, rounds, max_load=max_load, log=lambda m: print(m, file=sys.stderr))
+        table = medians(runs, ["wall_ms_per_step", "cpu_ms_per_step", "peak_rss_mib"])
+        for key in ("wall_ms_per_step", "cpu_ms_per_step"):
+            table[f"speedup_{key}"] = round(table["torch"][key] / table["ort"][key], 2)
+        a, b = GraphStep(model, threads).first_grad(), EagerStep(model, threads).first_grad()
+        table["gradient_l2_rel"] = float(np.linalg.norm(a - b) / np.linalg.norm(b))
+        results[model] = table
     return results
 
 
@@ -188,13 +176,19 @@ def main() -> None:
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated, for the driver")
     p.add_argument("--rounds", type=int, default=5, help="alternated process pairs per model")
     p.add_argument("--steps", type=int, default=3, help="timed steps per process (after one warm-up)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-load", type=float, default=1.0, help="start a run only below this load")
     args = p.parse_args()
     if args.side:
         if not args.model:
             p.error("--side needs --model")
-        print(json.dumps(one_side(args.side, args.model, args.steps)))
+        print(json.dumps(one_side(args.side, args.model, args.threads, args.steps)))
         return
-    print(json.dumps(drive(args.models.split(","), args.rounds, args.steps), indent=2))
+    print(
+        json.dumps(
+            drive(args.models.split(","), args.rounds, args.steps, args.threads, args.max_load), indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

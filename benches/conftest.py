@@ -1,19 +1,21 @@
-"""Shared fixtures of the benchmarks: the real DEV images (same lookup as tests/conftest.py)."""
+"""Shared fixtures of the benchmarks: the real DEV images. The benches folder goes on sys.path so that
+benchmark modules share its helpers (devdata, alternate, torch_peer) under pytest and as scripts."""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devdata import dev_data_dir
 
 
 @pytest.fixture(scope="session")
 def dev_dir() -> Path:
-    """The 800-image DEV set beside the checkout, or ADVENGINE_DEV_DATA."""
-    env = os.environ.get("ADVENGINE_DEV_DATA")
-    d = Path(env) if env else REPO.parent / "shared" / "data" / "nips17_dev"
+    """The 800-image DEV set (see devdata.py), or ADVENGINE_DEV_DATA."""
+    d = dev_data_dir()
     assert (d / "dev_dataset.csv").is_file(), f"DEV data not found at {d}; set ADVENGINE_DEV_DATA"
     return d

@@ -32,6 +32,8 @@ def test_submission_json_keeps_the_settings_then_the_run_binding() -> None:
         "fsize_mb": 1024,
         "digest": "ab",
     }
+    gpu = e.model_copy(update={"settings": SandboxSettings(disk_mb=64, gpus="all")})
+    assert {"disk_mb": 64, "gpus": "all"}.items() <= gpu.to_json()["params"].items()
     bound = e.model_copy(update={"time_limit": 20.0, "log_root": "/run/logs"})
     assert list(bound.to_json()["params"])[-2:] == ["time_limit", "log_root"]
     assert bound.key != e.key

@@ -103,16 +103,24 @@ PositiveCount = Annotated[int, StrictMode(), Field(gt=0), phrased("a positive in
 
 
 class SandboxSettings(Strict):
-    """How one submission is confined: the sandbox and its per-run resource limits."""
+    """How one submission is confined: the sandbox and the budget of each of its runs."""
 
     sandbox: SandboxChoice = "auto"
     """bubblewrap, Docker, "auto" (the first available) or "unsafe-none" (no confinement)."""
     memory_mb: PositiveCount = 8192
-    """Address-space limit per process, in MiB."""
+    """Memory of the whole run in MiB: every process, /tmp and the outputs (a cgroup per run)."""
     nproc: PositiveCount = 256
     """Processes the run may have at once."""
     fsize_mb: PositiveCount = 1024
     """Largest file a process may write, in MiB."""
+    disk_mb: PositiveCount = 2048
+    """/tmp and the output dir together, in MiB."""
+    gpus: Annotated[str, StrictMode(), phrased("a docker --gpus value such as 'all'")] = ""
+    """Docker only: the ``--gpus`` value ("all", "device=0"); the run then uses ``container_gpu``."""
+
+
+#: SandboxSettings keys added later (the per-run disk budget, Docker GPUs).
+_LATER_SETTINGS = ("disk_mb", "gpus")
 
 
 class SubmissionTable(SandboxSettings):
@@ -155,7 +163,13 @@ class SubmissionEntry(_Entry):
         return ()
 
     def to_json(self) -> dict[str, Any]:
-        params: dict[str, Any] = {**self.settings.model_dump(), "digest": self.digest}
+        settings = self.settings.model_dump()
+        # Keys added after run dirs existed appear only when set, so an older run still resumes
+        # (its fingerprint is unchanged).
+        for key in _LATER_SETTINGS:
+            if settings[key] == SandboxSettings.model_fields[key].default:
+                del settings[key]
+        params: dict[str, Any] = {**settings, "digest": self.digest}
         if self.time_limit is not None:
             params |= {"time_limit": self.time_limit, "log_root": self.log_root}
         return {

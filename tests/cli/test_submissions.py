@@ -21,6 +21,7 @@ def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["valid"] is True
     assert report["name"] == "noop_attack"
     assert report["dry_run"]["images"] == 2
+    assert report["dry_run"]["budget"].startswith("cgroup")  # this machine: a cgroup per run
 
 
 def test_validate_invalid_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_eval_with_submissions_in_workers(capsys: pytest.CaptureFixture[str], tm
     assert all(a["images_produced"] == 2 for a in results["attacks"])
     (defense,) = results["defenses"]
     assert defense["name"] == "advengine_defense"
-    assert defense["pieces"]["ok"] == 2
+    assert defense["pieces"]["ok"] == 3  # the clean batch and the two attacks' batches
     record = json.loads((tmp_path / "run/pieces/defense/advengine_defense/clean/b0000.json").read_text())
     assert all(1 <= label <= 1000 for label in record["labels"])
 
@@ -118,3 +119,21 @@ def test_eval_refuses_without_a_sandbox(
     assert "no sandbox can be made: bwrap not found" in err
     assert "--unsafe-no-sandbox" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["eval", "--time-limit", "inf", "--no-builtins", "--submission", str(SAMPLES / "noop_attack")],
+        ["eval", "--time-limit", "1e12"],
+        ["submissions", "validate", str(SAMPLES / "noop_attack"), "--time-limit", "inf"],
+        ["submissions", "validate", str(SAMPLES / "noop_attack"), "--memory-mb", str(2**50)],
+    ],
+)
+def test_unbounded_numbers_are_one_line_errors(
+    args: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main([*args, *(["--out", str(tmp_path / "r")] if args[0] == "eval" else [])]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "time_limit" in err or "time-limit" in err or "memory-mb" in err

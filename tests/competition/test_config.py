@@ -30,7 +30,9 @@ def _doc(**changes: Any) -> dict[str, Any]:
         ({"batch_size": "25"}, "test.toml: batch_size must be an integer >= 1"),
         ({"eps": "sometimes"}, "test.toml: eps must be one of 'cycle', 'random'"),
         ({"scoring": "devkit"}, "test.toml: scoring must be one of 'paper', 'original'"),
-        ({"time_limit": -1}, "test.toml: time_limit must be a positive number of seconds"),
+        ({"time_limit": -1}, "test.toml: time_limit must be a number of seconds in (0, 86400]"),
+        ({"time_limit": float("inf")}, "test.toml: time_limit must be a number of seconds in"),
+        ({"time_limit": 1e12}, "test.toml: time_limit must be a number of seconds in"),
         ({"seed": 1.5}, "test.toml: seed must be an integer >= 0"),
         ({"colour": "blue"}, "test.toml: colour is not a known key"),
         ({"dataset": {"limit": 0}}, "test.toml: dataset.limit must be an integer >= 1"),
@@ -86,6 +88,12 @@ def test_toml_file_errors(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.toml")
+    bad.write_text("time_limit = inf\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: time_limit must be a number of seconds in"):
+        load_config(bad)
+    bad.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: nested too deeply"):
+        load_config(bad)
 
 
 def test_relative_dataset_dir_is_relative_to_the_file(tmp_path: Path) -> None:
@@ -113,6 +121,8 @@ def test_overrides_are_validated() -> None:
     assert cfg.overridden(batch_size=7, limit=None).batch_size == 7
     with pytest.raises(ConfigError, match="command line: batch_size"):
         cfg.overridden(batch_size=0)
+    with pytest.raises(ConfigError, match="command line: time_limit must be a number of seconds in"):
+        cfg.overridden(time_limit=float("inf"))
 
 
 def test_env_plugins_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from advengine.errors import GraphError, ParameterError, ShapeError
 from advengine.graph import compile_gradient_graph
-from advengine.graph.runner import GradientModel, StepRunner
+from advengine.graph.runner import OWN_PREDICTION, GradientModel, StepRunner
 
 from .conftest import session, tiny_mobilenet
 
@@ -79,6 +80,8 @@ def test_input_checks(net) -> None:  # type: ignore[no-untyped-def]
         gm.grad(np.zeros((2, 3, 8, 8), np.float32), np.array([0, 1]))
     with pytest.raises(ParameterError, match=r"class indices in 0..4"):
         gm.grad(x, np.array([0, 5]))
+    with pytest.raises(ParameterError, match="own prediction"):
+        gm.grad(x, np.array([-2, 1]))
     with pytest.raises(ShapeError, match="labels must be integers"):
         gm.grad(x, np.array([0.0, 1.0]))
     runner = StepRunner(compile_gradient_graph(net, batch=2, size=SIZE, step="sign"), threads=1)
@@ -105,7 +108,62 @@ def test_cpu_sessions_run_without_the_memory_pattern(net) -> None:  # type: igno
     graph = compile_gradient_graph(net, batch=1, size=SIZE)
     sess = make_session(graph, threads=1, providers=["CPUExecutionProvider"])
     assert sess.get_session_options().enable_mem_pattern is False
+    # Nor with spinning worker threads (they slowed a loaded machine down, see make_session).
+    assert sess.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     x = np.random.default_rng(1).random((1, 3, SIZE, SIZE), dtype=np.float32)
     plain = GradientModel(graph, threads=1, providers=["CPUExecutionProvider"])
     assert plain.session.get_session_options().enable_mem_pattern is False
     assert np.isfinite(plain.grad(x, np.array([2])).grad).all()
+
+
+def test_own_prediction_label_is_the_argmax_at_the_input(net) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(3)
+    x = rng.random((3, 3, SIZE, SIZE), dtype=np.float32)
+    model = GradientModel(compile_gradient_graph(net, loss="ce", batch=2, size=SIZE), threads=1)
+    own = model.grad(x, np.full(3, OWN_PREDICTION))
+    given = model.grad(x, np.argmax(own.logits, axis=1))
+    np.testing.assert_array_equal(own.grad, given.grad)
+    np.testing.assert_array_equal(own.loss, given.loss)
+
+
+def test_step_runner_keeps_the_first_steps_own_prediction(net) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(4)
+    x0 = rng.random((3, 3, SIZE, SIZE), dtype=np.float32)
+    compiled = compile_gradient_graph(net, loss="ce", batch=2, size=SIZE, step="mifgsm")
+    clean = GradientModel(compile_gradient_graph(net, loss="ce", batch=2, size=SIZE), threads=1)
+    predicted = np.argmax(clean.grad(x0, np.zeros(3, np.int64)).logits, axis=1)
+    runner = StepRunner(compiled, threads=1)
+    # Budgets large enough for the prediction to change during the steps: later steps must keep the
+    # first step's labels, not take the argmax at their own input.
+    kw = {"eps": 0.5, "alpha": 0.2, "steps": 4, "mu": 1.0}
+    mixed = np.array([OWN_PREDICTION, int(predicted[1]), OWN_PREDICTION])
+    own = runner.run(x0, mixed, **kw)  # type: ignore[arg-type]
+    given = runner.run(x0, predicted, **kw)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(own.labels, predicted)
+    np.testing.assert_array_equal(own.x, given.x)
+    assert (np.argmax(given.logits, axis=1) != predicted).any(), "the steps never changed a prediction"
+
+
+def test_cuda_graphs_need_a_cuda_device(net) -> None:  # type: ignore[no-untyped-def]
+    compiled = compile_gradient_graph(net, batch=2, size=SIZE, step="sign")
+    with pytest.raises(ParameterError, match="needs the CUDAExecutionProvider"):
+        StepRunner(compiled, providers=["CPUExecutionProvider"], cuda_graph=True)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(ParameterError, match="CUDA device"):
+            StepRunner(compiled, cuda_graph=True)
+
+
+def test_an_onnx_runtime_failure_is_one_clear_error(net) -> None:  # type: ignore[no-untyped-def]
+    """ORT raises its own types (a buffer it cannot allocate, ...): one GraphError, not a traceback."""
+    model = GradientModel(compile_gradient_graph(net, batch=2, size=SIZE), threads=1)
+
+    class Failing:
+        def run(self, *args: object) -> None:
+            raise RuntimeError("Failed to allocate memory for requested buffer of size 4398046511104")
+
+    model.session = Failing()
+    x = np.zeros((2, 3, SIZE, SIZE), np.float32)
+    with pytest.raises(
+        GraphError, match="ONNX Runtime failed running the gradient graph: Failed to allocate"
+    ):
+        model.grad(x, np.array([0, 1]))

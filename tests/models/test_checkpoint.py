@@ -203,3 +203,13 @@ def test_round_trip_property(arrays: list[np.ndarray], fmt: str, torch_writer: T
     for k, v in state.items():
         assert got[k].dtype == v.dtype
         np.testing.assert_array_equal(got[k], v)
+
+
+def test_stride_zero_tensor_larger_than_its_storage_is_refused() -> None:
+    """A one-element storage viewed as 32768² by stride 0 once allocated 4 GiB before any check."""
+    from advengine.models.checkpoint import _materialise, _StorageRef, _TensorRef
+
+    storage = _StorageRef("0", np.dtype("<f4"), 1, np.zeros(1, "<f4"))
+    ref = _TensorRef(storage, 0, (1 << 15, 1 << 15), (0, 0))
+    with pytest.raises(CheckpointError, match="has more elements than its storage"):
+        _materialise("w", ref, "w.pth")

@@ -88,3 +88,35 @@ def test_load_classifier_of_a_bundled_model() -> None:
     assert labels.shape == (2,)
     assert labels[0] == labels[1]
     assert 1 <= labels[0] <= 1000
+
+
+def test_a_model_whose_buffers_cannot_be_allocated_is_one_clear_error(tmp_path: Path) -> None:
+    """A contract-valid model that asks ONNX Runtime for 4 TiB at run time (once an internal error)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(tiny_classifier(tmp_path / "t.onnx")))
+    g = model.graph
+    g.node[-1].output[0] = "raw"
+    g.initializer.extend(
+        [
+            numpy_helper.from_array(np.array([0], np.int64), "s0"),
+            numpy_helper.from_array(np.array([1], np.int64), "s1"),
+            numpy_helper.from_array(np.array([1 << 20, 1 << 20], np.int64), "big"),
+        ]
+    )
+    g.node.extend(
+        [
+            # The shape depends on the input, so it cannot be folded away when the session loads.
+            helper.make_node("Shape", ["input"], ["ishape"]),
+            helper.make_node("Slice", ["ishape", "s0", "s1"], ["n"]),
+            helper.make_node("Concat", ["n", "big"], ["shape"], axis=0),
+            helper.make_node("ConstantOfShape", ["shape"], ["huge"]),
+            helper.make_node("ReduceSum", ["huge"], ["total"], keepdims=0),
+            helper.make_node("Add", ["raw", "total"], ["logits"]),
+        ]
+    )
+    onnx.save(model, str(tmp_path / "huge.onnx"))
+    clf = OnnxClassifier(tmp_path / "huge.onnx", input_size=8)
+    with pytest.raises(ModelError, match=r"ONNX Runtime failed running model huge: .*allocate"):
+        clf.logits(_x(1))

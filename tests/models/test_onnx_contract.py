@@ -56,3 +56,36 @@ def test_not_onnx(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe not protobuf at all")
     with pytest.raises(ModelError, match="is not a readable ONNX model"):
         check_onnx_contract(path, 8)
+
+
+def test_undeclared_custom_domain_in_a_node(tmp_path: Path) -> None:
+    path = tiny_classifier(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    model.graph.node[0].domain = "com.evil"  # not in opset_import: ORT would fail at load
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"node\(s\) use the custom op domain 'com\.evil'"):
+        check_onnx_contract(path, 8)
+
+
+@pytest.mark.parametrize("location", ["../../etc/passwd", "/etc/passwd", "sub/../../w.bin"])
+def test_external_data_outside_the_model_dir_is_refused(tmp_path: Path, location: str) -> None:
+    path = tiny_classifier(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    w = model.graph.initializer[0]
+    w.ClearField("raw_data")
+    w.ClearField("float_data")
+    w.data_location = onnx.TensorProto.EXTERNAL
+    w.external_data.add(key="location", value=location)
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="external data must be a relative path next to the model"):
+        check_onnx_contract(path, 8)
+
+
+def test_external_data_next_to_the_model_is_accepted(tmp_path: Path) -> None:
+    path = tiny_classifier(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    onnx.save(model, str(path), save_as_external_data=True, location="t.bin", size_threshold=0)
+    check_onnx_contract(path, 8)
+    (tmp_path / "t.bin").unlink()
+    with pytest.raises(ModelError, match=r"external data file 't\.bin' of tensor 'w' does not exist"):
+        check_onnx_contract(path, 8)

@@ -140,3 +140,24 @@ def test_bad_manifest_in_model_path_is_reported(
     monkeypatch.setenv("ADVENGINE_MODEL_PATH", str(tmp_path / "mp"))
     with pytest.raises(ModelError, match=r"broken\.json: missing field 'name'"):
         list_models()
+
+
+@pytest.mark.usefixtures("zoo_env")
+def test_register_refuses_external_data_outside_the_model_dir(tiny: Path) -> None:
+    import onnx
+
+    onnx_path = tiny.parent / "tiny.onnx"
+    model = onnx.load(str(onnx_path))
+    w = model.graph.initializer[0]
+    w.ClearField("float_data")
+    w.ClearField("raw_data")
+    w.data_location = onnx.TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="../secret.bin")
+    onnx.save(model, str(onnx_path))
+    from advengine.models.checkpoint import sha256_file
+
+    manifest = json.loads(tiny.read_text())
+    manifest["source"]["sha256"] = sha256_file(onnx_path)
+    write_json(tiny, manifest)
+    with pytest.raises(ModelError, match=r"no absolute path, no '\.\.'"):
+        register_model(tiny)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from advengine.data import load_dataset, sample_dataset_dir
-from advengine.submissions import Limits, Settings
+from advengine.submissions import Limits, RunResult, Settings, load_submission, run_attack
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -32,12 +34,60 @@ def copy_sample(tmp_path: Path) -> CopySample:
     return copy
 
 
+WriteSub = Callable[..., Path]
+
+
+@pytest.fixture
+def write_sub(tmp_path: Path) -> WriteSub:
+    """A submission written by the test: ``main.py`` (Python run by the sandbox's python3) as the
+    entry point of the given type, plus ``extra`` files (name → text)."""
+
+    def write(name: str, script: str, kind: str = "attack", **extra: str) -> Path:
+        dest = tmp_path / "subs" / name
+        dest.mkdir(parents=True)
+        meta = {"type": kind, "container": "c", "container_gpu": "g", "entry_point": "main.py"}
+        (dest / "metadata.json").write_text(json.dumps(meta))
+        (dest / "main.py").write_text("#!/usr/bin/env python3\n" + script)
+        (dest / "main.py").chmod(0o755)
+        for fname, text in extra.items():
+            (dest / fname).write_text(text)
+        return dest
+
+    return write
+
+
 @pytest.fixture
 def settings() -> Settings:
     """bubblewrap with small limits and a short time limit, so hostile samples end quickly."""
-    return Settings("bwrap", Limits(memory_bytes=1 << 30, nproc=16, fsize_bytes=64 << 20), 4.0, 1.0)
+    limits = Limits(memory_bytes=1 << 30, nproc=16, fsize_bytes=64 << 20, disk_bytes=256 << 20)
+    return Settings("bwrap", limits, 4.0, 1.0)
 
 
 @pytest.fixture(scope="session")
 def clean4() -> npt.NDArray[np.uint8]:
     return load_dataset(sample_dataset_dir()).read_images(0, 4)
+
+
+RunSub = Callable[[Path, Settings], tuple[list[npt.NDArray[np.uint8] | None], RunResult]]
+
+
+@pytest.fixture
+def run_sub(tmp_path: Path, clean4: npt.NDArray[np.uint8]) -> RunSub:
+    """Run the attack submission at a path on ``clean4`` with ε 8; its logs go to ``tmp_path/"l"``."""
+
+    def run(path: Path, settings: Settings) -> tuple[list[npt.NDArray[np.uint8] | None], RunResult]:
+        return run_attack(load_submission(path, tmp_path / "w"), clean4, 8, None, settings, tmp_path / "l")
+
+    return run
+
+
+def processes_with(marker: str, where: str = "cmdline") -> list[int]:
+    """Processes whose command line (or environment) contains ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/{where}").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found

@@ -45,3 +45,8 @@ def test_bad_metadata_is_one_clear_error(text: str, match: str) -> None:
         parse_metadata(text, source="m.json")
     assert "\n" not in str(info.value)
     assert str(info.value).startswith("m.json: ")
+
+
+def test_deeply_nested_json_is_one_clear_error() -> None:
+    with pytest.raises(SubmissionError, match="nested too deeply"):
+        parse_metadata("[" * 100_000 + "]" * 100_000)

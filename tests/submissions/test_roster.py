@@ -101,6 +101,17 @@ def test_time_limit_leaves_room_for_the_grace() -> None:
     s = settings_of(entry.for_run(500.0, "/run/logs"))
     assert (s.time_limit, s.grace) == (488.0, 10.0)
     assert s.limits.memory_bytes == 1024 << 20
+    assert s.gpus is None
+
+
+def test_disk_budget_and_gpus_reach_the_run_settings() -> None:
+    raw = {"path": str(SAMPLES / "defense"), "disk_mb": 64, "gpus": "device=0"}
+    (entry,) = parse_config({"submissions": [raw]}, source="c.toml").defenses
+    assert isinstance(entry, SubmissionEntry)
+    s = settings_of(entry)
+    assert (s.limits.disk_bytes, s.gpus) == (64 << 20, "device=0")
+    with pytest.raises(ConfigError, match="disk_mb must be a positive integer"):
+        parse_config({"submissions": [{**raw, "disk_mb": 0}]}, source="c.toml")
 
 
 def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySample, tmp_path: Path) -> None:
@@ -123,7 +134,8 @@ def test_eval_run_with_submissions_and_hostile_neighbours(copy_sample: CopySampl
         cfg = parse_config(
             {
                 "batch_size": 4,
-                "time_limit": 4.0,
+                # Room for the good samples on a loaded machine (4 s was seen to cut one short at load 14).
+                "time_limit": 10.0,
                 "dataset": {"dir": str(sample_dataset_dir()), "limit": 4},
                 "attacks": [{"name": "noop", "label": "builtin-noop"}],
                 "submissions": [{"path": str(p), **LIMITS} for p in paths],
@@ -172,3 +184,10 @@ def test_digest_follows_the_contents(copy_sample: CopySample) -> None:
     entry = parse_config({"submissions": [{"path": str(path)}]}).attacks[0]
     assert isinstance(entry, SubmissionEntry)
     assert entry.digest == content_digest(path)
+
+
+def test_a_non_executable_entry_point_is_refused_at_load(copy_sample: CopySample) -> None:
+    path = copy_sample("noop_attack")
+    (path / "run_attack.sh").chmod(0o644)
+    with pytest.raises(ConfigError, match=r"c.toml: submissions\[0\]: .*'run_attack.sh' is not executable"):
+        parse_config({"submissions": [{"path": str(path)}]}, source="c.toml")

@@ -18,7 +18,7 @@ from advengine.errors import SubmissionError
 from advengine.submissions import Settings, load_submission, parse_defense_csv, run_attack, run_defense
 from advengine.submissions.runner import MISSING, process_tree
 
-from .conftest import CopySample
+from .conftest import CopySample, processes_with
 
 U8 = npt.NDArray[np.uint8]
 
@@ -68,6 +68,18 @@ def test_parse_defense_csv_rules() -> None:
         "lonely\n"
     )
     assert parse_defense_csv(text, names).tolist() == [7, MISSING, 13, 0]
+
+
+def test_a_huge_csv_field_skips_only_its_row() -> None:
+    """A field over csv's 128 KiB limit (or a NUL byte) once threw the whole batch away."""
+    names = ["IMG000000.png", "IMG000001.png", "IMG000002.png"]
+    text = (
+        "IMG000000.png,7\n"
+        + "IMG000001.png,"
+        + "9" * (200 << 10)
+        + "\nIMG000002.png,\x005\nIMG000002.png,5\n"
+    )
+    assert parse_defense_csv(text, names).tolist() == [7, MISSING, 5]
 
 
 def test_network_is_unreachable(
@@ -120,17 +132,6 @@ def test_memory_limit(copy_sample: CopySample, settings: Settings, clean4: U8, t
         run_attack(sub, clean4, 8, None, settings)
 
 
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 def test_hang_is_killed_with_its_whole_tree(
     copy_sample: CopySample, settings: Settings, clean4: U8, tmp_path: Path
 ) -> None:
@@ -139,7 +140,7 @@ def test_hang_is_killed_with_its_whole_tree(
     with pytest.raises(SubmissionError, match="killed after the 4 s time limit"):
         run_attack(sub, clean4, 8, None, settings, tmp_path / "logs")
     assert json.loads((tmp_path / "logs" / "run.json").read_text())["status"] == "timeout"
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_partial_outputs_are_kept(settings: Settings, clean4: U8, tmp_path: Path) -> None:

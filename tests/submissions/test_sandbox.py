@@ -21,7 +21,14 @@ def test_bwrap_command_confines_the_run() -> None:
         MOUNTS, ["./run.sh", "/input_images", "/output_images", "8"], LIMITS, as_root=False, uid=1
     )
     argv = cmd.argv
-    assert argv[:5] == ["prlimit", f"--as={1 << 30}", "--nproc=32", f"--fsize={1 << 20}", "--"]
+    # No cgroup: bwrap's /tmp takes a quarter of the memory budget, RLIMIT_AS the rest per process.
+    assert argv[:5] == ["prlimit", f"--as={3 << 28}", "--nproc=32", f"--fsize={1 << 20}", "--"]
+    assert argv[argv.index("--tmpfs") - 2 : argv.index("--tmpfs") + 2] == [
+        "--size",
+        str(1 << 28),
+        "--tmpfs",
+        "/tmp",
+    ]
     for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--clearenv", "--unshare-user"):
         assert flag in argv
     assert ("/s/code", "/code") in _pairs(argv, "--ro-bind")
@@ -31,6 +38,27 @@ def test_bwrap_command_confines_the_run() -> None:
     assert argv[argv.index("--chdir") + 1] == "/code"
     assert argv[-4:] == ["./run.sh", "/input_images", "/output_images", "8"]
     assert cmd.chown_to is None
+
+
+def test_bwrap_with_a_cgroup_and_a_host_tmp() -> None:
+    mounts = Mounts(Path("/s/code"), Path("/s/in"), Path("/s/rw/out"), "/output_images", Path("/s/rw/tmp"))
+    argv = bwrap_command(mounts, ["./run.sh"], LIMITS, as_root=False, uid=1, cgroup=True).argv
+    assert argv[1] == f"--as={1 << 30}"  # the cgroup bounds the sum; one process may use it all
+    assert _pairs(argv, "--bind") == [("/s/rw/tmp", "/tmp"), ("/s/rw/out", "/output_images")]
+    assert "--tmpfs" not in argv
+
+
+def test_bwrap_binds_only_the_allow_list(tmp_path: Path) -> None:
+    package = tmp_path / "pylib" / "advengine"
+    package.mkdir(parents=True)
+    argv = bwrap_command(MOUNTS, ["./run.sh"], LIMITS, as_root=False, uid=1, package=package).argv
+    sources = {src for src, _ in _pairs(argv, "--ro-bind")}
+    repo = Path(__file__).resolve().parents[2]
+    # Not the checkout (the working dir, PYTHONPATH, the editable install's path), not the cwd.
+    assert not any(s == str(repo) or s.startswith(str(repo) + "/") for s in sources)
+    assert not any(Path.cwd().resolve() == Path(s) for s in sources)
+    assert (str(package), "/pylib/advengine") in _pairs(argv, "--ro-bind")
+    assert ("PYTHONPATH", "/pylib") in _pairs(argv, "--setenv")
 
 
 def test_bwrap_as_root_drops_to_an_unprivileged_uid() -> None:
@@ -60,6 +88,17 @@ def test_docker_command_uses_the_image_with_no_network_and_the_limits() -> None:
         "-w /code tf:1.1 ./run.sh /input_images /output_images 4",
     ):
         assert part in text
+
+
+def test_docker_gpus_use_container_gpu() -> None:
+    image = sandbox.docker_image("tf:1.1", "tf:1.1-gpu", "all")
+    argv = docker_command(MOUNTS, ["./run.sh"], LIMITS, image, "n", gpus="all").argv
+    assert argv[argv.index("--gpus") + 1] == "all"
+    assert argv[argv.index("-w") + 2] == "tf:1.1-gpu"
+    assert f"/tmp:rw,size={LIMITS.disk_bytes}" in argv
+    assert sandbox.docker_image("tf:1.1", None, "all") == "tf:1.1"  # no container_gpu: the CPU image
+    assert sandbox.docker_image("tf:1.1", "tf:1.1-gpu", None) == "tf:1.1"
+    assert "--gpus" not in docker_command(MOUNTS, ["./run.sh"], LIMITS, "tf:1.1", "n").argv
 
 
 def test_resolve_sandbox_choices(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,7 +40,7 @@ class EnsembleEotParams(GradientParams):
     #: Scale σ of the random affine augmentation (0.02 published; 0 disables EOT).
     aug_scale: Annotated[float, Field(ge=0)] = 0.02
     #: Augmented gradient draws summed per step.
-    samples: Annotated[int, Field(ge=1)] = 1
+    samples: Annotated[int, Field(ge=1, le=10_000)] = 1
     #: Multiply the noise of the schedule (0 disables the noise).
     noise_scale: Annotated[float, Field(ge=0)] = 1.0
 

@@ -15,6 +15,10 @@ smoothing, then moves by the normalised direction and projects onto the ε-box �
 Losses are ascended: ``ce`` on the label for non-targeted attacks, ``ce-targeted`` (−CE of the
 target) for targeted ones, ``cw``/``cw-targeted`` for the C&W margin. Non-targeted labels are the
 source ensemble's own prediction on the clean image (as the NIPS17 FGSM baseline and TSAIL do).
+
+Where a step needs nothing on the host (no DI, TI or EOT), the loop runs as the update fused into the
+source graph (:meth:`IterativeAttack.iterate_fused`), and own-prediction labels come from the first
+step's logits instead of a forward pass of their own.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from pydantic import Field, field_validator
 
 from advengine.attacks.augment import random_diversity, smooth_gradient
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.sources import IMAGE_SIDE, Source, get_source, zoo_models
+from advengine.attacks.sources import IMAGE_SIDE, FusedSteps, Source, get_source, zoo_models
 from advengine.errors import ParameterError
+from advengine.graph.runner import OWN_PREDICTION
 from advengine.models import check_models
 from advengine.params import Params
 from advengine.types import ImagesF32, Labels
@@ -39,7 +44,9 @@ Direction = Literal["sign", "mean-abs", "std-round"]
 TINY = 1e-30
 
 
-Iterations = Annotated[int, Field(ge=1)]
+#: At most 10 000: far beyond any published schedule, and a bound on how long a piece can ask for.
+MAX_ITERATIONS = 10_000
+Iterations = Annotated[int, Field(ge=1, le=MAX_ITERATIONS)]
 
 
 class GradientParams(Params):
@@ -206,17 +213,56 @@ class IterativeAttack(Attack[GP]):
             raise ParameterError(f"{self.name} works on 299×299 images, got {x.shape[2]}×{x.shape[3]}")
         src = self.source(round(eps * 255))
         iterations, step = self.schedule(eps)
-        state = IterationState(src, x, self.labels(src, x, target_classes), eps, step, iterations, rng)
-        self.iterate(state)
+        fused = self.fused_step()
+        if fused is not None and target_classes is None and not self.params.random_start:
+            # The own prediction at x0 comes out of the first fused step's logits (no forward pass).
+            y = np.full(len(x), OWN_PREDICTION, np.int64)
+        else:
+            y = self.labels(src, x, target_classes)
+        state = IterationState(src, x, y, eps, step, iterations, rng)
+        if fused is None:
+            self.iterate(state)
+        else:
+            self.iterate_fused(state, fused)
         return state.x
+
+    def fused_step(self) -> str | None:
+        """The update fused into the source graph (:mod:`advengine.graph.steps`) that does this
+        attack's whole step, or None where a step needs the host: a DI warp, TI smoothing, momentum on
+        plain sign steps, or a subclass's own loop, step or gradient (EOT, cross-iterative)."""
+        own = type(self)
+        if any(getattr(own, m) is not getattr(IterativeAttack, m) for m in ("iterate", "step", "gradient")):
+            return None
+        p = self.params
+        if p.diversity_prob > 0 or p.ti_size:
+            return None
+        if p.direction == "sign":
+            return "sign" if p.mu == 0 else None
+        return "mifgsm" if p.direction == "mean-abs" else "mifgsm-targeted"
+
+    def random_start(self, state: IterationState) -> None:
+        """PGD's start: a uniform random point of the ε-box (∩ [0, 1])."""
+        state.move(state.rng.uniform(-state.eps, state.eps, size=state.x.shape).astype(np.float32))
 
     def iterate(self, state: IterationState) -> None:
         """The whole loop: a random start (PGD), then ``iterations`` steps."""
         if self.params.random_start:
-            state.move(state.rng.uniform(-state.eps, state.eps, size=state.x.shape).astype(np.float32))
+            self.random_start(state)
         for t in range(state.iterations):
             state.t = t
             self.step(state)
+
+    def iterate_fused(self, state: IterationState, step: str) -> None:
+        """:meth:`iterate` with every step fused into the source graph: one ORT run per step through
+        IO binding (the iterate and momentum stay in ORT), the same arithmetic as :meth:`step`, so the
+        results agree within float rounding (tests/attacks/test_fused_steps.py)."""
+        x_init = None
+        if self.params.random_start:
+            self.random_start(state)
+            x_init = state.x
+        plan = FusedSteps(step, state.eps, state.step, state.iterations, self.params.mu)
+        result = state.source.steps(plan, state.x0, state.y, x_init)
+        state.x, state.y, state.t = result.x, result.labels, state.iterations - 1
 
     def step(self, state: IterationState) -> None:
         """One gradient step in the direction of ``direction``, with momentum μ."""

@@ -8,10 +8,12 @@ sessions in memory, so repeated batches, attacks and tests compile each (models,
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,10 +21,10 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from advengine.context import RunContext
-from advengine.errors import ParameterError
+from advengine.errors import GraphError, ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
-from advengine.graph.runner import GradientModel, make_session
+from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
 from advengine.models import check_models, ensure_onnx, list_models
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
@@ -62,50 +64,85 @@ class SourceKey:
     context: RunContext = field(default_factory=RunContext)
 
 
+@dataclass(frozen=True)
+class FusedSteps:
+    """What :meth:`Source.steps` runs: ``iterations`` of the update ``step`` (graph/steps.py) with
+    budget ``eps``, step ``alpha`` and momentum ``mu``, all in [0, 1] pixel units."""
+
+    step: str
+    eps: float
+    alpha: float
+    iterations: int
+    mu: float
+
+
 class Source:
     """Gradient oracle of one source ensemble: ``grad(x, idx)`` and ``logits(x)`` on 299×299 inputs."""
 
     def __init__(self, key: SourceKey) -> None:
         self.key = key
         self._grads: dict[int, GradientModel] = {}
+        self._steps: dict[tuple[int, str], StepRunner] = {}
         self._forward: Any = None
         self._lock = threading.Lock()
 
     def _paths(self) -> list[Any]:
         return [ensure_onnx(m, cache_root=self.key.context.cache_dir) for m in self.key.models]
 
+    def _graph(self, batch: int, step: str | None) -> Path:
+        """The compiled source graph at this batch, with the fused ``step`` (graph/steps.py) or none,
+        through the on-disk cache."""
+        paths = self._paths()
+        k = self.key
+        options: dict[str, Any] = {
+            "kind": "attack-source",
+            "weights": list(k.weights),
+            "fusion": k.fusion,
+            "loss": k.loss,
+            "kappa": k.kappa,
+            "batch": batch,
+            "size": IMAGE_SIDE,
+        }
+        if step is not None:
+            options["step"] = step
+
+        def build() -> Any:
+            return compile_ensemble(
+                paths,
+                weights=list(k.weights),
+                fusion=k.fusion,
+                size=IMAGE_SIDE,
+                loss=k.loss,
+                kappa=k.kappa,
+                batch=batch,
+                step=step,
+            )
+
+        path, _ = cached(paths, options, build, k.context.cache_dir)
+        return path
+
     def _gradient_model(self, batch: int) -> GradientModel:
         with self._lock:
-            found = self._grads.get(batch)
-            if found is not None:
-                return found
-            paths = self._paths()
-            k = self.key
-            options = {
-                "kind": "attack-source",
-                "weights": list(k.weights),
-                "fusion": k.fusion,
-                "loss": k.loss,
-                "kappa": k.kappa,
-                "batch": batch,
-                "size": IMAGE_SIDE,
-            }
+            if batch not in self._grads:
+                self._grads[batch] = GradientModel(self._graph(batch, None), context=self.key.context)
+            return self._grads[batch]
 
-            def build() -> Any:
-                return compile_ensemble(
-                    paths,
-                    weights=list(k.weights),
-                    fusion=k.fusion,
-                    size=IMAGE_SIDE,
-                    loss=k.loss,
-                    kappa=k.kappa,
-                    batch=batch,
-                )
+    def _step_runner(self, batch: int, step: str) -> StepRunner:
+        with self._lock:
+            if (batch, step) not in self._steps:
+                self._steps[batch, step] = StepRunner(self._graph(batch, step), context=self.key.context)
+            return self._steps[batch, step]
 
-            path, _ = cached(paths, options, build, k.context.cache_dir)
-            model = GradientModel(path, context=k.context)
-            self._grads[batch] = model
-            return model
+    def steps(
+        self, plan: FusedSteps, x0: F32, class_idx: npt.NDArray[np.int64], x_init: F32 | None = None
+    ) -> StepResult:
+        """The ``plan``'s steps fused into the source graph from ``x_init`` (default x0): one ORT run
+        per step through IO binding, the iterate and momentum kept in ORT (StepRunner). Class indices
+        of OWN_PREDICTION are the ensemble's prediction at ``x_init``, read off the first step's
+        logits; the result's ``labels`` holds the labels used."""
+        runner = self._step_runner(max(min(len(x0), MAX_GRAPH_BATCH), 1), plan.step)
+        p = plan
+        return runner.run(x0, class_idx, eps=p.eps, alpha=p.alpha, steps=p.iterations, mu=p.mu, x_init=x_init)
 
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         """(logits, d Σloss / dx) for class indices (TF-Slim label − 1)."""
@@ -121,10 +158,15 @@ class Source:
                 self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
-        parts = [
-            session.run([name], {"input": np.ascontiguousarray(x[i : i + MAX_GRAPH_BATCH])})[0]
-            for i in range(0, len(x), MAX_GRAPH_BATCH)
-        ]
+        try:
+            parts = [
+                session.run([name], {"input": np.ascontiguousarray(x[i : i + MAX_GRAPH_BATCH])})[0]
+                for i in range(0, len(x), MAX_GRAPH_BATCH)
+            ]
+        except Exception as exc:  # ORT's own types, e.g. a buffer it cannot allocate
+            raise GraphError(
+                f"ONNX Runtime failed running the source models: {' '.join(str(exc).split())[:300]}"
+            ) from None
         out: F32 = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 1000), np.float32)
         return out
 
@@ -149,6 +191,14 @@ class NegatedSource(Source):
 
     def logits(self, x: F32) -> F32:
         return self.base.logits(x)
+
+    def steps(
+        self, plan: FusedSteps, x0: F32, class_idx: npt.NDArray[np.int64], x_init: F32 | None = None
+    ) -> StepResult:
+        """The base's fused steps with −alpha. Every fused update is odd in the gradient (sign, and the
+        mean-|g| and std normalisations with momentum, round-half-even and the ±2 clip), so stepping
+        along −∇CE(t) is stepping along ∇CE(t) with the step negated, the momentum carried negated."""
+        return self.base.steps(dataclasses.replace(plan, alpha=-plan.alpha), x0, class_idx, x_init)
 
 
 #: Sources kept alive between calls. Each holds ONNX Runtime sessions whose CPU arenas grow to
@@ -198,6 +248,7 @@ def clear_sources() -> None:
 __all__ = [
     "IMAGE_SIDE",
     "MAX_LIVE_SOURCES",
+    "FusedSteps",
     "NegatedSource",
     "Source",
     "SourceKey",

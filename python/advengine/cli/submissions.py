@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
+import psutil
 import typer
 
 from advengine.cli._app import app, sub_app
 from advengine.cli._options import stderr_console
+from advengine.competition.config import MAX_TIME_LIMIT
 from advengine.errors import ConfigError, SandboxError
 from advengine.submissions.runner import Settings
 from advengine.submissions.sandbox import Limits, resolve_sandbox
@@ -66,6 +69,13 @@ def validate_command(
 
     Exits 1 when the submission is invalid (errors); warnings keep it valid, as in the original tool.
     """
+    if not math.isfinite(time_limit) or time_limit > MAX_TIME_LIMIT:
+        raise ConfigError(
+            f"--time-limit must be at most {MAX_TIME_LIMIT:g} seconds (one day), got {time_limit:g}"
+        )
+    total_mb = psutil.virtual_memory().total >> 20
+    if memory_mb > total_mb:
+        raise ConfigError(f"--memory-mb {memory_mb} is more than this machine has ({total_mb} MiB); lower it")
     choice = sandbox_choice(sandbox, unsafe)
     kind = resolve_sandbox(choice)  # fail early, with one line, when no sandbox can be made
     err = stderr_console()

@@ -8,16 +8,20 @@ layout is documented in docs/competition.md and stays byte-compatible with earli
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    ValidationError,
     model_serializer,
 )
 
@@ -214,13 +218,38 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_record(path: Path, kind: type[R]) -> R | None:
-    """The record at ``path``, or None if the piece has not finished (or its record is unreadable,
-    which only a crash during an external edit can cause: the piece is then redone)."""
+def read_record(path: Path, kind: type[R]) -> tuple[R | None, str | None]:
+    """``(record, None)``; ``(None, None)`` while the piece has not finished (no record yet); and
+    ``(None, why)`` when a file is there but is no valid record (unreadable, not JSON, a wrong type:
+    validation is strict, so ``"3"`` or ``3.5`` is no label), phrased to follow "redone: "."""
     try:
-        return kind.model_validate(read_json(path))
-    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
-        return None
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"its record cannot be read ({exc})"
+    try:
+        return kind.model_validate_json(text, strict=True), None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return None, f"its record is not a valid record ({where + ': ' if where else ''}{err['msg']})"
+
+
+def load_record(path: Path, kind: type[R]) -> R | None:
+    """The record at ``path``, or None if there is none or it is not valid (the engine checks records
+    with :func:`read_record` before it trusts them)."""
+    return read_record(path, kind)[0]
+
+
+def pixels_hash(images: npt.NDArray[np.uint8]) -> str:
+    """sha256 of an attack piece's stored images (``AttackRecord.output_hash``)."""
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+
+
+def labels_hash(labels: list[int]) -> str:
+    """sha256 of a defense piece's labels (``DefenseRecord.output_hash``)."""
+    return hashlib.sha256(str(labels).encode()).hexdigest()
 
 
 __all__ = [
@@ -237,7 +266,10 @@ __all__ = [
     "Results",
     "Status",
     "dumps",
+    "labels_hash",
     "load_record",
+    "pixels_hash",
     "read_json",
+    "read_record",
     "save",
 ]

@@ -34,6 +34,8 @@ ScoringMode = Literal["paper", "original"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
+#: The longest time limit per piece (seconds): a finite bound, so a hung piece always ends.
+MAX_TIME_LIMIT = 86_400.0
 
 StrList = Annotated[
     tuple[Annotated[str, StrictMode(), Field(min_length=1)], ...], phrased("a list of non-empty strings")
@@ -53,7 +55,12 @@ class Settings(Strict):
     """Images per batch (NIPS 2017: 100)."""
     eps: EpsPolicy = "cycle"
     """ε per batch: "cycle" (4, 8, 12, 16 in turn) or "random" (seeded)."""
-    time_limit: Annotated[float, StrictMode(), Field(gt=0), phrased("a positive number of seconds")] = 500.0
+    time_limit: Annotated[
+        float,
+        StrictMode(),
+        Field(gt=0, le=MAX_TIME_LIMIT, allow_inf_nan=False),
+        phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most)"),
+    ] = 500.0
     """Seconds per piece (one attack or defense on one batch)."""
     scoring: ScoringMode = "paper"
     """Scores: "paper" (normalised) or "original" (the organisers' raw counts)."""
@@ -257,6 +264,8 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:  # tomllib recurses per nesting level of arrays and inline tables
+        raise ConfigError(f"{path}: nested too deeply to be a competition config; fix the file") from None
     for sub in data.get("submissions", []) if isinstance(data.get("submissions"), list) else []:
         if isinstance(sub, dict) and isinstance(sub.get("path"), str) and sub["path"]:
             sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
@@ -273,6 +282,7 @@ def config_schema() -> dict[str, Any]:
 
 __all__ = [
     "EPS_VALUES",
+    "MAX_TIME_LIMIT",
     "CompetitionConfig",
     "ConfigFile",
     "Entry",

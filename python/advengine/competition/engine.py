@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeGuard, TypeVar
 
@@ -25,8 +25,11 @@ from advengine.competition.artefacts import (
     PieceId,
     PieceRecord,
     Results,
+    labels_hash,
+    pixels_hash,
     save,
 )
+from advengine.competition.checks import check_runnable
 from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
 from advengine.competition.pieces import AttackInputs, DefenseInputs
@@ -35,8 +38,9 @@ from advengine.competition.projection import missing_mask, project_outputs
 from advengine.competition.report import RunData, build_results, write_reports
 from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.competition.state import RunDir
+from advengine.competition.verify import attack_problem, defense_problem
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
-from advengine.errors import AdvEngineError, DatasetError
+from advengine.errors import AdvEngineError, DatasetError, ImageError
 from advengine.kernels import read_png_batch, write_png_batch
 from advengine.seeds import derive_seed
 from advengine.types import CLEAN, Entry
@@ -91,10 +95,6 @@ def dataset_hash(ds: Dataset) -> str:
     return h.hexdigest()
 
 
-def _pixels_hash(images: npt.NDArray[np.uint8]) -> str:
-    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
-
-
 def _load(config: CompetitionConfig) -> Dataset:
     directory = config.dataset_dir if config.dataset_dir is not None else sample_dataset_dir()
     ds = load_dataset(directory)
@@ -142,6 +142,7 @@ class Competition:
 
     def _prepare(self, resume: bool) -> None:
         import_plugins(self.config.plugins)
+        check_runnable(self.config)  # before any piece runs: a bad config fails once, not per piece
         self.config = self.config.for_run(self.run_dir.root)  # submissions: time limit, log dir
         say = self.listener.message
         self.ds = _load(self.config)
@@ -168,11 +169,24 @@ class Competition:
 
     # -- attacks ------------------------------------------------------------------------------------
 
+    def _distrust(self, piece: PieceId, why: str) -> None:
+        """A stored piece failed a check (verify.py): say so in one line and run it again."""
+        self.listener.message(f"warning: {piece} is redone: {why}")
+        self.run_dir.forget(piece)
+
+    def _read_adv(self, attack: str) -> Callable[[list[str]], npt.NDArray[np.uint8]]:
+        return lambda ids: read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
+
     def _attack_done(self, entry: Entry, b: Batch) -> bool:
-        rec = self.run_dir.attack_record(entry.label, b.index)
-        if not self._finished(rec):
+        piece = PieceId.of_attack(entry.label, b.index)
+        rec, why = self.run_dir.read_attack(piece)
+        if rec is not None:
+            batch_ids = self.ds.image_ids[b.start : b.stop]
+            why = attack_problem(rec, piece, batch_ids, b.eps, self._read_adv(entry.label))
+        if why is not None:
+            self._distrust(piece, why)
             return False
-        return all(self.run_dir.adv_image(entry.label, i).is_file() for i in rec.image_ids)
+        return self._finished(rec)
 
     def _attack_jobs(self, clean_cache: dict[PieceId, npt.NDArray[np.uint8]]) -> Iterator[Job]:
         for entry in self.config.all_attacks:
@@ -215,7 +229,7 @@ class Competition:
                 write_png_batch(adv, [self.run_dir.adv_image(label, i) for i in ids], fast=True)
                 self.timings["projection"] += t1 - t0
                 self.timings["io"] += time.perf_counter() - t1
-                out_hash = _pixels_hash(adv)
+                out_hash = pixels_hash(adv)
             except AdvEngineError as exc:
                 status, error, ids = "crashed", f"{type(exc).__name__}: {exc}", []
         self.timings["attack"] += outcome.seconds
@@ -245,9 +259,17 @@ class Competition:
         return rec.output_hash if rec else None
 
     def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
-        # A defense piece is stale when its attack piece was redone with other images since.
-        rec = self.run_dir.defense_record(defense, attack, b.index)
-        return self._finished(rec) and rec.input_hash == self._input_hash(attack, b)
+        piece = PieceId.of_defense(defense, attack, b.index)
+        rec, why = self.run_dir.read_defense(piece)
+        if rec is not None and rec.input_hash != self._input_hash(attack, b):
+            return False  # stale, not damaged: its attack piece was redone with other images since
+        if rec is not None:
+            ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
+            why = defense_problem(rec, piece, ids)
+        if why is not None:
+            self._distrust(piece, why)
+            return False
+        return self._finished(rec)
 
     def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
         for attack in targets:
@@ -266,7 +288,13 @@ class Competition:
                     if attack == CLEAN:
                         images = self.ds.read_images(b.start, b.stop)
                     else:
-                        images = read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
+                        images = self._read_adv(attack)(ids)
+                        # Checked again as read: a defense never classifies images its attack did not make.
+                        if pixels_hash(images) != self._input_hash(attack, b):
+                            raise ImageError(
+                                f"{self.run_dir.adv_image(attack, '*')}: batch {b.index} changed since "
+                                "its attack piece wrote it; rerun with --resume to redo that piece"
+                            )
                     self.timings["io"] += time.perf_counter() - t0
                     seed = derive_seed(self.config.seed, "defense", defense.label, attack, b.index)
                     return DefenseInputs(images, seed, piece)
@@ -287,7 +315,7 @@ class Competition:
             image_ids=ids,
             labels=labels,
             input_hash=self._input_hash(attack, b),
-            output_hash=hashlib.sha256(str(labels).encode()).hexdigest() if labels is not None else None,
+            output_hash=labels_hash(labels) if labels is not None else None,
             error=outcome.error,
         )
         self.run_dir.save_record(job.piece, record)
@@ -318,8 +346,7 @@ class Competition:
                     drec = self.run_dir.defense_record(dfn.label, attack, b.index)
                     if drec is None:
                         continue
-                    if attack != CLEAN:
-                        pieces[dfn.key].append(drec)
+                    pieces[dfn.key].append(drec)  # clean pieces too: their crashes are crashes
                     if drec.labels is None:
                         continue
                     rows = [index[i] for i in drec.image_ids]

@@ -31,6 +31,7 @@ from advengine.competition.plugins import import_plugins
 from advengine.context import RunContext
 from advengine.env import debug_enabled
 from advengine.errors import ConfigError
+from advengine.processes import exit_with_parent
 from advengine.types import Entry
 
 
@@ -89,6 +90,8 @@ class InProcessExecutor:
 def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext) -> None:
     """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF, every
     piece's sessions made in ``context``."""
+    # kill -9 of the engine must not leave workers (and their sandboxes) running to the time limit.
+    exit_with_parent()
     try:
         import_plugins(plugins)
     except Exception as exc:

@@ -86,6 +86,11 @@ def build_results(data: RunData) -> Results:
     agg = _aggregate(data)
     n = len(data.image_ids)
     attacks_out, defenses_out, exclusions = [], [], []
+    # Counted from the records, not from the prediction matrix: with no defenses that matrix has no
+    # column to mark missing images in, and the kernel then reports every image as produced.
+    produced = [
+        sum(len(r.image_ids) for r in data.pieces[e.key] if r.status == "ok") for e in cfg.all_attacks
+    ]
     for a, e in enumerate(cfg.all_attacks):
         excluded = not bool(agg.attacks_used[a])
         item = {
@@ -94,16 +99,16 @@ def build_results(data: RunData) -> Results:
             "raw_score": int(agg.attack_raw[a]),
             "normalized_score": _num(float(agg.attack_score[a])),
             "worst_score": _num(float(agg.attack_worst[a])),
-            "images_produced": int(agg.produced[a]),
+            "images_produced": produced[a],
             "excluded": excluded,
             **_piece_summary(data.pieces[e.key]),
         }
         if excluded:
-            reason = f"produced {int(agg.produced[a])} of {n} images; not used to score defenses"
+            reason = f"produced {produced[a]} of {n} images; not used to score defenses"
             item["exclusion_reason"] = reason
             exclusions.append({"name": e.label, "track": e.track, "reason": reason})
         attacks_out.append(item)
-    produced_total = int(agg.produced.sum())
+    produced_total = sum(produced)
     for d, e in enumerate(cfg.defenses):
         excluded = not bool(agg.defenses_used[d])
         clean = data.clean_predictions[d]

@@ -26,6 +26,7 @@ from advengine.competition.artefacts import (
     PieceRecord,
     load_record,
     read_json,
+    read_record,
     save,
 )
 from advengine.errors import ConfigError
@@ -57,6 +58,17 @@ class RunDir:
     def defense_record(self, defense: str, attack: str, batch: int) -> DefenseRecord | None:
         return load_record(self.record_path(PieceId.of_defense(defense, attack, batch)), DefenseRecord)
 
+    def read_attack(self, piece: PieceId) -> tuple[AttackRecord | None, str | None]:
+        """The attack piece's record, or None with why it is not valid (see :func:`read_record`)."""
+        return read_record(self.record_path(piece), AttackRecord)
+
+    def read_defense(self, piece: PieceId) -> tuple[DefenseRecord | None, str | None]:
+        return read_record(self.record_path(piece), DefenseRecord)
+
+    def forget(self, piece: PieceId) -> None:
+        """Drop a record that cannot be trusted, so the piece counts as not run until it is redone."""
+        self.record_path(piece).unlink(missing_ok=True)
+
     def save_record(self, piece: PieceId, record: PieceRecord) -> None:
         save(self.record_path(piece), record)
 
@@ -76,8 +88,15 @@ class RunDir:
                 raise ConfigError(
                     f"--out {self.root} holds no {RUN_FILE}, so it is not an advengine eval run"
                 )
-            old = read_json(run_file)
-            if old.get("fingerprint") != digest(fingerprint):
+            try:
+                old = read_json(run_file)
+            except (OSError, ValueError, RecursionError) as exc:  # empty, truncated, not JSON
+                why = " ".join(str(exc).split())[:120]
+                raise ConfigError(
+                    f"--resume: {run_file} is unreadable ({why}), so this run cannot be checked against "
+                    f"the config; start again with a new --out (or remove {self.root})"
+                ) from None
+            if not isinstance(old, dict) or old.get("fingerprint") != digest(fingerprint):
                 raise ConfigError(
                     f"--resume: {self.root} was started with a different config or dataset; "
                     "rerun with the same config and flags, or use a new --out"

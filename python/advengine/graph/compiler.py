@@ -26,13 +26,13 @@ from advengine.graph.forward import (
     probe,
     upgrade_opset,
 )
-from advengine.graph.heads import build_head, check_loss, head_inputs
+from advengine.graph.heads import build_head, check_loss, head_inputs, own_label
 from advengine.graph.names import RESERVED, rename_reserved
 from advengine.graph.rules import RULES, RuleContext
 from advengine.graph.steps import build_step, check_step, step_inputs
 
 #: Bumped whenever compiled graphs change, so cached files of older compilers are not reused.
-COMPILER_VERSION = "2"
+COMPILER_VERSION = "4"
 
 
 @dataclass
@@ -117,8 +117,9 @@ def compile_spec(
     b = GraphBuilder(taken | set(RESERVED) | {source, "logits"})
     seeds: dict[str, list[str]] = {}
     losses: list[str] = []
+    label = "label" if loss == "seed" else own_label(b, logits_name)
     for z, w in terms:
-        head = build_head(b, loss, z, num_classes, kappa)
+        head = build_head(b, loss, z, num_classes, kappa, label)
         dz, per_sample = head.dz, head.loss
         if len(terms) > 1 or w != 1.0:
             dz = b.mul(dz, b.const(w))

@@ -1,7 +1,8 @@
 """Loss heads: per-sample losses [N] *to ascend* and their gradient dLoss/dZ on logits Z [N, K].
 
-``label`` is the model's class index (0-based, i.e. TF-Slim label − 1 for 1000-class models). The
-graph's scalar objective is the sum over the batch, so a sample's gradient does not depend on N.
+``label`` is the model's class index (0-based, i.e. TF-Slim label − 1 for 1000-class models); −1 stands
+for the model's own prediction at the input (:func:`own_label`). The graph's scalar objective is the
+sum over the batch, so a sample's gradient does not depend on N.
 
 * ``ce``: CE(Z, y), ascended by untargeted attacks; dZ = softmax(Z) − onehot(y).
 * ``ce-targeted``: −CE(Z, t); dZ = onehot(t) − softmax(Z).
@@ -35,12 +36,23 @@ def check_loss(loss: str) -> None:
         raise ParameterError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
 
 
-def build_head(b: GraphBuilder, loss: str, z: str, num_classes: int, kappa: float) -> Head:
-    """Adds the head for logits ``z``; reads the graph inputs ``label`` (int64 [N]) or ``seed``."""
+def own_label(b: GraphBuilder, logits: str) -> str:
+    """The graph input ``label`` with every negative entry replaced by the argmax of ``logits`` (first
+    maximum): label −1 asks for the model's own prediction at this input, so an attack's first step can
+    both find the labels and use them, without a forward pass of its own."""
+    own = b.op("ArgMax", [logits], "own_label", axis=1, keepdims=0)
+    return b.op("Where", [b.op("Less", ["label", b.const(0, np.int64)]), own, "label"], "label_used")
+
+
+def build_head(
+    b: GraphBuilder, loss: str, z: str, num_classes: int, kappa: float, label: str = "label"
+) -> Head:
+    """Adds the head for logits ``z``; reads ``label`` (int64 [N], by default the graph input) or the
+    graph input ``seed``."""
     check_loss(loss)
     if loss == "seed":
         return Head(b.op("ReduceSum", [b.mul("seed", z), b.ints([1])], "loss", keepdims=0), "seed")
-    onehot = b.op("OneHot", ["label", b.ints([num_classes]), b.const([0.0, 1.0])], "onehot", axis=-1)
+    onehot = b.op("OneHot", [label, b.ints([num_classes]), b.const([0.0, 1.0])], "onehot", axis=-1)
     if loss in ("ce", "ce-targeted"):
         log_p = b.op("LogSoftmax", [z], axis=1)
         picked = b.op("ReduceSum", [b.mul(onehot, log_p), b.ints([1])], keepdims=0)
@@ -73,4 +85,4 @@ def head_inputs(loss: str, batch: int, num_classes: int) -> list[onnx.ValueInfoP
     return [helper.make_tensor_value_info("label", onnx.TensorProto.INT64, [batch])]
 
 
-__all__ = ["LOSSES", "Head", "build_head", "check_loss", "head_inputs"]
+__all__ = ["LOSSES", "Head", "build_head", "check_loss", "head_inputs", "own_label"]

@@ -18,17 +18,27 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from advengine.context import CUDA, RunContext
+from advengine.context import CPU, CUDA, RunContext
 from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
 
 Array = np.ndarray[Any, Any]
+#: The label that asks the graph for the model's own prediction (argmax of its logits) at the input.
+OWN_PREDICTION = -1
+
+
+#: An ONNX Runtime execution provider: its name, or (name, provider options).
+Provider = str | tuple[str, dict[str, Any]]
+
+
+def provider_names(providers: Sequence[Provider]) -> list[str]:
+    return [p if isinstance(p, str) else p[0] for p in providers]
 
 
 def make_session(
     model: onnx.ModelProto | str | Path,
     threads: int | None = None,
-    providers: Sequence[str] | None = None,
+    providers: Sequence[Provider] | None = None,
     *,
     context: RunContext | None = None,
 ) -> ort.InferenceSession:
@@ -47,12 +57,16 @@ def make_session(
     chosen = (
         list(providers) if providers is not None else ctx.session_providers(ort.get_available_providers())
     )
-    if CUDA not in [p if isinstance(p, str) else p[0] for p in chosen]:
+    if CUDA not in provider_names(chosen):
         # On CPU the memory pattern planned after the first run is allocated beside the arena chunks
         # that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4 to 2.6 GiB
         # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
         # speed within noise (docs/benchmarks.md). CUDA sessions keep ORT's default (not measured).
         opts.enable_mem_pattern = False
+        # Idle worker threads sleep instead of spinning: with other processes on the cores (the
+        # competition's own workers, other jobs) spinning threads steal the time the busy ones need.
+        # A Lite0 step at batch 16, 2 threads, load 6-10: 2.45 -> 1.79 s wall (docs/benchmarks.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
@@ -76,6 +90,7 @@ class StepResult:
     x: Array  # the adversarial images after the last step, like x0
     logits: Array  # logits at the last step's input
     loss: Array  # loss at the last step's input
+    labels: Array  # the labels the steps used (own predictions filled in for OWN_PREDICTION)
 
 
 class _Compiled:
@@ -83,11 +98,13 @@ class _Compiled:
         self,
         model: onnx.ModelProto | str | Path,
         threads: int | None = None,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[Provider] | None = None,
         *,
         context: RunContext | None = None,
     ) -> None:
         self.session = make_session(model, threads, providers, context=context)
+        #: The CUDA device of a CUDA session (the context's), where its OrtValues are allocated.
+        self.device_id = (context or RunContext()).device
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.outputs = {o.name for o in self.session.get_outputs()}
         self.input_name = self.session.get_inputs()[0].name
@@ -96,7 +113,7 @@ class _Compiled:
         self.num_classes = int(self.session.get_outputs()[0].shape[1])
         self.uses_seed = "seed" in inputs
         self.uses_momentum = "momentum" in inputs
-        self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
+        self.device = "cuda" if CUDA in self.session.get_providers() else "cpu"
 
     def _check_x(self, x: Array) -> Array:
         arr = np.asarray(x)
@@ -113,10 +130,10 @@ class _Compiled:
         arr = np.asarray(label)
         if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
             raise ShapeError(f"labels must be integers of shape [{n}], got {arr.dtype} {list(arr.shape)}")
-        if n and (arr.min() < 0 or arr.max() >= self.num_classes):
+        if n and (arr.min() < OWN_PREDICTION or arr.max() >= self.num_classes):
             raise ParameterError(
-                f"labels must be class indices in 0..{self.num_classes - 1} "
-                "(TF-Slim label − 1 for 1000-class models)"
+                f"labels must be class indices in 0..{self.num_classes - 1} (TF-Slim label − 1 for "
+                f"1000-class models), or {OWN_PREDICTION} for the model's own prediction"
             )
         return arr.astype(np.int64)
 
@@ -132,7 +149,8 @@ class _Compiled:
 
 
 class GradientModel(_Compiled):
-    """A compiled gradient graph (no step): ``grad(x, label)`` → logits, per-sample loss, d(Σloss)/dx."""
+    """A compiled gradient graph (no step): ``grad(x, label)`` → logits, per-sample loss, d(Σloss)/dx.
+    A label of OWN_PREDICTION is the model's own prediction at x (the argmax of the logits returned)."""
 
     def grad(self, x: Array, label: Array | None = None, seed: Array | None = None) -> GradResult:
         if self.uses_momentum or "x_next" in self.outputs:
@@ -150,7 +168,12 @@ class GradientModel(_Compiled):
         for s, e in self._chunks(n):
             feed = {self.input_name: self._pad(xs[s:e], self.batch)}
             feed.update({k: self._pad(v[s:e], self.batch) for k, v in feeds_extra.items()})
-            z, lv, g = self.session.run(["logits", "loss", "grad"], feed)
+            try:
+                z, lv, g = self.session.run(["logits", "loss", "grad"], feed)
+            except Exception as exc:  # ORT's own types, e.g. a buffer it cannot allocate
+                raise GraphError(
+                    f"ONNX Runtime failed running the gradient graph: {' '.join(str(exc).split())[:300]}"
+                ) from None
             logits.append(z[: e - s])
             loss.append(lv[: e - s])
             grad.append(g[: e - s])
@@ -164,22 +187,46 @@ class GradientModel(_Compiled):
 
 
 class StepRunner(_Compiled):
-    """A compiled graph with a fused step, iterated through IO binding with ping-pong buffers."""
+    """A compiled graph with a fused step, iterated through IO binding with ping-pong buffers.
+
+    ``cuda_graph=True`` (CUDA only) runs the CUDA EP with CUDA graphs: each of the two bindings is
+    captured once as its own graph (``gpu_graph_id`` 0 and 1) and replayed afterwards, which the fixed
+    buffers allow; it needs every node of the graph on the CUDA EP, else ORT refuses the session."""
 
     def __init__(
         self,
         model: onnx.ModelProto | str | Path,
         threads: int | None = None,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[Provider] | None = None,
+        *,
+        context: RunContext | None = None,
+        cuda_graph: bool = False,
     ) -> None:
-        super().__init__(model, threads, providers)
+        if cuda_graph:
+            if providers is not None and CUDA not in provider_names(providers):
+                raise ParameterError("cuda_graph=True needs the CUDAExecutionProvider")
+            if CUDA not in ort.get_available_providers():
+                raise ParameterError("cuda_graph=True needs onnxruntime-gpu and a CUDA device")
+            device = str((context or RunContext()).device)
+            providers = [(CUDA, {"enable_cuda_graph": "1", "device_id": device}), CPU]
+        super().__init__(model, threads, providers, context=context)
+        if cuda_graph and self.device != "cuda":
+            raise ParameterError("cuda_graph=True needs onnxruntime-gpu and a CUDA device")
         if "x_next" not in self.outputs:
             raise GraphError("this graph has no fused step; compile it with step=... or use GradientModel")
         self._buffers: dict[str, ort.OrtValue] | None = None
         self._bindings: tuple[Any, Any] | None = None
+        self._run_options: tuple[Any, Any] = (None, None)
+        if cuda_graph:
+            options = []
+            for graph_id in ("0", "1"):
+                ro = ort.RunOptions()
+                ro.add_run_config_entry("gpu_graph_id", graph_id)
+                options.append(ro)
+            self._run_options = (options[0], options[1])
 
     def _value(self, shape: tuple[int, ...], dtype: type) -> ort.OrtValue:
-        return ort.OrtValue.ortvalue_from_shape_and_type(list(shape), dtype, self.device, 0)
+        return ort.OrtValue.ortvalue_from_shape_and_type(list(shape), dtype, self.device, self.device_id)
 
     def _bind(self) -> tuple[dict[str, ort.OrtValue], tuple[Any, Any]]:
         if self._buffers is not None and self._bindings is not None:
@@ -228,7 +275,9 @@ class StepRunner(_Compiled):
         x_init: Array | None = None,
     ) -> StepResult:
         """``steps`` fused steps from ``x_init`` (default x0) with budget ``eps`` and step ``alpha``
-        (scalars or per-sample [n]), all in [0, 1] pixel units."""
+        (scalars or per-sample [n]), all in [0, 1] pixel units; a negative ``alpha`` steps down the
+        loss (every fused update is odd in the gradient). A label of OWN_PREDICTION is the
+        model's prediction at ``x_init``, read off the first step's logits and kept for the others."""
         x0s = self._check_x(x0)
         n = x0s.shape[0]
         labels = self._check_label(label, n)
@@ -236,13 +285,13 @@ class StepRunner(_Compiled):
             raise ParameterError(f"steps must be ≥ 1, got {steps}")
         eps_v = np.broadcast_to(np.asarray(eps, np.float32), (n,)).copy()
         alpha_v = np.broadcast_to(np.asarray(alpha, np.float32), (n,)).copy()
-        if (eps_v < 0).any() or (alpha_v < 0).any():
-            raise ParameterError("eps and alpha must be ≥ 0")
+        if (eps_v < 0).any():
+            raise ParameterError("eps must be ≥ 0")
         start = x0s if x_init is None else self._check_x(x_init)
         if start.shape != x0s.shape:
             raise ShapeError(f"x_init has shape {list(start.shape)} but x0 has {list(x0s.shape)}")
         buf, (ab, ba) = self._bind()
-        out_x, out_z, out_l = [], [], []
+        out_x, out_z, out_l, out_y = [], [], [], []
         for s, e in self._chunks(n):
             rows = self.batch
             buf["xa"].update_inplace(self._pad(start[s:e], rows))
@@ -253,14 +302,31 @@ class StepRunner(_Compiled):
             if self.uses_momentum:
                 buf["ma"].update_inplace(np.zeros(self.input_shape, np.float32))
                 buf["mu"].update_inplace(np.asarray(mu, np.float32))
+            chunk_labels = labels[s:e]
             for i in range(steps):
-                self.session.run_with_iobinding(ab if i % 2 == 0 else ba)
+                self.session.run_with_iobinding(ab if i % 2 == 0 else ba, self._run_options[i % 2])
+                if i == 0 and (chunk_labels < 0).any():
+                    # The graph took argmax(logits) for these; fix them so later steps keep them.
+                    own = np.argmax(buf["logits"].numpy()[: e - s], axis=1)
+                    chunk_labels = np.where(chunk_labels < 0, own, chunk_labels).astype(np.int64)
+                    buf["label"].update_inplace(self._pad(chunk_labels, rows))
             final = buf["xb"] if steps % 2 == 1 else buf["xa"]
             # .numpy() of a CPU OrtValue is a view of the bound buffer, which the next chunk overwrites.
             out_x.append(final.numpy()[: e - s].copy())
             out_z.append(buf["logits"].numpy()[: e - s].copy())
             out_l.append(buf["loss"].numpy()[: e - s].copy())
-        return StepResult(np.concatenate(out_x), np.concatenate(out_z), np.concatenate(out_l))
+            out_y.append(chunk_labels)
+        cat = np.concatenate
+        return StepResult(cat(out_x), cat(out_z), cat(out_l), cat(out_y))
 
 
-__all__ = ["GradResult", "GradientModel", "StepResult", "StepRunner", "make_session"]
+__all__ = [
+    "OWN_PREDICTION",
+    "GradResult",
+    "GradientModel",
+    "Provider",
+    "StepResult",
+    "StepRunner",
+    "make_session",
+    "provider_names",
+]

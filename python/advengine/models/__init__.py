@@ -11,7 +11,7 @@ labels = clf.predict(clf.prepare(x))        # x: float32 [N, 3, 299, 299] in [0,
 from advengine.models.accuracy import AccuracyReport, measure_accuracy
 from advengine.models.cache import ensure_onnx
 from advengine.models.checkpoint import load_state_dict
-from advengine.models.classifier import OnnxClassifier, load_classifier
+from advengine.models.classifier import OnnxClassifier, check_providers, load_classifier
 from advengine.models.manifest import Manifest, read_manifest
 from advengine.models.resize import resize_bilinear
 from advengine.models.zoo import (
@@ -28,6 +28,7 @@ __all__ = [
     "Manifest",
     "OnnxClassifier",
     "check_models",
+    "check_providers",
     "ensure_onnx",
     "get_manifest",
     "list_manifests",

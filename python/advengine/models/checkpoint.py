@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import math
 import pickle
 import struct
 import zipfile
@@ -178,6 +179,13 @@ def _materialise(name: str, ref: _TensorRef, source: str) -> npt.NDArray[Any]:
     last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True))
     if ref.offset < 0 or last >= data.size:
         raise CheckpointError(f"malformed checkpoint {source}: tensor {name} reaches past its storage")
+    # Checked before the copy below allocates: stride-0 dims could make a one-element storage into a
+    # tensor of any size (a 1 GiB allocation from a tiny file). Saved weights never repeat elements.
+    if math.prod(ref.size) > data.size:
+        raise CheckpointError(
+            f"malformed checkpoint {source}: tensor {name} of shape {ref.size} has more elements than "
+            f"its storage ({data.size})"
+        )
     view = np.lib.stride_tricks.as_strided(
         data[ref.offset :], shape=ref.size, strides=[s * data.itemsize for s in ref.stride], writeable=False
     )

@@ -27,16 +27,23 @@ DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 Provider = str | tuple[str, dict[str, Any]]
 
 
-def _session(path: Path, providers: Sequence[Provider], threads: int | None) -> Any:
+def check_providers(names: Sequence[str]) -> None:
+    """Raise one ModelError unless every ONNX Runtime provider in ``names`` is available here."""
     import onnxruntime as ort  # deferred: importing onnxruntime costs ~0.3 s
 
     available = ort.get_available_providers()
-    missing = [n for n in (p if isinstance(p, str) else p[0] for p in providers) if n not in available]
+    missing = [n for n in names if n not in available]
     if missing:
         raise ModelError(
             f"ONNX Runtime provider {missing[0]} is not available (available: {', '.join(available)}); "
             "for CUDAExecutionProvider install advengine[gpu] in place of onnxruntime"
         )
+
+
+def _session(path: Path, providers: Sequence[Provider], threads: int | None) -> Any:
+    import onnxruntime as ort  # deferred: importing onnxruntime costs ~0.3 s
+
+    check_providers([p if isinstance(p, str) else p[0] for p in providers])
     options = ort.SessionOptions()
     if threads is not None:
         if threads < 1:
@@ -95,9 +102,16 @@ class OnnxClassifier:
             raise ParameterError(f"batch_size must be at least 1, got {step}")
         if len(arr) == 0:
             return np.zeros((0, 1000), dtype=np.float32)
-        parts = [
-            self._session.run(["logits"], {"input": arr[i : i + step]})[0] for i in range(0, len(arr), step)
-        ]
+        try:
+            parts = [
+                self._session.run(["logits"], {"input": arr[i : i + step]})[0]
+                for i in range(0, len(arr), step)
+            ]
+        except Exception as exc:  # ORT's own exception types (Fail, RuntimeException, ...)
+            # e.g. a registered model whose buffers cannot be allocated: one line, not a traceback.
+            raise ModelError(
+                f"ONNX Runtime failed running model {self.name}: {' '.join(str(exc).split())[:300]}"
+            ) from None
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def predict(self, x: npt.ArrayLike, *, batch_size: int | None = None) -> npt.NDArray[np.int64]:
@@ -132,4 +146,4 @@ def load_classifier(
     )
 
 
-__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "Provider", "load_classifier"]
+__all__ = ["DEFAULT_BATCH", "OnnxClassifier", "Provider", "check_providers", "load_classifier"]

@@ -1,8 +1,10 @@
 """The classifier contract every model file must meet (docs/architecture.md, ``advengine.models``).
 
 Input ``input`` float32 ``[N, 3, S, S]`` in [0, 1] with ``N`` symbolic, output ``logits`` float32
-``[N, 1000]``, opset ≥ 17 of the default domain, no custom domains. Attacks and the gradient compiler
-rely on all of it, so a registered model is checked before it is accepted.
+``[N, 1000]``, opset ≥ 17 of the default domain, no custom domains (declared in ``opset_import`` or
+only named by a node, subgraphs and local functions included), and external tensor data only in
+files next to the model (no absolute path, no ``..``). Attacks and the gradient compiler rely on all
+of it, so a registered model is checked before it is accepted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,40 @@ from advengine.errors import ModelError
 
 MIN_OPSET = 17
 CLASSES = 1000
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+
+
+def _graphs(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
+    """``graph`` and every subgraph of its nodes (If / Loop / Scan bodies), recursively."""
+    out = [graph]
+    for node in graph.node:
+        for attr in node.attribute:
+            subs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+            for sub in subs:
+                out += _graphs(sub)
+    return out
+
+
+def _nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    nodes = [n for g in _graphs(model.graph) for n in g.node]
+    return nodes + [n for f in model.functions for n in f.node]
+
+
+def _check_external_data(model: onnx.ModelProto, where: str, base: Path | None) -> None:
+    """External tensor files must be plain relative names below the model's directory, and exist."""
+    tensors = [t for g in _graphs(model.graph) for t in g.initializer]
+    for t in tensors:
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in t.external_data if e.key == "location"), "")
+        parts = Path(location).parts
+        if not location or Path(location).is_absolute() or ".." in parts or "\\" in location:
+            raise ModelError(
+                f"{where}: tensor {t.name!r} keeps its data in {location!r}; external data must be a "
+                "relative path next to the model (no absolute path, no '..'): re-save the model"
+            )
+        if base is not None and not (base / location).is_file():
+            raise ModelError(f"{where}: external data file {location!r} of tensor {t.name!r} does not exist")
 
 
 def _dims(value: onnx.ValueInfoProto) -> list[int | str | None]:
@@ -33,6 +69,7 @@ def _dims(value: onnx.ValueInfoProto) -> list[int | str | None]:
 def check_onnx_contract(model: onnx.ModelProto | Path, input_size: int) -> None:
     """Raise :class:`~advengine.errors.ModelError` (one line) unless ``model`` meets the contract."""
     where = str(model) if isinstance(model, Path) else "the model"
+    base = model.parent if isinstance(model, Path) else None
     if isinstance(model, Path):
         try:
             model = onnx.load(str(model), load_external_data=False)
@@ -45,6 +82,13 @@ def check_onnx_contract(model: onnx.ModelProto | Path, input_size: int) -> None:
         raise ModelError(
             f"{where} uses the custom op domain {custom[0]!r}; only standard ONNX ops are supported"
         )
+    undeclared = sorted({n.domain for n in _nodes(model)} - set(STANDARD_DOMAINS))
+    if undeclared:
+        raise ModelError(
+            f"{where}: node(s) use the custom op domain {undeclared[0]!r}; "
+            "only standard ONNX ops are supported"
+        )
+    _check_external_data(model, where, base)
     if opsets.get("ai.onnx", 0) < MIN_OPSET:
         raise ModelError(
             f"{where} uses opset {opsets.get('ai.onnx', 0)}; opset {MIN_OPSET} or newer is required "

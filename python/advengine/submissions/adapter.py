@@ -7,16 +7,14 @@ submission exactly as it runs a built-in attack or defense.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from advengine.competition.pieces import DefenseInputs, EntryKind, Inputs, register_kind
 from advengine.context import RunContext
 from advengine.submissions.archive import Submission, load_submission
+from advengine.submissions.reaper import temp_dir
 from advengine.submissions.roster import make_entry
 from advengine.submissions.runner import Settings, run_attack, run_defense
 from advengine.submissions.sandbox import Limits
@@ -32,8 +30,13 @@ def settings_of(entry: SubmissionEntry) -> Settings:
     limit = entry.time_limit if entry.time_limit is not None else DEFAULT_TIME_LIMIT
     grace = min(10.0, 0.1 * limit)
     s = entry.settings
-    limits = Limits(memory_bytes=s.memory_mb << 20, nproc=s.nproc, fsize_bytes=s.fsize_mb << 20)
-    return Settings(s.sandbox, limits, limit - grace - min(2.0, 0.05 * limit), grace)
+    limits = Limits(
+        memory_bytes=s.memory_mb << 20,
+        nproc=s.nproc,
+        fsize_bytes=s.fsize_mb << 20,
+        disk_bytes=s.disk_mb << 20,
+    )
+    return Settings(s.sandbox, limits, limit - grace - min(2.0, 0.05 * limit), grace, s.gpus or None)
 
 
 _LOADED: dict[str, Submission] = {}
@@ -43,8 +46,7 @@ def _loaded(path: str) -> Submission:
     """The submission unpacked once per process (workers each keep their own copy)."""
     sub = _LOADED.get(path)
     if sub is None:
-        work = Path(tempfile.mkdtemp(prefix="advengine-subs-"))
-        atexit.register(shutil.rmtree, work, True)
+        work = temp_dir("advengine-subs-")  # removed by the reaper however this process ends
         sub = load_submission(Path(path), work / "s")
         _LOADED[path] = sub
     return sub

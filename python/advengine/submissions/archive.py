@@ -255,9 +255,21 @@ def load_submission(path: Path, workdir: Path, caps: Caps | None = None) -> Subm
     return Submission(submission_name(path), path, dest, _read_metadata(path, dest))
 
 
+def check_entry_point(source: Path, root: Path, entry_point: str) -> None:
+    """The entry point must be executable (the original only found out at ``docker run``)."""
+    if not os.access(root / entry_point, os.X_OK):
+        raise SubmissionError(
+            f"{source}: entry point {entry_point!r} is not executable; run chmod +x on it "
+            "and keep the mode in the archive"
+        )
+
+
 def read_metadata(path: Path, scratch: Path, caps: Caps | None = None) -> Metadata:
-    """Metadata of the submission at ``path`` after the full safety checks (unpacked in ``scratch``)."""
-    return load_submission(path, scratch, caps).metadata
+    """Metadata of the submission at ``path`` after the full safety checks (unpacked in ``scratch``),
+    its entry point executable: a competition refuses it when the config is loaded, not per piece."""
+    sub = load_submission(path, scratch, caps)
+    check_entry_point(sub.source, sub.root, sub.metadata.entry_point)
+    return sub.metadata
 
 
 __all__ = [
@@ -265,6 +277,7 @@ __all__ = [
     "Caps",
     "Submission",
     "archive_suffix",
+    "check_entry_point",
     "load_submission",
     "read_metadata",
     "submission_name",

@@ -68,6 +68,8 @@ def parse_metadata(text: str | bytes, source: str = "metadata.json") -> Metadata
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SubmissionError(f"{source}: not valid JSON ({exc}); fix the file") from None
+    except RecursionError:  # json recurses per nesting level: a few thousand "[" are enough
+        raise SubmissionError(f"{source}: nested too deeply to be a metadata.json; fix the file") from None
     if not isinstance(data, dict):
         raise SubmissionError(f"{source}: must be a JSON object with type, container and entry_point")
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from advengine.competition.config import CompetitionConfig
 from advengine.errors import ConfigError, SubmissionError
 from advengine.submissions.archive import read_metadata, submission_name
+from advengine.submissions.reaper import release, temp_dir
 from advengine.submissions.sandbox import resolve_sandbox
 from advengine.types import Entry, SandboxChoice, SandboxSettings, SubmissionEntry, SubmissionTable
 from advengine.validation import explain
@@ -27,13 +27,14 @@ from advengine.validation import explain
 def make_entry(table: SubmissionTable, source: str, key: str) -> SubmissionEntry:
     """The roster entry of one ``[[submissions]]`` table (its metadata is read and checked now)."""
     path = Path(table.path)
-    scratch = Path(tempfile.mkdtemp(prefix="advengine-meta-"))
+    scratch = temp_dir("advengine-meta-")
     try:
         meta = read_metadata(path, scratch / "s")
     except SubmissionError as exc:
         raise ConfigError(f"{source}: {key}: {exc}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        release(scratch)
     fields: dict[str, Any] = {
         "track": meta.track,
         "label": table.label or submission_name(path),

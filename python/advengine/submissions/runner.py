@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,18 +35,26 @@ from PIL import Image
 from advengine.errors import SubmissionError
 from advengine.files import atomic_write
 from advengine.kernels import write_png_batch
-from advengine.submissions.archive import Submission
+from advengine.processes import die_with_parent
+from advengine.submissions.archive import Submission, check_entry_point
+from advengine.submissions.budget import Cgroup, cgroup_support, make_cgroup
+from advengine.submissions.logs import CappedLog
+from advengine.submissions.reaper import register_container, release, release_container, temp_dir
 from advengine.submissions.sandbox import (
     Command,
     Limits,
     Mounts,
+    address_space,
     bwrap_command,
     docker_command,
+    docker_image,
     prepare_mounts,
+    release_mounts,
     resolve_sandbox,
     run_uid,
     sandbox_path,
 )
+from advengine.submissions.visible import shared_package_copy
 
 ImagesU8 = npt.NDArray[np.uint8]
 #: A label for an image the defense did not classify (the engine's scoring.MISSING).
@@ -65,6 +72,8 @@ class Settings:
     limits: Limits = dataclasses.field(default_factory=Limits)
     time_limit: float = 500.0
     grace: float = 10.0
+    #: Docker only: ``--gpus`` value ("all", "device=0"); the run then uses ``container_gpu``.
+    gpus: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +85,16 @@ class RunResult:
     argv: list[str]
     stdout_tail: str
     stderr_tail: str
+    #: How the run's budget was enforced (cgroup version, tmpfs, or the weaker fallback).
+    budget: str = ""
+    #: The kernel killed a process of the run for going over the memory budget.
+    oom_killed: bool = False
 
     def describe(self, name: str, limit: float) -> str:
         if self.status == "timeout":
             return f"submission {name} was killed after the {limit:g} s time limit"
+        if self.oom_killed:
+            return f"submission {name} went over its memory budget and was killed (exit {self.exit_code})"
         last = (self.stderr_tail.strip().splitlines() or ["(no stderr)"])[-1]
         return f"submission {name} exited with code {self.exit_code}: {last}"
 
@@ -129,6 +144,8 @@ def _kill_rest(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _tail(path: Path) -> str:
+    if not path.exists():
+        return ""
     with open(path, "rb") as f:
         f.seek(max(0, path.stat().st_size - _TAIL))
         return f.read().decode(errors="replace")
@@ -147,83 +164,144 @@ def _fresh_code(src: Path, dest: Path) -> None:
 
 
 @contextlib.contextmanager
-def staging(sub: Submission, output_target: str) -> Iterator[Mounts]:
-    """A fresh run directory: code (a copy of the submission), input, output; removed afterwards."""
-    base = Path(tempfile.mkdtemp(prefix=f"advengine-{sub.name[:40]}-"))
+def staging(sub: Submission, output_target: str, limits: Limits | None = None) -> Iterator[Mounts]:
+    """A fresh run directory: code (a copy of the submission), input, output (and the run's /tmp on a
+    tmpfs of ``limits.disk_bytes`` when possible). Removed afterwards, or by the reaper should this
+    process be killed first."""
+    base = temp_dir(f"advengine-{sub.name[:40]}-")
+    mounts = None
     try:
-        mounts = prepare_mounts(base, output_target)
+        mounts = prepare_mounts(base, output_target, limits.disk_bytes if limits else None)
         _fresh_code(sub.root, mounts.code)
         yield mounts
     finally:
+        if mounts is not None:
+            release_mounts(mounts)
         shutil.rmtree(base, ignore_errors=True)
+        release(base)
 
 
-def _command(sub: Submission, mounts: Mounts, args: Sequence[str], settings: Settings) -> tuple[Command, str]:
-    kind = resolve_sandbox(settings.sandbox)
+def _budget(kind: str, limits: Limits, mounts: Mounts) -> tuple[Cgroup | None, str]:
+    """The run's cgroup (None for Docker, whose container is one) and how the budget is enforced."""
+    if kind == "docker":
+        return None, "docker container (memory incl. /tmp, pids)"
+    disk = "tmpfs for /tmp and output" if mounts.tmp is not None else "per-file RLIMIT_FSIZE (weaker)"
+    support = cgroup_support()
+    if support is None:
+        return None, f"RLIMIT_AS share + sized /tmp + RLIMIT_NPROC (weaker), {disk}"
+    return make_cgroup(support, limits.memory_bytes, limits.nproc), f"cgroup {support}, {disk}"
+
+
+def _command(
+    sub: Submission, mounts: Mounts, args: Sequence[str], settings: Settings, kind: str, *, cgroup: bool
+) -> Command:
     entry = f"./{sub.metadata.entry_point}"
     if kind == "bwrap":
         return bwrap_command(
-            mounts, [entry, *args], settings.limits, as_root=os.geteuid() == 0, uid=run_uid()
-        ), kind
+            mounts,
+            [entry, *args],
+            settings.limits,
+            as_root=os.geteuid() == 0,
+            uid=run_uid(),
+            cgroup=cgroup,
+            package=shared_package_copy(),
+        )
     if kind == "docker":
         name = f"advengine-{os.getpid()}-{time.monotonic_ns()}"
-        return docker_command(mounts, [entry, *args], settings.limits, sub.metadata.container, name), kind
+        register_container(name)  # removed by the reaper should this process die mid-run
+        meta = sub.metadata
+        image = docker_image(meta.container, meta.container_gpu, settings.gpus)
+        return docker_command(mounts, [entry, *args], settings.limits, image, name, settings.gpus)
     # Unconfined (--unsafe-no-sandbox): host paths instead of the contract paths, limits still applied.
     host = [
         a.replace("/input_images", str(mounts.inputs)).replace(mounts.output_target, str(mounts.output))
         for a in args
     ]
-    argv = ["prlimit", f"--as={settings.limits.memory_bytes}", f"--fsize={settings.limits.fsize_bytes}", "--"]
-    return Command(
-        [*argv, entry, *host], {"PATH": sandbox_path(), "HOME": str(mounts.code)}, mounts.code
-    ), kind
+    as_bytes = address_space(settings.limits, cgroup=cgroup)
+    argv = ["prlimit", f"--as={as_bytes}", f"--fsize={settings.limits.fsize_bytes}", "--"]
+    return Command([*argv, entry, *host], {"PATH": sandbox_path(), "HOME": str(mounts.code)}, mounts.code)
 
 
 def execute(
     sub: Submission, mounts: Mounts, args: Sequence[str], settings: Settings, log_dir: Path | None
 ) -> RunResult:
     """Run the entry point once with ``args`` (contract paths) and wait, within the time limit."""
-    entry = mounts.code / sub.metadata.entry_point
-    if not os.access(entry, os.X_OK):
-        raise SubmissionError(
-            f"{sub.source}: entry point {sub.metadata.entry_point!r} is not executable; run chmod +x on it "
-            "and keep the mode in the archive"
-        )
-    cmd, kind = _command(sub, mounts, args, settings)
-    if cmd.chown_to is not None:
-        os.chown(mounts.output, cmd.chown_to, cmd.chown_to)
-    logs = mounts.code.parent / "logs"
-    logs.mkdir(exist_ok=True)
-    out_path, err_path = logs / "stdout.txt", logs / "stderr.txt"
-    start = time.perf_counter()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            cmd.argv,
-            cwd=cmd.cwd,
-            env=cmd.env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+    check_entry_point(sub.source, mounts.code, sub.metadata.entry_point)
+    kind = resolve_sandbox(settings.sandbox)
+    group, budget = _budget(kind, settings.limits, mounts)
+    try:
+        cmd = _command(sub, mounts, args, settings, kind, cgroup=group is not None)
+        if cmd.chown_to is not None:
+            os.chown(mounts.output, cmd.chown_to, cmd.chown_to)
+        logs = mounts.code.parent / "logs"
+        logs.mkdir(exist_ok=True)
+        status: Literal["ok", "failed", "timeout"] = "timeout"
         try:
-            code: int | None = proc.wait(settings.time_limit)
-            status: Literal["ok", "failed", "timeout"] = "ok" if code == 0 else "failed"
-            _kill_rest(proc)  # anything it left running (unsafe mode: daemonised children)
-        except subprocess.TimeoutExpired:
-            stop_tree(proc, settings.grace)
-            status, code = "timeout", None
-        except BaseException:
-            _kill_rest(proc)
-            raise
-    seconds = time.perf_counter() - start
-    result = RunResult(status, code, seconds, kind, cmd.argv, _tail(out_path), _tail(err_path))
+            status, code, seconds = _wait(cmd, settings, group, logs)
+        finally:
+            if cmd.container is not None:
+                if status == "timeout":  # a killed client leaves its container running
+                    subprocess.run(["docker", "rm", "-f", cmd.container], capture_output=True, check=False)
+                release_container(cmd.container)
+    finally:
+        if group is not None:
+            oom = group.oom_killed()
+            group.remove()  # and with it anything the run left behind
+        else:
+            oom = False
+    result = RunResult(
+        status, code, seconds, kind, cmd.argv, _tail(logs / "stdout.txt"), _tail(logs / "stderr.txt"),
+        budget, oom,
+    )  # fmt: skip
     if log_dir is not None:
-        atomic_write(log_dir / "stdout.txt", out_path.read_bytes())
-        atomic_write(log_dir / "stderr.txt", err_path.read_bytes())
+        for name in ("stdout.txt", "stderr.txt"):  # capped at LOG_CAP (plus a marker line) each
+            atomic_write(log_dir / name, (logs / name).read_bytes())
         info = {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_tail")}
         atomic_write(log_dir / "run.json", json.dumps(info, indent=2) + "\n")
     return result
+
+
+def _wait(
+    cmd: Command, settings: Settings, group: Cgroup | None, logs: Path
+) -> tuple[Literal["ok", "failed", "timeout"], int | None, float]:
+    """Start ``cmd`` (in ``group``, dying with this process), stream its logs, enforce the limit."""
+
+    def preexec() -> None:
+        die_with_parent()
+        if group is not None:
+            group.join()
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd.argv,
+        cwd=cmd.cwd,
+        env=cmd.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=preexec,  # only prctl, open and write: safe between fork and exec
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    streams = [CappedLog(proc.stdout, logs / "stdout.txt"), CappedLog(proc.stderr, logs / "stderr.txt")]
+    status: Literal["ok", "failed", "timeout"]
+    try:
+        code: int | None = proc.wait(settings.time_limit)
+        status = "ok" if code == 0 else "failed"
+        _kill_rest(proc)  # anything it left running (unsafe mode: daemonised children)
+    except subprocess.TimeoutExpired:
+        stop_tree(proc, settings.grace)
+        status, code = "timeout", None
+    except BaseException:
+        _kill_rest(proc)
+        raise
+    finally:
+        if group is not None:
+            group.kill()  # the pipes close only when every process holding them is gone
+        for s in streams:
+            s.finish()
+    return status, code, time.perf_counter() - start
 
 
 def input_names(n: int) -> list[str]:
@@ -271,7 +349,7 @@ def run_attack(
         raise SubmissionError(f"{sub.source}: is a defense, not an attack")
     if sub.metadata.type == "targeted_attack" and target_classes is None:
         raise SubmissionError(f"{sub.source}: a targeted attack needs target classes")
-    with staging(sub, "/output_images") as mounts:
+    with staging(sub, "/output_images", settings.limits) as mounts:
         names = _write_inputs(mounts, images)
         if sub.metadata.type == "targeted_attack":
             assert target_classes is not None
@@ -285,6 +363,19 @@ def run_attack(
     return outputs, run
 
 
+def _rows(text: str) -> Iterator[list[str]]:
+    """csv.reader rows, skipping the ones it refuses (a field over 128 KiB, a NUL byte) instead of
+    losing the batch: the reader resumes at the next line."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
+
+
 def parse_defense_csv(text: str, names: Sequence[str]) -> npt.NDArray[np.int64]:
     """Labels for ``names`` from a defense's result.csv with the original leniency (§2.5).
 
@@ -293,7 +384,7 @@ def parse_defense_csv(text: str, names: Sequence[str]) -> npt.NDArray[np.int64]:
     names are ignored. Unlisted names get MISSING; labels outside 0..1000 become 0 (always wrong)."""
     index = {n.rsplit(".", 1)[0]: i for i, n in enumerate(names)}
     labels = np.full(len(names), MISSING, dtype=np.int64)
-    for row in csv.reader(io.StringIO(text)):
+    for row in _rows(text):
         if len(row) < 2:
             continue
         name = row[0]
@@ -316,7 +407,7 @@ def run_defense(
     """TF-Slim labels for one batch (MISSING where the defense gave none)."""
     if sub.metadata.type != "defense":
         raise SubmissionError(f"{sub.source}: is an attack, not a defense")
-    with staging(sub, "/output_data") as mounts:
+    with staging(sub, "/output_data", settings.limits) as mounts:
         names = _write_inputs(mounts, images)
         run = execute(sub, mounts, ["/input_images", "/output_data/result.csv"], settings, log_dir)
         result = mounts.output / "result.csv"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from advengine.errors import AdvEngineError
 from advengine.submissions.archive import Caps, load_submission
+from advengine.submissions.reaper import release, temp_dir
 from advengine.submissions.runner import (
     MISSING,
     Settings,
@@ -54,7 +54,7 @@ def validate_submission(
 ) -> Report:
     """Check the submission at ``path`` and run it once on noise images."""
     report = Report(str(path))
-    work = Path(tempfile.mkdtemp(prefix="advengine-validate-"))
+    work = temp_dir("advengine-validate-")  # removed by the reaper even if validate is killed
     try:
         try:
             sub = load_submission(path, work / "s", caps)
@@ -99,6 +99,8 @@ def validate_submission(
             "exit_code": run.exit_code,
             "seconds": round(run.seconds, 3),
             "sandbox": run.sandbox,
+            "budget": run.budget,
+            "oom_killed": run.oom_killed,
         }
         if run.status != "ok":
             report.errors.append(run.describe(sub.name, settings.time_limit))
@@ -106,6 +108,7 @@ def validate_submission(
         return report
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        release(work)
 
 
 __all__ = ["Report", "validate_submission"]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
-from ..conftest import check_vjp, make_model, rand
+from ..conftest import check_vjp, make_model, rand, seed_grad
 
 SHAPES = st.lists(st.integers(1, 5), min_size=2, max_size=4).map(tuple)
 
@@ -55,3 +55,26 @@ def test_activation_matches_finite_differences(op: str, shape: tuple[int, ...], 
     # A saturated softmax (p ≈ 1 − 1e-4) cancels in dy − Σdy·y: float32 leaves ~eps·|seed| per element.
     atol = 1e-6 if op in ("Softmax", "LogSoftmax") else 0.0
     check_vjp(make_model(nodes, shape, inits), x, directions=1, rng=rng, atol=atol)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("op", "lo", "hi"), [("Clip", 0.0, 6.0), ("Clip", -0.5, 0.7), ("Relu", 0.0, None)])
+def test_masks_are_exact_at_and_beside_the_bounds(op: str, lo: float, hi: float | None) -> None:
+    """The rank-4 masks (scaled 1×1 Conv + Clip) pass dy exactly where lo < y < hi and nothing on the
+    bounds, down to the neighbouring floats (above a zero bound: the smallest normal float, 2^-126;
+    subnormal outputs are the documented exception)."""
+    f32 = np.float32
+    above = float(np.finfo(f32).tiny) if lo == 0.0 else np.nextafter(f32(lo), f32(1))
+    edges = [lo, above, np.nextafter(f32(lo), f32(-1)), lo - 1, lo + 1]
+    if hi is not None:
+        edges += [hi, np.nextafter(f32(hi), f32(-10)), np.nextafter(f32(hi), f32(10)), hi + 1]
+    x = np.tile(np.asarray(edges, np.float32), 6).reshape(2, 3, 1, -1)
+    if op == "Clip":
+        inits = {"lo": np.array(lo, np.float32), "hi": np.array(hi, np.float32)}
+        node = helper.make_node("Clip", ["input", "lo", "hi"], ["y"])
+    else:
+        inits, node = {}, helper.make_node("Relu", ["input"], ["y"])
+    model = make_model([node], x.shape, inits)
+    seed = np.random.default_rng(0).standard_normal((2, x[0].size)).astype(np.float32)
+    _, grad = seed_grad(model, x, seed)
+    inside = (x > lo) & (x < (np.inf if hi is None else hi))
+    np.testing.assert_array_equal(grad, np.where(inside, seed.reshape(x.shape), 0.0))
