@@ -261,7 +261,8 @@ def render(cache: Cache, out: Path) -> None:
         "the sources is white-box, the others are transfer. median(lite2) / rrp(lite2) = the 2×2 median "
         "filter / random-resize-pad (30 draws) in front of lite2; rrp only runs on some sets (CPU time). "
         "Sets not reached within the run's time budget show –. The default competition "
-        "(`advengine eval`) on all 800 DEV images is in [dev800.md](dev800.md).",
+        "(`advengine eval`) on the 800 shared DEV images (of 1000; 200 are held back) is in "
+        "[dev800.md](dev800.md).",
         "",
         "## Claims",
         "",

@@ -93,6 +93,11 @@ class Configured(Generic[P]):
     def default_models(self) -> tuple[str, ...]:
         return ()
 
+    def warm_up(self, batch: int) -> None:
+        """Load what a first batch of ``batch`` images would otherwise load (models, sessions), so
+        that a competition piece's time limit counts only its work on the batch. Nothing by default."""
+        return
+
     def __repr__(self) -> str:
         parts = [f"{k}={v!r}" for k, v in self.params.model_dump().items()]
         if self.models:

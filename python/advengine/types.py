@@ -50,7 +50,26 @@ SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 SANDBOX_CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
 
 
-class _Entry(Strict):
+Team = Annotated[str, StrictMode(), Field(min_length=1), phrased("a non-empty team name")]
+
+
+class Membership(Strict):
+    """Who an entry belongs to: its team (``proposal`` scoring leaves a team's own entries out of its
+    scores) and whether it is one of the organisers' baselines (per-round summaries compare the top
+    entry with the best baseline)."""
+
+    team: Team | None = None
+    """The team that owns the entry (default: none, an entry of its own)."""
+    baseline: Annotated[bool, StrictMode()] = False
+    """One of the organisers' baselines (not a team's entry)."""
+
+    def membership_json(self) -> dict[str, Any]:
+        """The keys that are set (so the fingerprint of a roster without them is unchanged)."""
+        out: dict[str, Any] = {"team": self.team} if self.team is not None else {}
+        return out | ({"baseline": True} if self.baseline else {})
+
+
+class _Entry(Membership):
     """What every roster entry has: the track it competes in and its label (its name in the results)."""
 
     #: The module that runs this kind of entry (imported in each worker before its first piece), so
@@ -96,6 +115,7 @@ class BuiltinEntry(_Entry):
             "label": self.label,
             "params": dict(self.given),
             "models": list(self.models),
+            **self.membership_json(),
         }
 
 
@@ -123,7 +143,7 @@ class SandboxSettings(Strict):
 _LATER_SETTINGS = ("disk_mb", "gpus")
 
 
-class SubmissionTable(SandboxSettings):
+class SubmissionTable(SandboxSettings, Membership):
     """One ``[[submissions]]`` table of a competition TOML: an original NIPS 2017 submission; its
     track comes from its metadata.json."""
 
@@ -179,6 +199,7 @@ class SubmissionEntry(_Entry):
             "params": params,
             "models": [],
             "submission": self.path,
+            **self.membership_json(),
         }
 
 
@@ -198,9 +219,11 @@ __all__ = [
     "ImagesU8",
     "Label",
     "Labels",
+    "Membership",
     "SandboxChoice",
     "SandboxSettings",
     "SubmissionEntry",
     "SubmissionTable",
+    "Team",
     "Track",
 ]

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from advengine.attacks.augment import (
+    IDENTITY_THETA,
     affine_warp,
     gaussian_kernel_1d,
+    projective_warp,
     random_affine,
     random_diversity,
+    random_theta,
     resize_pad_warp,
     smooth_gradient,
 )
@@ -75,3 +78,48 @@ def test_ti_smoothing_equals_scipy(size: int) -> None:
         correlate1d(g.astype(np.float64), k, axis=2, mode="constant"), k, axis=3, mode="constant"
     )
     np.testing.assert_allclose(smooth_gradient(g, size, 3.0), ref, atol=1e-6)
+
+
+def _bilinear_at(img: np.ndarray, sx: float, sy: float) -> float:
+    """The published formula for one output pixel: bilinear at (sx, sy), zero outside."""
+    total = 0.0
+    x0, y0 = int(np.floor(sx)), int(np.floor(sy))
+    for dy in (0, 1):
+        for dx in (0, 1):
+            cx, cy = x0 + dx, y0 + dy
+            w = (1 - abs(sx - cx)) * (1 - abs(sy - cy))
+            if 0 <= cx < img.shape[1] and 0 <= cy < img.shape[0]:
+                total += w * img[cy, cx]
+    return total
+
+
+def test_projective_warp_is_the_published_map_and_its_adjoint_is_exact() -> None:
+    side = 7
+    theta = np.array([[1.05, 0.03, 0.4, -0.02, 0.97, -0.3, 0.01, -0.015]])
+    rng = np.random.default_rng(2)
+    x = rng.random((1, 2, side, side)).astype(np.float32)
+    warp = projective_warp(theta, side)
+    out = warp.apply(x)
+    a0, a1, a2, b0, b1, b2, c0, c1 = theta[0]
+    for y in range(side):
+        for xx in range(side):
+            k = c0 * xx + c1 * y + 1
+            sx, sy = (a0 * xx + a1 * y + a2) / k, (b0 * xx + b1 * y + b2) / k
+            for ch in range(2):
+                assert out[0, ch, y, xx] == pytest.approx(_bilinear_at(x[0, ch], sx, sy), abs=1e-5)
+    g = rng.random(out.shape).astype(np.float32)
+    lhs = float(np.sum(out.astype(np.float64) * g))
+    rhs = float(np.sum(x.astype(np.float64) * warp.adjoint(g, x.shape)))
+    assert lhs == pytest.approx(rhs, rel=1e-5)
+    # Affine warps are the c0 = c1 = 0 case.
+    affine = affine_warp(theta[:, :6].reshape(1, 2, 3), side)
+    flat = projective_warp(np.concatenate([theta[:, :6], [[0.0, 0.0]]], axis=1), side)
+    assert np.array_equal(affine.apply(x), flat.apply(x))
+
+
+def test_random_theta_is_the_identity_plus_truncated_noise() -> None:
+    th = random_theta(500, 0.02, np.random.default_rng(0))
+    assert th.shape == (500, 8)
+    assert np.abs(th - IDENTITY_THETA).max() <= 0.04 + 1e-12
+    assert (th[:, 6:] == 0).all()  # no perspective unless asked, as the team's code
+    assert np.abs(random_theta(5, 0.02, np.random.default_rng(0), perspective=1e-3)[:, 6:]).max() > 0

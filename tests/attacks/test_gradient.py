@@ -37,6 +37,9 @@ SMALL: dict[str, dict[str, Any]] = {
     "iter-target-class": {"iterations": 2},
     "mifgsm-targeted": {"iterations": 2, "reference_schedule": False},
     "ensemble-eot": {"samples": 1},
+    "cross-iterative-targeted": {"iterations": 2},
+    "fatfingers": {"iterations": 2},
+    "fatfingers-targeted": {"iterations": 2},
 }
 
 
@@ -48,7 +51,7 @@ CASES = [(n, 16) for n in GRADIENT_ATTACKS] + [("fgsm", 4), ("mifgsm-targeted", 
 @pytest.mark.parametrize(("name", "eps"), CASES)
 def test_every_attack_stays_within_eps(name: str, eps: int, sample8: Sample) -> None:
     images, _, targets = sample8
-    models = LITE01 if name == "cross-iterative" else LITE0
+    models = LITE01 if name.startswith(("cross-iterative", "fatfingers")) else LITE0
     attack = build_attack(name, SMALL.get(name, {}), models)
     adv = attack(images[:2], eps=eps, target_classes=targets[:2], seed=1)
     assert adv.dtype == np.uint8

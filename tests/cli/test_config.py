@@ -24,12 +24,15 @@ def test_schema_names_every_top_level_key_of_the_default_config(capsys: Capsys) 
     schema = _schema(capsys)
     default = tomllib.loads(files("advengine.competition").joinpath("default.toml").read_text())
     assert set(default) <= set(schema["properties"])
-    assert {"submissions", "targeted_attacks", "dataset"} <= set(schema["properties"])
+    assert {"submissions", "targeted_attacks", "dataset", "rounds", "warmup_limit"} <= set(
+        schema["properties"]
+    )
     assert schema["additionalProperties"] is False
     assert schema["properties"]["eps"]["enum"] == ["cycle", "random"]
     assert schema["properties"]["batch_size"]["default"] == 100
     entry = schema["$defs"]["EntryTable"]
-    assert set(entry["properties"]) == {"name", "label", "params", "models"}
+    assert set(entry["properties"]) == {"name", "label", "params", "models", "team", "baseline"}
+    assert schema["properties"]["scoring"]["enum"] == ["paper", "original", "devkit", "proposal"]
     sandbox = schema["$defs"]["SubmissionTable"]["properties"]["sandbox"]
     assert sandbox["enum"] == ["auto", "bwrap", "docker", "unsafe-none"]
 

@@ -151,6 +151,8 @@ def test_flags_override_and_human_summary(
             "4",
             "--workers",
             "0",
+            "--time-limit",
+            "inf",
         ]
     )
     assert code == 0
@@ -190,7 +192,17 @@ def test_retry_failed_flag_redoes_the_crashed_piece(
         )
         + "\n"
     )
-    args = ["eval", "--config", str(cfg), "--out", str(tmp_path / "o"), "--workers", "0"]
+    args = [
+        "eval",
+        "--config",
+        str(cfg),
+        "--out",
+        str(tmp_path / "o"),
+        "--workers",
+        "0",
+        "--time-limit",
+        "inf",
+    ]
     assert main(args) == 0
     first = capsys.readouterr()
     assert "attack/fake-flaky/b0000: crashed" in first.err
@@ -200,3 +212,86 @@ def test_retry_failed_flag_redoes_the_crashed_piece(
     assert "resuming" in again.err
     assert "attacks: 1 of 2 pieces to run" in again.err
     assert "exclusions" not in again.out
+
+
+def test_workers_0_refuses_a_time_limit_it_cannot_enforce(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--limit", "2", "--out", str(tmp_path / "o"), "--workers", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "cannot be enforced in this process (--workers 0)" in err
+    assert "--time-limit inf" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_two_rounds_with_teams(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Team blue owns the oracle defense and the shift attack (the oracle undoes any shift, the constant
+    # defense never answers a true label): under "proposal" scoring neither is scored against the other.
+    sample = sample_dataset_dir()
+    cfg = tmp_path / "rounds.toml"
+    cfg.write_text(
+        f"""
+plugins = ["tests.competition.fakes"]
+batch_size = 2
+scoring = "proposal"
+[dataset]
+dir = "{sample}"
+[[attacks]]
+name = "noop"
+baseline = true
+[[attacks]]
+name = "fake-shift"
+label = "shift"
+team = "blue"
+[[defenses]]
+name = "fake-oracle"
+label = "oracle"
+team = "blue"
+params = {{ dataset = "{sample}" }}
+[[defenses]]
+name = "fake-constant"
+label = "const"
+baseline = true
+[[rounds]]
+name = "dev"
+dataset = {{ dir = "{sample}", limit = 2 }}
+[[rounds]]
+name = "final"
+dataset = {{ dir = "{sample}", limit = 4 }}
+attacks = [{{ name = "noop", baseline = true }}, {{ name = "fake-shift", label = "shift", team = "red" }}]
+"""
+    )
+    out = tmp_path / "o"
+    args = ["eval", "--config", str(cfg), "--out", str(out), "--workers", "0", "--time-limit", "inf"]
+    assert main([*args, "--json"]) == 0
+    rounds = json.loads(capsys.readouterr().out)["rounds"]
+    assert [(r["name"], r["images"], r["mode"]) for r in rounds] == [
+        ("dev", 2, "proposal"),
+        ("final", 4, "proposal"),
+    ]
+    dev = {t["track"]: t for t in rounds[0]["tracks"]}
+    # dev: shift is scored against const alone (1.0), not against its own team's oracle; noop, the
+    # best attack baseline, fools const and not the oracle (0.5).
+    assert dev["nontargeted"]["top"] == {"name": "shift", "team": "blue", "score": 1.0}
+    assert dev["nontargeted"]["best_baseline"]["name"] == "noop"
+    assert dev["nontargeted"]["best_baseline"]["score"] == 0.5
+    assert dev["nontargeted"]["margin"] == 0.5
+    assert dev["defense"]["top"]["score"] == 1.0  # the oracle, against noop alone
+    assert dev["defense"]["best_baseline"] == {"name": "const", "team": None, "score": 0.0}
+    assert dev["targeted"]["top"] is None
+    # final: shift is team red now, so the blue oracle scores it (and stops it): (0 + 1) / 2.
+    final = {t["track"]: t for t in rounds[1]["tracks"]}
+    assert final["nontargeted"]["top"]["score"] == 0.5
+    # Each round is a whole run of its own, with the teams in its results.
+    dev_results = json.loads((out / "dev" / "results.json").read_text())
+    assert dev_results["dataset"]["images"] == 2
+    assert {d["name"]: d.get("team") for d in dev_results["defenses"]} == {"oracle": "blue", "const": None}
+    assert json.loads((out / "rounds.json").read_text())["rounds"] == rounds
+    assert (out / "final" / "report.html").is_file()
+    # The same run under the report's rule (the default): shift is scored against both defenses.
+    paper = tmp_path / "paper.toml"
+    paper.write_text(cfg.read_text().replace('scoring = "proposal"', 'scoring = "paper"'))
+    assert main(["eval", "--config", str(paper), "--out", str(tmp_path / "p"), "--workers", "0",
+                 "--time-limit", "inf", "--json"]) == 0  # fmt: skip
+    paper_dev = {t["track"]: t for t in json.loads(capsys.readouterr().out)["rounds"][0]["tracks"]}
+    assert paper_dev["nontargeted"]["top"]["score"] == 0.5

@@ -70,7 +70,9 @@ def test_eval_keeps_its_results_when_the_report_fails(
         'limit = 2\n[[attacks]]\nname = "noop"\n[[defenses]]\nname = "fake-constant"\n'
     )
     out = tmp_path / "o"
-    assert main(["eval", "--config", str(cfg), "--out", str(out), "--workers", "0"]) == 0
+    assert (
+        main(["eval", "--config", str(cfg), "--out", str(out), "--workers", "0", "--time-limit", "inf"]) == 0
+    )
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "report.html" in line]
     assert warnings == ["warning: report.html was not written: RuntimeError: no fonts on this machine"]

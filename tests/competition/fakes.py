@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +100,18 @@ register_preset("fake-target-noop", Scripted, script=_identity, track="targeted"
 register_preset("fake-slow", Scripted, script=_slow)
 #: Crashes on its first piece only, like a transient failure (a worker killed by the OOM killer).
 register_preset("fake-flaky", Scripted, script=_flaky)
+
+
+class SlowBuild(Scripted):
+    """Takes ``seconds`` to build (as loading big models does), then answers at once."""
+
+    def __init__(self, params: FakeParams, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        time.sleep(params.seconds)
+
+
+#: Slow to build, instant to run: the warm-up must not count against the piece's time limit.
+register_preset("fake-slow-build", SlowBuild, script=_identity)
 
 
 class ConstantParams(Params):

@@ -29,10 +29,14 @@ def _doc(**changes: Any) -> dict[str, Any]:
         ({"batch_size": 0}, "test.toml: batch_size must be an integer >= 1, got 0"),
         ({"batch_size": "25"}, "test.toml: batch_size must be an integer >= 1"),
         ({"eps": "sometimes"}, "test.toml: eps must be one of 'cycle', 'random'"),
-        ({"scoring": "devkit"}, "test.toml: scoring must be one of 'paper', 'original'"),
+        (
+            {"scoring": "kaggle"},
+            "test.toml: scoring must be one of 'paper', 'original', 'devkit', 'proposal'",
+        ),
         ({"time_limit": -1}, "test.toml: time_limit must be a number of seconds in (0, 86400]"),
-        ({"time_limit": float("inf")}, "test.toml: time_limit must be a number of seconds in"),
+        ({"time_limit": float("nan")}, "test.toml: time_limit must be a number of seconds in"),
         ({"time_limit": 1e12}, "test.toml: time_limit must be a number of seconds in"),
+        ({"warmup_limit": float("inf")}, "test.toml: warmup_limit must be a number of seconds in"),
         ({"seed": 1.5}, "test.toml: seed must be an integer >= 0"),
         ({"colour": "blue"}, "test.toml: colour is not a known key"),
         ({"dataset": {"limit": 0}}, "test.toml: dataset.limit must be an integer >= 1"),
@@ -88,9 +92,11 @@ def test_toml_file_errors(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.toml")
-    bad.write_text("time_limit = inf\n")
+    bad.write_text("time_limit = nan\n")
     with pytest.raises(ConfigError, match=r"bad\.toml: time_limit must be a number of seconds in"):
         load_config(bad)
+    bad.write_text("time_limit = inf\n")  # no limit: accepted here, refused by worker processes
+    assert load_config(bad).time_limit == float("inf")
     bad.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ConfigError, match=r"bad\.toml: nested too deeply"):
         load_config(bad)
@@ -108,7 +114,11 @@ def test_default_config_is_the_documented_competition() -> None:
     cfg = load_config()
     assert cfg.dataset_dir is None  # the embedded sample
     # No limit: the embedded sample has exactly 100 images, and `--data DIR` must run all of DIR.
-    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (None, 25, "cycle", "paper")
+    # The published rules: 100 images and 500 s per piece.
+    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (None, 100, "cycle", "paper")
+    assert cfg.time_limit == 500.0
+    iter_target = next(e for e in cfg.targeted_attacks if e.name == "iter-target-class")
+    assert iter_target.params.model_dump()["iterations"] == 20  # "Iter. T. C. 20"
     assert cfg.providers == ("CPUExecutionProvider",)
     # The minimum roster: 4 non-targeted attacks, 2 targeted attacks, 4 defenses.
     assert len(cfg.attacks) >= 4
@@ -122,10 +132,36 @@ def test_overrides_are_validated() -> None:
     with pytest.raises(ConfigError, match="command line: batch_size"):
         cfg.overridden(batch_size=0)
     with pytest.raises(ConfigError, match="command line: time_limit must be a number of seconds in"):
-        cfg.overridden(time_limit=float("inf"))
+        cfg.overridden(time_limit=1e9)
+    assert cfg.overridden(time_limit=float("inf")).time_limit == float("inf")  # none, for --workers 0
 
 
 def test_env_plugins_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "no.such.plugin")
     with pytest.raises(ConfigError, match=f"{ENV}: cannot import plugin module 'no.such.plugin'"):
         parse_config({}, source="test.toml")
+
+
+def test_rounds_take_the_files_settings_and_their_own_roster() -> None:
+    doc = {
+        **_doc(),
+        "batch_size": 3,
+        "rounds": [
+            {"name": "dev", "dataset": {"limit": 2}},
+            {"name": "final", "defenses": [{"name": "median", "team": "t"}]},
+        ],
+    }
+    cfg = parse_config(doc, source="test.toml")
+    dev, final = cfg.rounds
+    assert (dev.round_name, dev.limit, dev.batch_size) == ("dev", 2, 3)
+    assert [e.label for e in dev.entries] == [e.label for e in cfg.entries]  # the file's roster
+    assert [(e.name, e.team) for e in final.defenses] == [("median", "t")]
+    assert final.attacks == cfg.attacks
+    assert cfg.overridden(batch_size=5).rounds[1].batch_size == 5
+    bad = {**doc, "rounds": [{"name": "dev", "attacks": [{"name": "fgsn"}]}]}
+    with pytest.raises(
+        ConfigError, match=r"test.toml: rounds\[0\] \(dev\): attacks\[0\].name: unknown attack"
+    ):
+        parse_config(bad, source="test.toml")
+    with pytest.raises(ConfigError, match=r"rounds\[0\].name"):
+        parse_config({**doc, "rounds": [{"dataset": {"limit": 2}}]}, source="test.toml")

@@ -6,10 +6,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.competition.conftest import FAKES, MakeConfig, oracle
+from tests.competition.fakes import FakeParams
 
-from advengine.competition import Job, Outcome, PieceId, ProcessExecutor, run_competition
+from advengine.competition import InProcessExecutor, Job, Outcome, PieceId, ProcessExecutor, run_competition
 from advengine.competition.pieces import AttackInputs, DefenseInputs, Inputs
+from advengine.errors import ConfigError
 from advengine.params import Params
 from advengine.types import BuiltinEntry, Entry
 
@@ -62,6 +65,26 @@ def test_timeout_crash_and_death_are_contained() -> None:
     assert np.array_equal(got["ok"].value, IMAGES)
 
 
+def test_the_limit_counts_from_the_start_of_work_not_the_warm_up() -> None:
+    # Building takes 3 s, the piece itself nothing: within a 2 s limit, and its seconds are the work.
+    slow = BuiltinEntry(
+        track="nontargeted", name="fake-slow-build", label="slow", params=FakeParams(seconds=3.0)
+    )
+    got = _run(ProcessExecutor(1, time_limit=2.0, grace=1.0, plugins=(FAKES,)), [_job("slow", slow)])
+    assert got["slow"].status == "ok"
+    assert got["slow"].seconds < 2.0
+    # A build over the warm-up allowance is a timeout of its own.
+    short = ProcessExecutor(1, time_limit=2.0, warmup_limit=1.0, grace=1.0, plugins=(FAKES,))
+    late = _run(short, [_job("slow", slow)])["slow"]
+    assert late.status == "timeout"
+    assert "warm-up" in (late.error or "")
+
+
+def test_in_process_executor_refuses_a_finite_limit() -> None:
+    with pytest.raises(ConfigError, match="cannot be enforced in this process"):
+        InProcessExecutor(time_limit=500.0)
+
+
 def test_workers_stay_warm() -> None:
     # Two pieces of the same entry on one worker: the same process (the pid is the label it returns).
     entry = BuiltinEntry(track="defense", name="fake-pid", label="pid", params=Params())
@@ -87,3 +110,8 @@ def test_hanging_attack_is_scored_as_missing(
     assert hang.excluded
     assert hang.images_produced == 0
     assert results.defenses[0].score == 1.0  # scored on noop alone
+
+
+def test_worker_processes_refuse_no_limit() -> None:
+    with pytest.raises(ConfigError, match="needs a finite --time-limit"):
+        ProcessExecutor(1, time_limit=float("inf"))

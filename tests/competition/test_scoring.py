@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.competition.conftest import MakeConfig, oracle
 
 from advengine.competition import aggregate, run_competition
-from advengine.competition.scoring import MISSING, NO_IMAGE
+from advengine.competition.scoring import MISSING, NO_IMAGE, headline
 
 
 def test_aggregate_hand_example() -> None:
@@ -155,3 +155,58 @@ def test_aggregate_matches_the_rules(data: st.DataObject) -> None:
             assert np.isnan(getattr(got, key)).all()
         else:
             assert np.allclose(getattr(got, key), want[key])
+
+
+HAND = (
+    np.array([[[1, 5, MISSING], [1, 2, 3]], [[7, 2, NO_IMAGE], [7, 8, NO_IMAGE]]]),
+    np.array([1, 2, 3]),
+    np.array([7, 8, 9]),
+    np.array([False, True]),
+)
+
+
+def test_original_and_devkit_policies_by_hand() -> None:
+    # The hand example above. original: EVALINFRA's filters (attack 1 and defense 0 not used), raw.
+    original = aggregate(*HAND, mode="original")
+    assert (original.attack_raw.tolist(), original.defense_raw.tolist()) == ([0, 2], [1, 3])
+    assert [headline("original", r, 0.0) for r in original.attack_raw.tolist()] == [0, 2]
+    # devkit: everybody used; defense 0's missing label on image 2 is a success for the non-targeted
+    # attack (error 1 + missing 1 against defense 0, none against defense 1) and a miss for the targeted
+    # one (hits 1 + 2); a defense is correct only where it labelled: 1 + 1 and 3 + 0.
+    devkit = aggregate(*HAND, mode="devkit")
+    assert devkit.attacks_used.all()
+    assert devkit.defenses_used.all()
+    assert (devkit.attack_raw.tolist(), devkit.defense_raw.tolist()) == ([2, 3], [2, 3])
+    assert devkit.attack_score.tolist() == [2 / 6, 3 / 6]
+    assert headline("devkit", 2, 2 / 6) == 2
+    # paper: the same filters as original, normalised.
+    paper = aggregate(*HAND, mode="paper")
+    assert paper.defense_score.tolist() == [1 / 3, 1.0]
+    assert headline("paper", 1, 1 / 3) == 1 / 3
+
+
+def test_proposal_policy_leaves_a_teams_own_entries_out_by_hand() -> None:
+    # Two non-targeted attacks × two defenses × two images, every image labelled.
+    truth, target = np.array([1, 2]), np.array([7, 8])
+    preds = np.array([[[5, 2], [3, 4]], [[1, 2], [3, 4]]])
+    targeted = np.array([False, False])
+    # errors: a0: d0 1, d1 2; a1: d0 0, d1 2. correct: a0: d0 1, d1 0; a1: d0 2, d1 0.
+    paper = aggregate(preds, truth, target, targeted, mode="paper")
+    assert paper.attack_score.tolist() == [3 / 4, 2 / 4]
+    assert paper.defense_score.tolist() == [3 / 4, 0.0]
+    # a0 and d1 are team "red": a0 is scored against d0 alone, d1 against a1 alone; d0 has no team.
+    prop = aggregate(preds, truth, target, targeted, mode="proposal", attack_teams=["red", "blue"],
+                     defense_teams=[None, "red"])  # fmt: skip
+    assert prop.attack_raw.tolist() == [1, 2]
+    assert prop.attack_score.tolist() == [1 / 2, 2 / 4]
+    assert prop.attack_worst.tolist() == [1 / 2, 0.0]
+    assert prop.defense_raw.tolist() == [3, 0]
+    assert prop.defense_score.tolist() == [3 / 4, 0 / 2]
+    assert prop.defense_worst.tolist() == [1 / 2, 0.0]
+    # The counts themselves are not changed by the rule.
+    assert np.array_equal(prop.error, paper.error)
+    # A team that owns every opponent has none left: no score.
+    alone = aggregate(preds, truth, target, targeted, mode="proposal", attack_teams=["red", "red"],
+                      defense_teams=["red", "red"])  # fmt: skip
+    assert np.isnan(alone.attack_score).all()
+    assert np.isnan(alone.defense_worst).all()

@@ -11,7 +11,7 @@ import pytest
 from advengine.attacks import build_attack
 from advengine.data import load_dataset, sample_dataset_dir
 from advengine.defenses import DEFENSES, build_defense
-from advengine.defenses.pipeline import PAD_GRAY, PipelineDefense, resize_pad_nearest
+from advengine.defenses.pipeline import PAD_GRAY, PipelineDefense, draw_resize_pad, resize_pad_nearest
 from advengine.errors import ConfigError, ParameterError
 
 from .conftest import true_label_ce
@@ -34,7 +34,9 @@ def test_presets_are_registered_with_their_published_defaults() -> None:
     assert DEFENSES.get("random-resize-pad").setting("randomized")
     rrp = pipeline("random-resize-pad")
     assert rrp.randomized
-    assert (rrp.params.draws, rrp.params.flip_prob, rrp.params.pad_extra) == (30, 0.5, 31)
+    published = (30, 0.5, 310, 331, 331, True, "logit")
+    q = rrp.params
+    assert (q.draws, q.flip_prob, q.size_low, q.size_high, q.canvas, q.per_image, q.fusion) == published
     assert pipeline("median").params.transforms == ("median:2",)
     assert not pipeline("median").randomized
     assert pipeline("ensemble").params.fusion == "prob"
@@ -143,3 +145,70 @@ def test_bad_configuration_is_one_clear_error(
 ) -> None:
     with pytest.raises(error, match=match):
         build_defense(name, params, models)
+
+
+class _Recorder:
+    """Stands in for the model ensemble: records each batch it is shown, answers fixed logits."""
+
+    def __init__(self) -> None:
+        self.seen: list[U8] = []
+
+    def scores(self, images: U8, fusion: str) -> npt.NDArray[np.float64]:
+        self.seen.append(images.copy())
+        z = np.zeros((len(images), 1000))
+        z[:, len(self.seen)] = 1.0  # draw k votes for class k: the mean shows every draw counted once
+        return z
+
+
+def _reference_draw(stored: U8, rng: np.random.Generator, flip_prob: float) -> tuple[U8, list[int]]:
+    """The published formula for one draw, image by image in plain numpy: flip with p (persistent),
+    rnd ∈ [310, 331), TF1 nearest resize (src = min(⌊dst·float32(299/rnd)⌋, 298)), gray pad to 331 at
+    (top, left) ∈ [0, 331 − rnd]²."""
+    n = len(stored)
+    flips = rng.random(n) < flip_prob
+    sizes = rng.integers(310, 331, size=n)
+    tops = rng.integers(0, 331 - sizes + 1)
+    lefts = rng.integers(0, 331 - sizes + 1)
+    out = np.full((n, 331, 331, 3), PAD_GRAY, np.uint8)
+    for i in range(n):
+        if flips[i]:
+            stored[i] = stored[i, :, ::-1]
+        rnd = int(sizes[i])
+        src = np.minimum(np.floor(np.arange(rnd, dtype=np.float32) * np.float32(299 / rnd)), 298).astype(int)
+        out[i, tops[i] : tops[i] + rnd, lefts[i] : lefts[i] + rnd] = stored[i][src][:, src]
+    return out, [int(v) for v in sizes]
+
+
+def test_random_resize_pad_follows_the_published_formula_per_image() -> None:
+    images = np.random.default_rng(1).integers(0, 256, (3, 299, 299, 3), dtype=np.uint8)
+    rrp = pipeline("random-resize-pad", {"draws": 4}, LITE0)
+    rec = _Recorder()
+    rrp.ensemble = rec  # type: ignore[assignment]
+    probs = rrp.probabilities(images, np.random.default_rng(7))
+    ref_rng, stored, sizes = np.random.default_rng(7), images.copy(), []
+    for seen in rec.seen:
+        want, drawn = _reference_draw(stored, ref_rng, 0.5)
+        assert np.array_equal(seen, want)
+        sizes += drawn
+    assert len(rec.seen) == 4
+    assert all(310 <= s <= 330 for s in sizes)
+    assert len(set(sizes)) > 1  # drawn per image, not once per batch
+    # Logits averaged over the draws, then softmax: each draw's class gets the same probability.
+    assert np.allclose(probs[0, 1:5], probs[0, 1])
+    assert probs[0, 1] > probs[0, 0]
+
+
+def test_random_resize_pad_bounds_are_parameters() -> None:
+    rrp = pipeline("random-resize-pad", {"size_low": 299, "size_high": 300, "canvas": 299, "flip_prob": 0.0})
+    flips, rows = draw_resize_pad(5, rrp.params, np.random.default_rng(0))
+    assert not flips.any()
+    assert (rows == [[299, 0, 0]] * 5).all()  # the identity: no resize, no offset
+    with pytest.raises(ConfigError, match="resize range"):
+        pipeline("random-resize-pad", {"size_low": 320, "size_high": 310})
+
+
+def test_erko_is_the_median_in_front_of_the_zoo_ensemble_with_probabilities() -> None:
+    erko = pipeline("erko")
+    assert erko.params.transforms == ("median:2",)
+    assert erko.params.fusion == "prob"
+    assert erko.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")

@@ -99,7 +99,7 @@ def test_time_limit_leaves_room_for_the_grace() -> None:
         settings=SandboxSettings.model_validate({**LIMITS, "fsize_mb": 4}),
     )
     s = settings_of(entry.for_run(500.0, "/run/logs"))
-    assert (s.time_limit, s.grace) == (488.0, 10.0)
+    assert (s.time_limit, s.grace) == (500.0, 10.0)  # the full limit, then docker stop
     assert s.limits.memory_bytes == 1024 << 20
     assert s.gpus is None
 

@@ -68,35 +68,58 @@ def random_diversity(n: int, side: int, low: float, rng: np.random.Generator) ->
     return resize_pad_warp(n, side, size, top, left)
 
 
-def affine_warp(mats: npt.NDArray[np.float64], side: int) -> Warp:
-    """Bilinear warp with per-image 2×3 matrices mapping output (x, y) to input coordinates, origin at
-    the top-left pixel and zero fill outside, as ``tf.contrib.image.transform``."""
-    n = len(mats)
+def projective_warp(thetas: npt.NDArray[np.float64], side: int) -> Warp:
+    """Bilinear warp with per-image projective parameters θ = (a0, a1, a2, b0, b1, b2, c0, c1), as
+    ``tf.contrib.image.transform``: output pixel (x, y) reads the input at
+    ((a0·x + a1·y + a2) / k, (b0·x + b1·y + b2) / k) with k = c0·x + c1·y + 1, origin at the top-left
+    pixel, zero fill outside. An affine warp is c0 = c1 = 0."""
+    n = len(thetas)
     grid_y, grid_x = np.meshgrid(
         np.arange(side, dtype=np.float64), np.arange(side, dtype=np.float64), indexing="ij"
     )
     xs, ys = grid_x.ravel(), grid_y.ravel()
     idx = np.zeros((n, 4, side * side), np.int64)
     w = np.zeros((n, 4, side * side), np.float32)
-    for i, m in enumerate(mats):
-        sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
-        sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    for i, (a0, a1, a2, b0, b1, b2, c0, c1) in enumerate(np.asarray(thetas, np.float64)):
+        k = c0 * xs + c1 * ys + 1.0
+        sx = (a0 * xs + a1 * ys + a2) / k
+        sy = (b0 * xs + b1 * ys + b2) / k
         x0, y0 = np.floor(sx), np.floor(sy)
         fx, fy = sx - x0, sy - y0
         corners = ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy))
-        for k, (dy, dx, wk) in enumerate(corners):
+        for j, (dy, dx, wk) in enumerate(corners):
             cy, cx = y0 + dy, x0 + dx
-            ok = (cy >= 0) & (cy < side) & (cx >= 0) & (cx < side)
-            idx[i, k] = np.where(ok, cy * side + cx, 0).astype(np.int64)
-            w[i, k] = np.where(ok, wk, 0.0)
+            ok = (cy >= 0) & (cy < side) & (cx >= 0) & (cx < side) & (k > 0)
+            idx[i, j] = np.where(ok, cy * side + cx, 0).astype(np.int64)
+            w[i, j] = np.where(ok, wk, 0.0)
     return Warp(idx, w, side)
 
 
+def affine_warp(mats: npt.NDArray[np.float64], side: int) -> Warp:
+    """:func:`projective_warp` with per-image 2×3 matrices (c0 = c1 = 0)."""
+    flat = np.asarray(mats, np.float64).reshape(len(mats), 6)
+    return projective_warp(np.concatenate([flat, np.zeros((len(mats), 2))], axis=1), side)
+
+
+#: The identity θ of :func:`projective_warp`.
+IDENTITY_THETA = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+
+
+def random_theta(
+    n: int, sigma: float, rng: np.random.Generator, perspective: float = 0.0
+) -> npt.NDArray[np.float64]:
+    """Sangxia Huang's draw, one θ ∈ ℝ⁸ per image: the identity plus truncated-normal noise (cut at
+    ±2σ, as ``tf.truncated_normal``) of scale ``sigma`` on the six affine entries and ``perspective`` on
+    c0, c1 (the team's code keeps those at 0)."""
+    scales = np.array([sigma] * 6 + [perspective] * 2)
+    noise = np.clip(rng.normal(0.0, 1.0, size=(n, 8)), -2.0, 2.0) * scales
+    out: npt.NDArray[np.float64] = IDENTITY_THETA + noise
+    return out
+
+
 def random_affine(n: int, side: int, sigma: float, rng: np.random.Generator) -> Warp:
-    """Sangxia Huang's augmentation: identity + truncated-normal(σ) (±2σ) on the six affine entries."""
-    noise = np.clip(rng.normal(0.0, sigma, size=(n, 6)), -2 * sigma, 2 * sigma)
-    mats = np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (n, 1, 1)) + noise.reshape(n, 2, 3)
-    return affine_warp(mats, side)
+    """A random :func:`random_theta` warp without perspective."""
+    return projective_warp(random_theta(n, sigma, rng), side)
 
 
 def gaussian_kernel_1d(size: int, nsig: float) -> npt.NDArray[np.float64]:
@@ -129,11 +152,14 @@ def smooth_gradient(g: F32, size: int, nsig: float) -> F32:
 
 
 __all__ = [
+    "IDENTITY_THETA",
     "Warp",
     "affine_warp",
     "gaussian_kernel_1d",
+    "projective_warp",
     "random_affine",
     "random_diversity",
+    "random_theta",
     "resize_pad_warp",
     "smooth_gradient",
 ]

@@ -32,7 +32,7 @@ from pydantic import Field, field_validator
 
 from advengine.attacks.augment import random_diversity, smooth_gradient
 from advengine.attacks.base import ATTACKS, Attack
-from advengine.attacks.sources import IMAGE_SIDE, FusedSteps, Source, get_source, zoo_models
+from advengine.attacks.sources import IMAGE_SIDE, MAX_GRAPH_BATCH, FusedSteps, Source, get_source, zoo_models
 from advengine.errors import ParameterError
 from advengine.graph.runner import OWN_PREDICTION
 from advengine.models import check_models
@@ -162,6 +162,11 @@ class IterativeAttack(Attack[GP]):
     def default_models(self) -> tuple[str, ...]:
         """The published roster limited to the zoo: by default the whole zoo."""
         return zoo_models()
+
+    def warm_up(self, batch: int) -> None:
+        # The source graph and session the batch will use, at the largest budget (a preset whose
+        # source depends on ε may still build another on its first batch of a smaller ε).
+        self.source(16).warm_up(max(1, min(batch, MAX_GRAPH_BATCH)))
 
     def source_weights(self, eps_px: int) -> tuple[float, ...] | None:
         if self.weight_table is not None and not self.params.weights:

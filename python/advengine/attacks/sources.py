@@ -144,6 +144,10 @@ class Source:
         p = plan
         return runner.run(x0, class_idx, eps=p.eps, alpha=p.alpha, steps=p.iterations, mu=p.mu, x_init=x_init)
 
+    def warm_up(self, batch: int) -> None:
+        """Compile (or find in the cache) and open the gradient graph for ``batch`` images."""
+        self._gradient_model(batch)
+
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         """(logits, d Σloss / dx) for class indices (TF-Slim label − 1)."""
         batch = min(len(x), MAX_GRAPH_BATCH)
@@ -184,6 +188,9 @@ class NegatedSource(Source):
     def __init__(self, key: SourceKey, base: Source) -> None:
         super().__init__(key)
         self.base = base
+
+    def warm_up(self, batch: int) -> None:
+        self.base.warm_up(batch)
 
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         logits, g = self.base.grad(x, class_idx)

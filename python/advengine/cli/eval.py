@@ -16,9 +16,10 @@ from advengine.cli._app import app
 from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import ProcessExecutor, load_config, run_competition
-from advengine.competition.artefacts import PieceId, Results
+from advengine.competition.artefacts import PieceId, Results, Rounds
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
+from advengine.competition.rounds import run_rounds
 from advengine.context import RunContext
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
@@ -74,6 +75,20 @@ def _summary(results: Results) -> list[str]:
     return lines
 
 
+def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
+    """Per round and track: the top entry against the best baseline (or the JSON of rounds.json)."""
+    if as_json:
+        typer.echo(json.dumps(_clean_json(rounds.model_dump(mode="json")), indent=2))
+        return
+    for r in rounds.rounds:
+        typer.echo(f"round {r.name} ({r.images} images, {r.mode} scores):")
+        for t in r.tracks:
+            top = f"{t.top.name} {fmt(t.top.score)}" if t.top else "–"
+            base = f"{t.best_baseline.name} {fmt(t.best_baseline.score)}" if t.best_baseline else "–"
+            typer.echo(f"  {_TITLES[t.track]:<17} top {top:<34} best baseline {base}")
+    typer.echo(f"results: {out / 'rounds.json'} and each round's results.json")
+
+
 @app.command("eval")
 def eval_command(
     config: Annotated[
@@ -86,7 +101,12 @@ def eval_command(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Images per batch.")] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", min=0.001, help="Seconds per piece before it is killed.")
+        float | None,
+        typer.Option(
+            "--time-limit",
+            min=0.001,
+            help="Seconds per piece, from when it starts work on its batch (inf: none).",
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="Run directory (results, images, piece records).")
@@ -109,7 +129,7 @@ def eval_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes running pieces in parallel; 0 runs in this process (no time limit).",
+            help="Worker processes running pieces in parallel; 0: in this process (needs --time-limit inf).",
         ),
     ] = 1,
     submission: Annotated[
@@ -152,11 +172,33 @@ def eval_command(
     # The config's providers; threads, cache dir from the environment.
     context = RunContext.from_env(providers=cfg.providers)
     if workers == 0:
-        executor = InProcessExecutor(context)
+        executor = InProcessExecutor(context, time_limit=cfg.time_limit)  # refuses a finite limit
     else:
-        executor = ProcessExecutor(workers, time_limit=cfg.time_limit, plugins=plugins, context=context)
+        executor = ProcessExecutor(
+            workers,
+            time_limit=cfg.time_limit,
+            warmup_limit=cfg.warmup_limit,
+            plugins=plugins,
+            context=context,
+        )
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
+    if cfg.rounds:
+        with progress:
+            rounds = run_rounds(
+                cfg,
+                out,
+                lambda c, where: run_competition(
+                    c, where, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+                ),
+                listener.message,
+            )
+        from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
+
+        for r in rounds.rounds:  # each round is a run of its own, with its own report
+            write_report_or_warn(Path(r.out), lambda line: err.print(line, markup=False))
+        _print_rounds(rounds, as_json, out)
+        return
     with progress:
         results = run_competition(
             cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener

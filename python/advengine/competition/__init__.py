@@ -3,7 +3,7 @@
 ```python
 from pathlib import Path
 from advengine.competition import load_config, run_competition
-cfg = load_config()                        # the embedded default: 100-image sample, batches of 25
+cfg = load_config()                        # the embedded default: 100-image sample, batches of 100
 results = run_competition(cfg.overridden(limit=50), Path("runs/demo"))
 results.defenses[0].score                 # typed: advengine.competition.artefacts.Results
 ```

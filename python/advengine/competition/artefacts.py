@@ -118,6 +118,10 @@ class BatchInfo(_Artefact):
 class EntryResult(_Artefact):
     """One attack's or defense's line of results.json."""
 
+    #: The entry's team, where it has one.
+    team: str | None = None
+    #: One of the organisers' baselines, where it is.
+    baseline: bool = False
     name: str
     entry: str
     track: str
@@ -134,6 +138,8 @@ class EntryResult(_Artefact):
     clean_accuracy: float | None = None
     excluded: bool
     median_batch_seconds: float | None
+    #: The median piece time scaled to 100 images (the report's batch), whatever the batch size.
+    median_seconds_per_100: float | None = None
     pieces: dict[str, int]
     errors: list[str]
     exclusion_reason: str | None = None
@@ -142,7 +148,14 @@ class EntryResult(_Artefact):
     def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         # The track-specific keys and exclusion_reason appear only where they apply.
         out: dict[str, Any] = handler(self)
-        optional = ("images_produced", "images_classified", "clean_accuracy", "exclusion_reason")
+        optional = (
+            "team",
+            "baseline",
+            "images_produced",
+            "images_classified",
+            "clean_accuracy",
+            "exclusion_reason",
+        )
         for key in optional:
             if key not in self.model_fields_set:
                 out.pop(key, None)
@@ -201,6 +214,39 @@ class Results(_Artefact):
         """The results object exactly as results.json holds it."""
         data: dict[str, Any] = self.model_dump(by_alias=True)
         return data
+
+
+class Standing(_Artefact):
+    """One entry's place in a round summary."""
+
+    name: str
+    team: str | None = None
+    score: Score
+
+
+class TrackSummary(_Artefact):
+    """A track of one round: its top entry against its best baseline (the data of the report's
+    Fig. 1). ``margin`` = top − baseline, where both have a score."""
+
+    track: str
+    top: Standing | None
+    best_baseline: Standing | None
+    margin: float | None
+
+
+class RoundSummary(_Artefact):
+    name: str
+    images: int
+    mode: str
+    #: The round's run directory (its results.json holds everything else).
+    out: str
+    tracks: list[TrackSummary]
+
+
+class Rounds(_Artefact):
+    """rounds.json of a run with ``[[rounds]]``: one summary per round, in order."""
+
+    rounds: list[RoundSummary]
 
 
 def dumps(payload: BaseModel | dict[str, Any]) -> str:

@@ -11,31 +11,49 @@ package that runs them (:func:`advengine.competition.pieces.entry_kind`).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic import Strict as StrictMode
 
 from advengine.attacks import ATTACKS
 from advengine.competition.pieces import entry_kind
 from advengine.competition.plugins import import_plugins
+from advengine.competition.scoring import ScoringMode
 from advengine.defenses import DEFENSES
 from advengine.errors import ConfigError
 from advengine.registry import Component
-from advengine.types import TRACKS, BuiltinEntry, Entry, Label, SubmissionEntry, SubmissionTable, Track
-from advengine.validation import Strict, explain, phrased
+from advengine.types import (
+    TRACKS,
+    BuiltinEntry,
+    Entry,
+    Label,
+    Membership,
+    SubmissionEntry,
+    SubmissionTable,
+    Track,
+)
+from advengine.validation import Strict, explain, must, phrased
 
 EpsPolicy = Literal["cycle", "random"]
-ScoringMode = Literal["paper", "original"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
 #: The longest time limit per piece (seconds): a finite bound, so a hung piece always ends.
 MAX_TIME_LIMIT = 86_400.0
+
+
+def _limit_or_none(value: float) -> float:
+    # inf is "no limit" (only an in-process run accepts it); every finite limit is at most a day.
+    if math.isnan(value) or (math.isfinite(value) and value > MAX_TIME_LIMIT):
+        raise must(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most), or inf (no limit)")
+    return value
+
 
 StrList = Annotated[
     tuple[Annotated[str, StrictMode(), Field(min_length=1)], ...], phrased("a list of non-empty strings")
@@ -58,12 +76,24 @@ class Settings(Strict):
     time_limit: Annotated[
         float,
         StrictMode(),
-        Field(gt=0, le=MAX_TIME_LIMIT, allow_inf_nan=False),
-        phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most)"),
+        Field(gt=0),
+        AfterValidator(_limit_or_none),
+        phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most), or inf (no limit)"),
     ] = 500.0
-    """Seconds per piece (one attack or defense on one batch)."""
+    """Seconds per piece (one attack or defense on one batch), from the moment it starts work on its
+    batch (NIPS 2017: 500 per 100 images); ``inf`` for none, which only ``--workers 0`` accepts."""
+    warmup_limit: Annotated[
+        float,
+        StrictMode(),
+        Field(gt=0, le=MAX_TIME_LIMIT, allow_inf_nan=False),
+        phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}]"),
+    ] = 600.0
+    """Seconds a worker may spend building an entry (loading its models) before its first piece; not
+    part of ``time_limit``."""
     scoring: ScoringMode = "paper"
-    """Scores: "paper" (normalised) or "original" (the organisers' raw counts)."""
+    """Scores: "paper" (the report's normalised scores, the default), "original" (the organisers' raw
+    counts), "devkit" (the participants' toolkit: a missing label is an attack's success) or
+    "proposal" (normalised, each entry scored only against other teams' entries)."""
     providers: StrList = ("CPUExecutionProvider",)
     """ONNX Runtime execution providers, in order of preference."""
     plugins: StrList = ()
@@ -82,7 +112,7 @@ class DatasetTable(Strict):
     """Only the first N images (by ImageId)."""
 
 
-class EntryTable(Strict):
+class EntryTable(Membership):
     """One ``[[attacks]]``, ``[[targeted_attacks]]`` or ``[[defenses]]`` table."""
 
     name: Annotated[
@@ -95,6 +125,25 @@ class EntryTable(Strict):
     """The attack's or defense's parameters (``advengine list`` names them and their defaults)."""
     models: StrList = ()
     """Source models (default: the attack's or defense's own)."""
+
+
+class RoundTable(Strict):
+    """One ``[[rounds]]`` table: a round of the competition (the development rounds on DEV, the final
+    round on a secret set), run with the file's settings on its own dataset and roster. A roster
+    section the round does not give is the file's."""
+
+    name: Label = Field(default="", validate_default=True)
+    """The round's name: its directory under ``--out`` and its key in rounds.json."""
+    dataset: DatasetTable | None = None
+    """The round's images (default: the file's ``[dataset]``)."""
+    attacks: Annotated[list[EntryTable], _tables("rounds.attacks")] | None = None
+    """Non-targeted attacks of this round."""
+    targeted_attacks: Annotated[list[EntryTable], _tables("rounds.targeted_attacks")] | None = None
+    """Targeted attacks of this round."""
+    defenses: Annotated[list[EntryTable], _tables("rounds.defenses")] | None = None
+    """Defenses of this round."""
+    submissions: Annotated[list[SubmissionTable], _tables("rounds.submissions")] | None = None
+    """Original submissions of this round."""
 
 
 class ConfigFile(Settings):
@@ -110,6 +159,8 @@ class ConfigFile(Settings):
     """Defenses."""
     submissions: Annotated[list[SubmissionTable], _tables("submissions")] = Field(default_factory=list)
     """Original NIPS 2017 submissions (each joins the track its metadata.json names)."""
+    rounds: Annotated[list[RoundTable], _tables("rounds")] = Field(default_factory=list)
+    """Rounds, run one after the other, each with its own results (none: one round, the file's)."""
 
 
 _SECTIONS: tuple[tuple[str, Track], ...] = (
@@ -129,6 +180,10 @@ class CompetitionConfig(Settings):
     defenses: tuple[Entry, ...] = ()
     #: Where the config came from (for messages only; not part of the fingerprint).
     source: str = "<defaults>"
+    #: The rounds, each a whole competition of its own (empty: this config is the one round).
+    rounds: tuple[CompetitionConfig, ...] = ()
+    #: This config's round name, where it is a round.
+    round_name: str | None = None
 
     @property
     def all_attacks(self) -> tuple[Entry, ...]:
@@ -140,10 +195,12 @@ class CompetitionConfig(Settings):
         return self.attacks + self.targeted_attacks + self.defenses
 
     def overridden(self, **changes: Any) -> CompetitionConfig:
-        """A copy with the given fields replaced (command-line flags); ``None`` values are ignored."""
+        """A copy with the given fields replaced (command-line flags); ``None`` values are ignored.
+        The rounds get the same changes, except the dataset dir (each round has its own)."""
         kept = {k: v for k, v in changes.items() if v is not None}
+        rounds = tuple(r.overridden(**{**kept, "dataset_dir": None}) for r in self.rounds)
         try:
-            return CompetitionConfig.model_validate({**dict(self), **kept})
+            return CompetitionConfig.model_validate({**dict(self), **kept, "rounds": rounds})
         except ValidationError as exc:
             raise explain(exc, "command line") from None
 
@@ -175,7 +232,8 @@ class CompetitionConfig(Settings):
             },
             "batch_size": self.batch_size,
             "eps": self.eps,
-            "time_limit": self.time_limit,
+            "time_limit": _seconds(self.time_limit),
+            "warmup_limit": _seconds(self.warmup_limit),
             "seed": self.seed,
             "scoring": self.scoring,
             "providers": list(self.providers),
@@ -184,6 +242,11 @@ class CompetitionConfig(Settings):
             "targeted_attacks": [e.to_json() for e in self.targeted_attacks],
             "defenses": [e.to_json() for e in self.defenses],
         }
+
+
+def _seconds(value: float) -> float | None:
+    """A limit for JSON: ``inf`` (no limit) as null."""
+    return value if math.isfinite(value) else None
 
 
 def component(track: Track, name: str) -> Component[Any]:
@@ -209,6 +272,8 @@ def _builtin(source: str, section: str, index: int, track: Track, table: EntryTa
         params=comp.parse(table.params, source, (section, index, "params")),
         given=table.params,
         models=table.models,
+        team=table.team,
+        baseline=table.baseline,
     )
 
 
@@ -245,12 +310,24 @@ def parse_config(data: dict[str, Any], source: str = "config.toml") -> Competiti
         dataset_dir=Path(doc.dataset.dir) if doc.dataset.dir else None,
         limit=doc.dataset.limit,
         source=source,
+        rounds=tuple(_round(data, doc, i, source) for i in range(len(doc.rounds))),
     )
     return cfg.with_roster([e for _, e in roster])
 
 
+def _round(data: dict[str, Any], doc: ConfigFile, index: int, source: str) -> CompetitionConfig:
+    """Round ``index`` as a config of its own: the file's settings, its dataset and roster sections
+    (or the file's where it gives none)."""
+    table: dict[str, Any] = data["rounds"][index]
+    given = doc.rounds[index]
+    own = {k: table[k] for k in ("dataset", *(s for s, _ in _SECTIONS), "submissions") if k in table}
+    rest = {k: v for k, v in data.items() if k != "rounds"}
+    cfg = parse_config({**rest, **own}, source=f"{source}: rounds[{index}] ({given.name})")
+    return cfg.model_copy(update={"round_name": given.name})
+
+
 def load_config(path: Path | None = None) -> CompetitionConfig:
-    """The config at ``path``, or the embedded default (the bundled sample, batches of 25, CPU).
+    """The config at ``path``, or the embedded default (the bundled sample, batches of 100, CPU).
 
     A relative ``dataset.dir`` or submission ``path`` in a file is taken relative to that file's
     directory.
@@ -266,13 +343,22 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     except RecursionError:  # tomllib recurses per nesting level of arrays and inline tables
         raise ConfigError(f"{path}: nested too deeply to be a competition config; fix the file") from None
-    for sub in data.get("submissions", []) if isinstance(data.get("submissions"), list) else []:
-        if isinstance(sub, dict) and isinstance(sub.get("path"), str) and sub["path"]:
-            sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
-    cfg = parse_config(data, source=str(path))
+    found = data.get("rounds")
+    rounds: list[Any] = found if isinstance(found, list) else []
+    for table in [data, *(r for r in rounds if isinstance(r, dict))]:
+        subs = table.get("submissions")
+        for sub in subs if isinstance(subs, list) else []:
+            if isinstance(sub, dict) and isinstance(sub.get("path"), str) and sub["path"]:
+                sub["path"] = str((path.parent / sub["path"]).resolve())  # relative to the config file
+    return _relative_to(parse_config(data, source=str(path)), path.parent)
+
+
+def _relative_to(cfg: CompetitionConfig, base: Path) -> CompetitionConfig:
+    """``cfg`` (and its rounds) with a relative dataset dir taken relative to ``base``."""
+    update: dict[str, Any] = {"rounds": tuple(_relative_to(r, base) for r in cfg.rounds)}
     if cfg.dataset_dir is not None and not cfg.dataset_dir.is_absolute():
-        cfg = cfg.model_copy(update={"dataset_dir": (path.parent / cfg.dataset_dir).resolve()})
-    return cfg
+        update["dataset_dir"] = (base / cfg.dataset_dir).resolve()
+    return cfg.model_copy(update=update)
 
 
 def config_schema() -> dict[str, Any]:
@@ -286,6 +372,7 @@ __all__ = [
     "CompetitionConfig",
     "ConfigFile",
     "Entry",
+    "RoundTable",
     "Track",
     "component",
     "config_schema",

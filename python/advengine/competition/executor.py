@@ -3,11 +3,16 @@
 The engine only talks to the small :class:`Executor` protocol, so a distributed backend can replace
 the local ones. Two are provided:
 
-- :class:`InProcessExecutor` runs pieces one by one in this process (fast tests; no time limit can be
-  enforced because nothing can be killed).
+- :class:`InProcessExecutor` runs pieces one by one in this process (fast tests). Nothing can be
+  killed there, so it refuses a finite time limit.
 - :class:`ProcessExecutor` runs pieces in ``workers`` spawned processes. A piece over the time limit
   gets SIGTERM, then SIGKILL after ``grace`` seconds, and its worker is replaced. Workers stay warm
   between pieces, and a worker that already built a roster entry keeps it (models load once).
+
+The time limit counts from the moment the piece starts work on its batch, as EVALINFRA's 500 s
+counted from container start and not the image pull: a worker first builds the entry (loads its
+models, once per worker and entry), under its own ``warmup_limit``, and then tells the engine that
+the piece starts. ``Outcome.seconds`` is the piece's work alone.
 
 Outcomes are delivered to ``on_done`` in the calling thread, so the engine writes files from one
 thread only.
@@ -16,6 +21,7 @@ thread only.
 from __future__ import annotations
 
 import dataclasses
+import math
 import multiprocessing
 import queue
 import threading
@@ -26,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from advengine.competition.artefacts import PieceId, Status
-from advengine.competition.pieces import Inputs, run_piece
+from advengine.competition.pieces import Inputs, built_piece, overrun
 from advengine.competition.plugins import import_plugins
 from advengine.context import RunContext
 from advengine.env import debug_enabled
@@ -68,16 +74,25 @@ def _describe(exc: BaseException) -> str:
 
 class InProcessExecutor:
     """Runs pieces sequentially in this process, their sessions made in ``context``. Exceptions become
-    ``crashed`` outcomes."""
+    ``crashed`` outcomes. A piece here cannot be stopped, so a finite ``time_limit`` is refused rather
+    than silently not enforced."""
 
-    def __init__(self, context: RunContext | None = None) -> None:
+    def __init__(self, context: RunContext | None = None, *, time_limit: float = math.inf) -> None:
+        if math.isfinite(time_limit):
+            raise ConfigError(
+                f"a time limit of {time_limit:g} s cannot be enforced in this process (--workers 0); "
+                "use --workers 1 or more, or --time-limit inf"
+            )
         self.context = context if context is not None else RunContext()
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         for job in jobs:
             start = time.perf_counter()
             try:
-                value = run_piece(job.entry, job.load(), self.context)
+                inputs = job.load()
+                piece = built_piece(job.entry, self.context, inputs)  # the warm-up, not timed
+                start = time.perf_counter()
+                value = piece(inputs)
             except Exception as exc:
                 on_done(job, Outcome("crashed", None, time.perf_counter() - start, _describe(exc)))
                 continue
@@ -89,7 +104,8 @@ class InProcessExecutor:
 
 def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext) -> None:
     """Body of a spawned worker: import plugins, then answer (entry, inputs) requests until EOF, every
-    piece's sessions made in ``context``."""
+    piece's sessions made in ``context``. Per request it builds the entry (if this worker has not),
+    sends ``("started", None)``, runs the piece and sends ``(kind, value, seconds)``."""
     # kill -9 of the engine must not leave workers (and their sandboxes) running to the time limit.
     exit_with_parent()
     try:
@@ -103,16 +119,36 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext
             entry, inputs = conn.recv()
         except (EOFError, OSError):
             return  # the engine went away (finished or killed): nothing left to do
-        try:
-            reply: tuple[str, Any] = ("ok", run_piece(entry, inputs, context))
-        except Exception as exc:
-            if debug_enabled():
-                traceback.print_exc()
-            reply = ("error", _describe(exc))
+        reply = _serve(conn, entry, inputs, context)
+        if reply is None:
+            return  # the engine went away during the warm-up
         try:
             conn.send(reply)
         except (OSError, ValueError):
             return  # the engine went away mid-piece
+
+
+def _serve(
+    conn: Connection, entry: Entry, inputs: Inputs, context: RunContext
+) -> tuple[str, Any, float] | None:
+    """Build (the warm-up), say "started", run one piece: its reply, or None if the engine is gone."""
+    try:
+        piece = built_piece(entry, context, inputs)
+    except Exception as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        return ("error", _describe(exc), 0.0)
+    try:
+        conn.send(("started", None))
+    except (OSError, ValueError):
+        return None
+    start = time.perf_counter()
+    try:
+        return ("ok", piece(inputs), time.perf_counter() - start)
+    except Exception as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        return ("error", _describe(exc), time.perf_counter() - start)
 
 
 class _Worker:
@@ -148,12 +184,18 @@ class ProcessExecutor:
         workers: int = 1,
         *,
         time_limit: float = 500.0,
+        warmup_limit: float = 600.0,
         grace: float = 10.0,
         plugins: tuple[str, ...] = (),
         context: RunContext | None = None,
     ) -> None:
+        if not math.isfinite(time_limit):
+            # A hung piece must always end in a worker; no limit is for in-process debugging only.
+            raise ConfigError("a run in worker processes needs a finite --time-limit; inf needs --workers 0")
         self.workers = max(1, workers)
         self.time_limit = time_limit
+        #: Seconds a worker may take to build an entry (load its models) before its first piece.
+        self.warmup_limit = warmup_limit
         self.grace = grace
         self.plugins = plugins
         #: The workers' session settings (providers, threads, cache dir, device).
@@ -185,19 +227,31 @@ class ProcessExecutor:
         start = time.perf_counter()
         try:
             w.conn.send((job.entry, inputs))
-            if not w.conn.poll(self.time_limit):
+            if not w.conn.poll(self.warmup_limit):
                 self._retire(w)
                 return Outcome(
-                    "timeout", None, time.perf_counter() - start, f"over the {self.time_limit:g} s limit"
+                    "timeout", None, 0.0, f"building the entry took over the {self.warmup_limit:g} s warm-up"
                 )
-            kind, value = w.conn.recv()
+            first = w.conn.recv()
+            if first[0] == "started":  # else the build failed: ("error", message, seconds)
+                start = time.perf_counter()
+                limit = self.time_limit + overrun(job.entry, self.time_limit)
+                if not w.conn.poll(limit):
+                    self._retire(w)
+                    return Outcome(
+                        "timeout",
+                        None,
+                        time.perf_counter() - start,
+                        f"over the {self.time_limit:g} s limit",
+                    )
+                first = w.conn.recv()
+            kind, value, seconds = first
         except (EOFError, OSError, BrokenPipeError):
             # The worker died (segfault, os._exit, OOM kill): replace it and score the piece as crashed.
             w.proc.join(self.grace)  # the pipe closes a moment before the exit status is known
             code = w.proc.exitcode
             self._retire(w)
             return Outcome("crashed", None, time.perf_counter() - start, f"worker process died (exit {code})")
-        seconds = time.perf_counter() - start
         self._idle.put(w)
         if kind == "ok":
             return Outcome("ok", value, seconds)

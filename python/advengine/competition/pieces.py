@@ -51,6 +51,23 @@ class Piece(Protocol):
     def __call__(self, inputs: Inputs) -> Any: ...
 
 
+@dataclasses.dataclass
+class _Warming:
+    """A piece with a warm-up: ``warm_up(batch)`` of its attack or defense, once per batch size."""
+
+    component: Any
+    run: Callable[[Inputs], Any]
+    warmed: set[int] = dataclasses.field(default_factory=set)
+
+    def __call__(self, inputs: Inputs) -> Any:
+        return self.run(inputs)
+
+    def warm_up(self, inputs: Inputs) -> None:
+        if len(inputs.images) not in self.warmed:
+            self.component.warm_up(len(inputs.images))
+            self.warmed.add(len(inputs.images))
+
+
 @dataclasses.dataclass(frozen=True)
 class EntryKind:
     """How one kind of roster entry is read from a config table and run."""
@@ -59,6 +76,8 @@ class EntryKind:
     build: Callable[[Any, RunContext], Piece]
     #: The entry of a config table of this kind (``[[submissions]]``), where the kind has a table.
     resolve: Callable[[SubmissionTable, str, str], Entry] | None = None
+    #: Seconds past the engine's time limit that a piece of this kind may run (:func:`overrun`).
+    overrun: Callable[[Any, float], float] | None = None
 
 
 _KINDS: dict[str, EntryKind] = {}
@@ -84,14 +103,14 @@ def _builtin(entry: BuiltinEntry, context: RunContext) -> Piece:
             batch = _expect(inputs, DefenseInputs)
             return defense(batch.images, seed=batch.seed)
 
-        return classify
+        return _Warming(defense, classify)
     attack = ATTACKS.get(entry.name).build(entry.params, entry.models, context)
 
     def perturb(inputs: Inputs) -> Any:
         batch = _expect(inputs, AttackInputs)
         return attack(batch.images, eps=batch.eps, target_classes=batch.target_classes, seed=batch.seed)
 
-    return perturb
+    return _Warming(attack, perturb)
 
 
 def _expect(inputs: Inputs, want: type[In]) -> In:
@@ -105,13 +124,29 @@ register_kind("builtin", EntryKind(build=_builtin))
 _BUILT: dict[str, Piece] = {}
 
 
-def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
-    """Run one piece in this process; built-in pieces make their sessions in ``context`` (one per
-    process: the executor's)."""
+def built_piece(entry: Entry, context: RunContext, inputs: Inputs | None = None) -> Piece:
+    """The piece of ``entry``, built once per process; built-in pieces make their sessions in
+    ``context``. Given the ``inputs`` it will run on, it is also warmed up for their batch size (its
+    models loaded, its graphs compiled): the executors keep this out of the piece's time limit."""
     piece = _BUILT.get(entry.key)
     if piece is None:
         piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry, context)
-    return piece(inputs)
+    if inputs is not None and isinstance(piece, _Warming):
+        piece.warm_up(inputs)
+    return piece
+
+
+def run_piece(entry: Entry, inputs: Inputs, context: RunContext) -> Any:
+    """Run one piece in this process (building it first if this process has not yet)."""
+    return built_piece(entry, context)(inputs)
+
+
+def overrun(entry: Entry, time_limit: float) -> float:
+    """Seconds a piece of ``entry`` may run past ``time_limit`` before the executor kills it: kinds that
+    enforce the limit themselves (submissions stop their own container) need time to stop and collect
+    what was written."""
+    extra = entry_kind(entry.kind, type(entry).runner).overrun
+    return extra(entry, time_limit) if extra is not None else 0.0
 
 
 __all__ = [
@@ -120,7 +155,9 @@ __all__ = [
     "EntryKind",
     "Inputs",
     "Piece",
+    "built_piece",
     "entry_kind",
+    "overrun",
     "register_kind",
     "run_piece",
 ]

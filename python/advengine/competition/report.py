@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from advengine.competition.artefacts import EntryResult, PieceRecord, Results
 from advengine.competition.config import EPS_VALUES, CompetitionConfig
-from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate
+from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate, headline
 from advengine.files import atomic_write
 from advengine.types import CLEAN, Entry
 
@@ -49,23 +49,25 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def _score(mode: str, raw: int, normalised: float) -> float | int | None:
-    return int(raw) if mode == "original" else _num(normalised)
-
-
 def _aggregate(data: RunData, mask: npt.NDArray[np.bool_] | None = None) -> Aggregate:
-    is_targeted = np.array([e.track == "targeted" for e in data.config.all_attacks], dtype=np.bool_)
+    cfg = data.config
+    is_targeted = np.array([e.track == "targeted" for e in cfg.all_attacks], dtype=np.bool_)
     preds, truth, target = data.predictions, data.true_labels, data.target_classes
     if mask is not None:
         preds, truth, target = preds[:, :, mask], truth[mask], target[mask]
-    return aggregate(preds, truth, target, is_targeted)
+    teams = [e.team for e in cfg.all_attacks], [e.team for e in cfg.defenses]
+    return aggregate(preds, truth, target, is_targeted, cfg.scoring, *teams)
 
 
 def _piece_summary(records: list[PieceRecord]) -> dict[str, Any]:
-    ok = [r.seconds for r in records if r.status == "ok"]
+    ok = [r for r in records if r.status == "ok"]
+    # The report's tables give time per 100 images (its batch size); scaled per piece so that runs with
+    # other batch sizes compare.
+    per_100 = [r.seconds * 100.0 / len(r.image_ids) for r in ok if r.image_ids]
     errors = sorted({f"{r.piece}: {r.error}" for r in records if r.status != "ok"})
     return {
-        "median_batch_seconds": statistics.median(ok) if ok else None,
+        "median_batch_seconds": statistics.median(r.seconds for r in ok) if ok else None,
+        "median_seconds_per_100": statistics.median(per_100) if per_100 else None,
         "pieces": {s: sum(r.status == s for r in records) for s in ("ok", "crashed", "timeout")},
         "errors": errors,
     }
@@ -73,6 +75,7 @@ def _piece_summary(records: list[PieceRecord]) -> dict[str, Any]:
 
 def _entry_base(e: Entry) -> dict[str, Any]:
     return {
+        **e.membership_json(),
         "name": e.label,
         "entry": e.name,
         "track": e.track,
@@ -95,7 +98,7 @@ def build_results(data: RunData) -> Results:
         excluded = not bool(agg.attacks_used[a])
         item = {
             **_entry_base(e),
-            "score": _score(mode, int(agg.attack_raw[a]), float(agg.attack_score[a])),
+            "score": headline(mode, int(agg.attack_raw[a]), float(agg.attack_score[a])),
             "raw_score": int(agg.attack_raw[a]),
             "normalized_score": _num(float(agg.attack_score[a])),
             "worst_score": _num(float(agg.attack_worst[a])),
@@ -114,7 +117,7 @@ def build_results(data: RunData) -> Results:
         clean = data.clean_predictions[d]
         item = {
             **_entry_base(e),
-            "score": _score(mode, int(agg.defense_raw[d]), float(agg.defense_score[d])),
+            "score": headline(mode, int(agg.defense_raw[d]), float(agg.defense_score[d])),
             "raw_score": int(agg.defense_raw[d]),
             "normalized_score": _num(float(agg.defense_score[d])),
             "worst_score": _num(float(agg.defense_worst[d])),
@@ -140,11 +143,11 @@ def build_results(data: RunData) -> Results:
                 "eps": int(eps),
                 "images": int(mask.sum()),
                 "attacks": {
-                    e.label: _score(mode, int(sub.attack_raw[a]), float(sub.attack_score[a]))
+                    e.label: headline(mode, int(sub.attack_raw[a]), float(sub.attack_score[a]))
                     for a, e in enumerate(cfg.all_attacks)
                 },
                 "defenses": {
-                    e.label: _score(mode, int(sub.defense_raw[d]), float(sub.defense_score[d]))
+                    e.label: headline(mode, int(sub.defense_raw[d]), float(sub.defense_score[d]))
                     for d, e in enumerate(cfg.defenses)
                 },
             }
@@ -267,13 +270,13 @@ def _leaderboard(results: Results) -> str:
             lines += ["(none)", ""]
             continue
         lines += [
-            "| rank | name | score | raw | worst case | median s/batch | excluded |",
+            "| rank | name | score | raw | worst case | median s/100 images | excluded |",
             "|---:|---|---:|---:|---:|---:|---|",
         ]
         for rank, it in enumerate(ranked(items), 1):
             lines.append(
                 f"| {rank} | {it.name} | {fmt(it.score)} | {it.raw_score} | {fmt(it.worst_score)} "
-                f"| {fmt(it.median_batch_seconds)} | {'yes' if it.excluded else ''} |"
+                f"| {fmt(it.median_seconds_per_100)} | {'yes' if it.excluded else ''} |"
             )
         lines.append("")
     if results.exclusions:

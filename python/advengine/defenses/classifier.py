@@ -82,6 +82,9 @@ class ClassifierDefense(Defense[ClassifierParams]):
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
 
+    def warm_up(self, batch: int) -> None:
+        self.ensemble.classifiers()
+
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         if len(images) == 0:
             raise ParameterError("classifier defense got an empty batch")

@@ -5,11 +5,8 @@ ensemble, plus named presets of the NIPS 2017 defenses.
 
 * ``ensemble``: the zoo's models, probabilities averaged (``fusion = "prob"``) or logits (``"logit"``);
 * ``median``: 2×2 median filter in front of the classifier(s) (4th place, feature squeezing);
-* ``random-resize-pad``: 2nd place (iyswim): 30 draws, each flips the stored batch with p = 0.5 (the
-  flip state persists, as in the original), resizes nearest-neighbour 299 → rnd ∈ [299, 330), pads
-  with mid-gray (zero after the models' normalisation) to 330×330 at a random offset, and resizes
-  bilinearly to each model's native size; softmax summed over draws. One draw per batch, as the
-  original; scaled from its 299 → [310, 331) on a 331 canvas to our 299-pixel images (docs/attacks.md);
+* ``random-resize-pad``: 2nd place (iyswim), see :data:`RANDOM_RESIZE_PAD_DOC`;
+* ``erko``: the 2×2 median in front of the zoo ensemble, probabilities averaged;
 * ``resize``: bilinear down to 200 and back up; ``jpeg``: quality 75; ``bit-depth``: 5 bits.
 """
 
@@ -19,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from advengine.data.labels import labels_from_logits
 from advengine.defenses.base import DEFENSES, Defense
@@ -44,11 +41,27 @@ class PipelineParams(Params):
     fusion: Literal["logit", "prob"] = "logit"
     #: Random resize + pad draws (0: none).
     draws: Annotated[int, Field(ge=0)] = 0
-    #: Probability of flipping the stored batch horizontally before each draw.
+    #: Probability of flipping the stored image horizontally before each draw (the flip persists).
     flip_prob: Annotated[float, Field(ge=0, le=1)] = 0.5
-    #: Random resize target side: rnd ∈ [299, 299 + pad_extra), canvas 299 + pad_extra.
-    pad_extra: Annotated[int, Field(ge=1, le=299)] = 31
+    #: Random resize side: rnd ∈ [size_low, size_high) (half-open), nearest neighbour.
+    size_low: Annotated[int, Field(ge=1)] = 310
+    #: Exclusive upper bound of rnd.
+    size_high: Annotated[int, Field(ge=2)] = 331
+    #: Side of the gray canvas the resized image is padded to at a random offset.
+    canvas: Annotated[int, Field(ge=1)] = 331
+    #: Draw size, offset and flip per image (as the report describes) or once per batch (as the
+    #: team's code did).
+    per_image: bool = True
     threads: Threads = None
+
+    @model_validator(mode="after")
+    def _sizes_fit(self) -> PipelineParams:
+        if not self.size_low < self.size_high <= self.canvas + 1:
+            raise ValueError(
+                f"the resize range [size_low, size_high) = [{self.size_low}, {self.size_high}) must be "
+                f"non-empty and fit the canvas ({self.canvas})"
+            )
+        return self
 
     @field_validator("transforms")
     @classmethod
@@ -62,6 +75,22 @@ def resize_pad_nearest(images: ImagesU8, size: int, canvas: int, top: int, left:
     """Nearest resize to ``size`` placed at (top, left) on a gray canvas, one draw for the batch."""
     params = np.tile(np.array([[size, top, left]], np.int64), (len(images), 1))
     return resize_pad(images, canvas, params, pad_value=PAD_GRAY)
+
+
+def draw_resize_pad(
+    n: int, p: PipelineParams, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """One draw for ``n`` images: which flip, and ``(rnd, top, left)`` rows for :func:`resize_pad`,
+    rnd ∈ [size_low, size_high) and offsets in [0, canvas − rnd]; per image, or one for the batch."""
+    k = n if p.per_image else 1
+    flips = rng.random(k) < p.flip_prob
+    sizes = rng.integers(p.size_low, p.size_high, size=k)
+    tops = rng.integers(0, p.canvas - sizes + 1)
+    lefts = rng.integers(0, p.canvas - sizes + 1)
+    rows = np.stack([sizes, tops, lefts], axis=1).astype(np.int64)
+    if not p.per_image:
+        flips, rows = np.repeat(flips, n), np.repeat(rows, n, axis=0)
+    return flips, rows
 
 
 class PipelineDefense(Defense[PipelineParams]):
@@ -78,6 +107,9 @@ class PipelineDefense(Defense[PipelineParams]):
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
 
+    def warm_up(self, batch: int) -> None:
+        self.ensemble.classifiers()
+
     def probabilities(self, images: ImagesU8, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         """Class probabilities [n, 1000] the labels are the argmax of (index k = label k + 1): the
         fused scores' softmax, or with random resize + pad the mean over draws."""
@@ -90,19 +122,14 @@ class PipelineDefense(Defense[PipelineParams]):
         if p.draws == 0:
             s = self.ensemble.scores(batch, p.fusion)
             return s if p.fusion == "prob" else softmax(s)
-        side = batch.shape[1]
-        canvas = side + p.pad_extra
         total = np.zeros((len(batch), 1000), np.float64)
         stored = batch
         for _ in range(p.draws):
-            if rng.random() < p.flip_prob:
-                stored = np.ascontiguousarray(stored[:, :, ::-1])
-            size = int(rng.integers(side, canvas))
-            top = int(rng.integers(0, canvas - size + 1))
-            left = int(rng.integers(0, canvas - size + 1))
-            s = self.ensemble.scores(resize_pad_nearest(stored, size, canvas, top, left), p.fusion)
-            total += s if p.fusion == "prob" else softmax(s)
-        return total / p.draws
+            flips, rows = draw_resize_pad(len(stored), p, rng)
+            stored = np.ascontiguousarray(np.where(flips[:, None, None, None], stored[:, :, ::-1], stored))
+            total += self.ensemble.scores(resize_pad(stored, p.canvas, rows, pad_value=PAD_GRAY), p.fusion)
+        mean = total / p.draws  # mean logits or mean probabilities over the draws
+        return mean if p.fusion == "prob" else softmax(mean)
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         return labels_from_logits(self.probabilities(images, rng))
@@ -127,12 +154,36 @@ DEFENSES.register_preset(
     doc="2×2 median filter (scipy semantics), then the classifier(s) (4th place).",
     transforms=("median:2",),
 )
+#: The ``random-resize-pad`` preset's documentation (``advengine list`` shows it).
+RANDOM_RESIZE_PAD_DOC = """iyswim (2nd place defense), as the report's section on the team (Kurakin
+    et al. 2018, "randomization" defense of Xie et al.) describes it: each of 30 draws flips each image
+    with p = 0.5 (the flip persists into the next draw, as the team's code), resizes it nearest-neighbour
+    (TF1, no half-pixel centres) to rnd × rnd with rnd ∈ [310, 331), pads it at a uniform random offset
+    to 331 × 331, and the logits are averaged over the draws. Per image: size, offset and flip are drawn
+    for every image (``per_image = false``: one draw per batch, as the team's code did). Bounds are
+    ``size_low``, ``size_high``, ``canvas``. Differences: ens-adv-Inception-ResNet-v2 (331 input) is
+    replaced by the zoo model(s), each fed the 331 canvas resized bilinearly to its native size; the pad
+    is uint8 127, which the models' (x·255 − 127)/128 maps to 0 (the original's zero in [−1, 1], i.e.
+    mid-gray); no aux head; the team's code summed softmax (+ 0.4 aux) instead of logits: ``fusion =
+    "prob"`` averages probabilities."""
+
 DEFENSES.register_preset(
     "random-resize-pad",
     PipelineDefense,
-    doc="Random resize + pad, 30 draws with persistent flips, softmax summed (2nd place).",
+    doc=RANDOM_RESIZE_PAD_DOC,
     randomized=True,
     draws=30,
+)
+DEFENSES.register_preset(
+    "erko",
+    PipelineDefense,
+    doc="""erko (Yerkebulan Berdibekov; Kurakin et al. 2018, the team's section): a 2×2 median filter
+    in front of an ensemble, the members' probabilities averaged. Differences: the team's ensemble of
+    ImageNet models is replaced by the zoo (efficientnet-lite0/1/2); the median follows scipy
+    (size (1, 2, 2, 1), reflect, upper middle of 4) as in feature squeezing.""",
+    default_models=zoo,
+    transforms=("median:2",),
+    fusion="prob",
 )
 DEFENSES.register_preset(
     "resize",
@@ -154,4 +205,11 @@ DEFENSES.register_preset(
 )
 
 
-__all__ = ["PAD_GRAY", "PipelineDefense", "PipelineParams", "resize_pad_nearest"]
+__all__ = [
+    "PAD_GRAY",
+    "RANDOM_RESIZE_PAD_DOC",
+    "PipelineDefense",
+    "PipelineParams",
+    "draw_resize_pad",
+    "resize_pad_nearest",
+]

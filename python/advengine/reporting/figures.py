@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.typing import RcKeyType
 
+from advengine.competition.scoring import RAW_MODES
 from advengine.reporting.rundir import Piece
 from advengine.reporting.tables import Row
 
@@ -107,8 +108,8 @@ def score_vs_rank(boards: dict[str, list[Row]], mode: str) -> str:
             ax.set_title(TRACK_TITLES[track])
             ax.set_xlabel("rank")
             ax.set_xticks(range(1, len(ranked) + 1))
-            ax.set_ylabel("score (raw count)" if mode == "original" else "score")
-            if mode != "original":
+            ax.set_ylabel("score (raw count)" if mode in RAW_MODES else "score")
+            if mode not in RAW_MODES:
                 ax.set_ylim(-0.02, 1.02)
         blue = STATUS_COLOURS["ok"]
         handles = [
@@ -186,7 +187,8 @@ def piece_times(groups: dict[str, list[Piece]], time_limit: float) -> str:
     red line); failed pieces stack on top in their status colour."""
     seconds = [p.seconds for ps in groups.values() for p in ps if p.seconds > 0]
     lo = max(min(seconds, default=0.01) / 2, 1e-3)
-    hi = max(max(seconds, default=1.0), time_limit) * 1.5
+    limited = math.isfinite(time_limit)  # a run without a limit (--time-limit inf) draws no line
+    hi = max(max(seconds, default=1.0), time_limit if limited else 1.0) * 1.5
     bins = np.geomspace(lo, hi, 40)
     ncols = 3
     nrows = max(1, math.ceil(len(groups) / ncols))
@@ -210,7 +212,8 @@ def piece_times(groups: dict[str, list[Piece]], time_limit: float) -> str:
                     label=status,
                 )
                 bottom += counts
-            ax.axvline(time_limit, color="#c0392b", linestyle="--", linewidth=1.2)
+            if limited:
+                ax.axvline(time_limit, color="#c0392b", linestyle="--", linewidth=1.2)
             ax.set_xscale("log")
             ax.tick_params(labelbottom=True)  # every panel keeps its scale, not only the bottom row
             count = f"{len(pieces)} piece" + ("" if len(pieces) == 1 else "s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,8 @@ def _seconds(value: Any) -> str:
     if value is None:
         return "–"
     v = float(value)
+    if math.isinf(v):
+        return "none"
     if v >= 60:
         return f"{int(v // 60)} min {v % 60:.0f} s"
     return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"

@@ -13,8 +13,9 @@ report can be made of a run whose plugins are not importable here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,7 @@ import numpy.typing as npt
 from advengine.competition import aggregate, eps_schedule
 from advengine.competition.artefacts import AttackRecord, DefenseRecord, PieceId, read_json
 from advengine.competition.engine import Batch
-from advengine.competition.scoring import MISSING, NO_IMAGE
+from advengine.competition.scoring import MISSING, NO_IMAGE, ScoringMode, headline
 from advengine.competition.state import RUN_FILE, RunDir
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
 from advengine.errors import AdvEngineError, ConfigError
@@ -44,6 +45,8 @@ class EntryInfo:
     params: dict[str, Any]
     models: list[str]
     submission: str | None
+    #: The team that owns the entry ("proposal" scoring), where it has one.
+    team: str | None = None
 
     @property
     def baseline(self) -> bool:
@@ -118,7 +121,9 @@ class RunView:
 
     @property
     def time_limit(self) -> float:
-        return float(self.config.get("time_limit", 500.0))
+        """Seconds per piece; ``inf`` when the run had none (its config records null)."""
+        value = self.config.get("time_limit", 500.0)
+        return math.inf if value is None else float(value)
 
     def entries(self, track: str) -> list[EntryInfo]:
         return self.defenses if track == "defense" else [a for a in self.attacks if a.track == track]
@@ -133,6 +138,7 @@ def _entries(items: list[dict[str, Any]]) -> list[EntryInfo]:
             params=dict(e.get("params", {})),
             models=list(e.get("models", [])),
             submission=e.get("submission"),
+            team=e.get("team"),
         )
         for e in items
     ]
@@ -254,10 +260,12 @@ def _provisional(
 ) -> dict[str, Any]:
     """results.json's entry fields and matrices, scored from the finished pieces of a partial run."""
     is_targeted = np.array([a.track == "targeted" for a in attacks], dtype=np.bool_)
-    agg = aggregate(preds, truth.true_labels, truth.target_classes, is_targeted)
+    scoring = cast(ScoringMode, mode)
+    teams = [a.team for a in attacks], [d.team for d in defenses]
+    agg = aggregate(preds, truth.true_labels, truth.target_classes, is_targeted, scoring, *teams)
 
     def score(raw: int, norm: float) -> float | int | None:
-        return int(raw) if mode == "original" else _num(norm)
+        return headline(scoring, raw, norm)
 
     out_attacks = [
         {

@@ -24,11 +24,22 @@ from advengine.types import SubmissionEntry
 DEFAULT_TIME_LIMIT = 500.0
 
 
+#: Seconds after the submission's own kill (limit + grace) to read its outputs and save its logs.
+COLLECT_SECONDS = 30.0
+
+
+def _limit(entry: SubmissionEntry) -> float:
+    return entry.time_limit if entry.time_limit is not None else DEFAULT_TIME_LIMIT
+
+
+def _grace(limit: float) -> float:
+    return min(10.0, 0.1 * limit)
+
+
 def settings_of(entry: SubmissionEntry) -> Settings:
-    """Run settings of an entry. The submission's own limit leaves room for the TERM grace and for
-    saving outputs and logs before the engine's limit for the piece runs out."""
-    limit = entry.time_limit if entry.time_limit is not None else DEFAULT_TIME_LIMIT
-    grace = min(10.0, 0.1 * limit)
+    """Run settings of an entry: the submission gets the run's full time limit (EVALINFRA's 500 s from
+    container start), then SIGTERM and SIGKILL ``grace`` seconds later as ``docker stop`` did."""
+    limit = _limit(entry)
     s = entry.settings
     limits = Limits(
         memory_bytes=s.memory_mb << 20,
@@ -36,7 +47,12 @@ def settings_of(entry: SubmissionEntry) -> Settings:
         fsize_bytes=s.fsize_mb << 20,
         disk_bytes=s.disk_mb << 20,
     )
-    return Settings(s.sandbox, limits, limit - grace - min(2.0, 0.05 * limit), grace, s.gpus or None)
+    return Settings(s.sandbox, limits, limit, _grace(limit), s.gpus or None)
+
+
+def overrun(entry: SubmissionEntry, time_limit: float) -> float:
+    """The engine's kill comes after the submission's own: its grace plus time to collect outputs."""
+    return _grace(time_limit) + COLLECT_SECONDS
 
 
 _LOADED: dict[str, Submission] = {}
@@ -72,11 +88,12 @@ class SubmissionPiece:
 
 def _build(entry: SubmissionEntry, context: RunContext) -> SubmissionPiece:
     # The submission runs in its own sandbox with its own framework: the run's ONNX Runtime
-    # settings are not its.
+    # settings are not its. Unpacking it is the warm-up, outside the piece's time limit.
+    _loaded(entry.path)
     return SubmissionPiece(entry)
 
 
-register_kind("submission", EntryKind(build=_build, resolve=make_entry))
+register_kind("submission", EntryKind(build=_build, resolve=make_entry, overrun=overrun))
 
 
-__all__ = ["DEFAULT_TIME_LIMIT", "SubmissionPiece", "settings_of"]
+__all__ = ["COLLECT_SECONDS", "DEFAULT_TIME_LIMIT", "SubmissionPiece", "overrun", "settings_of"]

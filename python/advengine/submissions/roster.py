@@ -20,7 +20,14 @@ from advengine.errors import ConfigError, SubmissionError
 from advengine.submissions.archive import read_metadata, submission_name
 from advengine.submissions.reaper import release, temp_dir
 from advengine.submissions.sandbox import resolve_sandbox
-from advengine.types import Entry, SandboxChoice, SandboxSettings, SubmissionEntry, SubmissionTable
+from advengine.types import (
+    Entry,
+    Membership,
+    SandboxChoice,
+    SandboxSettings,
+    SubmissionEntry,
+    SubmissionTable,
+)
 from advengine.validation import explain
 
 
@@ -41,6 +48,7 @@ def make_entry(table: SubmissionTable, source: str, key: str) -> SubmissionEntry
         "path": str(path.resolve()),
         "digest": content_digest(path),
         "settings": SandboxSettings(**table.model_dump(include=set(SandboxSettings.model_fields))),
+        **table.model_dump(include=set(Membership.model_fields)),
     }
     try:
         return SubmissionEntry.model_validate(fields)
