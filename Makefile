@@ -15,8 +15,10 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install --quiet '.[cpu]'
 
+# The bench extra (PyTorch, torchvision, timm, onnx2torch) is part of dev: the gradient tests compare
+# against PyTorch autograd on exported torchvision/timm models, and a test needing a missing tool fails.
 dev: $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,cpu]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,cpu]'
 
 test-rust:
 	cargo fmt --all -- --check
