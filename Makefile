@@ -5,17 +5,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install dev test test-rust lint typecheck test-python bench clean sandbox-deps browser-deps
+.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps browser-deps
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# Exactly one ONNX Runtime: the cpu extra here; `pip install '.[gpu]'` for CUDA machines.
 install: $(PY)
-	$(PY) -m pip install --quiet .
+	$(PY) -m pip install --quiet '.[cpu]'
 
+# The bench extra (PyTorch, torchvision, timm, onnx2torch) is part of dev: the gradient tests compare
+# against PyTorch autograd on exported torchvision/timm models, and a test needing a missing tool fails.
 dev: $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,cpu]'
 
 test-rust:
 	cargo fmt --all -- --check
@@ -42,12 +45,28 @@ browser-deps:
 test-python: dev sandbox-deps browser-deps
 	$(VENV)/bin/pytest tests
 
+# The released artefacts: a manylinux2014 wheel (zig as the linker, from PyPI) and an sdist, then the
+# wheel installed into a fresh venv whose PATH has no cargo, and the smallest real run.
+DIST ?= dist
+WHEEL_VENV ?= $(DIST)/venv
+test-wheel: dev
+	rm -rf $(DIST)
+	$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 -i $(PY) -o $(DIST)
+	$(VENV)/bin/auditwheel show $(DIST)/advengine-*manylinux*.whl | tr '\n' ' ' \
+	  | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
+	$(VENV)/bin/maturin sdist -o $(DIST)
+	python3 -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install --quiet "$$(ls $(DIST)/advengine-*manylinux*.whl)[cpu]"
+	env -i HOME="$$HOME" PATH="$(CURDIR)/$(WHEEL_VENV)/bin:/usr/bin:/bin" bash -c \
+	  '! command -v cargo && cd $(DIST) && advengine --version && advengine models list \
+	   && advengine eval --limit 4 --out eval-limit4'
+
 # Everything CI checks, in order of speed.
-test: dev test-rust lint typecheck test-python
+test: dev test-rust lint typecheck test-python test-wheel
 
 bench: dev
 	$(VENV)/bin/pytest benches --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
 	cargo bench -p advengine-kernels
 
 clean:
-	rm -rf target $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf target $(DIST) $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-DEV_ONLY = ("scipy", "pytest", "hypothesis", "torch")
+DEV_ONLY = ("scipy", "pytest", "hypothesis", "torch", "torchvision", "timm", "onnx2torch")
 
 
 def test_cli_and_api_import_without_dev_packages() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from advengine import env
+from advengine.errors import ParameterError
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -39,4 +40,14 @@ class RunContext:
         return [(p, {"device_id": self.device}) if p == CUDA else p for p in chosen]
 
 
-__all__ = ["CPU", "CUDA", "RunContext"]
+def parse_device(text: str | None) -> int | None:
+    """``--device cuda:N`` (or ``N``) as the CUDA ordinal; None when not given."""
+    if text is None:
+        return None
+    raw = text.removeprefix("cuda:")
+    if not raw.isdigit():
+        raise ParameterError(f"--device {text!r}: give cuda:N, e.g. cuda:0")
+    return int(raw)
+
+
+__all__ = ["CPU", "CUDA", "RunContext", "parse_device"]

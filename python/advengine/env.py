@@ -12,6 +12,7 @@ package writes ``os.environ`` (the run's settings travel in :class:`advengine.co
 ``ADVENGINE_PLUGINS``      comma-separated modules imported before a roster is resolved
 ``ADVENGINE_PROVIDERS``    comma-separated ONNX Runtime providers of ``attack``/``defend`` (else
                            CUDA when available, then CPU); ``eval`` takes them from its config
+``CUDA_VISIBLE_DEVICES``   read (never set) on Ray nodes: the GPUs Ray gave a task
 =========================  =======================================================================
 """
 
@@ -83,6 +84,11 @@ def providers() -> tuple[str, ...] | None:
     return _list(PROVIDERS) or None
 
 
+def cuda_visible_devices() -> tuple[str, ...]:
+    """``CUDA_VISIBLE_DEVICES`` as a tuple (Ray narrows it to the GPUs it assigned a task)."""
+    return _list("CUDA_VISIBLE_DEVICES")
+
+
 def search_path() -> str:
     """The ``PATH`` a sandboxed submission runs with (the host's, else the usual system dirs)."""
     return os.environ.get("PATH", "/usr/bin:/bin")
@@ -98,6 +104,7 @@ __all__ = [
     "PROVIDERS",
     "cache_dir",
     "config_dir",
+    "cuda_visible_devices",
     "debug_enabled",
     "model_path_dirs",
     "num_threads",

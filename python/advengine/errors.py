@@ -83,6 +83,10 @@ class NotYetAvailableError(AdvEngineError):
     """A command exists in the interface but its engine has not landed yet."""
 
 
+class InstallError(AdvEngineError, ImportError):
+    """The installation is broken in a way the user fixes with pip (no ONNX Runtime, or two)."""
+
+
 class InternalError(AdvEngineError, RuntimeError):
     """A bug in advengine (for example a panic inside a Rust kernel). Please report it."""
 
@@ -97,6 +101,7 @@ __all__ = [
     "ImageDecodeError",
     "ImageError",
     "ImageFileError",
+    "InstallError",
     "InternalError",
     "ModelError",
     "ModelNotFoundError",

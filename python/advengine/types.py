@@ -50,6 +50,19 @@ SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 SANDBOX_CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
 
 
+NonNegative = Annotated[float, Field(ge=0), phrased("a number >= 0")]
+
+
+class Resources(Strict):
+    """What one piece of an entry reserves on a Ray cluster (``advengine eval --executor ray``); the
+    local executors ignore it. Not part of the results: a resumed run may change it."""
+
+    num_cpus: NonNegative = 1.0
+    """CPUs reserved per piece."""
+    num_gpus: NonNegative = 0.0
+    """GPUs reserved per piece; a fraction (0.25) lets pieces share a GPU."""
+
+
 Team = Annotated[str, StrictMode(), Field(min_length=1), phrased("a non-empty team name")]
 
 
@@ -69,8 +82,9 @@ class Membership(Strict):
         return out | ({"baseline": True} if self.baseline else {})
 
 
-class _Entry(Membership):
-    """What every roster entry has: the track it competes in and its label (its name in the results)."""
+class _Entry(Membership, Resources):
+    """What every roster entry has: the track it competes in and its label (its name in the results),
+    its team, and what its pieces reserve on a cluster."""
 
     #: The module that runs this kind of entry (imported in each worker before its first piece), so
     #: the engine never needs to know the kinds that packages above it add.
@@ -143,7 +157,7 @@ class SandboxSettings(Strict):
 _LATER_SETTINGS = ("disk_mb", "gpus")
 
 
-class SubmissionTable(SandboxSettings, Membership):
+class SubmissionTable(SandboxSettings, Membership, Resources):
     """One ``[[submissions]]`` table of a competition TOML: an original NIPS 2017 submission; its
     track comes from its metadata.json."""
 
@@ -220,6 +234,7 @@ __all__ = [
     "Label",
     "Labels",
     "Membership",
+    "Resources",
     "SandboxChoice",
     "SandboxSettings",
     "SubmissionEntry",

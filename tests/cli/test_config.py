@@ -39,7 +39,10 @@ def test_schema_names_every_top_level_key_of_the_default_config(capsys: Capsys) 
         "team",
         "baseline",
         "source_defense",
+        "num_cpus",
+        "num_gpus",
     }
+    assert entry["properties"]["num_gpus"]["minimum"] == 0
     assert schema["properties"]["scoring"]["enum"] == ["paper", "original", "devkit", "proposal"]
     sandbox = schema["$defs"]["SubmissionTable"]["properties"]["sandbox"]
     assert sandbox["enum"] == ["auto", "bwrap", "docker", "unsafe-none"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from advengine.cli import main
+from advengine.competition import ray_executor
 from advengine.data import sample_dataset_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,6 +213,31 @@ def test_retry_failed_flag_redoes_the_crashed_piece(
     assert "resuming" in again.err
     assert "attacks: 1 of 2 pieces to run" in again.err
     assert "exclusions" not in again.out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ray-address", "auto"], "--ray-address needs --executor ray"),
+        (["--device", "gpu1"], "--device 'gpu1': give cuda:N, e.g. cuda:0"),
+    ],
+)
+def test_executor_flags_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    assert main(["eval", "--limit", "2", "--out", str(tmp_path / "o"), *flags]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [f"error: {message}"] or err.endswith(message), err
+
+
+def test_ray_executor_without_ray_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ray_executor, "ray", None)
+    assert main(["eval", "--limit", "2", "--executor", "ray", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--executor ray needs Ray: pip install 'advengine[ray]'" in err
 
 
 def test_workers_0_refuses_a_time_limit_it_cannot_enforce(

@@ -35,7 +35,7 @@ def _one_line_error(err: str) -> str:
 def test_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
     for args in (
         ["models", "--help"],
-        *[["models", c, "--help"] for c in ("list", "build", "verify", "register")],
+        *[["models", c, "--help"] for c in ("list", "build", "verify", "register", "import")],
     ):
         assert main(args) == 0
         assert "Usage" in capsys.readouterr().out
@@ -118,3 +118,28 @@ def test_register_bad_manifest_is_one_line(capsys: pytest.CaptureFixture[str], t
     bad.write_text('{"schema": 1, "name": "x"}')
     assert main(["models", "register", str(bad)]) == 1
     assert "bad.json: missing field 'labels'" in _one_line_error(capsys.readouterr().err)
+
+
+def test_import_then_verify_and_list(env: Path, capsys: pytest.CaptureFixture[str], dev_dir: Path) -> None:
+    """A foreign classifier (output named `out`, probabilities) imported, then used like a zoo model."""
+    onnx_file = tiny_classifier(env / "foreign.onnx", size=16, output="out")
+    args = ["models", "import", str(onnx_file), "--name", "foreign", "--mean", "0.5,0.5,0.5", "--std"]
+    assert main([*args, "0.25,0.25,0.25", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["name"] == "foreign"
+    assert report["gradient"] == "supported"
+    assert report["input_size"] == 16
+    assert Path(report["onnx"]).parent == env / "config" / "models"
+    assert main(["models", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["foreign"]["origin"] == "registered"
+    assert main(["models", "verify", "foreign", "--data", str(dev_dir), "--limit", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 4
+
+
+def test_import_errors_are_one_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    onnx_file = tiny_classifier(env / "foreign.onnx")
+    assert main(["models", "import", str(onnx_file), "--name", "x", "--mean", "0.5,0.5"]) != 0
+    assert "--mean takes three comma-separated numbers" in _one_line_error(capsys.readouterr().err)
+    assert main(["models", "import", str(onnx_file), "--name", "x", "--labels", "tfslim1001"]) != 0
+    assert "expected [N, 1001]" in _one_line_error(capsys.readouterr().err)

@@ -71,6 +71,9 @@ def _identity(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator)
 
 
 def _slow(p: FakeParams, x: ImagesF32, eps: float, rng: np.random.Generator) -> ImagesF32:
+    if p.marker:  # one line per start: shows pieces that were run again
+        with Path(p.marker).open("a") as log:
+            log.write(f"{eps} {float(x.mean()):.6f}\n")
     time.sleep(p.seconds)
     return sign_noise(x, eps, rng)
 

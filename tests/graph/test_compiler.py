@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from advengine.errors import GraphError, UnsupportedOpError
 from advengine.graph import compile_gradient_graph
 from advengine.graph.forward import TARGET_OPSET
 
-from .conftest import F32, check_vjp, make_model, rand, tiny_mobilenet
+from .conftest import F32, check_vjp, make_model, rand, session, tiny_mobilenet
 
 
 def test_tiny_mobilenet_gradient_matches_finite_differences() -> None:
@@ -44,12 +44,12 @@ def test_old_opset_is_upgraded() -> None:
 def test_unsupported_op_names_op_node_and_model_before_running() -> None:
     # com.microsoft:FusedConv cannot even be loaded here: the error must come from the structural pass.
     nodes = [
-        helper.make_node("Erf", ["input"], ["e"], name="erf_0"),
+        helper.make_node("Sin", ["input"], ["e"], name="sin_0"),
         helper.make_node("Identity", ["e"], ["y"]),
     ]
     model = make_model(nodes, (1, 4), {})
-    model.graph.name = "erfnet"
-    with pytest.raises(UnsupportedOpError, match=r"erfnet: op Erf \(node 'erf_0'\) has no gradient rule"):
+    model.graph.name = "sinnet"
+    with pytest.raises(UnsupportedOpError, match=r"sinnet: op Sin \(node 'sin_0'\) has no gradient rule"):
         compile_gradient_graph(model, batch=1)
     custom = make_model(
         [helper.make_node("FusedGemm", ["input"], ["y"], domain="com.microsoft", name="fg")], (1, 4), {}
@@ -113,14 +113,38 @@ def test_output_independent_of_input() -> None:
         compile_gradient_graph(model, batch=1)
 
 
-def test_reserved_names() -> None:
-    model = make_model(
-        [helper.make_node("Relu", ["input"], ["label"]), helper.make_node("Relu", ["label"], ["y"])],
-        (1, 4),
-        {},
+def test_user_tensor_names_never_clash_with_the_compiled_graphs() -> None:
+    """A BatchNorm mean called `mu`, an internal `logits`, an input called `label`: all compile, with
+    the same gradient as the unclashing model."""
+    rng = np.random.default_rng(3)
+    inits = {
+        "s": np.ones(2, np.float32),
+        "b": np.zeros(2, np.float32),
+        "mu": np.array([0.1, -0.2], np.float32),
+        "var": np.array([1.5, 0.5], np.float32),
+    }
+    nodes = [
+        helper.make_node("BatchNormalization", ["label", "s", "b", "mu", "var"], ["logits"]),
+        helper.make_node("Relu", ["logits"], ["grad"]),
+        helper.make_node("Flatten", ["grad"], ["loss"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "clash",
+        [helper.make_tensor_value_info("label", F32, ["N", 2, 3, 3])],
+        [helper.make_tensor_value_info("loss", F32, None)],
+        initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()],
     )
-    with pytest.raises(GraphError, match="reserved"):
-        compile_gradient_graph(model, batch=1)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    compiled = compile_gradient_graph(model, loss="seed", batch=2)
+    assert [i.name for i in compiled.graph.input] == ["input", "seed"]
+    x = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    seed = rng.standard_normal((2, 18)).astype(np.float32)
+    _, grad = session(compiled).run(["logits", "grad"], {"input": x, "seed": seed})
+    scale = inits["s"] / np.sqrt(inits["var"] + 1e-5)
+    z = (x - inits["mu"].reshape(1, 2, 1, 1)) * scale.reshape(1, 2, 1, 1)
+    want = seed.reshape(x.shape) * (z > 0) * scale.reshape(1, 2, 1, 1)
+    np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-6)
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

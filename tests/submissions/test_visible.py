@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +29,10 @@ targets = json.load(open("targets.json"))
 for p in targets["paths"]:
     try:
         if os.path.isdir(p):
-            os.listdir(p)
+            report["readable"].append([p, sorted(os.listdir(p))])
         else:
             open(p, "rb").read(1)
-        report["readable"].append(p)
+            report["readable"].append([p, None])
     except OSError:
         pass
 names = set(targets["names"])
@@ -41,11 +43,30 @@ for top in os.listdir("/"):
         report["found"] += [os.path.join(dirpath, f) for f in files if f in names]
 try:
     from advengine.data import sample_dataset_dir
-    report["readable"].append(str(list(sample_dataset_dir().iterdir())))
+    report["readable"].append([str(sample_dataset_dir()), None])
 except Exception as exc:
     report["import"] = repr(exc)
 print(json.dumps(report))
 """
+
+
+def _leaks(readable: list[list[object]]) -> list[list[object]]:
+    """The probe's readable targets, less directories that only lead to the interpreter.
+
+    The sandbox binds the interpreter's own dirs at their host paths, so where the venv sits inside the
+    checkout (CI's ``.venv``), the checkout's path exists inside as an empty chain of mount points down
+    to the venv. Listing such a dir shows nothing but that chain; anything else listed, and any file
+    read, is a leak.
+    """
+    prefix = Path(sys.prefix).resolve()
+    leaks = []
+    for path, names in readable:
+        on_chain = names is not None and all(
+            (Path(str(path)) / str(n)).resolve() in (prefix, *prefix.parents) for n in cast(list[str], names)
+        )
+        if not on_chain:
+            leaks.append([path, names])
+    return leaks
 
 
 def _targets(tmp_path: Path, extra: list[str]) -> str:
@@ -90,7 +111,7 @@ def test_a_defense_cannot_find_the_true_labels(
     assert run.status == "ok"
     assert labels[0] == 1
     report = json.loads((tmp_path / "logs" / "stdout.txt").read_text())
-    assert report["readable"] == []
+    assert _leaks(report["readable"]) == []
     assert report["found"] == []
     assert "import" in report  # advengine imports, but its sample dir is not there
 
@@ -124,5 +145,5 @@ def test_an_attack_cannot_list_the_run_or_other_submissions(
     assert run.status == "ok"
     assert all(o is not None for o in outputs)
     report = json.loads((tmp_path / "logs" / "stdout.txt").read_text())
-    assert report["readable"] == []
+    assert _leaks(report["readable"]) == []
     assert report["found"] == []

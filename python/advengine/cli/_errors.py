@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from advengine.cli._options import stderr_console
 from advengine.env import debug_enabled
@@ -15,8 +16,9 @@ EXIT_INTERRUPT = 130
 
 
 def _one_line(exc: BaseException) -> str:
+    # Escaped: messages name things like advengine[ray] that rich would take for markup.
     text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return escape(text or type(exc).__name__)
 
 
 def run_main(app: typer.Typer, argv: list[str] | None) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -15,12 +16,12 @@ from advengine import env
 from advengine.cli._app import app
 from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
-from advengine.competition import ProcessExecutor, load_config, run_competition
+from advengine.competition import CompetitionConfig, ProcessExecutor, load_config, run_competition
 from advengine.competition.artefacts import PieceId, Results, Rounds
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
 from advengine.competition.rounds import run_rounds
-from advengine.context import RunContext
+from advengine.context import RunContext, parse_device
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
 
@@ -73,6 +74,30 @@ def _summary(results: Results) -> list[str]:
             flag = "  [excluded]" if it.excluded else ""
             lines.append(f"  {it.name:<28} score {fmt(it.score)}  worst {fmt(it.worst_score)}{flag}")
     return lines
+
+
+ExecutorName = Literal["local", "ray"]
+
+
+def _executor(
+    name: ExecutorName,
+    workers: int,
+    ray_address: str | None,
+    cfg: CompetitionConfig,
+    plugins: tuple[str, ...],
+    context: RunContext,
+) -> Executor:
+    limits = {"time_limit": cfg.time_limit, "warmup_limit": cfg.warmup_limit}
+    if name == "ray":
+        # Imported only here: Ray is an optional extra and costs a second to import.
+        ray_executor = importlib.import_module("advengine.competition.ray_executor")
+        executor: Executor = ray_executor.RayExecutor(
+            ray_address, num_cpus=max(1, workers), plugins=plugins, context=context, **limits
+        )
+        return executor
+    if workers == 0:
+        return InProcessExecutor(context, time_limit=cfg.time_limit)  # refuses a finite limit
+    return ProcessExecutor(workers, plugins=plugins, context=context, **limits)
 
 
 def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
@@ -129,7 +154,8 @@ def eval_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes running pieces in parallel; 0: in this process (needs --time-limit inf).",
+            help="Worker processes running pieces in parallel; 0: in this process (needs --time-limit inf). "
+            "With --executor ray and no --ray-address: the local Ray instance's CPUs.",
         ),
     ] = 1,
     submission: Annotated[
@@ -141,6 +167,28 @@ def eval_command(
     no_builtins: Annotated[
         bool, typer.Option("--no-builtins", help="Leave out the built-in roster: run the submissions alone.")
     ] = False,
+    executor_name: Annotated[
+        ExecutorName,
+        typer.Option(
+            "--executor",
+            help="Where pieces run: local worker processes, or Ray tasks (pip install 'advengine[ray]').",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --executor ray: join this cluster ('auto' or ray://host:port) "
+            "\\[default: start a local Ray instance with --workers CPUs].",
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            help="CUDA device of the ONNX Runtime sessions, e.g. cuda:1 (Ray: the GPU it assigns).",
+        ),
+    ] = None,
     sandbox: SandboxOption = "auto",
     unsafe: UnsafeOption = False,
 ) -> None:
@@ -168,19 +216,11 @@ def eval_command(
         raise ConfigError(f"--out {out} is a file; give a directory")
     err = stderr_console()
     plugins = tuple(dict.fromkeys((*env.plugins(), *cfg.plugins)))
-    executor: Executor
+    if ray_address is not None and executor_name != "ray":
+        raise ConfigError("--ray-address needs --executor ray")
     # The config's providers; threads, cache dir from the environment.
-    context = RunContext.from_env(providers=cfg.providers)
-    if workers == 0:
-        executor = InProcessExecutor(context, time_limit=cfg.time_limit)  # refuses a finite limit
-    else:
-        executor = ProcessExecutor(
-            workers,
-            time_limit=cfg.time_limit,
-            warmup_limit=cfg.warmup_limit,
-            plugins=plugins,
-            context=context,
-        )
+    context = RunContext.from_env(providers=cfg.providers, device=parse_device(device))
+    executor = _executor(executor_name, workers, ray_address, cfg, plugins, context)
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
     if cfg.rounds:

@@ -1,4 +1,4 @@
-"""``advengine models``: list, build, verify and register ONNX classifiers."""
+"""``advengine models``: list, build, verify, import and register ONNX classifiers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import typer
 from advengine.cli._app import app, sub_app
 from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.data import load_dataset
+from advengine.errors import GraphError, ParameterError
+from advengine.graph import compile_gradient_graph
 from advengine.models.accuracy import measure_accuracy
 from advengine.models.cache import cached_path, ensure_onnx, is_fresh
 from advengine.models.classifier import load_classifier
+from advengine.models.importer import import_model
 from advengine.models.manifest import Manifest
 from advengine.models.zoo import get_manifest, list_manifests, register_model, unregister_model
 
@@ -167,3 +170,85 @@ def unregister_command(
 ) -> None:
     """Remove a registered model's manifest (its ONNX file is left alone)."""
     typer.echo(f"removed {unregister_model(name)}")
+
+
+def _triple(text: str | None, option: str) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise ParameterError(f"{option} takes three comma-separated numbers (R,G,B in [0, 1]), got {text!r}")
+    return (values[0], values[1], values[2])
+
+
+@models_app.command("import")
+def import_command(
+    onnx_file: Annotated[Path, typer.Argument(metavar="FILE.onnx", help="Any ONNX ImageNet classifier.")],
+    name: Annotated[str, typer.Option("--name", help="Name to register it under.", show_default=False)],
+    normalization: Annotated[
+        str,
+        typer.Option(
+            "--normalization",
+            help="Input normalisation the model expects: imagenet (torchvision/timm mean/std), tf "
+            "(Inception-style [-1, 1]) or none ([0, 1]).",
+        ),
+    ] = "imagenet",
+    mean: Annotated[
+        str | None, typer.Option("--mean", help="Own per-channel mean R,G,B for pixels in [0, 1].")
+    ] = None,
+    std: Annotated[str | None, typer.Option("--std", help="Own per-channel std R,G,B (with --mean).")] = None,
+    size: Annotated[
+        int | None,
+        typer.Option("--size", min=8, help="Native input size S, for models with a symbolic H/W."),
+    ] = None,
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels", help="imagenet1000 (ILSVRC order) or tfslim1001 (index 0 = background, dropped)."
+        ),
+    ] = "imagenet1000",
+    output: Annotated[
+        str,
+        typer.Option("--output", help="What the model emits: logits, or probs (turned into log-probs)."),
+    ] = "logits",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a model registered under the same name.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import your own ONNX classifier: folds the normalisation in, names the input `input` and output
+    `logits`, makes the batch symbolic, and registers it in the user model dir (usable by verify, attack,
+    defend and eval like any zoo model)."""
+    err = stderr_console()
+    with err.status(f"Importing {onnx_file} as {name}"):
+        report = import_model(
+            onnx_file,
+            name,
+            normalization=normalization,
+            mean=_triple(mean, "--mean"),
+            std=_triple(std, "--std"),
+            size=size,
+            labels=labels,
+            output=output,
+            force=force,
+        )
+        gradient = _gradient_support(report.onnx_path)
+    if as_json:
+        _print_json({**report.to_dict(), "gradient": gradient})
+        return
+    typer.echo(f"imported {name} ({report.manifest.input_size}px) -> {report.onnx_path}")
+    for note in report.notes:
+        typer.echo(f"  {note}")
+    typer.echo(f"  gradients (attack source): {gradient if gradient == 'supported' else 'no: ' + gradient}")
+
+
+def _gradient_support(onnx_file: Path) -> str:
+    """ "supported", or why the gradient compiler refuses the model (it still works as a defense)."""
+    try:
+        compile_gradient_graph(onnx_file, loss="ce", batch=1)
+    except GraphError as exc:
+        return str(exc)
+    return "supported"

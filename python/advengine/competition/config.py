@@ -35,6 +35,7 @@ from advengine.types import (
     Entry,
     Label,
     Membership,
+    Resources,
     SubmissionEntry,
     SubmissionTable,
     Track,
@@ -113,7 +114,7 @@ class DatasetTable(Strict):
     """Only the first N images (by ImageId)."""
 
 
-class EntryTable(Membership):
+class EntryTable(Membership, Resources):
     """One ``[[attacks]]``, ``[[targeted_attacks]]`` or ``[[defenses]]`` table."""
 
     name: Annotated[
@@ -312,6 +313,8 @@ def _builtin(
         models=table.models,
         team=table.team,
         baseline=table.baseline,
+        num_cpus=table.num_cpus,
+        num_gpus=table.num_gpus,
     )
 
 

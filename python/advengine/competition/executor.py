@@ -67,7 +67,7 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -94,7 +94,7 @@ class InProcessExecutor:
                 start = time.perf_counter()
                 value = piece(inputs)
             except Exception as exc:
-                on_done(job, Outcome("crashed", None, time.perf_counter() - start, _describe(exc)))
+                on_done(job, Outcome("crashed", None, time.perf_counter() - start, describe(exc)))
                 continue
             on_done(job, Outcome("ok", value, time.perf_counter() - start))
 
@@ -111,7 +111,7 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext
     try:
         import_plugins(plugins)
     except Exception as exc:
-        conn.send(("fatal", _describe(exc)))
+        conn.send(("fatal", describe(exc)))
         return
     conn.send(("ready", None))
     while True:
@@ -137,7 +137,7 @@ def _serve(
     except Exception as exc:
         if debug_enabled():
             traceback.print_exc()
-        return ("error", _describe(exc), 0.0)
+        return ("error", describe(exc), 0.0)
     try:
         conn.send(("started", None))
     except (OSError, ValueError):
@@ -148,7 +148,7 @@ def _serve(
     except Exception as exc:
         if debug_enabled():
             traceback.print_exc()
-        return ("error", _describe(exc), time.perf_counter() - start)
+        return ("error", describe(exc), time.perf_counter() - start)
 
 
 class _Worker:
@@ -218,11 +218,12 @@ class ProcessExecutor:
         with self._lock:
             self._all.remove(w)
 
-    def _call(self, job: Job) -> Outcome:
+    def call(self, job: Job) -> Outcome:
+        """Run one job on a worker under the time limit (the Ray executor calls this on each node)."""
         try:
             inputs = job.load()
         except Exception as exc:
-            return Outcome("crashed", None, 0.0, f"loading inputs failed: {_describe(exc)}")
+            return Outcome("crashed", None, 0.0, f"loading inputs failed: {describe(exc)}")
         w = self._take()
         start = time.perf_counter()
         try:
@@ -271,7 +272,7 @@ class ProcessExecutor:
         def loop() -> None:
             while (job := todo.get()) is not None:
                 try:
-                    done.put((job, self._call(job)))
+                    done.put((job, self.call(job)))
                 except BaseException as exc:  # e.g. a worker that cannot start: stop the run
                     done.put(exc)
                     return
@@ -302,4 +303,4 @@ class ProcessExecutor:
             w.stop(self.grace)
 
 
-__all__ = ["Executor", "InProcessExecutor", "Job", "Outcome", "ProcessExecutor", "Status"]
+__all__ = ["Executor", "InProcessExecutor", "Job", "Outcome", "ProcessExecutor", "Status", "describe"]

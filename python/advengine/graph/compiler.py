@@ -20,18 +20,19 @@ from advengine.graph.forward import (
     depends_on,
     elem_types,
     fix_input_shape,
+    fold_shape_subgraphs,
     image_input,
     plan,
     probe,
     upgrade_opset,
 )
 from advengine.graph.heads import build_head, check_loss, head_inputs, own_label
+from advengine.graph.names import RESERVED, rename_reserved
 from advengine.graph.rules import RULES, RuleContext
 from advengine.graph.steps import build_step, check_step, step_inputs
 
 #: Bumped whenever compiled graphs change, so cached files of older compilers are not reused.
-COMPILER_VERSION = "3"
-RESERVED = ("label", "seed", "x0", "eps", "alpha", "momentum", "mu", "loss", "grad", "x_next", "m_next")
+COMPILER_VERSION = "4"
 
 
 @dataclass
@@ -91,19 +92,24 @@ def compile_spec(
     image_input(model, name)
     model = upgrade_opset(model, name)
     input_shape = fix_input_shape(model, name, batch, size)
+    # The compiled graph's own names win; clashing model tensors (a BatchNorm mean called `mu`, an
+    # internal `logits`) are renamed. The reported logits may keep the name `logits`.
+    reserved = set(RESERVED) | {"logits"}
+    if spec.logits == "logits":
+        reserved.discard("logits")
+    renamed = rename_reserved(model, reserved, image_input(model, name).name)
+    logits_name = renamed.get(spec.logits, spec.logits)
+    terms = [(renamed.get(t, t), w) for t, w in spec.terms()]
     source = image_input(model, name).name
     taken = {t for n in model.graph.node for t in [*n.input, *n.output]} | {
         i.name for i in model.graph.initializer
     }
-    clash = sorted((taken | {source}) & set(RESERVED))
-    if clash:
-        raise GraphError(f"{name}: tensor names {clash} are reserved for the compiled graph; rename them")
     types = elem_types(model)
-    terms = spec.terms()
     the_plan = plan(model, name, source, [t for t, _ in terms], types)
     shapes_values = probe(model, name, source, input_shape, types, depends_on(model, source))
+    fold_shape_subgraphs(model, source, shapes_values.values)
     shapes = shapes_values.shapes
-    zs = shapes.get(spec.logits)
+    zs = shapes.get(logits_name)
     if zs is None or len(zs) != 2 or zs[0] != batch:
         raise GraphError(f"{name}: output {spec.logits!r} has shape {zs}; expected logits [batch, classes]")
     num_classes = zs[1]
@@ -111,7 +117,7 @@ def compile_spec(
     b = GraphBuilder(taken | set(RESERVED) | {source, "logits"})
     seeds: dict[str, list[str]] = {}
     losses: list[str] = []
-    label = "label" if loss == "seed" else own_label(b, spec.logits)
+    label = "label" if loss == "seed" else own_label(b, logits_name)
     for z, w in terms:
         head = build_head(b, loss, z, num_classes, kappa, label)
         dz, per_sample = head.dz, head.loss
@@ -127,8 +133,8 @@ def compile_spec(
 
     outputs: list[onnx.ValueInfoProto] = []
     f32 = onnx.TensorProto.FLOAT
-    if spec.logits != "logits":
-        b.nodes.append(helper.make_node("Identity", [spec.logits], ["logits"]))
+    if logits_name != "logits":
+        b.nodes.append(helper.make_node("Identity", [logits_name], ["logits"]))
     outputs.append(helper.make_tensor_value_info("logits", f32, [batch, num_classes]))
     b.nodes.append(helper.make_node("Identity", [loss_vec], ["loss"]))
     outputs.append(helper.make_tensor_value_info("loss", f32, [batch]))

@@ -12,6 +12,7 @@ import onnxruntime as ort
 from onnx import numpy_helper, version_converter
 
 from advengine.errors import GraphError, UnsupportedOpError
+from advengine.graph.names import tensor_names
 from advengine.graph.rules import CHECKS, RULES
 
 #: Opset of every compiled graph: the emitted ops use the input-tensor forms of Reduce*/Split/Pad.
@@ -23,6 +24,15 @@ _FLOATS = {
     onnx.TensorProto.BFLOAT16,
 }
 _CONTROL_FLOW = {"If", "Loop", "Scan"}
+#: Ops whose outputs are sequences or optionals: an untyped graph output would be read as a tensor.
+_NON_TENSOR_OUTPUTS = {
+    "SplitToSequence",
+    "SequenceConstruct",
+    "SequenceEmpty",
+    "SequenceInsert",
+    "SequenceErase",
+    "Optional",
+}
 
 
 def image_input(model: onnx.ModelProto, name: str) -> onnx.ValueInfoProto:
@@ -124,10 +134,7 @@ def plan(model: onnx.ModelProto, name: str, source: str, targets: list[str], typ
     """Structural pass, before anything runs: tensors on a float path from ``source`` to a target.
     Every node on that path must have a VJP rule, else :class:`UnsupportedOpError` names it."""
     graph = model.graph
-    forward = {source}
-    for node in graph.node:
-        if any(i in forward for i in node.input if i):
-            forward.update(o for o in node.output if o)
+    forward = depends_on(model, source)
     backward = set(targets)
     for node in reversed(graph.node):
         if any(o in backward for o in node.output):
@@ -173,7 +180,7 @@ def probe(
     types: dict[str, int],
     depends: set[str],
 ) -> Probe:
-    """Runs the forward once on random pixels with every typed intermediate exposed as an output.
+    """Runs the forward once on random pixels with every intermediate exposed as an output.
     Shapes come from ORT itself (onnx.shape_inference disagrees with ORT on MaxPool ceil_mode)."""
     values: dict[str, np.ndarray[Any, Any]] = {}
     for init in model.graph.initializer:
@@ -185,11 +192,18 @@ def probe(
     exposed: list[str] = []
     seen = set(values)
     for node in m.graph.node:
+        if node.op_type in _NON_TENSOR_OUTPUTS:
+            continue
         for o in node.output:
-            if o and o not in seen and o in types:
+            if o and o not in seen:
                 seen.add(o)
                 exposed.append(o)
-                m.graph.output.append(onnx.helper.make_tensor_value_info(o, types[o], None))
+                # Where onnx's inference gives up (some function ops), ORT types the output itself.
+                m.graph.output.append(
+                    onnx.helper.make_tensor_value_info(o, types[o], None)
+                    if o in types
+                    else onnx.helper.make_empty_tensor_value_info(o)
+                )
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 3
@@ -210,9 +224,47 @@ def probe(
     return Probe(shapes, values)
 
 
-def depends_on(model: onnx.ModelProto, source: str) -> set[str]:
+#: Ops whose output depends only on the (fixed) shape of their input, never on its values.
+_SHAPE_ONLY = {"Shape", "Size"}
+
+
+def depends_on(model: onnx.ModelProto, source: str, *, through_shapes: bool = False) -> set[str]:
+    """Tensors whose *values* depend on the image ``source``. With the batch and size fixed, Shape and
+    Size outputs are constants, so shape-only subgraphs (Shape → Gather → Unsqueeze → Concat,
+    ConstantOfShape, Range) are not image-dependent; ``through_shapes`` counts them too."""
     dep = {source}
     for node in model.graph.node:
-        if any(i in dep for i in node.input if i):
+        if any(i in dep for i in node.input if i) and (through_shapes or node.op_type not in _SHAPE_ONLY):
             dep.update(o for o in node.output if o)
     return dep
+
+
+def fold_shape_subgraphs(
+    model: onnx.ModelProto, source: str, values: dict[str, np.ndarray[Any, Any]]
+) -> None:
+    """Replaces every node that reads the image only through its shape by initializers holding the
+    probed outputs, so the compiled graph carries the shapes of its fixed batch as constants and the
+    reverse pass never sees those nodes. Nodes whose outputs the probe could not type stay as they are."""
+    data = depends_on(model, source)
+    shaped = depends_on(model, source, through_shapes=True) - data
+    kept: list[onnx.NodeProto] = []
+    folded: list[onnx.TensorProto] = []
+    for node in model.graph.node:
+        outs = [o for o in node.output if o]
+        if outs and all(o in shaped and o in values for o in outs):
+            folded.extend(numpy_helper.from_array(np.asarray(values[o]), o) for o in outs)
+        else:
+            kept.append(node)
+    if folded:
+        # Keep only initializers a remaining node (or an output) reads: the inner links of a folded
+        # chain and the constants that fed it are dead now (ORT would warn about each).
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+        used = {i for n in kept for i in n.input} | {o.name for o in model.graph.output}
+        for n in kept:  # names read inside If/Loop bodies
+            for a in n.attribute:
+                for sub in [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs):
+                    used |= tensor_names(sub)
+        live = [t for t in [*model.graph.initializer, *folded] if t.name in used]
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(live)

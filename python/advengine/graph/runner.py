@@ -21,6 +21,7 @@ import onnxruntime as ort
 from advengine.context import CPU, CUDA, RunContext
 from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
+from advengine.models.sessions import shared_session
 
 Array = np.ndarray[Any, Any]
 #: The label that asks the graph for the model's own prediction (argmax of its logits) at the input.
@@ -70,12 +71,17 @@ def make_session(
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
-    try:
-        return ort.InferenceSession(source, opts, providers=chosen)
-    except Exception as exc:  # ORT's own exception types
-        raise GraphError(
-            f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})"
-        ) from None
+
+    def make() -> ort.InferenceSession:
+        try:
+            return ort.InferenceSession(source, opts, providers=chosen)
+        except Exception as exc:  # ORT's own exception types
+            raise GraphError(
+                f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})"
+            ) from None
+
+    # A compiled graph on disk is shared per (file, device, threads); an in-memory one is not.
+    return make() if isinstance(source, bytes) else shared_session(Path(source), chosen, n, make)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from advengine.errors import ModelError, ParameterError, ShapeError
 from advengine.models.cache import ensure_onnx
 from advengine.models.manifest import Manifest
 from advengine.models.resize import resize_bilinear
+from advengine.models.sessions import shared_session
 from advengine.models.zoo import get_manifest
 
 DEFAULT_BATCH = 100
@@ -74,7 +75,10 @@ class OnnxClassifier:
         self.name = name or self.path.stem
         self.input_size = input_size
         self.batch_size = batch_size
-        self._session = _session(self.path, tuple(providers or DEFAULT_PROVIDERS), threads)
+        chosen = tuple(providers or DEFAULT_PROVIDERS)
+        self._session = shared_session(
+            self.path, chosen, threads, lambda: _session(self.path, chosen, threads)
+        )
         self.providers: list[str] = list(self._session.get_providers())
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ from advengine.submissions.sandbox import resolve_sandbox
 from advengine.types import (
     Entry,
     Membership,
+    Resources,
     SandboxChoice,
     SandboxSettings,
     SubmissionEntry,
@@ -49,6 +50,7 @@ def make_entry(table: SubmissionTable, source: str, key: str) -> SubmissionEntry
         "digest": content_digest(path),
         "settings": SandboxSettings(**table.model_dump(include=set(SandboxSettings.model_fields))),
         **table.model_dump(include=set(Membership.model_fields)),
+        **table.model_dump(include=set(Resources.model_fields)),
     }
     try:
         return SubmissionEntry.model_validate(fields)

@@ -52,7 +52,9 @@ def test_activation_matches_finite_differences(op: str, shape: tuple[int, ...], 
     nodes, inits = _node(op, len(shape))
     # Scale 4 puts values on both sides of every kink (±3 for HardSwish, the clip bounds, 0).
     x = rand(rng, *shape, scale=4.0)
-    check_vjp(make_model(nodes, shape, inits), x, directions=1, rng=rng)  # type: ignore[arg-type]
+    # A saturated softmax (p ≈ 1 − 1e-4) cancels in dy − Σdy·y: float32 leaves ~eps·|seed| per element.
+    atol = 1e-6 if op in ("Softmax", "LogSoftmax") else 0.0
+    check_vjp(make_model(nodes, shape, inits), x, directions=1, rng=rng, atol=atol)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("op", "lo", "hi"), [("Clip", 0.0, 6.0), ("Clip", -0.5, 0.7), ("Relu", 0.0, None)])

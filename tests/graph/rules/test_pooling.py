@@ -99,3 +99,43 @@ def test_reduce_mean(axes: list[int], keepdims: int) -> None:
     check_vjp(
         make_model([node], x.shape, {"axes": np.array(axes, np.int64)}), x, directions=2, rng=rng, rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("op", ["ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare", "ReduceSum"])
+@pytest.mark.parametrize(
+    ("axes", "keepdims", "form"),
+    [([2, 3], 1, "input"), ([1], 0, "attribute"), ([-1], 1, "attribute"), (None, 0, "input")],
+)
+def test_reductions_over_any_axes_in_both_forms(
+    op: str, axes: list[int] | None, keepdims: int, form: str
+) -> None:
+    """`axes` as an input (opset 18) and as an attribute (opset 13, upgraded by the compiler)."""
+    rng = np.random.default_rng(2)
+    x = rand(rng, 2, 3, 4, 5)
+    inits: dict[str, np.ndarray] = {}
+    if form == "input":
+        inputs = ["input", "axes"] if axes is not None else ["input"]
+        if axes is not None:
+            inits["axes"] = np.array(axes, np.int64)
+        node = helper.make_node(op, inputs, ["y"], keepdims=keepdims)
+        opset = 18
+    else:
+        node = helper.make_node(op, ["input"], ["y"], keepdims=keepdims, axes=axes)
+        opset = 13 if op != "ReduceSum" else 11
+    if axes is None and keepdims == 0:
+        # A full reduction leaves a scalar per batch only with keepdims; reduce over the non-batch axes.
+        node = helper.make_node(op, ["input", "axes"], ["y"], keepdims=0)
+        inits["axes"] = np.array([1, 2, 3], np.int64)
+    check_vjp(make_model([node], x.shape, inits, opset=opset), x, directions=2, rng=rng, rtol=1e-4)
+
+
+def test_reduce_max_ties_share_the_gradient() -> None:
+    model = make_model(
+        [helper.make_node("ReduceMax", ["input", "ax"], ["y"], keepdims=0)],
+        (1, 4),
+        {"ax": np.array([1], np.int64)},
+    )
+    from ..conftest import seed_grad
+
+    _, grad = seed_grad(model, np.array([[1.0, 3.0, 3.0, 0.0]], np.float32), np.array([[2.0]], np.float32))
+    np.testing.assert_allclose(grad, [[0.0, 1.0, 1.0, 0.0]])

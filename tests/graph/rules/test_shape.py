@@ -124,3 +124,126 @@ def test_reflect_pad_is_refused_before_running() -> None:
     model = make_model([node], SHAPE, {"p": _i(0, 0, 1, 1, 0, 0, 1, 1)})
     with pytest.raises(UnsupportedOpError, match="mode='reflect'"):
         compile_gradient_graph(model, loss="seed", batch=2)
+
+
+@settings(max_examples=10, deadline=None)
+@given(perm=st.permutations([1, 2, 3]), seed=st.integers(0, 2**16))
+def test_transpose_any_perm(perm: list[int], seed: int) -> None:
+    _check([helper.make_node("Transpose", ["t"], ["y"], perm=[0, *perm])], {}, seed)
+
+
+def _old_opset(nodes: list[object], opset: int) -> None:
+    rng = np.random.default_rng(opset)
+    inits = {"k": rand(rng, *SHAPE)}
+    pre = helper.make_node("Mul", ["input", "k"], ["t"])
+    model = make_model([pre, *nodes], SHAPE, inits, opset=opset)  # type: ignore[list-item]
+    check_vjp(model, rand(rng, *SHAPE), directions=2, rng=rng, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "opset"),
+    [
+        (
+            [
+                helper.make_node("Unsqueeze", ["t"], ["u"], axes=[2]),
+                helper.make_node("Squeeze", ["u"], ["y"], axes=[2]),
+            ],
+            11,
+        ),
+        (
+            [
+                helper.make_node("Split", ["t"], ["a", "b"], axis=3, split=[2, 3]),
+                helper.make_node("Concat", ["b", "a"], ["y"], axis=3),
+            ],
+            11,
+        ),
+        ([helper.make_node("Split", ["t"], ["y", "z"], axis=1, split=[2, 1])], 11),
+        ([helper.make_node("Slice", ["t"], ["y"], starts=[1, 0], ends=[3, -1], axes=[2, 3])], 9),
+    ],
+    ids=["squeeze-unsqueeze-attr", "split-attr", "split-attr-unused", "slice-attr"],
+)
+def test_attribute_forms_of_old_opsets(nodes: list[object], opset: int) -> None:
+    """The attribute forms (before opset 13/10) are upgraded to the input forms, then differentiated."""
+    _old_opset(nodes, opset)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, 3, -1])
+def test_softmax_any_axis(axis: int) -> None:
+    """Attention takes the softmax over the last axis of [B, heads, q, k]; batch axis 0 too."""
+    _check([helper.make_node("Softmax", ["t"], ["y"], axis=axis)], {})
+
+
+def test_softmax_of_opset_11_is_coerced_to_two_dimensions() -> None:
+    """Before opset 13 Softmax normalises over all axes from `axis` on. onnx.reference applies the new
+    semantics to old models, so the oracle is numpy."""
+    rng = np.random.default_rng(11)
+    k = rand(rng, *SHAPE)
+    nodes = [
+        helper.make_node("Mul", ["input", "k"], ["t"]),
+        helper.make_node("Softmax", ["t"], ["y"], axis=2),
+    ]
+
+    def reference(x: np.ndarray) -> np.ndarray:
+        z = (x * k).reshape(6, 20)
+        e = np.exp(z - z.max(1, keepdims=True))
+        return (e / e.sum(1, keepdims=True)).reshape(2, -1)
+
+    model = make_model(nodes, SHAPE, {"k": k}, opset=11)  # type: ignore[arg-type]
+    check_vjp(model, rand(rng, *SHAPE), directions=2, rng=rng, reference=reference)
+
+
+def test_upsample_of_old_opsets() -> None:
+    """Upsample (opset 7–9) becomes Resize in the upgrade to opset 18."""
+    rng = np.random.default_rng(7)
+    k = rand(rng, *SHAPE)
+    nodes = [
+        helper.make_node("Mul", ["input", "k"], ["t"]),
+        helper.make_node("Upsample", ["t"], ["y"], mode="nearest", scales=[1.0, 1.0, 2.0, 3.0]),
+    ]
+
+    def reference(x: np.ndarray) -> np.ndarray:  # onnx.reference cannot run opset-7 Upsample
+        return np.repeat(np.repeat(x * k, 2, axis=2), 3, axis=3).reshape(2, -1)
+
+    model = make_model(nodes, SHAPE, {"k": k}, opset=7)  # type: ignore[arg-type]
+    check_vjp(model, rand(rng, *SHAPE), directions=2, rng=rng, reference=reference)
+
+
+def test_shape_subgraphs_are_folded_to_constants() -> None:
+    """Shape → Gather → Unsqueeze → Concat feeding a Reshape, ConstantOfShape and Range: constants for
+    the compiled batch, never differentiated, and gone from the compiled graph."""
+    nodes = [
+        helper.make_node("Shape", ["t"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"]),
+        helper.make_node("Concat", ["n1", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["t", "target"], ["flat"]),
+        helper.make_node("Gather", ["s", "three"], ["w"], axis=0),
+        helper.make_node("Cast", ["w"], ["wf"], to=TensorProto.FLOAT),
+        helper.make_node("Range", ["fzero", "wf", "fone"], ["ramp"]),
+        helper.make_node("Shape", ["ramp"], ["rs"]),
+        helper.make_node(
+            "ConstantOfShape", ["rs"], ["ones"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])
+        ),
+        helper.make_node("Add", ["ramp", "ones"], ["bias"]),
+        helper.make_node("Reshape", ["flat", "four"], ["r4"]),
+        helper.make_node("Mul", ["r4", "bias"], ["y"]),
+    ]
+    inits = {
+        "zero": np.array(0, np.int64),
+        "three": np.array(3, np.int64),
+        "ax0": _i(0),
+        "minus1": _i(-1),
+        "four": _i(0, 12, 5),
+        "fzero": np.array(0.0, np.float32),
+        "fone": np.array(1.0, np.float32),
+    }
+    rng = np.random.default_rng(5)
+    inits = {"k": rand(rng, *SHAPE), **inits}
+    pre = helper.make_node("Mul", ["input", "k"], ["t"])
+    model = make_model([pre, *nodes], ("N", 3, 4, 5), inits)
+    check_vjp(model, rand(rng, *SHAPE), directions=2, rng=rng, rtol=1e-5)
+    compiled = compile_gradient_graph(model, batch=2)
+    ops = {n.op_type for n in compiled.graph.node}
+    assert not ops & {"Shape", "ConstantOfShape", "Range"}, ops
+    used = {i for n in compiled.graph.node for i in n.input}
+    assert not [t.name for t in compiled.graph.initializer if t.name not in used]  # no dead links

@@ -3,12 +3,15 @@
 from advengine.graph.rules import (  # noqa: F401  (importing registers the rules)
     activations,
     conv,
+    einsum,
     elementwise,
+    indexing,
     linalg,
     normalization,
     pooling,
     resize,
     shape,
+    unary,
 )
 from advengine.graph.rules.base import CHECKS, RULES, Grads, Rule, RuleContext
 

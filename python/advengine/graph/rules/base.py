@@ -101,4 +101,34 @@ def rule(*op_types: str) -> Callable[[Rule], Rule]:
     return register
 
 
-__all__ = ["CHECKS", "RULES", "Grads", "Rule", "RuleContext", "attrs", "check", "rule"]
+InputRule = Callable[[RuleContext, onnx.NodeProto, str], str]
+
+
+def input_rule(*op_types: str) -> Callable[[InputRule], InputRule]:
+    """Registers ``fn(ctx, node, dy) -> dx`` for single-output ops whose only differentiable input is
+    the first (activations, normalisations, reductions, ...): the other inputs get no gradient, and an
+    output without a gradient gives none."""
+
+    def register(fn: InputRule) -> InputRule:
+        def wrapped(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+            rest: Grads = [None] * (len(node.input) - 1)
+            return [None, *rest] if grads[0] is None else [fn(ctx, node, grads[0]), *rest]
+
+        rule(*op_types)(wrapped)
+        return fn
+
+    return register
+
+
+__all__ = [
+    "CHECKS",
+    "RULES",
+    "Grads",
+    "InputRule",
+    "Rule",
+    "RuleContext",
+    "attrs",
+    "check",
+    "input_rule",
+    "rule",
+]

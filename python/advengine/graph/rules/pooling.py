@@ -16,7 +16,7 @@ import onnxruntime as ort
 from onnx import helper
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
 from advengine.graph.rules.conv import resolve_pads
 
 
@@ -195,3 +195,40 @@ def reduce_mean(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
 def reduce_sum(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     (dy,) = grads
     return [None] * len(node.input) if dy is None else _reduce_grad(ctx, node, dy, mean=False)
+
+
+def _broadcast_back(ctx: RuleContext, node: onnx.NodeProto, t: str) -> str:
+    """A reduction's output (or its gradient) reshaped to keepdims form, so it broadcasts against x."""
+    xs = ctx.shape(node.input[0])
+    axes, _ = _reduce_axes(ctx, node)
+    return ctx.b.reshape(t, tuple(1 if i in axes else d for i, d in enumerate(xs)))
+
+
+@input_rule("ReduceMax", "ReduceMin")
+def reduce_extreme(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    # Ties share the gradient evenly, like PyTorch's amax/amin.
+    b, x = ctx.b, node.input[0]
+    axes, _ = _reduce_axes(ctx, node)
+    if not axes:
+        return dy
+    hit = b.op(
+        "Cast", [b.op("Equal", [x, _broadcast_back(ctx, node, node.output[0])])], to=onnx.TensorProto.FLOAT
+    )
+    count = b.op("ReduceSum", [hit, b.ints(axes)], keepdims=1)
+    share = b.op("Div", [_broadcast_back(ctx, node, dy), count])
+    return b.mul(hit, share)
+
+
+@input_rule("ReduceL2")
+def reduce_l2(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    # y = ‖x‖: dx = dy·x / y, and 0 where y = 0 (PyTorch's norm subgradient).
+    b, x = ctx.b, node.input[0]
+    y = _broadcast_back(ctx, node, node.output[0])
+    safe = b.op("Where", [b.op("Greater", [y, b.const(0.0)]), y, b.const(np.inf)])
+    return b.mul(x, b.op("Div", [_broadcast_back(ctx, node, dy), safe]))
+
+
+@input_rule("ReduceSumSquare")
+def reduce_sum_square(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    b, x = ctx.b, node.input[0]
+    return b.mul(b.mul(x, b.const(2.0)), _broadcast_back(ctx, node, dy))

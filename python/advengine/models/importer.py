@@ -1,0 +1,350 @@
+"""``advengine models import``: wraps any ONNX ImageNet classifier into the zoo contract and registers it.
+
+The wrapper (docs/models.md, "Import your own model"):
+
+* a new input ``input`` float32 ``[N, 3, S, S]`` in [0, 1], followed by the normalisation
+  ``(x − mean) / std`` (``imagenet``, ``tf`` = Inception's [−1, 1], ``none`` or your own) and, for
+  NHWC models, a Transpose; then the model, its names prefixed with ``model/``;
+* its first output flattened from ``[N, K, 1, 1]`` to ``[N, K]``; TF-Slim's 1001-class outputs lose
+  the background class; probabilities become log-probabilities (the losses need logits; log-softmax
+  of log-probabilities is the same distribution); the result is called ``logits``;
+* a fixed batch made symbolic: the input's batch becomes ``N`` and Reshape targets that repeat the
+  fixed batch copy it instead; a batch of 2 must then give the same logits as two batches of 1, or the
+  import fails saying where the batch stays fixed.
+
+The ONNX file and a manifest (with sha256) go to the user model dir and are registered there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import compose, helper, numpy_helper, version_converter
+
+from advengine.errors import ModelError, ParameterError
+from advengine.files import atomic_write
+from advengine.models.locations import user_manifest_dir
+from advengine.models.manifest import LABEL_CONVENTION, SCHEMA_VERSION, Manifest, parse_manifest
+from advengine.models.onnx_contract import MIN_OPSET, check_onnx_contract
+from advengine.models.zoo import list_manifests, register_model
+
+#: Per-channel (mean, std) of pixels in [0, 1].
+NORMALIZATIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "tf": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+}
+#: Label layout -> number of outputs (tfslim1001: index 0 is "background", dropped).
+LABELS = {"imagenet1000": 1000, "tfslim1001": 1001}
+OUTPUTS = ("logits", "probs")
+_OPSET = 18
+_PREFIX = "model/"
+
+
+@dataclass
+class ImportReport:
+    manifest: Manifest
+    onnx_path: Path
+    sha256: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.manifest.name,
+            "onnx": str(self.onnx_path),
+            "manifest": str(self.manifest.path),
+            "sha256": self.sha256,
+            "input_size": self.manifest.input_size,
+            "notes": self.notes,
+        }
+
+
+def _load(path: Path) -> onnx.ModelProto:
+    if not path.is_file():
+        raise ModelError(f"ONNX file {path} not found; check the path")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf DecodeError and friends all mean "not an ONNX file"
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _upgrade(model: onnx.ModelProto, where: Path, notes: list[str]) -> onnx.ModelProto:
+    version = _opset(model)
+    if version >= MIN_OPSET:
+        return model
+    try:
+        upgraded = version_converter.convert_version(model, _OPSET)
+    except Exception as exc:  # the converter raises bare RuntimeErrors
+        raise ModelError(
+            f"{where}: cannot convert opset {version} to {_OPSET} ({' '.join(str(exc).split())[:200]}); "
+            f"re-export the model at opset {_OPSET}"
+        ) from None
+    notes.append(f"opset {version} converted to {_OPSET}")
+    return upgraded
+
+
+def _image_input(model: onnx.ModelProto, where: Path) -> onnx.ValueInfoProto:
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        names = [i.name for i in inputs]
+        raise ModelError(f"{where}: expected one image input, found {names}; export it with one input")
+    inp: onnx.ValueInfoProto = inputs[0]
+    if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError(f"{where}: input {inp.name!r} is not float32; export the model with a float input")
+    if len(inp.type.tensor_type.shape.dim) != 4:
+        raise ModelError(f"{where}: input {inp.name!r} is not a 4-D image batch (NCHW or NHWC)")
+    return inp
+
+
+def _layout_and_size(inp: onnx.ValueInfoProto, size: int | None, where: Path) -> tuple[bool, int, int | None]:
+    """(channels_last, S, fixed batch or None)."""
+    dims = [
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+        for d in inp.type.tensor_type.shape.dim
+    ]
+    channels_last = dims[1] != 3 and dims[3] == 3
+    if not channels_last and dims[1] != 3:
+        raise ModelError(f"{where}: input {inp.name!r} has shape {dims}; expected 3 channels (NCHW or NHWC)")
+    h, w = (dims[1], dims[2]) if channels_last else (dims[2], dims[3])
+    if h is not None and w is not None and h != w:
+        raise ModelError(f"{where}: input {inp.name!r} is {h}×{w}; only square inputs are supported")
+    fixed = h if h is not None else w
+    if fixed is not None:
+        if size is not None and size != fixed:
+            raise ModelError(
+                f"{where}: input {inp.name!r} is fixed at {fixed} px but --size {size} was given"
+            )
+        size = fixed
+    if size is None:
+        raise ModelError(f"{where}: input {inp.name!r} has a symbolic size; give --size (e.g. --size 224)")
+    return channels_last, size, dims[0]
+
+
+def _session(model: onnx.ModelProto) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray[Any, Any], where: Path) -> np.ndarray[Any, Any]:
+    try:
+        sess = _session(model)
+        out: np.ndarray[Any, Any] = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    except Exception as exc:  # ORT's own exception classes
+        raise ModelError(
+            f"{where}: ONNX Runtime cannot run the model at input shape {list(x.shape)} "
+            f"({' '.join(str(exc).split())[:300]})"
+        ) from None
+    return out
+
+
+def _symbolic_batch(model: onnx.ModelProto, fixed: int) -> int:
+    """Reshape targets with a constant leading ``fixed`` copy the batch instead (0); returns how many."""
+    consts = {i.name: i for i in model.graph.initializer}
+    patched = 0
+    for node in model.graph.node:
+        if node.op_type != "Reshape" or node.input[1] not in consts:
+            continue
+        target = numpy_helper.to_array(consts[node.input[1]])
+        if target.ndim == 1 and target.size and target[0] == fixed:
+            new = target.copy()
+            new[0] = 0
+            name = f"{node.input[1]}/symbolic_batch_{patched}"
+            model.graph.initializer.append(numpy_helper.from_array(new, name))
+            node.input[1] = name
+            patched += 1
+    return patched
+
+
+def _batch_independent(model: onnx.ModelProto, size: int, where: Path) -> str | None:
+    """None if a batch of 2 gives the logits of two batches of 1, else what went wrong."""
+    x = np.random.default_rng(0).random((2, 3, size, size), dtype=np.float32)
+    try:
+        sess = _session(model)
+        both = sess.run(["logits"], {"input": x})[0]
+        one = np.concatenate([sess.run(["logits"], {"input": x[i : i + 1]})[0] for i in range(2)])
+    except Exception as exc:  # ORT's own exception classes
+        return " ".join(str(exc).split())[:200]
+    if both.shape != one.shape or not np.allclose(both, one, rtol=1e-4, atol=1e-4 * float(np.abs(one).max())):
+        return "a batch of 2 does not give the logits of two batches of 1"
+    return None
+
+
+def wrap(
+    model: onnx.ModelProto,
+    where: Path,
+    *,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    size: int | None,
+    labels: str,
+    output: str,
+) -> tuple[onnx.ModelProto, int, list[str]]:
+    """The wrapped model meeting the classifier contract, its input size, and notes on what changed."""
+    if labels not in LABELS:
+        raise ParameterError(f"unknown --labels {labels!r}; choose one of {', '.join(LABELS)}")
+    if output not in OUTPUTS:
+        raise ParameterError(f"unknown --output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    if any(s <= 0 for s in std):
+        raise ParameterError(f"--std must be positive, got {list(std)}")
+    notes: list[str] = []
+    model = _upgrade(model, where, notes)
+    inp = _image_input(model, where)
+    channels_last, size, fixed = _layout_and_size(inp, size, where)
+    if len(model.graph.output) > 1:
+        notes.append(f"{len(model.graph.output)} outputs: the first, {model.graph.output[0].name!r}, is used")
+    probe_shape = (fixed or 1, size, size, 3) if channels_last else (fixed or 1, 3, size, size)
+    raw = _run(model, np.random.default_rng(0).random(probe_shape, dtype=np.float32), where)
+    classes = LABELS[labels]
+    if raw.ndim < 2 or raw.shape[1] != classes or any(d != 1 for d in raw.shape[2:]):
+        raise ModelError(
+            f"{where}: output {model.graph.output[0].name!r} has shape {list(raw.shape)}; expected "
+            f"[N, {classes}] or [N, {classes}, 1, 1] for --labels {labels}"
+        )
+
+    inner = compose.add_prefix(model, _PREFIX)
+    del inner.graph.value_info[:]  # shapes of the fixed batch would contradict the symbolic one
+    inner_input = _PREFIX + inp.name
+    inner_output = inner.graph.output[0].name
+    consts = [
+        numpy_helper.from_array(np.array(mean, np.float32).reshape(1, 3, 1, 1), "wrap/mean"),
+        numpy_helper.from_array(np.array(std, np.float32).reshape(1, 3, 1, 1), "wrap/std"),
+    ]
+    nodes = [
+        helper.make_node("Sub", ["input", "wrap/mean"], ["wrap/centred"]),
+        helper.make_node("Div", ["wrap/centred", "wrap/std"], ["wrap/normalised"]),
+    ]
+    if channels_last:
+        nodes.append(helper.make_node("Transpose", ["wrap/normalised"], [inner_input], perm=[0, 2, 3, 1]))
+        notes.append("NHWC input: transposed from NCHW")
+    else:
+        nodes.append(helper.make_node("Identity", ["wrap/normalised"], [inner_input]))
+    nodes.extend(inner.graph.node)
+    last = inner_output
+    if raw.ndim > 2:
+        nodes.append(helper.make_node("Flatten", [last], ["wrap/flat"], axis=1))
+        last = "wrap/flat"
+        notes.append(f"output {list(raw.shape)} squeezed to [N, {classes}]")
+    if labels == "tfslim1001":
+        consts += [
+            numpy_helper.from_array(np.array(v, np.int64), f"wrap/{k}")
+            for k, v in [("one", [1]), ("end", [1001]), ("axis", [1])]
+        ]
+        nodes.append(helper.make_node("Slice", [last, "wrap/one", "wrap/end", "wrap/axis"], ["wrap/classes"]))
+        last = "wrap/classes"
+        notes.append("TF-Slim background class dropped")
+    if output == "probs":
+        consts.append(numpy_helper.from_array(np.array(1e-30, np.float32), "wrap/tiny"))
+        nodes.append(helper.make_node("Max", [last, "wrap/tiny"], ["wrap/positive"]))
+        nodes.append(helper.make_node("Log", ["wrap/positive"], ["wrap/log_probs"]))
+        last = "wrap/log_probs"
+        notes.append("probabilities turned into log-probabilities")
+    nodes.append(helper.make_node("Identity", [last], ["logits"]))
+    f32 = onnx.TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes,
+        model.graph.name or "imported",
+        [helper.make_tensor_value_info("input", f32, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("logits", f32, ["N", 1000])],
+        initializer=[*consts, *inner.graph.initializer],
+    )
+    wrapped = helper.make_model(graph, opset_imports=list(model.opset_import))
+    wrapped.ir_version = model.ir_version
+    wrapped.functions.extend(inner.functions)
+    if fixed is not None:
+        patched = _symbolic_batch(wrapped, fixed)
+        problem = _batch_independent(wrapped, size, where)
+        if problem is not None:
+            raise ModelError(
+                f"{where}: the batch is fixed at {fixed} inside the graph and could not be made symbolic "
+                f"({problem}); re-export with a dynamic batch axis (torch.onnx.export(..., "
+                "dynamic_axes={'input': {0: 'N'}}))"
+            )
+        notes.append(
+            f"fixed batch {fixed} made symbolic"
+            + (f" ({patched} Reshape targets patched)" if patched else "")
+        )
+    else:
+        problem = _batch_independent(wrapped, size, where)
+        if problem is not None:
+            raise ModelError(f"{where}: the wrapped model does not run on batches ({problem})")
+    try:
+        onnx.checker.check_model(wrapped, full_check=True)
+    except Exception as exc:  # checker and shape-inference errors
+        raise ModelError(
+            f"{where}: the wrapped model is invalid ({' '.join(str(exc).split())[:300]})"
+        ) from None
+    check_onnx_contract(wrapped, size)
+    return wrapped, size, notes
+
+
+def import_model(
+    path: str | Path,
+    name: str,
+    *,
+    normalization: str = "imagenet",
+    mean: tuple[float, float, float] | None = None,
+    std: tuple[float, float, float] | None = None,
+    size: int | None = None,
+    labels: str = "imagenet1000",
+    output: str = "logits",
+    description: str | None = None,
+    force: bool = False,
+) -> ImportReport:
+    """Wrap ``path`` into the classifier contract, write ``NAME.onnx`` and its manifest into the user
+    model dir, and register it. ``mean``/``std`` (pixels in [0, 1]) override ``normalization``."""
+    src = Path(path).expanduser()
+    if normalization not in NORMALIZATIONS:
+        raise ParameterError(
+            f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
+        )
+    if (mean is None) != (std is None):
+        raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
+    m, s = NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
+    target = user_manifest_dir() / f"{name}.onnx"
+    manifest: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "description": description
+        or f"imported from {src.name} (mean {list(m)}, std {list(s)}, labels {labels}, output {output})",
+        "source": {"kind": "onnx-file", "path": str(target), "sha256": "0" * 64},
+        "input_size": size or 224,
+        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
+    }
+    # The manifest's own checks (the name above all) before any work; digest and size come later.
+    parse_manifest(manifest, target.with_suffix(".json"), "file")
+    for existing in list_manifests():
+        if existing.name == name and not (force and existing.origin == "registered"):
+            hint = (
+                "; pass --force to replace it"
+                if existing.origin == "registered"
+                else "; choose another --name"
+            )
+            raise ModelError(f"model {name!r} already exists ({existing.path}){hint}")
+    wrapped, input_size, notes = wrap(_load(src), src, mean=m, std=s, size=size, labels=labels, output=output)
+    data = wrapped.SerializeToString()
+    atomic_write(target, data)
+    digest = hashlib.sha256(data).hexdigest()
+    manifest["source"]["sha256"] = digest
+    manifest["input_size"] = input_size
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / f"{name}.json"
+        staged.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        registered = register_model(staged, force=force)
+    return ImportReport(registered, target, digest, notes)
+
+
+__all__ = ["LABELS", "NORMALIZATIONS", "OUTPUTS", "ImportReport", "import_model", "wrap"]

@@ -1,0 +1,128 @@
+"""Faults under the Ray executor: a node removed while pieces run (three local nodes of
+``ray.cluster_utils.Cluster``), and a driver killed mid-run and resumed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+from tests.competition.conftest import FAKES, REPO, MakeConfig
+from tests.competition.test_ray_executor import comparable
+
+from advengine.competition import InProcessExecutor, load_config, run_competition
+from advengine.competition.ray_executor import RayExecutor, local_runtime_env
+
+#: Seconds a piece sleeps: long enough for a node removal to land while every node runs one.
+SLEEP = 4.0
+
+
+def _records(out: Path) -> int:
+    return len(list((out / "pieces" / "attack").rglob("*.json"))) if (out / "pieces").is_dir() else 0
+
+
+def _starts(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A head and two worker nodes of one CPU each; node deaths are noticed within seconds."""
+    fast = {
+        "health_check_initial_delay_ms": 0,
+        "health_check_period_ms": 500,
+        "health_check_failure_threshold": 4,
+    }
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": False, "_system_config": fast},
+    )
+    for _ in range(2):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    env = local_runtime_env()
+    env["env_vars"]["PYTHONPATH"] = f"{REPO}:{env['env_vars']['PYTHONPATH']}"
+    ray.init(address=c.address, log_to_driver=False, runtime_env=env)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def test_a_node_removed_mid_run_changes_nothing(
+    tmp_path: Path, cluster: Cluster, make_config: MakeConfig
+) -> None:
+    log = tmp_path / "starts.log"
+    attack = {"name": "fake-slow", "label": "slow", "params": {"seconds": SLEEP, "marker": str(log)}}
+    cfg = make_config(limit=6, batch_size=1, attacks=[attack], defenses=[{"name": "fake-constant"}])
+    out = tmp_path / "ray"
+    victim = list(cluster.worker_nodes)[-1]
+    removed = threading.Event()
+
+    def remove_when_every_node_is_busy() -> None:
+        # Three pieces started and not finished: one runs on each single-CPU node, the victim too.
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if _starts(log) - _records(out) >= 3:
+                cluster.remove_node(victim)
+                removed.set()
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=remove_when_every_node_is_busy, daemon=True)
+    watcher.start()
+    results = run_competition(cfg, out, executor=RayExecutor(plugins=(FAKES,)))
+    watcher.join(timeout=1)
+    assert removed.is_set()
+    assert results.attacks[0].pieces == {"ok": 6, "crashed": 0, "timeout": 0}
+    assert _starts(log) > 6  # the victim's piece ran again on another node, and counted once
+
+    quiet = {**attack, "params": {"seconds": 0.0}}
+    calm = make_config(limit=6, batch_size=1, attacks=[quiet], defenses=[{"name": "fake-constant"}])
+    run_competition(calm, tmp_path / "calm", executor=InProcessExecutor())
+    ray_run, calm_run = comparable(out), comparable(tmp_path / "calm")
+    assert ray_run["records"] == calm_run["records"]
+    for key in ("attacks", "defenses", "matrices", "per_eps", "exclusions"):
+        got = ray_run["results"][key]
+        want = calm_run["results"][key]
+        if key == "attacks":  # the params (the pause) differ, nothing else
+            got, want = ([{**a, "params": {}} for a in items] for items in (got, want))
+        assert got == want, key
+
+
+def test_resume_after_the_driver_is_killed(tmp_path: Path) -> None:
+    cfg_path = tmp_path / "run.toml"
+    cfg_path.write_text(
+        f'plugins = ["{FAKES}"]\nbatch_size = 1\n[dataset]\nlimit = 4\n'
+        '[[attacks]]\nname = "fake-slow"\nlabel = "slow"\nparams = { seconds = 1.0 }\n'
+        '[[defenses]]\nname = "fake-constant"\n'
+    )
+    out = tmp_path / "ray"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    cmd = [sys.executable, "-m", "advengine", "eval", "--config", str(cfg_path), "--out", str(out)]
+    driver = subprocess.Popen(
+        [*cmd, "--executor", "ray"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while _records(out) == 0 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.05)
+        assert 0 < _records(out) < 4, "the driver must be killed mid-run"
+    finally:
+        driver.kill()
+        driver.wait()
+    assert not (out / "results.json").exists()
+
+    cfg = load_config(cfg_path)
+    run_competition(cfg, out, resume=True, executor=InProcessExecutor())
+    run_competition(cfg, tmp_path / "calm", executor=InProcessExecutor())
+    assert comparable(out)["records"] == comparable(tmp_path / "calm")["records"]
+    assert comparable(out)["results"]["matrices"] == comparable(tmp_path / "calm")["results"]["matrices"]
