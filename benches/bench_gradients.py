@@ -86,10 +86,11 @@ def step_graph(kind: str, batch: int = BATCH) -> Path:
 
 
 class OrtStep:
-    """advengine: the fused graph iterated by StepRunner; ``step`` runs ``steps`` fused steps."""
+    """advengine: a fused step graph iterated by StepRunner; ``step`` runs ``steps`` fused steps.
+    Also the advengine side of bench_torch_models.py, with the graph of an exported model."""
 
-    def __init__(self, kind: str, threads: int) -> None:
-        self.graph = step_graph(kind)
+    def __init__(self, graph: Path, threads: int) -> None:
+        self.graph = graph
         self.runner = StepRunner(self.graph, threads=threads, providers=["CPUExecutionProvider"])
         self.x0 = dev_batch(self.runner.input_shape[-1])
         self.threads = threads
@@ -137,7 +138,7 @@ class TorchStep:
 
 def make_runner(side: str, kind: str, threads: int) -> Any:
     return (
-        OrtStep(kind, threads)
+        OrtStep(step_graph(kind), threads)
         if side == "ort"
         else TorchStep(kind, threads, "eager" if side == "torch" else "compile")
     )
@@ -147,7 +148,7 @@ def compare_gradients(kind: str, threads: int = 2) -> tuple[float, float]:
     """(L2 relative difference, share of equal signs) of the ORT and PyTorch gradients. Logits agree to
     ~1e-5, but a ReLU6 pre-activation within float32 noise of 6 can take the other side of the kink in
     the other runtime; on the DEV batch that moves a few images' gradients by up to ~1 % (L2)."""
-    a, b = OrtStep(kind, threads).first_grad(), TorchStep(kind, threads, "eager").first_grad()
+    a, b = OrtStep(step_graph(kind), threads).first_grad(), TorchStep(kind, threads, "eager").first_grad()
     return float(np.linalg.norm(a - b) / np.linalg.norm(b)), float((np.sign(a) == np.sign(b)).mean())
 
 

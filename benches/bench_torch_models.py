@@ -27,10 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advengine.graph import compile_gradient_graph
 from advengine.graph.cache import cached
-from advengine.graph.runner import StepRunner, make_session
 from advengine.models.locations import cache_dir
 from alternate import alternate, medians
-from bench_gradients import ALPHA, BATCH, EPS, MU, dev_batch, labels, peak_rss_of_this_process_mib
+from bench_gradients import ALPHA, BATCH, EPS, MU, OrtStep, dev_batch, labels, peak_rss_of_this_process_mib
 from torch_peer import logits_and_grad, mifgsm_update
 
 SIZE = 224
@@ -82,36 +81,16 @@ def weights(model: str) -> tuple[Path, Path]:
     return pt, onnx_path
 
 
-class GraphStep:
+def graph_step(model: str, threads: int) -> OrtStep:
     """advengine: the fused MI-FGSM graph of the export, through the graph cache, run by StepRunner."""
-
-    def __init__(self, model: str, threads: int) -> None:
-        _, onnx_path = weights(model)
-        options = {"bench": f"torch-{model}", "loss": "ce", "batch": BATCH, "step": "mifgsm"}
-        self.graph, _ = cached(
-            [onnx_path],
-            options,
-            lambda: compile_gradient_graph(onnx_path, loss="ce", batch=BATCH, step="mifgsm"),
-        )
-        self.runner = StepRunner(self.graph, threads=threads, providers=["CPUExecutionProvider"])
-        self.x0 = dev_batch(SIZE)
-        self.threads = threads
-
-    def step(self) -> None:
-        self.runner.run(self.x0, labels(), eps=EPS, alpha=ALPHA, steps=1, mu=MU)
-
-    def first_grad(self) -> Any:
-        session = make_session(self.graph, self.threads, ["CPUExecutionProvider"])
-        feeds = {
-            session.get_inputs()[0].name: self.x0,
-            "label": labels(),
-            "x0": self.x0,
-            "eps": np.full(BATCH, EPS, np.float32),
-            "alpha": np.full(BATCH, ALPHA, np.float32),
-            "momentum": np.zeros_like(self.x0),
-            "mu": np.array(MU, np.float32),
-        }
-        return session.run(["grad"], feeds)[0]
+    _, onnx_path = weights(model)
+    options = {"bench": f"torch-{model}", "loss": "ce", "batch": BATCH, "step": "mifgsm"}
+    graph, _ = cached(
+        [onnx_path],
+        options,
+        lambda: compile_gradient_graph(onnx_path, loss="ce", batch=BATCH, step="mifgsm"),
+    )
+    return OrtStep(graph, threads)
 
 
 class EagerStep:
@@ -138,7 +117,7 @@ class EagerStep:
 
 
 def one_side(side: str, model: str, threads: int, steps: int) -> dict[str, Any]:
-    runner: Any = GraphStep(model, threads) if side == "ort" else EagerStep(model, threads)
+    runner: Any = graph_step(model, threads) if side == "ort" else EagerStep(model, threads)
     runner.step()  # warm-up: first-run allocations, MLAS packing
     times, cpu = [], []
     for _ in range(steps):
@@ -163,7 +142,7 @@ def drive(models: list[str], rounds: int, steps: int, threads: int, max_load: fl
         table = medians(runs, ["wall_ms_per_step", "cpu_ms_per_step", "peak_rss_mib"])
         for key in ("wall_ms_per_step", "cpu_ms_per_step"):
             table[f"speedup_{key}"] = round(table["torch"][key] / table["ort"][key], 2)
-        a, b = GraphStep(model, threads).first_grad(), EagerStep(model, threads).first_grad()
+        a, b = graph_step(model, threads).first_grad(), EagerStep(model, threads).first_grad()
         table["gradient_l2_rel"] = float(np.linalg.norm(a - b) / np.linalg.norm(b))
         results[model] = table
     return results
