@@ -74,7 +74,8 @@ def _targets(tmp_path: Path, extra: list[str]) -> str:
     names = ["dev_dataset.csv", *(p.name for p in (sample / "images").iterdir())]
     paths = [str(sample), str(sample / "dev_dataset.csv"), str(package_dir()), os.getcwd(), *extra]
     paths += [p for p in os.environ.get("PYTHONPATH", "").split(":") if p]
-    paths += ["/pylib/advengine/data/sample", "/work/main/python", "/work/shared/data"]
+    checkout = Path(advengine.__file__).resolve().parents[2]  # python/advengine -> the repository
+    paths += ["/pylib/advengine/data/sample", str(checkout / "python"), str(checkout.parent / "shared")]
     return json.dumps({"paths": paths, "names": names})
 
 
