@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from advengine.attacks.adaptive import spec_params
 from advengine.attacks.sources import clear_sources
 from advengine.data import load_dataset
 from advengine.defenses import build_defense
+from advengine.files import atomic_write
+from devdata import dev_data_dir
 
 LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 SHORT = {m: m.replace("efficientnet-", "") for m in LITE}
@@ -103,15 +104,12 @@ class Cache:
 
     def put(self, key: str, value: Any) -> None:
         self.data[key] = value
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".results.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.data, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", default="/work/shared/data/nips17_dev")
+    ap.add_argument("--data", default=str(dev_data_dir()))
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--cache", default=str(Path(__file__).parent / ".results_cache.json"))
     ap.add_argument("--images", default=str(Path.home() / ".cache" / "advengine" / "results_images"))
@@ -538,10 +536,7 @@ def render(cache: Cache, out: Path) -> None:
         "",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".results.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines))
-    os.replace(tmp, out)
+    atomic_write(out, "\n".join(lines))
 
 
 if __name__ == "__main__":
