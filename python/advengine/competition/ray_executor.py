@@ -34,6 +34,7 @@ from advengine.competition.executor import Job, Outcome, ProcessExecutor, descri
 from advengine.competition.pieces import Inputs
 from advengine.context import RunContext
 from advengine.errors import ConfigError
+from advengine.files import atomic_write
 from advengine.types import Entry, SubmissionEntry
 
 try:
@@ -87,11 +88,8 @@ def _landed(entry: Entry, archive: list[Any]) -> Entry:
     name, ref = archive
     root = Path(tempfile.gettempdir()) / "advengine-ray"
     dest = root / "submissions" / entry.digest / name
-    if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(f".{name}.{os.getpid()}.part")
-        part.write_bytes(ray.get(ref))
-        os.replace(part, dest)  # atomic: concurrent tasks on the node each write a whole copy
+    if not dest.is_file():  # concurrent tasks on the node may each write a whole copy: atomic_write
+        atomic_write(dest, ray.get(ref))
     return entry.model_copy(update={"path": str(dest), "log_root": str(root / "logs" / entry.digest)})
 
 
