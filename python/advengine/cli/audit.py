@@ -13,6 +13,7 @@ from advengine.cli._app import app
 from advengine.cli._options import JsonOption, progress_callback
 from advengine.competition.audit import run_audit
 from advengine.context import RunContext
+from advengine.defenses import DEFENSES
 from advengine.files import atomic_write
 
 
@@ -43,6 +44,7 @@ def audit_command(
 ) -> None:
     """Transfer, white-box and adaptive (BPDA/EOT, APGD, Square) attacks on DEFENSE; accuracy per
     attack, per-image robust accuracy, and flags of gradient masking."""
+    DEFENSES.get(defense)  # an unknown name fails as one line before any progress bar is drawn
     with progress_callback(f"audit {defense}", quiet=as_json) as update:
         report = run_audit(
             defense,
