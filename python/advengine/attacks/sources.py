@@ -36,8 +36,8 @@ F32 = npt.NDArray[np.float32]
 
 
 def zoo_models() -> tuple[str, ...]:
-    """Every model of the zoo, sorted by name (the default source roster)."""
-    return tuple(list_models())
+    """Every plain classifier of the zoo, sorted by name (the default source roster)."""
+    return tuple(list_models(denoised=False))
 
 
 def normalised_weights(models: Sequence[str], weights: Sequence[float] | None) -> tuple[float, ...]:

@@ -19,6 +19,7 @@ from advengine.cli import list as _list  # noqa: F401  (registers the command)
 from advengine.cli import models as _models  # noqa: F401  (registers the command group)
 from advengine.cli import report as _report  # noqa: F401  (registers the command)
 from advengine.cli import submissions as _submissions  # noqa: F401  (registers the command group)
+from advengine.cli import train as _train  # noqa: F401  (registers the command group)
 from advengine.cli._app import app
 from advengine.cli._errors import run_main
 

@@ -93,7 +93,9 @@ def audit_roster(
 ) -> list[AuditAttack]:
     adaptive = {**spec_args, "iterations": iterations, "draws": draws}
     roster = [
-        AuditAttack(f"mifgsm[{m}]", "mifgsm", (m,), eps, "transfer") for m in list_models() if m not in models
+        AuditAttack(f"mifgsm[{m}]", "mifgsm", (m,), eps, "transfer")
+        for m in list_models(denoised=False)
+        if m not in models
     ]
     roster += [
         AuditAttack("pgd[base]", "pgd", models, eps, "white-box", {"iterations": iterations}),

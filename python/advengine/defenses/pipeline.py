@@ -140,8 +140,8 @@ class PipelineDefense(Defense[PipelineParams]):
 
 
 def zoo() -> tuple[str, ...]:
-    """Every model of the zoo (the ``ensemble`` preset's default)."""
-    return tuple(list_models())
+    """Every plain classifier of the zoo (the ``ensemble`` preset's default)."""
+    return tuple(list_models(denoised=False))
 
 
 DEFENSES.register_preset("pipeline", PipelineDefense)

@@ -1,6 +1,7 @@
 """The build cache: ``<cache>/models/<name>-<key>.onnx`` where ``key`` hashes everything the build
-depends on (weights sha256, builder version, the whole manifest). A sidecar ``.sha256`` records the
-digest of the written ONNX so a damaged or edited file is detected and rebuilt, not trusted.
+depends on (weights sha256, builder version, the whole manifest, and for a denoised model the key of
+its classifier's build). A sidecar ``.sha256`` records the digest of the written ONNX so a damaged or
+edited file is detected and rebuilt, not trusted.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import onnx
+
 from advengine.files import atomic_write
 from advengine.models import build
 from advengine.models.build import Step, _no_step, build_onnx
 from advengine.models.checkpoint import sha256_file
+from advengine.models.denoised import compose_denoised
 from advengine.models.locations import cache_dir
 from advengine.models.manifest import Manifest
 from advengine.models.zoo import checked_onnx_file, get_manifest
@@ -22,8 +26,11 @@ KEY_LENGTH = 16
 
 def build_key(m: Manifest) -> str:
     """Content hash of a build's inputs."""
+    inputs = {"builder": build.BUILDER_VERSION, "weights": m.sha256, "manifest": m.raw}
+    if m.classifier is not None:
+        inputs["classifier"] = build_key(get_manifest(m.classifier))
     payload = json.dumps(
-        {"builder": build.BUILDER_VERSION, "weights": m.sha256, "manifest": m.raw},
+        inputs,
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -63,7 +70,8 @@ def ensure_onnx(
     """The ONNX file of model ``name``: built into the cache if missing, stale or damaged (or ``force``).
 
     For a registered ONNX-file model, the file's sha256 is checked against its manifest and its path
-    returned as is.
+    returned as is. A denoised model's denoiser file is checked the same way on every call, then
+    composed with its classifier's build.
     """
     m = get_manifest(name)
     if not m.builds_onnx:
@@ -73,10 +81,26 @@ def ensure_onnx(
             f"is missing (manifest {m.path})",
             f"re-register the model after changing its file (manifest {m.path})",
         )
+    denoiser = None
+    if m.classifier is not None:
+        denoiser = checked_onnx_file(
+            m,
+            f"model {name}",
+            f"(its denoiser) is missing (manifest {m.path}); reinstall advengine",
+            "the denoiser weights are not the ones the manifest names: reinstall advengine, or write "
+            "the new file's sha256 into the manifest (docs/hgd.md)",
+        )
     path = cached_path(m, cache_root)
     if not force and is_fresh(path):
         return path
-    model = build_onnx(m, step)
+    if m.classifier is not None and denoiser is not None:
+        base = ensure_onnx(m.classifier, force=force, step=step, cache_root=cache_root)
+        step(f"composing the denoiser with {m.classifier}")
+        model = compose_denoised(
+            onnx.load(str(denoiser)), onnx.load(str(base)), input_size=m.input_size, name=m.name
+        )
+    else:
+        model = build_onnx(m, step)
     data = model.SerializeToString()
     step(f"writing {path}")
     atomic_write(path, data)

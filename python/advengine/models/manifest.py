@@ -1,11 +1,14 @@
 """Model manifests: one JSON file per model, validated into a :class:`Manifest`.
 
-Two kinds of source are accepted:
+Three kinds of source are accepted:
 
 * ``"pytorch-state-dict"``: a weight file inside an installed Python package (the bundled zoo); the
   ONNX graph is built by advengine from an ``architecture`` it knows.
 * ``"onnx-file"``: a ready ONNX classifier (a user's own model); ``path`` is relative to the manifest
   or absolute, and the file must follow the classifier contract (docs/architecture.md).
+* ``"denoised"``: a denoiser ONNX file (``denoiser``, relative to the manifest, with its ``sha256``)
+  in front of another model of the zoo (``classifier``), composed into one classifier graph when the
+  model is first used (the shipped ``hgd`` defense, docs/hgd.md).
 
 Every problem is reported as one line naming the file, the field and what would fix it.
 """
@@ -26,7 +29,7 @@ from advengine.validation import Strict, explain, phrased
 SCHEMA_VERSION = 1
 #: Output index k of a 1000-class model is TF-Slim label k + 1 (the only convention the contract allows).
 LABEL_CONVENTION = "tf-slim-index-plus-1"
-SOURCE_KINDS = ("pytorch-state-dict", "onnx-file")
+SOURCE_KINDS = ("pytorch-state-dict", "onnx-file", "denoised")
 ARCHITECTURES = ("efficientnet-lite",)
 
 Text = Annotated[str, StrictMode(), Field(pattern=r"\S"), phrased("a non-empty string")]
@@ -96,8 +99,17 @@ class OnnxSource(Strict):
     sha256: Sha256
 
 
+class DenoisedSource(Strict):
+    """A denoiser ONNX file (``input`` → ``denoised``, same shape) in front of zoo model ``classifier``."""
+
+    kind: Literal["denoised"]
+    classifier: Text
+    denoiser: Text
+    sha256: Sha256
+
+
 class _SourceKind(BaseModel):
-    kind: Literal["pytorch-state-dict", "onnx-file"]
+    kind: Literal["pytorch-state-dict", "onnx-file", "denoised"]
 
 
 class ManifestFile(Strict):
@@ -153,12 +165,15 @@ class Manifest:
     weight_file: str | None = None
     architecture: dict[str, Any] | None = None
     normalisation: Normalisation | None = None
-    #: onnx-file only: absolute path of the ONNX file
+    #: onnx-file: absolute path of the ONNX file; denoised: of the denoiser's ONNX file
     onnx_path: Path | None = None
+    #: denoised only: the zoo model behind the denoiser
+    classifier: str | None = None
 
     @property
     def builds_onnx(self) -> bool:
-        return self.source_kind == "pytorch-state-dict"
+        """advengine writes this model's ONNX file into the build cache (else it is the user's file)."""
+        return self.source_kind in ("pytorch-state-dict", "denoised")
 
 
 def _validate(model: type[Any], data: Any, path: Path, prefix: tuple[str, ...] = ()) -> Any:
@@ -201,16 +216,28 @@ def parse_manifest(data: Any, path: Path, origin: str) -> Manifest:
             normalisation=f.normalisation,
             **common,
         )
-    onnx: OnnxSource = _validate(OnnxSource, f.source, path, ("source",))
     if f.architecture is not None or f.normalisation is not None:
         raise ModelError(
-            f"{path}: an onnx-file model takes no 'architecture' or 'normalisation' (they are inside "
+            f"{path}: {'an onnx-file' if kind == 'onnx-file' else 'a denoised'} model takes no "
+            "'architecture' or 'normalisation' (they are inside "
             "the ONNX graph: input in [0, 1])"
         )
-    onnx_path = Path(onnx.path).expanduser()
-    if not onnx_path.is_absolute():
-        onnx_path = path.parent / onnx_path
-    return Manifest(sha256=onnx.sha256, onnx_path=onnx_path.resolve(), **common)
+    if kind == "denoised":
+        den: DenoisedSource = _validate(DenoisedSource, f.source, path, ("source",))
+        return Manifest(
+            sha256=den.sha256,
+            onnx_path=_resolve(den.denoiser, path),
+            classifier=den.classifier,
+            **common,
+        )
+    onnx: OnnxSource = _validate(OnnxSource, f.source, path, ("source",))
+    return Manifest(sha256=onnx.sha256, onnx_path=_resolve(onnx.path, path), **common)
+
+
+def _resolve(file: str, manifest: Path) -> Path:
+    """A file named by a manifest: absolute, or relative to the manifest's directory."""
+    p = Path(file).expanduser()
+    return (p if p.is_absolute() else manifest.parent / p).resolve()
 
 
 def read_manifest(path: str | Path, origin: str = "file") -> Manifest:
@@ -232,6 +259,7 @@ def read_manifest(path: str | Path, origin: str = "file") -> Manifest:
 __all__ = [
     "LABEL_CONVENTION",
     "SCHEMA_VERSION",
+    "SOURCE_KINDS",
     "Manifest",
     "ManifestFile",
     "Normalisation",

@@ -37,9 +37,10 @@ def list_manifests() -> list[Manifest]:
     return [found[k] for k in sorted(found)]
 
 
-def list_models() -> list[str]:
-    """Names of every known model."""
-    return [m.name for m in list_manifests()]
+def list_models(*, denoised: bool = True) -> list[str]:
+    """Names of every known model; ``denoised=False`` leaves out the models that are a denoiser in
+    front of another model (the default rosters take the plain classifiers only)."""
+    return [m.name for m in list_manifests() if denoised or m.classifier is None]
 
 
 def get_manifest(name: str) -> Manifest:

@@ -1,0 +1,216 @@
+"""DUNET, the denoiser of HGD (Liao et al. 2018, "Defense against adversarial attacks using high-level
+representation guided denoiser", the NIPS 2017 defense winner), as an ONNX graph written with
+``onnx.helper`` (no torch).
+
+An encoder–decoder with lateral connections that predicts the *perturbation*: the output is
+x̂ = x − D(x). Sized for CPU training (docs/hgd.md):
+
+* encoder: one 3×3 conv + ReLU per level; level 1 keeps the input side, every further level halves
+  it with stride 2 (``channels[i]`` filters at level i), then one more 3×3 conv + ReLU at the bottom;
+* decoder: from the bottom up, the coarser map is upsampled ×2 (``Resize``, linear, half-pixel),
+  cropped to the lateral map's side where the side was odd, concatenated with the encoder map of
+  that level (the lateral connection) and fused by a 3×3 conv + ReLU to ``channels[i]``; at level 1
+  that conv has 3 outputs and no ReLU: it is D(x);
+* no batch norm (the report's DUNET has it; with batches of a few images on a CPU it would only add
+  noise), biases everywhere.
+
+Weights are He-initialised (normal, std √(2/fan_in)) from a seed, except the output conv, which
+starts at zero so that the untrained denoiser is the identity (x̂ = x): training starts from the
+undefended classifier instead of from noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from advengine.errors import ModelError, ParameterError
+from advengine.models.onnx_graph import IR_VERSION, OPSET
+
+F32 = npt.NDArray[np.float32]
+#: Tensor names of the denoiser graph (the composed classifier prefixes them).
+INPUT = "input"
+OUTPUT = "denoised"
+PREFIX = "dunet."
+KERNEL = 3
+#: Defaults sized for the 2-core CPU budget of issue 17 (docs/hgd.md has the measured step times).
+DEFAULT_CHANNELS = (16, 32, 64, 64)
+
+
+@dataclass(frozen=True)
+class DunetConfig:
+    """The denoiser's shape: input side, channels per level (their number is the number of levels)."""
+
+    size: int = 260
+    channels: tuple[int, ...] = DEFAULT_CHANNELS
+
+    def __post_init__(self) -> None:
+        if len(self.channels) < 2:
+            raise ParameterError(f"DUNET needs at least 2 levels, got channels {list(self.channels)}")
+        if any(c < 1 for c in self.channels):
+            raise ParameterError(f"DUNET channels must be positive, got {list(self.channels)}")
+        if self.size < 2 ** len(self.channels):
+            raise ParameterError(
+                f"DUNET input side {self.size} is too small for {len(self.channels)} levels "
+                f"(at least {2 ** len(self.channels)})"
+            )
+
+    @property
+    def levels(self) -> int:
+        return len(self.channels)
+
+    def sides(self) -> list[int]:
+        """The feature-map side of every level (stride 2, pad 1, kernel 3: ⌈s / 2⌉)."""
+        out = [self.size]
+        for _ in self.channels[1:]:
+            out.append((out[-1] + 1) // 2)
+        return out
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape, in graph order."""
+        c = self.channels
+        convs: list[tuple[str, int, int]] = [("enc1", 3, c[0])]
+        convs += [(f"enc{i + 1}", c[i - 1], c[i]) for i in range(1, len(c))]
+        convs.append(("bottom", c[-1], c[-1]))
+        for i in range(len(c) - 2, -1, -1):  # decoder level i+1 fuses level i+2's output with enc(i+1)
+            fused_in = c[i + 1] + c[i]
+            convs.append((f"dec{i + 1}", fused_in, 3 if i == 0 else c[i]))
+        shapes: dict[str, tuple[int, ...]] = {}
+        for name, cin, cout in convs:
+            shapes[f"{PREFIX}{name}.weight"] = (cout, cin, KERNEL, KERNEL)
+            shapes[f"{PREFIX}{name}.bias"] = (cout,)
+        return shapes
+
+
+def output_conv(config: DunetConfig) -> str:
+    """The name prefix of the conv that produces D(x) (zero at initialisation)."""
+    return f"{PREFIX}dec1"
+
+
+def init_params(config: DunetConfig, seed: int) -> dict[str, F32]:
+    """He-normal weights and zero biases from ``seed``; the output conv is zero (identity denoiser)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, F32] = {}
+    last = output_conv(config)
+    for name, shape in config.shapes().items():
+        if name.endswith(".bias") or name.startswith(last + "."):
+            out[name] = np.zeros(shape, np.float32)
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+    return out
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.constants: list[onnx.TensorProto] = []
+
+    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def constant(self, name: str, value: npt.NDArray[np.generic]) -> str:
+        self.constants.append(numpy_helper.from_array(value, name))
+        return name
+
+    def conv(self, x: str, name: str, *, stride: int = 1, relu: bool = True) -> str:
+        y = self.node(
+            "Conv",
+            [x, f"{PREFIX}{name}.weight", f"{PREFIX}{name}.bias"],
+            f"{PREFIX}{name}.out",
+            kernel_shape=[KERNEL, KERNEL],
+            strides=[stride, stride],
+            pads=[1, 1, 1, 1],
+        )
+        return self.node("Relu", [y], f"{PREFIX}{name}.relu") if relu else y
+
+
+def build_dunet(config: DunetConfig, params: dict[str, F32]) -> onnx.ModelProto:
+    """The denoiser: ``input`` float32 [N, 3, S, S] → ``denoised`` = input − D(input), same shape."""
+    shapes = config.shapes()
+    missing = sorted(set(shapes) - set(params))
+    extra = sorted(set(params) - set(shapes))
+    if missing or extra:
+        raise ModelError(
+            f"DUNET weights do not fit channels {list(config.channels)}: "
+            + (f"missing {missing[0]}" if missing else f"unexpected {extra[0]}")
+        )
+    for name, shape in shapes.items():
+        if tuple(params[name].shape) != shape:
+            raise ModelError(
+                f"DUNET weight {name} has shape {list(params[name].shape)}, expected {list(shape)}"
+            )
+    w = _Writer()
+    sides = config.sides()
+    enc = [w.conv(INPUT, "enc1")]
+    for i in range(1, config.levels):
+        enc.append(w.conv(enc[-1], f"enc{i + 1}", stride=2))
+    up = w.conv(enc[-1], "bottom")
+    scales = w.constant(f"{PREFIX}up.scales", np.array([1.0, 1.0, 2.0, 2.0], np.float32))
+    for i in range(config.levels - 2, -1, -1):
+        level = f"{PREFIX}dec{i + 1}"
+        y = w.node(
+            "Resize",
+            [up, "", scales],
+            f"{level}.up",
+            mode="linear",
+            coordinate_transformation_mode="half_pixel",
+        )
+        if 2 * sides[i + 1] != sides[i]:  # an odd side: ⌈s/2⌉·2 = s + 1, crop the extra row/column
+            ends = w.constant(f"{level}.crop.ends", np.array([sides[i], sides[i]], np.int64))
+            starts = w.constant(f"{level}.crop.starts", np.array([0, 0], np.int64))
+            axes = w.constant(f"{level}.crop.axes", np.array([2, 3], np.int64))
+            y = w.node("Slice", [y, starts, ends, axes], f"{level}.crop")
+        cat = w.node("Concat", [y, enc[i]], f"{level}.cat", axis=1)
+        up = w.conv(cat, f"dec{i + 1}", relu=i > 0)
+    w.node("Sub", [INPUT, up], OUTPUT)
+    weights = [numpy_helper.from_array(np.ascontiguousarray(params[n], np.float32), n) for n in shapes]
+    s = config.size
+    graph = helper.make_graph(
+        w.nodes,
+        "dunet",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 3, s, s])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", 3, s, s])],
+        initializer=[*weights, *w.constants],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="advengine"
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(
+        model,
+        {"advengine.dunet.channels": ",".join(map(str, config.channels)), "advengine.dunet.size": str(s)},
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def read_dunet(model: onnx.ModelProto) -> tuple[DunetConfig, dict[str, F32]]:
+    """The config and weights of a denoiser written by :func:`build_dunet` (from its properties)."""
+    props = {p.key: p.value for p in model.metadata_props}
+    try:
+        channels = tuple(int(c) for c in props["advengine.dunet.channels"].split(","))
+        size = int(props["advengine.dunet.size"])
+    except (KeyError, ValueError):
+        raise ModelError("not a DUNET written by advengine (no advengine.dunet.* properties)") from None
+    config = DunetConfig(size, channels)
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    return config, {n: np.asarray(weights[n], np.float32) for n in config.shapes() if n in weights}
+
+
+__all__ = [
+    "DEFAULT_CHANNELS",
+    "INPUT",
+    "OUTPUT",
+    "PREFIX",
+    "DunetConfig",
+    "build_dunet",
+    "init_params",
+    "output_conv",
+    "read_dunet",
+]

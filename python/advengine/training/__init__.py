@@ -1,0 +1,14 @@
+"""Training learned defenses on ONNX Runtime: the HGD denoiser (DUNET with the LGD loss, Liao et al.
+2018) on the gradient compiler's parameter gradients, Adam on the host. See docs/hgd.md.
+
+```python
+from advengine.training import train_hgd, train_settings
+settings = train_settings({"data": "path/to/nips17_dev", "batch": 8})
+result = train_hgd(settings, Path("runs/hgd"), steps=2000)        # resumable: resume=True
+```
+"""
+
+from advengine.training.settings import TrainSettings, train_settings
+from advengine.training.trainer import StepReport, TrainResult, train_hgd
+
+__all__ = ["StepReport", "TrainResult", "TrainSettings", "train_hgd", "train_settings"]

@@ -1,0 +1,167 @@
+"""The HGD training set: adversarial examples that advengine's own attacks make on the training
+images, plus the clean images themselves (so clean accuracy holds), cached on disk.
+
+Every training image gets ``draws`` distinct (attack, source, ε) cells drawn from the seed; each cell
+is attacked in batches and stored as one ``.npz`` (image ids + uint8 images), written atomically, so
+an interrupted preparation resumes with the cells it has. The first ``holdout`` images of the dataset
+(sorted by ImageId, the order of ``benches/measure_results.py``) are never read.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from advengine.attacks import build_attack
+from advengine.attacks.sources import clear_sources
+from advengine.context import RunContext
+from advengine.data import Dataset, load_dataset
+from advengine.errors import DatasetError
+from advengine.files import atomic_write
+from advengine.seeds import derive_seed
+from advengine.training.settings import TrainSettings
+
+U8 = npt.NDArray[np.uint8]
+#: (images attacked so far, images to attack in all).
+DataProgress = Callable[[int, int], None]
+ATTACK_BATCH = 25
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (attack, sources, ε) of the training distribution."""
+
+    attack: str
+    sources: tuple[str, ...]
+    eps: int
+
+    @property
+    def key(self) -> str:
+        short = "+".join(s.removeprefix("efficientnet-") for s in self.sources)
+        return f"{self.attack}[{short}]@{self.eps}"
+
+
+def all_cells(settings: TrainSettings) -> list[Cell]:
+    """Every cell, grouped by sources (so a source's sessions serve all its cells in a row)."""
+    return [
+        Cell(a, s, e) for s in settings.source_sets() for a in settings.attacks for e in settings.epsilons
+    ]
+
+
+def assign_cells(n_images: int, settings: TrainSettings) -> dict[Cell, list[int]]:
+    """For each image, ``draws`` distinct cells drawn uniformly; the image positions of every cell."""
+    cells = all_cells(settings)
+    draws = settings.draws
+    rng = np.random.default_rng(derive_seed(settings.seed, "hgd", "cells"))
+    plan: dict[Cell, list[int]] = {c: [] for c in cells}
+    for i in range(n_images):
+        for k in rng.choice(len(cells), size=draws, replace=False):
+            plan[cells[int(k)]].append(i)
+    return {c: idx for c, idx in plan.items() if idx}
+
+
+@dataclass
+class TrainingSet:
+    """Clean training images and their adversarial copies; ``source[k]`` is the clean image of
+    ``adv[k]``."""
+
+    image_ids: list[str]
+    clean: U8
+    adv: U8
+    source: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        """Samples: every adversarial copy and every clean image (as its own input)."""
+        return len(self.adv) + len(self.clean)
+
+    def pair(self, k: int) -> tuple[U8, U8]:
+        """(input, clean) of sample ``k``: an adversarial copy, or a clean image with itself."""
+        if k < len(self.adv):
+            return self.adv[k], self.clean[self.source[k]]
+        return self.clean[k - len(self.adv)], self.clean[k - len(self.adv)]
+
+
+def training_split(settings: TrainSettings) -> Dataset:
+    """The dataset without its first ``holdout`` images."""
+    ds = load_dataset(Path(settings.data))
+    if len(ds) <= settings.holdout:
+        raise DatasetError(
+            f"{settings.data} has {len(ds)} images, none left to train on after holding out "
+            f"{settings.holdout}; lower --holdout or give more images"
+        )
+    return ds.take(range(settings.holdout, len(ds)))
+
+
+def _load_cell(path: Path, ids: list[str]) -> U8 | None:
+    """The cell's stored images if the file holds exactly these image ids, else None (redo it)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(io.BytesIO(path.read_bytes())) as z:
+            if list(z["ids"]) != ids:
+                return None
+            adv: U8 = z["adv"]
+            return adv
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache file is rebuilt, not trusted
+
+
+def _save_cell(path: Path, ids: list[str], adv: U8) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, ids=np.asarray(ids), adv=adv)
+    atomic_write(path, buf.getvalue())
+
+
+def prepare_training_set(
+    settings: TrainSettings,
+    cache_dir: Path,
+    *,
+    context: RunContext | None = None,
+    progress: DataProgress | None = None,
+) -> TrainingSet:
+    """The training set of ``settings``, attacking only the cells missing from ``cache_dir``."""
+    train = training_split(settings)
+    clean = train.read_images()
+    plan = assign_cells(len(train), settings)
+    total = sum(len(v) for v in plan.values())
+    done = 0
+    advs: list[U8] = []
+    sources: list[npt.NDArray[np.int64]] = []
+    last_sources: tuple[str, ...] | None = None
+    for cell, positions in plan.items():
+        ids = [train.image_ids[i] for i in positions]
+        path = cache_dir / f"{cell.key}.npz"
+        adv = _load_cell(path, ids)
+        if adv is None:
+            if last_sources is not None and last_sources != cell.sources:
+                clear_sources()  # a finished source's sessions hold gigabytes of arena memory
+                gc.collect()
+            last_sources = cell.sources
+            attack = build_attack(cell.attack, {}, cell.sources, context)
+            parts = []
+            for start in range(0, len(positions), ATTACK_BATCH):
+                chunk = positions[start : start + ATTACK_BATCH]
+                seed = derive_seed(settings.seed, "hgd", cell.key, start)
+                parts.append(attack(clean[chunk], eps=cell.eps, seed=seed))
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            adv = np.concatenate(parts)
+            _save_cell(path, ids, adv)
+        else:
+            done += len(positions)
+            if progress is not None:
+                progress(done, total)
+        advs.append(adv)
+        sources.append(np.asarray(positions, np.int64))
+    clear_sources()
+    return TrainingSet(list(train.image_ids), clean, np.concatenate(advs), np.concatenate(sources))
+
+
+__all__ = ["Cell", "TrainingSet", "all_cells", "assign_cells", "prepare_training_set", "training_split"]
