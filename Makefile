@@ -59,7 +59,7 @@ test-wheel: dev
 	$(WHEEL_VENV)/bin/pip install --quiet "$$(ls $(DIST)/advengine-*manylinux*.whl)[cpu]"
 	env -i HOME="$$HOME" PATH="$(CURDIR)/$(WHEEL_VENV)/bin:/usr/bin:/bin" bash -c \
 	  '! command -v cargo && cd $(DIST) && advengine --version && advengine models list \
-	   && advengine eval --limit 4 --out eval-limit4'
+	   && advengine models build efficientnet-lite2-hgd && advengine eval --limit 4 --out eval-limit4'
 
 # Everything CI checks, in order of speed.
 test: dev test-rust lint typecheck test-python test-wheel

@@ -44,7 +44,7 @@ def hgd_command(
     channels: Annotated[
         str,
         typer.Option("--channels", help="DUNET channels per level, comma-separated (levels = their number)."),
-    ] = "16,32,64,64",
+    ] = "8,16,32,64",
     holdout: Annotated[
         int, typer.Option("--holdout", min=0, help="Never train on the first N images (sorted by ImageId).")
     ] = 200,

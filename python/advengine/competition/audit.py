@@ -3,7 +3,8 @@ Wagner 2018; Croce & Hein 2020; Tramèr et al. 2020).
 
 The roster, on the first ``limit`` images of a dataset, at ε (pixels):
 
-* **transfer**: MI-FGSM from each zoo model the defense does not use (the NIPS 2017 setting);
+* **transfer**: MI-FGSM from each plain zoo classifier the defense does not use (the NIPS 2017 setting;
+  a denoised model such as the `hgd` defense's counts as its own, so lite2 attacks hgd(lite2) by transfer);
 * **white-box base**: PGD on the defense's models alone, the transform unknown to it;
 * **adaptive**: EOT-PGD on the whole pipeline (BPDA through transforms, EOT over random draws), also
   at ε/2 and ε = 255 for the masking checks; APGD-CE on the pipeline; Square (score-based) on the

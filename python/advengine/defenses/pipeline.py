@@ -7,7 +7,8 @@ ensemble, plus named presets of the NIPS 2017 defenses.
 * ``median``: 2×2 median filter in front of the classifier(s) (4th place, feature squeezing);
 * ``random-resize-pad``: 2nd place (iyswim), see :data:`RANDOM_RESIZE_PAD_DOC`;
 * ``erko``: the 2×2 median in front of the zoo ensemble, probabilities averaged;
-* ``resize``: bilinear down to 200 and back up; ``jpeg``: quality 75; ``bit-depth``: 5 bits.
+* ``resize``: bilinear down to 200 and back up; ``jpeg``: quality 75; ``bit-depth``: 5 bits;
+* ``hgd``: the shipped HGD denoiser in front of efficientnet-lite2 (one zoo model, see docs/hgd.md).
 """
 
 from __future__ import annotations
@@ -208,8 +209,31 @@ DEFENSES.register_preset(
     transforms=("bit-depth:5",),
 )
 
+#: The zoo model of the ``hgd`` preset: the trained DUNET composed with its guide (docs/hgd.md).
+HGD_MODEL = "efficientnet-lite2-hgd"
+
+
+def hgd_models() -> tuple[str, ...]:
+    return (HGD_MODEL,)
+
+
+DEFENSES.register_preset(
+    "hgd",
+    PipelineDefense,
+    doc="""HGD (TSAIL, 1st place defense; Liao et al. 2018): a DUNET denoiser trained with the LGD
+    loss (the guide's logits on the denoised adversarial image match those on the clean image) in
+    front of efficientnet-lite2, shipped as the zoo model efficientnet-lite2-hgd (denoiser ONNX inside
+    the package, sha256-checked on load). Differences: a CPU-sized DUNET (4 levels, 8-16-32-64
+    channels, no batch norm) trained by `advengine train hgd` on adversarial examples of the DEV
+    images from lite0/lite1 (docs/hgd.md), instead of the report's full DUNET on ImageNet images;
+    the denoiser runs at lite2's 260 × 260 input. Differentiable: white-box and adaptive attacks
+    see through it.""",
+    default_models=hgd_models,
+)
+
 
 __all__ = [
+    "HGD_MODEL",
     "PAD_GRAY",
     "RANDOM_RESIZE_PAD_DOC",
     "PipelineDefense",

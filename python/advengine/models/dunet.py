@@ -22,6 +22,7 @@ undefended classifier instead of from noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +39,7 @@ OUTPUT = "denoised"
 PREFIX = "dunet."
 KERNEL = 3
 #: Defaults sized for the 2-core CPU budget of issue 17 (docs/hgd.md has the measured step times).
-DEFAULT_CHANNELS = (16, 32, 64, 64)
+DEFAULT_CHANNELS = (8, 16, 32, 64)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class _Writer:
         self.nodes: list[onnx.NodeProto] = []
         self.constants: list[onnx.TensorProto] = []
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 

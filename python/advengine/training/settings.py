@@ -64,7 +64,7 @@ class TrainSettings(Params):
 
     def source_sets(self) -> list[tuple[str, ...]]:
         """Each source alone, then all of them together (lite0, lite1, lite0+lite1)."""
-        sets = [(m,) for m in self.sources]
+        sets: list[tuple[str, ...]] = [(m,) for m in self.sources]
         return [*sets, self.sources] if len(self.sources) > 1 else sets
 
     def fingerprint(self) -> dict[str, Any]:

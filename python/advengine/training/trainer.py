@@ -155,7 +155,7 @@ def _new_state(settings: TrainSettings, config: DunetConfig) -> Checkpoint:
         zeros,
         {k: v.copy() for k, v in zeros.items()},
         0,
-        rng.bit_generator.state,
+        dict(rng.bit_generator.state),
         [],
         0.0,
         settings.fingerprint(),
@@ -276,13 +276,13 @@ def run_training(
     if state.step > 0:
         model_name = name or f"{settings.target}-hgd"
         files = export_denoiser(config, adam.params, out, name=model_name, target=settings.target)
-    loss = state.losses[-1] if state.losses else None
-    return TrainResult(state.step, loss, state.seconds, rate, path, *files)
+    last = state.losses[-1] if state.losses else None
+    return TrainResult(state.step, last, state.seconds, rate, path, *files)
 
 
 def _save(path: Path, state: Checkpoint, adam: Adam, rng: np.random.Generator) -> None:
     state.params, state.adam_m, state.adam_v, state.adam_t = adam.params, adam.m, adam.v, adam.t
-    state.rng_state = rng.bit_generator.state
+    state.rng_state = dict(rng.bit_generator.state)
     state.sessions[-1]["end_step"] = state.step
     save_checkpoint(path, state)
 
