@@ -30,6 +30,7 @@ from advengine.attacks.sources import clear_sources
 from advengine.data import load_dataset
 from advengine.defenses import build_defense
 from advengine.files import atomic_write
+from advengine.models.sessions import clear_sessions
 from devdata import dev_data_dir
 
 LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
@@ -227,6 +228,7 @@ def hgd_main(args: argparse.Namespace) -> None:
             np.save(path, adv)
             del a
             clear_sources()
+            clear_sessions()  # the shared-session cache would keep the attack's sessions alive
             gc.collect()
             print(f"{key}: made", flush=True)
         sets.append((key, np.load(path)))

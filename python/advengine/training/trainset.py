@@ -24,6 +24,7 @@ from advengine.context import RunContext
 from advengine.data import Dataset, load_dataset
 from advengine.errors import DatasetError
 from advengine.files import atomic_write
+from advengine.models.sessions import clear_sessions
 from advengine.seeds import derive_seed
 from advengine.training.settings import TrainSettings
 
@@ -118,6 +119,30 @@ def _save_cell(path: Path, ids: list[str], adv: U8) -> None:
     atomic_write(path, buf.getvalue())
 
 
+def _free_sources() -> None:
+    """Drop the finished sources and their ONNX Runtime sessions: each holds gigabytes of arena
+    memory, and the shared-session cache would keep them alive after the sources are gone (three
+    sources' sessions got a 23 GB machine's training-set run killed for memory)."""
+    clear_sources()
+    clear_sessions()
+    gc.collect()
+
+
+def _attack_cell(cell: Cell, images: U8, seed: int, context: RunContext | None) -> U8:
+    """The cell's attack on ``images`` in batches of ATTACK_BATCH, the last one padded with copies of
+    its last image: every batch runs the same graph (a graph and session per batch size would add up
+    to gigabytes), and these attacks treat every image of a batch on its own."""
+    attack = build_attack(cell.attack, {}, cell.sources, context)
+    parts = []
+    for start in range(0, len(images), ATTACK_BATCH):
+        chunk = images[start : start + ATTACK_BATCH]
+        pad = ATTACK_BATCH - len(chunk)
+        batch = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)]) if pad else chunk
+        out = attack(batch, eps=cell.eps, seed=derive_seed(seed, "hgd", cell.key, start))
+        parts.append(out[: len(chunk)])
+    return np.concatenate(parts)
+
+
 def prepare_training_set(
     settings: TrainSettings,
     cache_dir: Path,
@@ -133,34 +158,23 @@ def prepare_training_set(
     done = 0
     advs: list[U8] = []
     sources: list[npt.NDArray[np.int64]] = []
-    last_sources: tuple[str, ...] | None = None
+    last: tuple[str, tuple[str, ...]] | None = None
     for cell, positions in plan.items():
         ids = [train.image_ids[i] for i in positions]
         path = cache_dir / f"{cell.key}.npz"
         adv = _load_cell(path, ids)
         if adv is None:
-            if last_sources is not None and last_sources != cell.sources:
-                clear_sources()  # a finished source's sessions hold gigabytes of arena memory
-                gc.collect()
-            last_sources = cell.sources
-            attack = build_attack(cell.attack, {}, cell.sources, context)
-            parts = []
-            for start in range(0, len(positions), ATTACK_BATCH):
-                chunk = positions[start : start + ATTACK_BATCH]
-                seed = derive_seed(settings.seed, "hgd", cell.key, start)
-                parts.append(attack(clean[chunk], eps=cell.eps, seed=seed))
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-            adv = np.concatenate(parts)
+            if last is not None and last != (cell.attack, cell.sources):
+                _free_sources()  # one attack's sessions at a time: each holds gigabytes of arena memory
+            last = (cell.attack, cell.sources)
+            adv = _attack_cell(cell, clean[positions], settings.seed, context)
             _save_cell(path, ids, adv)
-        else:
-            done += len(positions)
-            if progress is not None:
-                progress(done, total)
+        done += len(positions)
+        if progress is not None:
+            progress(done, total)
         advs.append(adv)
         sources.append(np.asarray(positions, np.int64))
-    clear_sources()
+    _free_sources()
     return TrainingSet(list(train.image_ids), clean, np.concatenate(advs), np.concatenate(sources))
 
 
