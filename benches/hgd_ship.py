@@ -1,6 +1,8 @@
 """Ship the denoiser of an HGD run as the bundled ``efficientnet-lite2-hgd`` model (the ``hgd``
-defense): its ONNX file into ``python/advengine/models/weights/`` and its ``denoised`` manifest
-(sha256 of that file) into the package's manifests and the canonical ``models/onnx/``.
+defense): the DUNET with the weights of the run's checkpoint into
+``python/advengine/models/weights/`` (the same bytes ``advengine train hgd`` exports) and its
+``denoised`` manifest (sha256 of that file) into the package's manifests and the canonical
+``models/onnx/``.
 
     python benches/hgd_ship.py runs/hgd
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 from advengine.files import atomic_write
 from advengine.models import get_manifest
 from advengine.models.checkpoint import sha256_file
+from advengine.models.dunet import DunetConfig, build_dunet
 from advengine.models.manifest import parse_manifest
 from advengine.training.checkpoint import load_checkpoint
 from advengine.training.export import denoised_manifest
@@ -28,9 +31,10 @@ def main() -> None:
     args = ap.parse_args()
     ckpt = load_checkpoint(args.run / "checkpoint.npz")
     s = ckpt.settings
-    source = args.run / f"{s['target']}-hgd.onnx"
+    size = get_manifest(s["target"]).input_size
+    model = build_dunet(DunetConfig(size, tuple(s["channels"])), ckpt.params)
     weights = REPO / "python" / "advengine" / "models" / "weights" / f"{NAME}.onnx"
-    atomic_write(weights, source.read_bytes())
+    atomic_write(weights, model.SerializeToString())
     description = (
         f"HGD (Liao et al. 2018): a DUNET denoiser (channels {s['channels']}) trained by `advengine "
         f"train hgd` with the LGD loss for {ckpt.step} steps of batch {s['batch']} (seed {s['seed']}) on "
@@ -42,7 +46,7 @@ def main() -> None:
         s["target"],
         f"../weights/{weights.name}",
         sha256_file(weights),
-        get_manifest(s["target"]).input_size,
+        size,
         description,
     )
     text = json.dumps(manifest, indent=2) + "\n"
