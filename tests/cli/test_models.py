@@ -52,8 +52,14 @@ def test_build_then_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.search(r"efficientnet-lite0: cached .*\.onnx", capsys.readouterr().out)
     assert main(["models", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"}
+    assert set(rows) == {
+        "efficientnet-lite0",
+        "efficientnet-lite1",
+        "efficientnet-lite2",
+        "efficientnet-lite2-hgd",
+    }
     assert rows["efficientnet-lite0"]["status"] == "built"
+    assert rows["efficientnet-lite2-hgd"]["source"] == "denoised"
     assert rows["efficientnet-lite2"]["input_size"] == 260
     assert main(["models", "list"]) == 0
     assert "efficientnet-lite1" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from advengine.models.zoo import register_model, unregister_model
 
 from .conftest import tiny_classifier, user_manifest, write_json
 
-BUNDLED = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+BUNDLED = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "efficientnet-lite2-hgd"]
 
 
 @pytest.fixture
@@ -28,6 +28,8 @@ def tiny(tmp_path: Path) -> Path:
 @pytest.mark.usefixtures("zoo_env")
 def test_bundled_models_are_listed() -> None:
     assert list_models() == BUNDLED
+    # The denoised model is a model of the zoo, but not a plain classifier of the default rosters.
+    assert list_models(denoised=False) == BUNDLED[:3]
 
 
 @pytest.mark.usefixtures("zoo_env")
