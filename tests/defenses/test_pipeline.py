@@ -44,6 +44,48 @@ def test_presets_are_registered_with_their_published_defaults() -> None:
     assert ens.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
 
+def test_drop_resize_is_registered_with_its_stated_defaults() -> None:
+    assert DEFENSES.get("drop-resize").setting("randomized")
+    d = pipeline("drop-resize")
+    q = d.params
+    assert (q.draws, q.dropout, q.fusion, q.size_low, q.size_high, q.canvas, q.per_image) == (
+        10,
+        0.2,
+        "prob",
+        310,
+        331,
+        331,
+        True,
+    )
+    spec = d.spec()
+    assert spec.randomized
+    assert spec.dropout == 0.2
+    assert spec.describe() == "resize-pad×10 → dropout 0.2 → efficientnet-lite0"
+
+
+@pytest.mark.parametrize("draws", [0, 2])
+def test_drop_resize_is_stochastic_across_seeds_and_reproducible_for_one(sample8: Sample, draws: int) -> None:
+    # draws = 0: one pass, so any difference between seeds comes from the dropout masks alone.
+    d = pipeline("drop-resize", {"draws": draws}, LITE0)
+    images = sample8[0][:2]
+    a = d.probabilities(images, np.random.default_rng(5))
+    b = d.probabilities(images, np.random.default_rng(5))
+    c = d.probabilities(images, np.random.default_rng(6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-9)
+
+
+def test_drop_resize_at_rate_zero_is_the_plain_resize_pad_pipeline(sample8: Sample) -> None:
+    images = sample8[0][:2]
+    drop = pipeline("drop-resize", {"draws": 2, "dropout": 0.0}, LITE0)
+    plain = pipeline("random-resize-pad", {"draws": 2, "fusion": "prob"}, LITE0)
+    np.testing.assert_array_equal(
+        drop.probabilities(images, np.random.default_rng(3)),
+        plain.probabilities(images, np.random.default_rng(3)),
+    )
+
+
 def test_resize_pad_is_nearest_on_gray() -> None:
     img = np.zeros((1, 4, 4, 3), np.uint8)
     img[0, 0, 0] = 255
@@ -137,6 +179,7 @@ def test_defenses_raise_accuracy_against_attacks_on_their_base_model(
         ("pipeline", {"transforms": "blur"}, (), ConfigError, "unknown transform"),
         ("pipeline", {"draws": -1}, (), ConfigError, "draws"),
         ("pipeline", {"fusion": "max"}, (), ConfigError, "fusion"),
+        ("drop-resize", {"dropout": 1.0}, (), ConfigError, "dropout"),
         ("median", {}, ("nope",), ParameterError, "unknown model 'nope'"),
     ],
 )
@@ -153,7 +196,9 @@ class _Recorder:
     def __init__(self) -> None:
         self.seen: list[U8] = []
 
-    def scores(self, images: U8, fusion: str) -> npt.NDArray[np.float64]:
+    def scores(
+        self, images: U8, fusion: str, rng: np.random.Generator | None = None
+    ) -> npt.NDArray[np.float64]:
         self.seen.append(images.copy())
         z = np.zeros((len(images), 1000))
         z[:, len(self.seen)] = 1.0  # draw k votes for class k: the mean shows every draw counted once
