@@ -17,7 +17,8 @@ random resize + pad draws → fused models) becomes a gradient oracle with the i
 * **EOT over dropout** kept on at inference: the models' graph carries the mask
   (:mod:`advengine.models.dropout`, noise drawn inside the graph), so each draw's run, forward and
   backward, uses its own fresh mask; with dropout alone (no resize + pad), each draw is one run on
-  the same view.
+  the same view. A loss applied on the host from the logits (``loss_grad``: APGD's DLR) takes dZ
+  from one run's logits and the VJP through the next run's masks, a sample of the same expectation.
 
 Flips are drawn independently per draw with ``flip_prob``; the defense keeps a persistent flip state
 across its draws, whose marginal is the same 1/2 after the first draw at ``flip_prob`` = 1/2. One
