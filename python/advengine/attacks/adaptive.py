@@ -2,9 +2,8 @@
 
 The pipeline is given by parameters that mirror the pipeline defense's (``transforms``, ``fusion``,
 ``resize_pad_draws``, ``flip_prob``, ``size_low``, ``size_high``, ``canvas``, ``dropout``;
-``advengine audit``
-and an eval roster entry's ``source_defense`` fill them from the defense), so attacks need not import
-defenses (they are siblings, see docs/architecture.md): both meet at
+``advengine audit`` and an eval roster entry's ``source_defense`` fill them from the defense), so
+attacks need not import defenses (they are siblings, see docs/architecture.md): both meet at
 :class:`~advengine.kernels.transforms.PipelineSpec`.
 ``draws`` is the number of EOT draws per gradient step (K) when the pipeline is randomised.
 """
