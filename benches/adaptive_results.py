@@ -334,12 +334,22 @@ def adaptive_section(cache: Cache) -> list[str]:
     labels = [d[0] for d in ADAPTIVE_DEFENSES]
     targets = list(TARGETS)
     loads = all_loads(cache)
+    unrecorded = sum(
+        1 for k, v in cache.data.items() if k.startswith("adaptive/") and "seconds" in v and "load" not in v
+    )
     load_text = (
-        f"1-minute load average {min(loads):.1f}–{max(loads):.1f} while measuring (median "
-        f"{float(np.median(loads)):.1f}) on 2 cores shared with other jobs (an HGD training run had "
-        "priority; this ran under `nice -n 10`), so every time below is an upper bound"
+        f"1-minute load average {min(loads):.1f}–{max(loads):.1f} (median {float(np.median(loads)):.1f}) "
+        "over the entries that recorded it, on 2 cores shared with other helpers' jobs (from ~10:35 an "
+        "HGD training run with priority; this ran under `nice -n 10`)"
+        + (
+            f"; {unrecorded} entries from an earlier run (the first two chunks of median / JPEG / bit "
+            "depth) recorded no load, and their times are 2–5× those of today's run"
+            if unrecorded
+            else ""
+        )
+        + ". Every time below is an upper bound"
         if loads
-        else "load average not recorded for the older entries"
+        else "load average not recorded"
     )
     lines = [
         "## Adaptive attacks at ε = 16 (issue 16)",
