@@ -1,4 +1,5 @@
-"""Broadcasting arithmetic: both operands depend on the input, with broadcast shapes on either side."""
+"""Broadcasting arithmetic: both operands depend on the input, with broadcast shapes on either side; a
+broadcast initializer operand as a trained parameter."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
-from ..conftest import check_vjp, make_model, rand
+from ..conftest import check_param_vjp, check_vjp, make_model, rand
 
 
 @st.composite
@@ -65,3 +66,20 @@ def test_sum_with_fanout() -> None:
     ]
     x = rand(rng, 2, 3, 4)
     check_vjp(make_model(nodes, x.shape, {"ax": np.array([2], np.int64)}), x, rng=rng)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+@settings(max_examples=10)
+@given(case=broadcast_case(), swap=st.booleans(), seed=st.integers(0, 2**16))
+def test_initializer_operand_as_parameter(
+    op: str, case: tuple[tuple[int, ...], list[int], tuple[int, ...]], swap: bool, seed: int
+) -> None:
+    """The gradient of a broadcast constant operand is summed back to its own (lower-rank) shape."""
+    rng = np.random.default_rng(seed)
+    shape, _, const = case
+    node = helper.make_node(op, ["c", "input"] if swap else ["input", "c"], ["y"])
+    x = rand(rng, *shape)
+    if op == "Div" and swap:
+        x = (np.sign(x) * (0.5 + np.abs(x))).astype(np.float32)
+    inits = {"c": (1.0 + rng.random(const)).astype(np.float32)}
+    check_param_vjp(make_model([node], shape, inits), x, ["c"], rng=rng, input_grad=bool(seed % 2))
