@@ -47,7 +47,10 @@ def test_binary_op_matches_finite_differences(
     x = rand(rng, *shape)
     if op == "Div" and swap:
         x = (np.sign(x) * (0.5 + np.abs(x))).astype(np.float32)  # dividing by x: keep it away from 0
-    check_vjp(make_model(nodes, shape, inits), x, directions=1, rng=rng)
+    model = make_model(nodes, shape, inits)
+    check_vjp(model, x, directions=1, rng=rng)
+    # The broadcast constant as a trained parameter: its gradient is summed back to its own shape.
+    check_param_vjp(model, x, ["c"], rng=rng, input_grad=swap)
 
 
 @pytest.mark.parametrize("op", ["Neg", "Exp", "Log"])
@@ -66,20 +69,3 @@ def test_sum_with_fanout() -> None:
     ]
     x = rand(rng, 2, 3, 4)
     check_vjp(make_model(nodes, x.shape, {"ax": np.array([2], np.int64)}), x, rng=rng)
-
-
-@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
-@settings(max_examples=10)
-@given(case=broadcast_case(), swap=st.booleans(), seed=st.integers(0, 2**16))
-def test_initializer_operand_as_parameter(
-    op: str, case: tuple[tuple[int, ...], list[int], tuple[int, ...]], swap: bool, seed: int
-) -> None:
-    """The gradient of a broadcast constant operand is summed back to its own (lower-rank) shape."""
-    rng = np.random.default_rng(seed)
-    shape, _, const = case
-    node = helper.make_node(op, ["c", "input"] if swap else ["input", "c"], ["y"])
-    x = rand(rng, *shape)
-    if op == "Div" and swap:
-        x = (np.sign(x) * (0.5 + np.abs(x))).astype(np.float32)
-    inits = {"c": (1.0 + rng.random(const)).astype(np.float32)}
-    check_param_vjp(make_model([node], shape, inits), x, ["c"], rng=rng, input_grad=bool(seed % 2))
