@@ -12,7 +12,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from advengine.graph import compile_gradient_graph
+from advengine.graph import compile_gradient_graph, param_grad_name
 
 F32 = onnx.TensorProto.FLOAT
 F64 = onnx.TensorProto.DOUBLE
@@ -79,6 +79,8 @@ def seed_grad(model: onnx.ModelProto, x: Array, seed: Array, size: int | None = 
 
 
 Reference = Callable[[Array], Array]
+#: A float64 model oracle taking the image and every initializer's value by name.
+ParamReference = Callable[[Array, dict[str, Array]], Array]
 
 
 def fd_directional(
@@ -146,6 +148,86 @@ def check_adjoint(model: onnx.ModelProto, x: Array, rng: np.random.Generator, rt
     rhs = float(np.sum(x.astype(np.float64) * grad))
     scale = float(np.sum(np.abs(y * w))) + 1e-12
     assert abs(lhs - rhs) <= rtol * scale, (lhs, rhs, scale)
+
+
+def initializer_values(model: onnx.ModelProto) -> dict[str, Array]:
+    return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+
+def params_as_inputs(model: onnx.ModelProto, params: list[str]) -> onnx.ModelProto:
+    """A copy in which the initializers ``params`` are graph inputs instead (same name, type, shape)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep = [i for i in m.graph.initializer if i.name not in params]
+    for init in m.graph.initializer:
+        if init.name in params:
+            m.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    return m
+
+
+def param_grads(
+    model: onnx.ModelProto,
+    x: Array,
+    seed: Array,
+    params: list[str],
+    *,
+    input_grad: bool = False,
+    size: int | None = None,
+) -> dict[str, Array]:
+    """d⟨seed, logits⟩/d p for each parameter p through the compiled graph (seed head), the parameters
+    fed at their initializer values."""
+    compiled = compile_gradient_graph(
+        model, loss="seed", batch=x.shape[0], size=size, wrt_params=params, input_grad=input_grad
+    )
+    inits = initializer_values(model)
+    feeds = {"input": x, "seed": seed, **{p: inits[p] for p in params}}
+    outs = session(compiled).run([param_grad_name(p) for p in params], feeds)
+    return dict(zip(params, outs, strict=True))
+
+
+def check_param_vjp(
+    model: onnx.ModelProto,
+    x: Array,
+    params: list[str],
+    *,
+    rtol: float = 2e-4,
+    rng: np.random.Generator | None = None,
+    h: float = 1e-6,
+    input_grad: bool = False,
+    reference: ParamReference | None = None,
+    size: int | None = None,
+) -> None:
+    """⟨d⟨seed, logits⟩/dp, v⟩ from the compiled graph must match float64 central differences along a
+    random v for every parameter p, through onnx.reference on a float64 copy with p as an input, or
+    through a float64 numpy ``reference`` (x, {initializer: value}) -> logits where onnx.reference is
+    wrong (its grouped ConvTranspose)."""
+    rng = rng or np.random.default_rng(0)
+    logits_shape = session(model).run(None, {"input": x})[0].shape
+    seed = rng.standard_normal(logits_shape).astype(np.float32)
+    grads = param_grads(model, x, seed, params, input_grad=input_grad, size=size)
+    if reference is None:
+        ref = ReferenceEvaluator(to_float64(params_as_inputs(model, params)))
+        out = model.graph.output[0].name
+
+        def reference(t: Array, values: dict[str, Array]) -> Array:
+            y: Array = ref.run([out], {"input": t, **{p: values[p] for p in params}})[0]
+            return y
+
+    base = {p: v.astype(np.float64) for p, v in initializer_values(model).items()}
+    x64 = x.astype(np.float64)
+    for p in params:
+        assert grads[p].shape == base[p].shape, (p, grads[p].shape, base[p].shape)
+        v = rng.standard_normal(base[p].shape)
+
+        def f(t: Array, p: str = p) -> float:
+            return float(np.sum(seed.astype(np.float64) * reference(x64, {**base, p: t})))
+
+        want = (f(base[p] + h * v) - f(base[p] - h * v)) / (2 * h)
+        got = float(np.sum(grads[p].astype(np.float64) * v))
+        scale = float(np.sum(np.abs(grads[p].astype(np.float64) * v))) + 1e-12
+        assert abs(got - want) <= rtol * scale, (p, got, want, scale)
 
 
 def rand(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> Array:

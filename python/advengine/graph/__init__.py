@@ -2,7 +2,14 @@
 that stock onnxruntime runs, plus loss heads, ensembles, fused attack steps and an IO-binding runner.
 See docs/gradients.md."""
 
-from advengine.graph.compiler import COMPILER_VERSION, ForwardSpec, compile_gradient_graph, compile_spec
+from advengine.graph.compiler import (
+    COMPILER_VERSION,
+    ForwardSpec,
+    compile_gradient_graph,
+    compile_spec,
+    param_grad_name,
+    trainable_params,
+)
 from advengine.graph.heads import LOSSES
 from advengine.graph.rules import RULES
 from advengine.graph.steps import STEPS
@@ -15,4 +22,6 @@ __all__ = [
     "ForwardSpec",
     "compile_gradient_graph",
     "compile_spec",
+    "param_grad_name",
+    "trainable_params",
 ]

@@ -64,6 +64,19 @@ class GraphBuilder:
     def mul(self, a: str, b: str) -> str:
         return self.op("Mul", [a, b])
 
+    def prune(self, outputs: set[str]) -> None:
+        """Drops the nodes (and then constants) that no tensor in ``outputs`` depends on. Nodes are in
+        creation order, so each reads only earlier outputs and one backward sweep finds them all."""
+        live = set(outputs)
+        kept: list[onnx.NodeProto] = []
+        for node in reversed(self.nodes):
+            if any(o in live for o in node.output):
+                kept.append(node)
+                live.update(node.input)
+        self.nodes = kept[::-1]
+        self.initializers = [i for i in self.initializers if i.name in live]
+        self._const_cache = {k: v for k, v in self._const_cache.items() if v in live}
+
     def zeros(self, shape: tuple[int, ...]) -> str:
         zero = numpy_helper.from_array(np.zeros(1, np.float32))
         return self.op("ConstantOfShape", [self.ints(list(shape), "shape")], "zeros", value=zero)

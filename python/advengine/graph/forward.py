@@ -3,6 +3,7 @@ that gives every intermediate's real shape (and the value of every image-indepen
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,11 +131,21 @@ class Plan:
     nodes: list[onnx.NodeProto]
 
 
-def plan(model: onnx.ModelProto, name: str, source: str, targets: list[str], types: dict[str, int]) -> Plan:
-    """Structural pass, before anything runs: tensors on a float path from ``source`` to a target.
-    Every node on that path must have a VJP rule, else :class:`UnsupportedOpError` names it."""
+def plan(
+    model: onnx.ModelProto,
+    name: str,
+    source: str,
+    targets: list[str],
+    types: dict[str, int],
+    *,
+    params: Sequence[str] = (),
+    input_grad: bool = True,
+) -> Plan:
+    """Structural pass, before anything runs: tensors on a float path from ``source`` (when
+    ``input_grad``) or one of ``params`` to a target. Every node on such a path must have a VJP rule,
+    else :class:`UnsupportedOpError` names it."""
     graph = model.graph
-    forward = depends_on(model, source)
+    forward = depends_on(model, [*([source] if input_grad else []), *params])
     backward = set(targets)
     for node in reversed(graph.node):
         if any(o in backward for o in node.output):
@@ -159,7 +170,7 @@ def plan(model: onnx.ModelProto, name: str, source: str, targets: list[str], typ
         if node.op_type in CHECKS:
             CHECKS[node.op_type](node, name)
         visit.append(node)
-    if source not in needs:
+    if input_grad and source not in needs:
         raise GraphError(
             f"{name}: the outputs do not depend on input {source!r}; there is no gradient to compute"
         )
@@ -183,14 +194,18 @@ def probe(
     """Runs the forward once on random pixels with every intermediate exposed as an output.
     Shapes come from ORT itself (onnx.shape_inference disagrees with ORT on MaxPool ceil_mode)."""
     values: dict[str, np.ndarray[Any, Any]] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for init in model.graph.initializer:
-        values[init.name] = numpy_helper.to_array(init)
-    shapes = {k: tuple(int(d) for d in v.shape) for k, v in values.items()}
+        arr = numpy_helper.to_array(init)
+        shapes[init.name] = tuple(int(d) for d in arr.shape)
+        # A parameter being differentiated is a runtime input of the compiled graph, not a constant.
+        if init.name not in depends:
+            values[init.name] = arr
     m = onnx.ModelProto()
     m.CopyFrom(model)
     del m.graph.output[:]
     exposed: list[str] = []
-    seen = set(values)
+    seen = set(shapes)
     for node in m.graph.node:
         if node.op_type in _NON_TENSOR_OUTPUTS:
             continue
@@ -228,11 +243,14 @@ def probe(
 _SHAPE_ONLY = {"Shape", "Size"}
 
 
-def depends_on(model: onnx.ModelProto, source: str, *, through_shapes: bool = False) -> set[str]:
-    """Tensors whose *values* depend on the image ``source``. With the batch and size fixed, Shape and
-    Size outputs are constants, so shape-only subgraphs (Shape → Gather → Unsqueeze → Concat,
-    ConstantOfShape, Range) are not image-dependent; ``through_shapes`` counts them too."""
-    dep = {source}
+def depends_on(
+    model: onnx.ModelProto, source: str | Iterable[str], *, through_shapes: bool = False
+) -> set[str]:
+    """Tensors whose *values* depend on ``source``: the image, or the image and the parameters being
+    differentiated. With the batch and size fixed, Shape and Size outputs are constants, so shape-only
+    subgraphs (Shape → Gather → Unsqueeze → Concat, ConstantOfShape, Range) are not image-dependent;
+    ``through_shapes`` counts them too."""
+    dep = {source} if isinstance(source, str) else set(source)
     for node in model.graph.node:
         if any(i in dep for i in node.input if i) and (through_shapes or node.op_type not in _SHAPE_ONLY):
             dep.update(o for o in node.output if o)

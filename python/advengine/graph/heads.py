@@ -9,6 +9,8 @@ sum over the batch, so a sample's gradient does not depend on N.
 * ``cw``: min(max_{j≠y} z_j − z_y, κ); dZ = (onehot(j*) − onehot(y))·[m < κ].
 * ``cw-targeted``: min(z_t − max_{j≠t} z_j, κ); dZ = (onehot(t) − onehot(j*))·[m < κ].
 * ``seed``: ⟨seed, Z⟩ with a runtime input ``seed`` [N, K]; dZ = seed (a VJP of the logits).
+* ``l1``: Σ_k |z_k − t_k| with a runtime input ``target`` [N, K]; dZ = sign(Z − T) (0 at a tie). A loss
+  to *descend*: HGD's guided-denoiser loss between the logits of the denoised and the clean image.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from onnx import helper
 from advengine.errors import ParameterError
 from advengine.graph.builder import GraphBuilder
 
-LOSSES = ("ce", "ce-targeted", "cw", "cw-targeted", "seed")
+LOSSES = ("ce", "ce-targeted", "cw", "cw-targeted", "seed", "l1")
+#: Heads that read a runtime [N, K] tensor instead of ``label``, and that tensor's input name.
+_TENSOR_INPUTS = {"seed": "seed", "l1": "target"}
 
 
 @dataclass
@@ -48,10 +52,16 @@ def build_head(
     b: GraphBuilder, loss: str, z: str, num_classes: int, kappa: float, label: str = "label"
 ) -> Head:
     """Adds the head for logits ``z``; reads ``label`` (int64 [N], by default the graph input) or the
-    graph input ``seed``."""
+    graph input ``seed`` or ``target``."""
     check_loss(loss)
     if loss == "seed":
         return Head(b.op("ReduceSum", [b.mul("seed", z), b.ints([1])], "loss", keepdims=0), "seed")
+    if loss == "l1":
+        diff = b.op("Sub", [z, "target"])
+        return Head(
+            b.op("ReduceSum", [b.op("Abs", [diff]), b.ints([1])], "loss", keepdims=0),
+            b.op("Sign", [diff], "dz"),
+        )
     onehot = b.op("OneHot", [label, b.ints([num_classes]), b.const([0.0, 1.0])], "onehot", axis=-1)
     if loss in ("ce", "ce-targeted"):
         log_p = b.op("LogSoftmax", [z], axis=1)
@@ -77,12 +87,18 @@ def build_head(
     return Head(b.op("Min", [margin, k], "loss"), dz)
 
 
+def uses_label(loss: str) -> bool:
+    """Whether the head reads the int64 input ``label`` (the others read a float [N, K] tensor)."""
+    return loss not in _TENSOR_INPUTS
+
+
 def head_inputs(loss: str, batch: int, num_classes: int) -> list[onnx.ValueInfoProto]:
-    if loss == "seed":
+    if loss in _TENSOR_INPUTS:
         # K stays symbolic: where onnx's shape inference disagrees with ORT's kernels (MaxPool ceil_mode
         # windows that start in the padding), a static K would make ORT refuse the graph.
-        return [helper.make_tensor_value_info("seed", onnx.TensorProto.FLOAT, [batch, "classes"])]
+        name = _TENSOR_INPUTS[loss]
+        return [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [batch, "classes"])]
     return [helper.make_tensor_value_info("label", onnx.TensorProto.INT64, [batch])]
 
 
-__all__ = ["LOSSES", "Head", "build_head", "check_loss", "head_inputs", "own_label"]
+__all__ = ["LOSSES", "Head", "build_head", "check_loss", "head_inputs", "own_label", "uses_label"]

@@ -7,7 +7,20 @@ from __future__ import annotations
 import onnx
 
 #: Names the compiled graph defines itself (inputs, outputs and step parameters).
-RESERVED = ("label", "seed", "x0", "eps", "alpha", "momentum", "mu", "loss", "grad", "x_next", "m_next")
+RESERVED = (
+    "label",
+    "seed",
+    "target",
+    "x0",
+    "eps",
+    "alpha",
+    "momentum",
+    "mu",
+    "loss",
+    "grad",
+    "x_next",
+    "m_next",
+)
 
 
 def tensor_names(graph: onnx.GraphProto) -> set[str]:

@@ -43,7 +43,8 @@ class RuleContext:
             return self.values[name]
         raise GraphError(
             f"{self.model_name}: node {node.name or node.op_type!r} ({node.op_type}) needs input {name!r} "
-            "to be a constant, but it depends on the image; re-export the model with constant parameters"
+            "to be a constant, but it depends on the image or on a parameter being differentiated; "
+            "re-export the model with constant parameters or leave that parameter out"
         )
 
     def needs(self, name: str) -> bool:

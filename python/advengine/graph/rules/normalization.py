@@ -1,4 +1,6 @@
-"""BatchNormalization in inference mode is a per-channel affine map: dX = dY · scale/√(var+ε)."""
+"""Normalisations. BatchNormalization in inference mode is a per-channel affine map: dX = dY·γ/√(σ²+ε).
+Layer/Instance/GroupNormalization recompute their statistics in the reverse pass. Scale and bias (and
+BN's statistics) get gradients too, for training them as parameters."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import onnx
 
 from advengine.errors import GraphError
 from advengine.graph.rules.base import Grads, RuleContext, attrs, check, input_rule, rule
+from advengine.graph.rules.conv import bias_grad
 
 
 @check("BatchNormalization")
@@ -22,86 +25,138 @@ def inference_mode_only(node: onnx.NodeProto, model_name: str) -> None:
 
 @rule("BatchNormalization")
 def batch_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    a = attrs(node)
+    """y = (x − μ)·f + β with f = γ/√(σ² + ε) per channel: dX = dy·f, dγ = Σ dy·(x − μ)/√(σ² + ε),
+    dβ = Σ dy, dμ = −Σ dy·f, dσ² = −½·Σ dy·(x − μ)·γ·(σ² + ε)^(−3/2) (sums over all axes but 1)."""
     dy = grads[0]
-    none: Grads = [None] * len(node.input)
+    out: Grads = [None] * len(node.input)
     if dy is None:
-        return none
-    scale = ctx.value(node.input[1], node).astype(np.float64)
-    var = ctx.value(node.input[4], node).astype(np.float64)
-    factor = scale / np.sqrt(var + float(a.get("epsilon", 1e-5)))
-    rank = len(ctx.shape(node.input[0]))
-    shaped = factor.reshape((1, -1) + (1,) * (rank - 2)).astype(np.float32)
-    return [ctx.b.mul(dy, ctx.b.const(shaped, hint="bn_factor")), *none[1:]]
+        return out
+    x, scale, bias, mean, var = node.input[:5]
+    eps = float(attrs(node).get("epsilon", 1e-5))
+    rank = len(ctx.shape(x))
+    b = ctx.b
+    if all(t in ctx.values for t in (scale, mean, var)):
+        # Constant scale and statistics (only x or β traced): f is one per-channel constant.
+        f = ctx.values[scale].astype(np.float64) / np.sqrt(ctx.values[var].astype(np.float64) + eps)
+        factor = _per_channel(ctx, f, rank)
+    else:
+        inv = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [_per_channel(ctx, var, rank), b.const(eps)])])])
+        gamma = _per_channel(ctx, scale, rank)
+        factor = b.mul(gamma, inv)
+        centred = b.op("Sub", [x, _per_channel(ctx, mean, rank)])
+        if ctx.needs(scale):
+            out[1] = bias_grad(ctx, b.mul(b.mul(dy, centred), inv), rank)
+        if ctx.needs(mean):
+            out[3] = b.op("Neg", [bias_grad(ctx, b.mul(dy, factor), rank)])
+        if ctx.needs(var):
+            cube = b.mul(b.mul(inv, inv), inv)
+            out[4] = bias_grad(ctx, b.mul(b.mul(b.mul(dy, centred), gamma), b.mul(cube, b.const(-0.5))), rank)
+    if ctx.needs(x):
+        out[0] = b.mul(dy, factor)
+    if ctx.needs(bias):
+        out[2] = bias_grad(ctx, dy, rank)
+    return out
 
 
-def _standardize_grad(ctx: RuleContext, x: str, g: str, axes: list[int], eps: float) -> str:
-    """dX of x̂ = (x − mean)/√(var + ε) over ``axes``, given g = dY·γ (the affine scale applied).
-    The statistics are recomputed from x in the reverse pass:
-    dX = (g − mean(g) − x̂·mean(g·x̂)) / √(var + ε)."""
+def _standardize(ctx: RuleContext, x: str, axes: list[int], eps: float) -> tuple[str, str]:
+    """x̂ = (x − mean)/√(var + ε) over ``axes`` and 1/√(var + ε), recomputed from x in the reverse pass."""
     b = ctx.b
     ax = b.ints(axes)
     centred = b.op("Sub", [x, b.op("ReduceMean", [x, ax], keepdims=1)])
     var = b.op("ReduceMean", [b.mul(centred, centred), ax], keepdims=1)
     inv = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [var, b.const(eps)])])])
-    xhat = b.mul(centred, inv)
+    return b.mul(centred, inv), inv
+
+
+def _standardize_grad(ctx: RuleContext, xhat: str, inv: str, g: str, axes: list[int]) -> str:
+    """dX of x̂ over ``axes``, given g = dY·γ (the affine scale applied):
+    dX = (g − mean(g) − x̂·mean(g·x̂)) / √(var + ε)."""
+    b = ctx.b
+    ax = b.ints(axes)
     g_mean = b.op("ReduceMean", [g, ax], keepdims=1)
     proj = b.mul(xhat, b.op("ReduceMean", [b.mul(g, xhat), ax], keepdims=1))
     return b.mul(b.op("Sub", [b.op("Sub", [g, g_mean]), proj]), inv)
 
 
-def _constant_affine(ctx: RuleContext, node: onnx.NodeProto) -> None:
-    for t in node.input[1:]:
+def _per_channel(ctx: RuleContext, values: np.ndarray[Any, Any] | str, rank: int) -> str:
+    """A per-channel vector [C] shaped [1, C, 1, ...] to broadcast against [N, C, ...]: a constant, or a
+    Reshape of a runtime tensor (a parameter being trained)."""
+    shape = (1, -1) + (1,) * (rank - 2)
+    if isinstance(values, str):
+        if values in ctx.values:
+            values = ctx.values[values]
+        else:
+            return ctx.b.reshape(values, shape)
+    return ctx.b.const(values.astype(np.float32).reshape(shape), hint="norm_scale")
+
+
+def _affine_grads(
+    ctx: RuleContext, node: onnx.NodeProto, dy: str, xhat: str, y_shape: tuple[int, ...], per_channel: bool
+) -> Grads:
+    """d scale and d bias of y = x̂·γ + β: Σ dy·x̂ and Σ dy, reduced to each parameter's shape."""
+    out: Grads = [None, None]
+    for i, t in enumerate(node.input[1:3]):
         if ctx.needs(t):
-            raise GraphError(
-                f"{ctx.model_name}: {node.op_type} {node.name!r} has an image-dependent scale or bias; "
-                "only constant affine parameters are supported"
-            )
+            g = ctx.b.mul(dy, xhat) if i == 0 else dy
+            if per_channel:
+                out[i] = bias_grad(ctx, g, len(y_shape))
+            else:
+                out[i] = ctx.unbroadcast(g, ctx.shape(t), y_shape)
+    return out
 
 
-@input_rule("LayerNormalization")
-def layer_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
-    _constant_affine(ctx, node)
-    a = attrs(node)
-    x = node.input[0]
-    rank = len(ctx.shape(x))
-    axis = int(a.get("axis", -1)) % rank
-    g = ctx.b.mul(dy, node.input[1])
-    return _standardize_grad(ctx, x, g, list(range(axis, rank)), float(a.get("epsilon", 1e-5)))
-
-
-def _per_channel(ctx: RuleContext, values: np.ndarray[Any, Any], rank: int) -> str:
-    shaped = values.astype(np.float32).reshape((1, -1) + (1,) * (rank - 2))
-    return ctx.b.const(shaped, hint="norm_scale")
-
-
-@input_rule("InstanceNormalization")
-def instance_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
-    _constant_affine(ctx, node)
-    x = node.input[0]
-    rank = len(ctx.shape(x))
-    g = ctx.b.mul(dy, _per_channel(ctx, ctx.value(node.input[1], node), rank))
-    eps = float(attrs(node).get("epsilon", 1e-5))
-    return _standardize_grad(ctx, x, g, list(range(2, rank)), eps)
-
-
-@input_rule("GroupNormalization")
-def group_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
-    # Statistics per (sample, group): view x as [N, G, C/G·spatial]. The scale is per channel (opset 21;
-    # onnx's checker refuses opset 18's per-group form).
-    _constant_affine(ctx, node)
+@rule("LayerNormalization")
+def layer_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    dy = grads[0]
+    if dy is None:
+        return [None] * len(node.input)
     a = attrs(node)
     x = node.input[0]
     xs = ctx.shape(x)
-    groups = int(a["num_groups"])
-    scale = ctx.value(node.input[1], node).reshape(-1)
+    axis = int(a.get("axis", -1)) % len(xs)
+    axes = list(range(axis, len(xs)))
+    xhat, inv = _standardize(ctx, x, axes, float(a.get("epsilon", 1e-5)))
+    dx = None
+    if ctx.needs(x):
+        dx = _standardize_grad(ctx, xhat, inv, ctx.b.mul(dy, node.input[1]), axes)
+    return [dx, *_affine_grads(ctx, node, dy, xhat, ctx.shape(node.output[0]), per_channel=False)]
+
+
+@rule("InstanceNormalization")
+def instance_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    dy = grads[0]
+    if dy is None:
+        return [None] * len(node.input)
+    x = node.input[0]
+    rank = len(ctx.shape(x))
+    axes = list(range(2, rank))
+    xhat, inv = _standardize(ctx, x, axes, float(attrs(node).get("epsilon", 1e-5)))
+    dx = None
+    if ctx.needs(x):
+        g = ctx.b.mul(dy, _per_channel(ctx, node.input[1], rank))
+        dx = _standardize_grad(ctx, xhat, inv, g, axes)
+    return [dx, *_affine_grads(ctx, node, dy, xhat, ctx.shape(x), per_channel=True)]
+
+
+@rule("GroupNormalization")
+def group_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    # Statistics per (sample, group): view x as [N, G, C/G·spatial]. The scale is per channel (opset 21;
+    # onnx's checker refuses opset 18's per-group form).
+    dy = grads[0]
+    if dy is None:
+        return [None] * len(node.input)
+    a = attrs(node)
+    x = node.input[0]
+    xs = ctx.shape(x)
+    grouped = (xs[0], int(a["num_groups"]), -1)
     b = ctx.b
-    g = b.mul(dy, _per_channel(ctx, scale, len(xs)))
-    grouped = (xs[0], groups, -1)
-    dx = _standardize_grad(
-        ctx, b.reshape(x, grouped), b.reshape(g, grouped), [2], float(a.get("epsilon", 1e-5))
-    )
-    return b.reshape(dx, xs)
+    xhat_g, inv = _standardize(ctx, b.reshape(x, grouped), [2], float(a.get("epsilon", 1e-5)))
+    dx = None
+    if ctx.needs(x):
+        g = b.mul(dy, _per_channel(ctx, node.input[1], len(xs)))
+        dx = b.reshape(_standardize_grad(ctx, xhat_g, inv, b.reshape(g, grouped), [2]), xs)
+    xhat = b.reshape(xhat_g, xs)
+    return [dx, *_affine_grads(ctx, node, dy, xhat, xs, per_channel=True)]
 
 
 @input_rule("LRN")
