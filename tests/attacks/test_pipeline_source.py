@@ -66,6 +66,20 @@ def test_eot_gradient_averages_draws(sample8: Sample) -> None:
     assert float(np.abs(g).max()) > 0
 
 
+def test_dropout_draws_fresh_masks_in_each_eot_view(sample8: Sample) -> None:
+    # Dropout alone (no resize + pad): every EOT draw is the same view, the randomness is the graph's.
+    spec = PipelineSpec(LITE0, dropout=0.5)
+    src = pipeline_source(spec, loss="ce", rng=np.random.default_rng(0), eot_draws=3)
+    assert isinstance(src, PipelineSource)
+    x = to_model_input(sample8[0][:2])
+    views = list(src.views(x))
+    assert len(views) == 3
+    assert all(v is views[0][0] for v, _ in views)
+    a, b = src.base.logits(x), src.base.logits(x)
+    assert a.shape == (2, 1000)
+    assert not np.array_equal(a, b)
+
+
 def test_mixture_logits_are_log_mean_probabilities() -> None:
     a = np.array([[0.0, 1.0]], np.float32)
     b = np.array([[2.0, 0.0]], np.float32)

@@ -31,6 +31,16 @@ def test_audit_reports_every_attack_robust_accuracy_and_flags(tmp_path: Path, ca
     assert (tmp_path / "audit.md").read_text().startswith("# Audit of `median`")
 
 
+def test_audit_of_drop_resize_attacks_the_resize_pad_and_the_dropout(tmp_path: Path, capsys: Capsys) -> None:
+    argv = ["audit", "drop-resize", "--data", str(sample_dataset_dir()), "--limit", "1", "--param", "draws=2"]
+    tiny = ["--iterations", "2", "--draws", "2", "--queries", "5", "--json"]
+    assert main([*argv, *tiny]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pipeline"] == "resize-pad×2 → dropout 0.2 → efficientnet-lite0"
+    # EOT over the draws and the masks at ε = 255 leaves nothing standing.
+    assert next(r for r in report["attacks"] if r["label"] == "eot-pgd@255")["accuracy"] == 0.0
+
+
 def test_audit_refuses_a_dataset_without_labels(plain_dir: Path, capsys: Capsys) -> None:
     assert main(["audit", "median", "--data", str(plain_dir)]) != 0
     err = capsys.readouterr().err

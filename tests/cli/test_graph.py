@@ -89,6 +89,9 @@ def test_ensemble_command(net_file: Path, tmp_path: Path, capsys: pytest.Capture
         (["--loss", "hinge"], "unknown loss 'hinge'"),
         (["--step", "bim"], "unknown step 'bim'"),
         ([], "dynamic dimension 2"),
+        (["--size", "16", "--param", "fc"], "--param needs --wrt params or --wrt both"),
+        (["--size", "16", "--wrt", "weights"], "--wrt 'weights' is not one of input, params, both"),
+        (["--size", "16", "--wrt", "params", "--param", "nope"], "parameter 'nope' is not an initializer"),
     ],
 )
 def test_errors_are_one_line(
@@ -126,3 +129,23 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     for args in (["graph", "--help"], ["graph", "compile", "--help"], ["graph", "ensemble", "--help"]):
         assert main(args) == 0
     assert "--fusion" in capsys.readouterr().out
+
+
+def test_compile_parameter_gradients_json(
+    net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "params.onnx"
+    args = ["graph", "compile", str(net_file), str(out), "--size", "16", "--loss", "l1", "--json"]
+    assert main([*args, "--wrt", "params"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    every = ["w1", "bn_s", "bn_b", "wd", "w2", "fc", "fcb"]
+    assert info["params"] == {p: f"grad/{p}" for p in every}
+    assert "grad" not in info["outputs"]
+    assert info["inputs"]["w1"] == info["outputs"]["grad/w1"] == [8, 3, 3, 3]
+    assert main([*args, "--wrt", "both", "--param", "fc", "--param", "fcb"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["cache_hit"] is False
+    assert info["params"] == {"fc": "grad/fc", "fcb": "grad/fcb"}
+    assert {"grad", "grad/fc", "grad/fcb"} <= set(info["outputs"])
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert {i.name for i in sess.get_inputs()} == {"input", "target", "fc", "fcb"}

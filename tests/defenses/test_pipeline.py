@@ -44,6 +44,35 @@ def test_presets_are_registered_with_their_published_defaults() -> None:
     assert ens.models == ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
 
+def test_drop_resize_is_registered_with_its_stated_defaults() -> None:
+    assert DEFENSES.get("drop-resize").setting("randomized")
+    d = pipeline("drop-resize")
+    q = d.params
+    assert (q.draws, q.dropout, q.fusion, q.size_low, q.size_high, q.canvas, q.per_image) == (
+        10,
+        0.2,
+        "prob",
+        310,
+        331,
+        331,
+        True,
+    )
+    spec = d.spec()
+    assert spec.randomized
+    assert spec.dropout == 0.2
+    assert spec.describe() == "resize-pad×10 → dropout 0.2 → efficientnet-lite0"
+
+
+def test_drop_resize_at_rate_zero_is_the_plain_resize_pad_pipeline(sample8: Sample) -> None:
+    images = sample8[0][:2]
+    drop = pipeline("drop-resize", {"draws": 2, "dropout": 0.0}, LITE0)
+    plain = pipeline("random-resize-pad", {"draws": 2, "fusion": "prob"}, LITE0)
+    np.testing.assert_array_equal(
+        drop.probabilities(images, np.random.default_rng(3)),
+        plain.probabilities(images, np.random.default_rng(3)),
+    )
+
+
 def test_resize_pad_is_nearest_on_gray() -> None:
     img = np.zeros((1, 4, 4, 3), np.uint8)
     img[0, 0, 0] = 255
@@ -54,9 +83,16 @@ def test_resize_pad_is_nearest_on_gray() -> None:
     assert out[0, 3, 4, 0] == 0
 
 
-def test_randomised_defense_is_deterministic_per_seed(sample8: Sample) -> None:
+@pytest.mark.parametrize(
+    ("name", "draws"),
+    # drop-resize with draws = 0 is one pass: any difference between seeds comes from its dropout.
+    [("random-resize-pad", 2), ("drop-resize", 2), ("drop-resize", 0)],
+)
+def test_randomised_defense_is_stochastic_across_seeds_and_reproducible_for_one(
+    sample8: Sample, name: str, draws: int
+) -> None:
     images = sample8[0][:2]
-    d = pipeline("random-resize-pad", {"draws": 2}, LITE0)
+    d = pipeline(name, {"draws": draws}, LITE0)
     a = d.probabilities(images, np.random.default_rng(5))
     b = d.probabilities(images, np.random.default_rng(5))
     c = d.probabilities(images, np.random.default_rng(6))
@@ -137,6 +173,7 @@ def test_defenses_raise_accuracy_against_attacks_on_their_base_model(
         ("pipeline", {"transforms": "blur"}, (), ConfigError, "unknown transform"),
         ("pipeline", {"draws": -1}, (), ConfigError, "draws"),
         ("pipeline", {"fusion": "max"}, (), ConfigError, "fusion"),
+        ("drop-resize", {"dropout": 1.0}, (), ConfigError, "dropout"),
         ("median", {}, ("nope",), ParameterError, "unknown model 'nope'"),
     ],
 )
@@ -153,7 +190,9 @@ class _Recorder:
     def __init__(self) -> None:
         self.seen: list[U8] = []
 
-    def scores(self, images: U8, fusion: str) -> npt.NDArray[np.float64]:
+    def scores(
+        self, images: U8, fusion: str, rng: np.random.Generator | None = None
+    ) -> npt.NDArray[np.float64]:
         self.seen.append(images.copy())
         z = np.zeros((len(images), 1000))
         z[:, len(self.seen)] = 1.0  # draw k votes for class k: the mean shows every draw counted once

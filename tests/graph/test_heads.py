@@ -85,3 +85,25 @@ def test_sum_over_batch_makes_gradients_batch_independent(net: Any) -> None:
 def test_unknown_loss(net: Any) -> None:
     with pytest.raises(ParameterError, match="unknown loss 'xent'"):
         compile_gradient_graph(net, loss="xent", batch=1, size=20)
+
+
+def test_l1_head_loss_and_gradient(net: Any) -> None:
+    """Σ_k |z_k − t_k| per sample, read against a runtime `target` (no label input)."""
+    rng = np.random.default_rng(12)
+    x = rng.random((3, 3, 20, 20), dtype=np.float32)
+    target = rng.standard_normal((3, 6)).astype(np.float32)
+    compiled = compile_gradient_graph(net, loss="l1", batch=3, size=20)
+    assert {i.name for i in compiled.graph.input} == {"input", "target"}
+    logits, loss, grad = session(compiled).run(["logits", "loss", "grad"], {"input": x, "target": target})
+    np.testing.assert_allclose(loss, np.abs(logits - target).sum(axis=1), rtol=1e-5)
+
+    ref = ReferenceEvaluator(to_float64(net))
+
+    def total(t: Array) -> float:
+        return float(np.abs(ref.run(["logits"], {"input": t})[0] - target).sum())
+
+    v = rng.standard_normal(x.shape)
+    h = 1e-6
+    want = (total(x + h * v) - total(x - h * v)) / (2 * h)
+    got = float(np.sum(grad.astype(np.float64) * v))
+    assert abs(got - want) <= 2e-4 * (np.sum(np.abs(grad * v)) + 1e-9), (got, want)

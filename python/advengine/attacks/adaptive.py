@@ -1,9 +1,9 @@
 """Adaptive PGD: ``bpda-pgd`` and ``eot-pgd`` attack a whole defense pipeline, not its models alone.
 
 The pipeline is given by parameters that mirror the pipeline defense's (``transforms``, ``fusion``,
-``resize_pad_draws``, ``flip_prob``, ``size_low``, ``size_high``, ``canvas``; ``advengine audit``
-and an eval roster entry's ``source_defense`` fill them from the defense), so attacks need not import
-defenses (they are siblings, see docs/architecture.md): both meet at
+``resize_pad_draws``, ``flip_prob``, ``size_low``, ``size_high``, ``canvas``, ``dropout``;
+``advengine audit`` and an eval roster entry's ``source_defense`` fill them from the defense), so
+attacks need not import defenses (they are siblings, see docs/architecture.md): both meet at
 :class:`~advengine.kernels.transforms.PipelineSpec`.
 ``draws`` is the number of EOT draws per gradient step (K) when the pipeline is randomised.
 """
@@ -41,6 +41,8 @@ class PipelineFields(Params):
     size_high: Annotated[int, Field(ge=2, le=4096)] = 331
     #: The defense's gray canvas side.
     canvas: Annotated[int, Field(ge=1, le=4096)] = 331
+    #: The defense's dropout rate at inference (0: none; > 0: each EOT draw runs fresh masks).
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
     #: EOT draws per gradient step (K); used when the pipeline is randomised.
     draws: Annotated[int, Field(ge=1, le=MAX_ITERATIONS)] = 1
     #: Per-model weights of the fused models (None: equal, as the pipeline defenses).
@@ -62,6 +64,7 @@ def pipeline_spec(models: tuple[str, ...], p: PipelineFields) -> PipelineSpec:
         p.size_low,
         p.size_high,
         p.canvas,
+        p.dropout,
     )
 
 
@@ -90,6 +93,7 @@ def spec_params(spec: PipelineSpec) -> dict[str, Any]:
         "size_low": spec.size_low,
         "size_high": spec.size_high,
         "canvas": spec.canvas,
+        "dropout": spec.dropout,
     }
 
 

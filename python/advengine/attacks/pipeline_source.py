@@ -14,6 +14,11 @@ random resize + pad draws → fused models) becomes a gradient oracle with the i
   resize + gray pad on the host as a sparse linear map (:class:`~advengine.attacks.augment.Warp`) and
   maps the model's gradient (a graph compiled at the canvas side) back through its exact adjoint;
   the gradients of the draws are averaged (the gradient of the expected loss), the probabilities too.
+* **EOT over dropout** kept on at inference: the models' graph carries the mask
+  (:mod:`advengine.models.dropout`, noise drawn inside the graph), so each draw's run, forward and
+  backward, uses its own fresh mask; with dropout alone (no resize + pad), each draw is one run on
+  the same view. A loss applied on the host from the logits (``loss_grad``: APGD's DLR) takes dZ
+  from one run's logits and the VJP through the next run's masks, a sample of the same expectation.
 
 Flips are drawn independently per draw with ``flip_prob``; the defense keeps a persistent flip state
 across its draws, whose marginal is the same 1/2 after the first draw at ``flip_prob`` = 1/2. One
@@ -99,6 +104,9 @@ class PipelineSource(Source):
             yield xt, lambda g: g
             return
         for _ in range(self.eot_draws):
+            if not self.spec.draws:  # dropout only: the randomness is in the graph's run
+                yield xt, lambda g: g
+                continue
             flip = bool(self.rng.random() < self.spec.flip_prob)
             d = draw_resize_pad(self.rng, self.spec.size_low, self.spec.size_high, self.spec.canvas)
             warp, pad = canvas_warp(len(x), x.shape[-1], d)
@@ -160,9 +168,16 @@ def pipeline_source(
 ) -> Source:
     """The source of ``spec``: the plain memoised source where the pipeline is only the models, else
     a :class:`PipelineSource` over the models' graph at the image side (or the resize + pad canvas)."""
-    side = spec.canvas if spec.randomized else IMAGE_SIDE
+    side = spec.canvas if spec.draws else IMAGE_SIDE
     base = get_source(
-        spec.models, weights, fusion=spec.fusion, loss=loss, kappa=kappa, context=context, side=side
+        spec.models,
+        weights,
+        fusion=spec.fusion,
+        loss=loss,
+        kappa=kappa,
+        context=context,
+        side=side,
+        dropout=spec.dropout,
     )
     if not spec.transforms and not spec.randomized:
         return base

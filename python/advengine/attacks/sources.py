@@ -26,6 +26,7 @@ from advengine.graph.cache import cached
 from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
 from advengine.models import check_models, ensure_onnx, list_models
+from advengine.models.dropout import dropout_file
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
 IMAGE_SIDE = 299
@@ -64,6 +65,8 @@ class SourceKey:
     side: int = IMAGE_SIDE
     #: The run's session settings: sources of two contexts are two sources.
     context: RunContext = field(default_factory=RunContext)
+    #: Dropout rate kept on in each model before its final layer, masks drawn in the graph (0: none).
+    dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,11 @@ class Source:
         self._lock = threading.Lock()
 
     def _paths(self) -> list[Any]:
-        return [ensure_onnx(m, cache_root=self.key.context.cache_dir) for m in self.key.models]
+        root = self.key.context.cache_dir
+        paths = [ensure_onnx(m, cache_root=root) for m in self.key.models]
+        if self.key.dropout:
+            return [dropout_file(p, self.key.dropout, "graph", root) for p in paths]
+        return paths
 
     def _graph(self, batch: int, step: str | None) -> Path:
         """The compiled source graph at this batch, with the fused ``step`` (graph/steps.py) or none,
@@ -241,18 +248,22 @@ def get_source(
     kappa: float = 0.0,
     context: RunContext | None = None,
     side: int = IMAGE_SIDE,
+    dropout: float = 0.0,
 ) -> Source:
     """The (memoised, LRU) source ensemble of ``models`` with this loss head, whose sessions run in
-    ``context``."""
+    ``context``; ``dropout`` > 0 keeps each model's dropout on (a fresh mask per graph run)."""
     check_models(models, "", "source model")
     ctx = context if context is not None else RunContext()
-    key = SourceKey(tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa), side, ctx)
+    key = SourceKey(
+        tuple(models), normalised_weights(models, weights), fusion, loss, float(kappa), side, ctx, dropout
+    )
     if loss == "ce-targeted":
         # A thin view of the memoised ce source, made per call: it holds no session, so it takes no
         # place among the live sources and always wraps the ce source that is live now.
-        return NegatedSource(
-            key, get_source(models, weights, fusion=fusion, loss="ce", kappa=kappa, context=ctx, side=side)
+        base = get_source(
+            models, weights, fusion=fusion, loss="ce", kappa=kappa, context=ctx, side=side, dropout=dropout
         )
+        return NegatedSource(key, base)
     with _SOURCES_LOCK:
         src = _SOURCES.get(key)
         if src is None:

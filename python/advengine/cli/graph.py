@@ -15,9 +15,10 @@ from advengine.cli._options import JsonOption, stderr_console
 from advengine.errors import GraphError, ParameterError
 from advengine.files import atomic_write
 from advengine.graph.cache import cached
-from advengine.graph.compiler import compile_gradient_graph
+from advengine.graph.compiler import compile_gradient_graph, load_model
 from advengine.graph.ensemble import FUSIONS, compile_ensemble
 from advengine.graph.heads import LOSSES, check_loss
+from advengine.graph.params import param_grad_name, trainable_params
 from advengine.graph.steps import STEPS, check_step
 from advengine.models import ensure_onnx, list_models
 
@@ -28,7 +29,12 @@ graph_app = sub_app(
 app.add_typer(graph_app, name="graph")
 
 LossOption = Annotated[
-    str, typer.Option("--loss", help=f"Loss head to ascend: {', '.join(LOSSES)}.", show_default=True)
+    str,
+    typer.Option(
+        "--loss",
+        help=f"Loss head: {', '.join(LOSSES)} (l1 reads a `target` [N, K] input; see docs/gradients.md).",
+        show_default=True,
+    ),
 ]
 KappaOption = Annotated[
     float, typer.Option("--kappa", help="C&W confidence κ (cw, cw-targeted): the loss is min(margin, κ).")
@@ -42,6 +48,10 @@ StepOption = Annotated[
         "(inputs x0, eps, alpha[, momentum, mu]).",
     ),
 ]
+
+
+#: --wrt choices: (input gradient, parameter gradients).
+WRT = {"input": (True, False), "params": (False, True), "both": (True, True)}
 
 
 def _resolve(model: str) -> Path:
@@ -62,6 +72,24 @@ def _check_options(loss: str, step: str | None) -> None:
         check_step(step)
 
 
+def _wrt_params(src: Path, wrt: str, params: list[str] | None) -> tuple[bool, list[str]]:
+    """(input gradient, parameters) for --wrt/--param; --wrt params|both without --param means every
+    trainable parameter."""
+    if wrt not in WRT:
+        raise ParameterError(f"--wrt {wrt!r} is not one of {', '.join(WRT)}")
+    input_grad, with_params = WRT[wrt]
+    if not with_params:
+        if params:
+            raise ParameterError("--param needs --wrt params or --wrt both")
+        return input_grad, []
+    if params:
+        return input_grad, list(params)
+    chosen = trainable_params(load_model(src)[0])
+    if not chosen:
+        raise ParameterError(f"{src} has no trainable parameters; name initializers with --param")
+    return input_grad, chosen
+
+
 def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any]:
     m = onnx.load(str(path), load_external_data=False)
 
@@ -70,6 +98,8 @@ def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any
             d.dim_value if d.HasField("dim_value") else d.dim_param for d in vi.type.tensor_type.shape.dim
         ]
 
+    props = {p.key: p.value for p in m.metadata_props}
+    params: list[str] = json.loads(props.get("advengine.wrt_params", "[]"))
     return {
         "output": str(out),
         "cache": str(path),
@@ -78,6 +108,7 @@ def _describe(path: Path, out: Path, hit: bool, seconds: float) -> dict[str, Any
         "nodes": len(m.graph.node),
         "inputs": {i.name: dims(i) for i in m.graph.input},
         "outputs": {o.name: dims(o) for o in m.graph.output},
+        "params": {p: param_grad_name(p) for p in params},
     }
 
 
@@ -104,20 +135,58 @@ def compile_command(
         int | None, typer.Option("--size", min=1, help="Image side for inputs with symbolic H/W.")
     ] = None,
     step: StepOption = None,
+    wrt: Annotated[
+        str,
+        typer.Option(
+            "--wrt",
+            help="Differentiate with respect to the image (`grad`), the parameters (`grad/NAME` per "
+            "parameter, which become inputs), or both: input, params, both.",
+        ),
+    ] = "input",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="An initializer to differentiate (repeatable); default with --wrt params|both: every "
+            "Conv/ConvTranspose/Gemm/MatMul weight and bias, norm scale and shift, Add/Mul operand.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compile one classifier. OUT takes the model's input and `label` (int64 [N], class index) and
-    outputs `logits`, `loss` [N] and `grad` = d(sum loss)/d input. Cached by content hash."""
+    outputs `logits`, `loss` [N] and `grad` = d(sum loss)/d input; with `--wrt params|both` also
+    `grad/NAME` = d(sum loss)/d NAME for each parameter NAME, which becomes an input. Cached by content
+    hash."""
     err = stderr_console()
     _check_options(loss, step)
     src = _resolve(model)
-    options = {"kind": "single", "loss": loss, "kappa": kappa, "batch": batch, "size": size, "step": step}
-    err.print(f"Compiling {src} (loss {loss}, batch {batch}{', step ' + step if step else ''})")
+    input_grad, params = _wrt_params(src, wrt, param)
+    options: dict[str, Any] = {
+        "kind": "single",
+        "loss": loss,
+        "kappa": kappa,
+        "batch": batch,
+        "size": size,
+        "step": step,
+    }
+    if wrt != "input":  # keeps the cache keys of input-gradient graphs as they were
+        options |= {"input_grad": input_grad, "params": params}
+    what = f", {len(params)} parameters" if params else ""
+    err.print(f"Compiling {src} (loss {loss}, batch {batch}{', step ' + step if step else ''}{what})")
     start = time.perf_counter()
     path, hit = cached(
         [src],
         options,
-        lambda: compile_gradient_graph(src, loss=loss, kappa=kappa, batch=batch, size=size, step=step),
+        lambda: compile_gradient_graph(
+            src,
+            loss=loss,
+            kappa=kappa,
+            batch=batch,
+            size=size,
+            step=step,
+            wrt_params=params,
+            input_grad=input_grad,
+        ),
     )
     atomic_write(out, path.read_bytes())
     _report(_describe(path, out, hit, time.perf_counter() - start), as_json)

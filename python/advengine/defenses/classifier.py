@@ -23,6 +23,7 @@ from advengine.defenses.base import DEFENSES, Defense
 from advengine.errors import ParameterError
 from advengine.kernels.transforms import PipelineSpec
 from advengine.models import OnnxClassifier, load_classifier
+from advengine.models.dropout import DROPOUT_NOISE
 from advengine.params import Params
 from advengine.types import ImagesU8, Labels
 
@@ -41,26 +42,40 @@ class ModelEnsemble:
     """Zoo classifiers loaded on first use (so building a roster, i.e. validating a config, never loads
     a model), with their outputs fused."""
 
-    def __init__(self, models: Sequence[str], threads: int | None, context: RunContext) -> None:
+    def __init__(
+        self, models: Sequence[str], threads: int | None, context: RunContext, dropout: float = 0.0
+    ) -> None:
         self.models = tuple(models)
         self.threads = threads
         self.context = context
+        #: Dropout rate kept on at inference before each model's final layer (0: none).
+        self.dropout = dropout
         self._classifiers: list[OnnxClassifier] | None = None
 
     def classifiers(self) -> list[OnnxClassifier]:
         if self._classifiers is None:
             self._classifiers = [
-                load_classifier(m, threads=self.threads, context=self.context) for m in self.models
+                load_classifier(m, threads=self.threads, context=self.context, dropout=self.dropout)
+                for m in self.models
             ]
         return self._classifiers
 
-    def scores(self, images: ImagesU8, fusion: Literal["logit", "prob"]) -> npt.NDArray[np.float64]:
-        """Mean logits or mean probabilities [n, 1000] of a uint8 batch."""
+    def scores(
+        self, images: ImagesU8, fusion: Literal["logit", "prob"], rng: np.random.Generator | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Mean logits or mean probabilities [n, 1000] of a uint8 batch; with dropout, each model's
+        masks come from ``rng`` (one uniform draw per image and feature)."""
+        if self.dropout and rng is None:
+            raise ParameterError("an ensemble with dropout needs the defense's random generator")
         x = to_model_input(images)
         total = np.zeros((len(images), 1000), np.float64)
         classifiers = self.classifiers()
         for clf in classifiers:
-            z = clf.logits(clf.prepare(x)).astype(np.float64)
+            extra: dict[str, npt.NDArray[np.float32]] = {}
+            if rng is not None and self.dropout:
+                width = int(clf.extra_inputs[DROPOUT_NOISE][1])
+                extra = {DROPOUT_NOISE: rng.random((len(x), width), np.float32)}
+            z = clf.logits(clf.prepare(x), extra=extra).astype(np.float64)
             total += softmax(z) if fusion == "prob" else z
         return total / len(classifiers)
 

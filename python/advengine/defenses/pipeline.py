@@ -6,6 +6,7 @@ ensemble, plus named presets of the NIPS 2017 defenses.
 * ``ensemble``: the zoo's models, probabilities averaged (``fusion = "prob"``) or logits (``"logit"``);
 * ``median``: 2×2 median filter in front of the classifier(s) (4th place, feature squeezing);
 * ``random-resize-pad``: 2nd place (iyswim), see :data:`RANDOM_RESIZE_PAD_DOC`;
+* ``drop-resize``: random resize + pad with dropout kept on at inference, see :data:`DROP_RESIZE_DOC`;
 * ``erko``: the 2×2 median in front of the zoo ensemble, probabilities averaged;
 * ``resize``: bilinear down to 200 and back up; ``jpeg``: quality 75; ``bit-depth``: 5 bits;
 * ``hgd``: the shipped HGD denoiser in front of efficientnet-lite2 (one zoo model, see docs/hgd.md).
@@ -50,6 +51,9 @@ class PipelineParams(Params):
     #: Draw size, offset and flip per image (as the report describes) or once per batch (as the
     #: team's code did).
     per_image: bool = True
+    #: Dropout rate kept on at inference on each model's pooled features (0: none); every draw (or,
+    #: without resize + pad draws, one pass) gets fresh masks from the defense's seed.
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
     threads: Threads = None
 
     @model_validator(mode="after")
@@ -93,7 +97,7 @@ class PipelineDefense(Defense[PipelineParams]):
         super().__init__(params, **kwargs)
         check_models(self.models, self.name)
         self.transforms: list[Transform] = [parse_transform(s) for s in params.transforms]
-        self.ensemble = ModelEnsemble(self.models, params.threads, self.context)
+        self.ensemble = ModelEnsemble(self.models, params.threads, self.context, params.dropout)
 
     def default_models(self) -> tuple[str, ...]:
         return (DEFAULT_MODEL,)
@@ -110,6 +114,7 @@ class PipelineDefense(Defense[PipelineParams]):
             p.size_low,
             p.size_high,
             p.canvas,
+            p.dropout,
         )
 
     def warm_up(self, batch: int) -> None:
@@ -117,7 +122,8 @@ class PipelineDefense(Defense[PipelineParams]):
 
     def probabilities(self, images: ImagesU8, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         """Class probabilities [n, 1000] the labels are the argmax of (index k = label k + 1): the
-        fused scores' softmax, or with random resize + pad the mean over draws."""
+        fused scores' softmax, or with random resize + pad the mean over draws (each with its own
+        dropout masks when ``dropout`` > 0)."""
         if len(images) == 0:
             raise ParameterError(f"{self.name} defense got an empty batch")
         batch = images
@@ -125,14 +131,15 @@ class PipelineDefense(Defense[PipelineParams]):
             batch = t(batch)
         p = self.params
         if p.draws == 0:
-            s = self.ensemble.scores(batch, p.fusion)
+            s = self.ensemble.scores(batch, p.fusion, rng)
             return s if p.fusion == "prob" else softmax(s)
         total = np.zeros((len(batch), 1000), np.float64)
         stored = batch
         for _ in range(p.draws):
             flips, rows = draw_resize_pad(len(stored), p, rng)
             stored = np.ascontiguousarray(np.where(flips[:, None, None, None], stored[:, :, ::-1], stored))
-            total += self.ensemble.scores(resize_pad(stored, p.canvas, rows, pad_value=PAD_GRAY), p.fusion)
+            view = resize_pad(stored, p.canvas, rows, pad_value=PAD_GRAY)
+            total += self.ensemble.scores(view, p.fusion, rng)
         mean = total / p.draws  # mean logits or mean probabilities over the draws
         return mean if p.fusion == "prob" else softmax(mean)
 
@@ -178,6 +185,31 @@ DEFENSES.register_preset(
     doc=RANDOM_RESIZE_PAD_DOC,
     randomized=True,
     draws=30,
+)
+#: The ``drop-resize`` preset's documentation (``advengine list`` shows it).
+DROP_RESIZE_DOC = """drop_resize (Kurakin et al. 2018: the entry named drop_resize in issue 19, item 6; the
+    report's text on it was not available offline, so its section is cited by the entry's name only):
+    the randomised resize + pad input step with the classifier's dropout kept on at inference, several
+    stochastic passes averaged. Each of ``draws`` = 10 passes draws a flip, a nearest resize to
+    [310, 331) and a gray pad to 331 per image (random-resize-pad's geometry) and fresh dropout masks
+    at rate ``dropout`` = 0.2 on each model's pooled features before its final layer (inverted
+    dropout, ×1/(1 − p); in the ONNX graph, :mod:`advengine.models.dropout`); the pass
+    probabilities are averaged (``fusion = "prob"``). The masks are drawn from the defense's seed, so
+    ``eval`` is reproducible. Differences and assumptions: the number of passes (10), the rate (0.2:
+    TF-Slim Inception v3 / Inception-ResNet-v2's ``dropout_keep_prob`` = 0.8 and EfficientNet-Lite0/1's
+    training rate), the resize range and the probability averaging are chosen here, not taken from
+    the report; the team's ImageNet models are replaced by the zoo model(s), each fed the 331 canvas
+    resized bilinearly to its native size; dropout acts only before the final layer, not inside the
+    network."""
+
+DEFENSES.register_preset(
+    "drop-resize",
+    PipelineDefense,
+    doc=DROP_RESIZE_DOC,
+    randomized=True,
+    draws=10,
+    dropout=0.2,
+    fusion="prob",
 )
 DEFENSES.register_preset(
     "erko",
@@ -233,6 +265,7 @@ DEFENSES.register_preset(
 
 
 __all__ = [
+    "DROP_RESIZE_DOC",
     "HGD_MODEL",
     "PAD_GRAY",
     "RANDOM_RESIZE_PAD_DOC",

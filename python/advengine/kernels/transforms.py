@@ -133,8 +133,9 @@ def draw_resize_pad(rng: np.random.Generator, size_low: int, size_high: int, can
 @dataclass(frozen=True)
 class PipelineSpec:
     """What a pipeline defense does to an image before its classifiers, as data: the transforms in
-    order, then (if ``draws`` > 0) random resize + pad draws with flips, then the models fused by
-    ``fusion``. Defenses describe themselves with it; adaptive attacks attack what it describes."""
+    order, then (if ``draws`` > 0) random resize + pad draws with flips, then the models (with
+    dropout at inference if ``dropout`` > 0) fused by ``fusion``. Defenses describe themselves with
+    it; adaptive attacks attack what it describes."""
 
     models: tuple[str, ...]
     transforms: tuple[Transform, ...] = ()
@@ -145,15 +146,19 @@ class PipelineSpec:
     size_low: int = 310
     size_high: int = 331
     canvas: int = 331
+    #: Dropout rate kept on at inference before each model's final layer (0: none).
+    dropout: float = 0.0
 
     @property
     def randomized(self) -> bool:
-        return self.draws > 0
+        return self.draws > 0 or self.dropout > 0
 
     def describe(self) -> str:
         parts = [str(t) for t in self.transforms]
         if self.draws:
             parts.append(f"resize-pad×{self.draws}")
+        if self.dropout:
+            parts.append(f"dropout {self.dropout:g}")
         return " → ".join([*parts, "+".join(self.models)])
 
 

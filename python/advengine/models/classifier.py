@@ -6,7 +6,7 @@ anything else bilinearly); outputs are ``[N, 1000]`` logits or TF-Slim labels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from advengine.context import RunContext
 from advengine.data.labels import labels_from_logits
 from advengine.errors import ModelError, ParameterError, ShapeError
 from advengine.models.cache import ensure_onnx
+from advengine.models.dropout import dropout_file
 from advengine.models.manifest import Manifest
 from advengine.models.resize import resize_bilinear
 from advengine.models.sessions import shared_session
@@ -80,6 +81,10 @@ class OnnxClassifier:
             self.path, chosen, threads, lambda: _session(self.path, chosen, threads)
         )
         self.providers: list[str] = list(self._session.get_providers())
+        #: Graph inputs besides the image (e.g. dropout noise), name → shape; ``logits`` takes them.
+        self.extra_inputs: dict[str, list[int | str]] = {
+            i.name: list(i.shape) for i in self._session.get_inputs() if i.name != "input"
+        }
 
     def __repr__(self) -> str:
         return f"OnnxClassifier({self.name!r}, input_size={self.input_size}, providers={self.providers})"
@@ -98,9 +103,21 @@ class OnnxClassifier:
         """Float32 NCHW images of any size -> the native size, bilinear (PyTorch ``align_corners=False``)."""
         return resize_bilinear(x, self.input_size)
 
-    def logits(self, x: npt.ArrayLike, *, batch_size: int | None = None) -> npt.NDArray[np.float32]:
-        """``[n, 1000]`` logits of float32 ``[n, 3, S, S]`` inputs in [0, 1], run in batches."""
+    def logits(
+        self,
+        x: npt.ArrayLike,
+        *,
+        batch_size: int | None = None,
+        extra: Mapping[str, npt.NDArray[np.float32]] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """``[n, 1000]`` logits of float32 ``[n, 3, S, S]`` inputs in [0, 1], run in batches; ``extra``
+        feeds the :attr:`extra_inputs`, one row per image (chunked with the images)."""
         arr = self._check(x)
+        feeds = dict(extra or {})
+        if set(feeds) != set(self.extra_inputs):
+            raise ShapeError(
+                f"{self.name} takes the extra inputs {sorted(self.extra_inputs)}, got {sorted(feeds)}"
+            )
         step = batch_size or self.batch_size
         if step < 1:
             raise ParameterError(f"batch_size must be at least 1, got {step}")
@@ -108,7 +125,9 @@ class OnnxClassifier:
             return np.zeros((0, 1000), dtype=np.float32)
         try:
             parts = [
-                self._session.run(["logits"], {"input": arr[i : i + step]})[0]
+                self._session.run(
+                    ["logits"], {"input": arr[i : i + step], **{k: v[i : i + step] for k, v in feeds.items()}}
+                )[0]
                 for i in range(0, len(arr), step)
             ]
         except Exception as exc:  # ORT's own exception types (Fail, RuntimeException, ...)
@@ -130,16 +149,22 @@ def load_classifier(
     *,
     batch_size: int = DEFAULT_BATCH,
     context: RunContext | None = None,
+    dropout: float = 0.0,
 ) -> OnnxClassifier:
     """The classifier of a known model, building its ONNX file first if needed. ``context`` gives the
-    providers, threads and cache dir that ``providers``/``threads`` leave open."""
+    providers, threads and cache dir that ``providers``/``threads`` leave open. ``dropout`` > 0 keeps
+    dropout on at that rate (:mod:`advengine.models.dropout`; its noise is the extra input
+    ``dropout_u``)."""
     manifest: Manifest = get_manifest(name)
     session_providers: Sequence[Provider] | None = providers
     if context is not None:
         if providers is None and context.providers is not None:
             session_providers = context.session_providers([])
         threads = threads if threads is not None else context.threads
-    path = ensure_onnx(name, cache_root=context.cache_dir if context is not None else None)
+    cache_root = context.cache_dir if context is not None else None
+    path = ensure_onnx(name, cache_root=cache_root)
+    if dropout:
+        path = dropout_file(path, dropout, "input", cache_root)
     return OnnxClassifier(
         path,
         input_size=manifest.input_size,

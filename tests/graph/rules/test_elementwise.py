@@ -1,4 +1,5 @@
-"""Broadcasting arithmetic: both operands depend on the input, with broadcast shapes on either side."""
+"""Broadcasting arithmetic: both operands depend on the input, with broadcast shapes on either side; a
+broadcast initializer operand as a trained parameter."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
-from ..conftest import check_vjp, make_model, rand
+from ..conftest import check_param_vjp, check_vjp, make_model, rand
 
 
 @st.composite
@@ -46,7 +47,10 @@ def test_binary_op_matches_finite_differences(
     x = rand(rng, *shape)
     if op == "Div" and swap:
         x = (np.sign(x) * (0.5 + np.abs(x))).astype(np.float32)  # dividing by x: keep it away from 0
-    check_vjp(make_model(nodes, shape, inits), x, directions=1, rng=rng)
+    model = make_model(nodes, shape, inits)
+    check_vjp(model, x, directions=1, rng=rng)
+    # The broadcast constant as a trained parameter: its gradient is summed back to its own shape.
+    check_param_vjp(model, x, ["c"], rng=rng, input_grad=swap)
 
 
 @pytest.mark.parametrize("op", ["Neg", "Exp", "Log"])

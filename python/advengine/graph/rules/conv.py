@@ -178,24 +178,6 @@ def _conv_input_grad(
     )
 
 
-@rule("Conv")
-def conv(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    out: Grads = [None] * len(node.input)
-    if dy is None:
-        return out
-    x, w = node.input[0], node.input[1]
-    xs, ys = ctx.shape(x), ctx.shape(node.output[0])
-    geo = _geometry(node, xs[2:], ctx.shape(w))
-    if ctx.needs(x):
-        out[0] = _conv_input_grad(ctx, dy, w, xs, ys, geo)
-    if ctx.needs(w):
-        out[1] = weight_grad(ctx, x, dy, xs, ys, geo)
-    if len(node.input) > 2 and ctx.needs(node.input[2]):
-        out[2] = bias_grad(ctx, dy, len(ys))
-    return out
-
-
 @check("ConvTranspose")
 def explicit_pads_only(node: onnx.NodeProto, model_name: str) -> None:
     a = attrs(node)
@@ -206,41 +188,51 @@ def explicit_pads_only(node: onnx.NodeProto, model_name: str) -> None:
         )
 
 
-@rule("ConvTranspose")
-def conv_transpose(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+def _transpose_input_grad(
+    ctx: RuleContext, dy: str, w: str, xs: tuple[int, ...], ys: tuple[int, ...], geo: Geometry
+) -> str:
+    """dX of y = ConvTranspose(x, W): the Conv of dy with W (cut to x's size where output_padding ≥
+    stride makes the Conv one row longer)."""
+    b = ctx.b
+    dx = b.op(
+        "Conv",
+        [dy, w],
+        "conv_transpose_grad",
+        group=geo.group,
+        kernel_shape=geo.kernel,
+        strides=geo.strides,
+        dilations=geo.dil,
+        pads=geo.pb + geo.pe,
+    )
+    n = len(xs) - 2
+    got = [
+        (ys[2 + i] + geo.pb[i] + geo.pe[i] - geo.dil[i] * (geo.kernel[i] - 1) - 1) // geo.strides[i] + 1
+        for i in range(n)
+    ]
+    if got != list(xs[2:]):
+        ends, axes = b.ints(list(xs[2:])), b.ints(list(range(2, n + 2)))
+        dx = b.op("Slice", [dx, b.ints([0] * n), ends, axes], "conv_transpose_grad")
+    return dx
+
+
+@rule("Conv", "ConvTranspose")
+def conv(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     """y = ConvTranspose(x, W) is the adjoint of the Conv u ↦ Conv(u, W) from y's shape to x's with
-    the same attributes, so dX = that Conv of dy (cut to x's size where output_padding ≥ stride), and
-    dW is the Conv weight gradient with the roles swapped: input dy, output gradient x."""
+    the same attributes: its geometry is that Conv's, its dX is that Conv of dy, and its dW is the Conv
+    weight gradient with the roles swapped (input dy, output gradient x)."""
     (dy,) = grads
     out: Grads = [None] * len(node.input)
     if dy is None:
         return out
     x, w = node.input[0], node.input[1]
     xs, ys = ctx.shape(x), ctx.shape(node.output[0])
-    geo = _geometry(node, ys[2:], ctx.shape(w))
-    b = ctx.b
+    transposed = node.op_type == "ConvTranspose"
+    geo = _geometry(node, (ys if transposed else xs)[2:], ctx.shape(w))
     if ctx.needs(x):
-        dx = b.op(
-            "Conv",
-            [dy, w],
-            "conv_transpose_grad",
-            group=geo.group,
-            kernel_shape=geo.kernel,
-            strides=geo.strides,
-            dilations=geo.dil,
-            pads=geo.pb + geo.pe,
-        )
-        n = len(xs) - 2
-        got = [
-            (ys[2 + i] + geo.pb[i] + geo.pe[i] - geo.dil[i] * (geo.kernel[i] - 1) - 1) // geo.strides[i] + 1
-            for i in range(n)
-        ]
-        if got != list(xs[2:]):
-            ends, axes = b.ints(list(xs[2:])), b.ints(list(range(2, n + 2)))
-            dx = b.op("Slice", [dx, b.ints([0] * n), ends, axes], "conv_transpose_grad")
-        out[0] = dx
+        input_grad = _transpose_input_grad if transposed else _conv_input_grad
+        out[0] = input_grad(ctx, dy, w, xs, ys, geo)
     if ctx.needs(w):
-        out[1] = weight_grad(ctx, dy, x, ys, xs, geo)
+        out[1] = weight_grad(ctx, dy, x, ys, xs, geo) if transposed else weight_grad(ctx, x, dy, xs, ys, geo)
     if len(node.input) > 2 and ctx.needs(node.input[2]):
         out[2] = bias_grad(ctx, dy, len(ys))
     return out

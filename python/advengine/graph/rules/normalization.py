@@ -95,11 +95,13 @@ def _affine_grads(
 ) -> Grads:
     """d scale and d bias of y = x̂·γ + β: Σ dy·x̂ and Σ dy, reduced to each parameter's shape."""
     out: Grads = [None, None]
-    b, rank = ctx.b, len(y_shape)
-    for i, g in ((0, lambda: b.mul(dy, xhat)), (1, lambda: dy)):
-        if len(node.input) > i + 1 and ctx.needs(node.input[i + 1]):
-            t = node.input[i + 1]
-            out[i] = bias_grad(ctx, g(), rank) if per_channel else ctx.unbroadcast(g(), ctx.shape(t), y_shape)
+    for i, t in enumerate(node.input[1:3]):
+        if ctx.needs(t):
+            g = ctx.b.mul(dy, xhat) if i == 0 else dy
+            if per_channel:
+                out[i] = bias_grad(ctx, g, len(y_shape))
+            else:
+                out[i] = ctx.unbroadcast(g, ctx.shape(t), y_shape)
     return out
 
 

@@ -19,6 +19,13 @@ def identity(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [grads[0], *_rest(node)]
 
 
+@rule("RandomUniformLike", "RandomNormalLike")
+def random_like(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+    # The draw depends on its input's shape only, never on its values: no gradient flows back (a
+    # dropout mask drawn in the graph is a constant of each run).
+    return [None]
+
+
 @rule("Cast")
 def cast(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     to = int(attrs(node)["to"])
