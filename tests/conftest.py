@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from advengine.attacks.sources import clear_sources
+from advengine.models.sessions import clear_sessions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,3 +35,14 @@ def dev_dir() -> Path:
     d = dev_dataset_dir()
     assert (d / "dev_dataset.csv").is_file(), f"DEV data not found at {d}; set ADVENGINE_DEV_DATA"
     return d
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_shared_sessions() -> Iterator[None]:
+    """The process-wide session and attack-source caches keep every model a module loaded (temp files
+    included, each a new key); one pytest process runs them all, and without this the suite grew past
+    12 GB and was killed for memory. A module's models are not reused by the next one."""
+    yield
+    clear_sources()
+    clear_sessions()
+    gc.collect()
