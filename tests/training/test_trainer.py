@@ -58,9 +58,9 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("guide_env")
 def test_a_new_run_refuses_an_existing_one_and_resume_needs_the_same_settings(tmp_path: Path) -> None:
-    run_training(settings(tmp_path), toy_set(), tmp_path / "run", 3)
+    run_training(settings(tmp_path, lr=0.001), toy_set(), tmp_path / "run", 3)
     with pytest.raises(ConfigError, match="already holds a training run; pass --resume"):
-        run_training(settings(tmp_path), toy_set(), tmp_path / "run", 3)
+        run_training(settings(tmp_path, lr=0.001), toy_set(), tmp_path / "run", 3)
     with pytest.raises(ConfigError, match=r"--resume: lr is 0\.002 but the run in .* used 0\.001"):
         run_training(settings(tmp_path, lr=0.002), toy_set(), tmp_path / "run", 6, resume=True)
     with pytest.raises(CheckpointError, match="no checkpoint at"):

@@ -11,7 +11,13 @@ import typer
 from advengine.cli._app import app, sub_app
 from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.context import RunContext
-from advengine.training import StepReport, train_hgd, train_settings
+from advengine.training import StepReport, TrainSettings, train_hgd, train_settings
+
+
+def _default(field: str) -> Any:
+    """The settings model's default, so the CLI and the Python API cannot drift apart."""
+    return TrainSettings.model_fields[field].default
+
 
 train_app = sub_app("Train learned defenses on ONNX Runtime (no deep-learning framework).")
 app.add_typer(train_app, name="train")
@@ -33,22 +39,24 @@ def hgd_command(
         int,
         typer.Option("--steps", min=0, help="Train up to this many steps (0: only make the training set)."),
     ] = 2000,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per step.")] = 8,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per step.")] = _default("batch"),
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")
     ] = False,
     seed: Annotated[
         int, typer.Option("--seed", min=0, help="Seed of the training set, init and batches.")
-    ] = 0,
-    lr: Annotated[float, typer.Option("--lr", help="Adam step size.")] = 1e-3,
+    ] = _default("seed"),
+    lr: Annotated[float, typer.Option("--lr", help="Adam step size.")] = _default("lr"),
     channels: Annotated[
         str,
         typer.Option("--channels", help="DUNET channels per level, comma-separated (levels = their number)."),
-    ] = "8,16,32,64",
+    ] = ",".join(map(str, _default("channels"))),
     holdout: Annotated[
         int, typer.Option("--holdout", min=0, help="Never train on the first N images (sorted by ImageId).")
-    ] = 200,
-    draws: Annotated[int, typer.Option("--draws", min=1, help="Adversarial copies per training image.")] = 2,
+    ] = _default("holdout"),
+    draws: Annotated[
+        int, typer.Option("--draws", min=1, help="Adversarial copies per training image.")
+    ] = _default("draws"),
     attacks: Annotated[
         str | None,
         typer.Option("--attacks", help="Training attacks, comma-separated [default: fgsm,ifgsm,mifgsm]."),
@@ -65,10 +73,12 @@ def hgd_command(
         str | None,
         typer.Option("--epsilons", help="L∞ budgets in pixels, comma-separated [default: 4,8,12,16]."),
     ] = None,
-    shift: Annotated[int, typer.Option("--shift", min=0, help="Augmentation: largest shift in pixels.")] = 16,
+    shift: Annotated[
+        int, typer.Option("--shift", min=0, help="Augmentation: largest shift in pixels.")
+    ] = _default("shift"),
     checkpoint_every: Annotated[
         int, typer.Option("--checkpoint-every", min=1, help="Write the checkpoint every N steps.")
-    ] = 25,
+    ] = _default("checkpoint_every"),
     name: Annotated[
         str | None, typer.Option("--name", help="Model name of the exported denoiser [default: TARGET-hgd].")
     ] = None,
