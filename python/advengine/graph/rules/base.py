@@ -102,6 +102,24 @@ def rule(*op_types: str) -> Callable[[Rule], Rule]:
     return register
 
 
+OutputRule = Callable[[RuleContext, onnx.NodeProto, str], Grads]
+
+
+def output_rule(*op_types: str) -> Callable[[OutputRule], OutputRule]:
+    """Registers ``fn(ctx, node, dy) -> grads`` for ops whose gradient flows from their first output
+    only (any others are statistics or indices): an output without a gradient gives none to any input,
+    so ``fn`` only ever sees a real ``dy``."""
+
+    def register(fn: OutputRule) -> OutputRule:
+        def wrapped(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+            return [None] * len(node.input) if grads[0] is None else fn(ctx, node, grads[0])
+
+        rule(*op_types)(wrapped)
+        return fn
+
+    return register
+
+
 InputRule = Callable[[RuleContext, onnx.NodeProto, str], str]
 
 
@@ -111,11 +129,10 @@ def input_rule(*op_types: str) -> Callable[[InputRule], InputRule]:
     output without a gradient gives none."""
 
     def register(fn: InputRule) -> InputRule:
-        def wrapped(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-            rest: Grads = [None] * (len(node.input) - 1)
-            return [None, *rest] if grads[0] is None else [fn(ctx, node, grads[0]), *rest]
+        def wrapped(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
+            return [fn(ctx, node, dy), *[None] * (len(node.input) - 1)]
 
-        rule(*op_types)(wrapped)
+        output_rule(*op_types)(wrapped)
         return fn
 
     return register
@@ -126,10 +143,12 @@ __all__ = [
     "RULES",
     "Grads",
     "InputRule",
+    "OutputRule",
     "Rule",
     "RuleContext",
     "attrs",
     "check",
     "input_rule",
+    "output_rule",
     "rule",
 ]

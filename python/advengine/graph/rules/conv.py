@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, output_rule
 
 
 def resolve_pads(
@@ -215,15 +215,12 @@ def _transpose_input_grad(
     return dx
 
 
-@rule("Conv", "ConvTranspose")
-def conv(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("Conv", "ConvTranspose")
+def conv(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     """y = ConvTranspose(x, W) is the adjoint of the Conv u ↦ Conv(u, W) from y's shape to x's with
     the same attributes: its geometry is that Conv's, its dX is that Conv of dy, and its dW is the Conv
     weight gradient with the roles swapped (input dy, output gradient x)."""
-    (dy,) = grads
     out: Grads = [None] * len(node.input)
-    if dy is None:
-        return out
     x, w = node.input[0], node.input[1]
     xs, ys = ctx.shape(x), ctx.shape(node.output[0])
     transposed = node.op_type == "ConvTranspose"

@@ -5,14 +5,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, output_rule
 
 
-@rule("Gemm")
-def gemm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Gemm")
+def gemm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a_attrs = attrs(node)
     alpha, beta = float(a_attrs.get("alpha", 1.0)), float(a_attrs.get("beta", 1.0))
     ta, tb = int(a_attrs.get("transA", 0)), int(a_attrs.get("transB", 0))
@@ -42,11 +39,8 @@ def _swap_last(ctx: RuleContext, name: str, rank: int) -> str:
     return ctx.b.op("Transpose", [name], perm=perm)
 
 
-@rule("MatMul")
-def matmul(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
+@output_rule("MatMul")
+def matmul(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a, c = node.input
     sa, sc = ctx.shape(a), ctx.shape(c)
     b = ctx.b

@@ -16,7 +16,7 @@ import onnxruntime as ort
 from onnx import helper
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, output_rule
 from advengine.graph.rules.conv import resolve_pads
 
 
@@ -69,11 +69,8 @@ def _scatter_back(
     )
 
 
-@rule("MaxPool")
-def max_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None]
+@output_rule("MaxPool")
+def max_pool(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     b, x = ctx.b, node.input[0]
     xs = ctx.shape(x)
     geo = _window_geometry(ctx, node)
@@ -135,11 +132,8 @@ def _avg_pool_weights(
     return weights
 
 
-@rule("AveragePool")
-def average_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None]
+@output_rule("AveragePool")
+def average_pool(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     xs = ctx.shape(node.input[0])
     geo = _window_geometry(ctx, node)
     kernel = geo[2]
@@ -149,11 +143,8 @@ def average_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [_scatter_back(ctx, scaled, ones, xs[1], geo)]
 
 
-@rule("GlobalAveragePool")
-def global_average_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@output_rule("GlobalAveragePool")
+def global_average_pool(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     xs = ctx.shape(node.input[0])
     scaled = ctx.b.mul(dy, ctx.b.const(1.0 / float(np.prod(xs[2:]))))
     return [ctx.b.op("Expand", [scaled, ctx.b.ints(list(xs))], "gap_grad")]
@@ -185,16 +176,14 @@ def _reduce_grad(ctx: RuleContext, node: onnx.NodeProto, dy: str, mean: bool) ->
     return [ctx.b.op("Expand", [g, ctx.b.ints(list(xs))], "reduce_grad")] + [None] * (len(node.input) - 1)
 
 
-@rule("ReduceMean")
-def reduce_mean(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None] * len(node.input) if dy is None else _reduce_grad(ctx, node, dy, mean=True)
+@output_rule("ReduceMean")
+def reduce_mean(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
+    return _reduce_grad(ctx, node, dy, mean=True)
 
 
-@rule("ReduceSum")
-def reduce_sum(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None] * len(node.input) if dy is None else _reduce_grad(ctx, node, dy, mean=False)
+@output_rule("ReduceSum")
+def reduce_sum(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
+    return _reduce_grad(ctx, node, dy, mean=False)
 
 
 def _broadcast_back(ctx: RuleContext, node: onnx.NodeProto, t: str) -> str:
