@@ -17,7 +17,7 @@ from onnx import helper
 
 from advengine.errors import GraphError
 from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, output_rule
-from advengine.graph.rules.conv import resolve_pads
+from advengine.graph.rules.conv import Geometry, conv_transpose, resolve_pads
 
 
 def _window_geometry(
@@ -56,17 +56,8 @@ def _scatter_back(
     geo: tuple[Any, ...],
 ) -> str:
     _, _, kernel, strides, dil, pb, pe, op = geo
-    return ctx.b.op(
-        "ConvTranspose",
-        [values, ctx.b.const(weight, hint="col2im_kernel")],
-        "pool_grad",
-        group=channels,
-        kernel_shape=kernel,
-        strides=strides,
-        dilations=dil,
-        pads=pb + pe,
-        output_padding=op if any(op) else None,
-    )
+    w = ctx.b.const(weight, hint="col2im_kernel")
+    return conv_transpose(ctx, values, w, Geometry(kernel, strides, dil, pb, pe, channels), op, "pool_grad")
 
 
 @output_rule("MaxPool")
