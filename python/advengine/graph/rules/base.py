@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -84,22 +84,26 @@ Check = Callable[[onnx.NodeProto, str], None]
 CHECKS: dict[str, Check] = {}
 
 
-def check(*op_types: str) -> Callable[[Check], Check]:
-    def register(fn: Check) -> Check:
+Entry = TypeVar("Entry")
+
+
+def _enter(table: dict[str, Entry], op_types: tuple[str, ...]) -> Callable[[Entry], Entry]:
+    """A decorator that enters its function in ``table`` under each of ``op_types``."""
+
+    def register(fn: Entry) -> Entry:
         for op in op_types:
-            CHECKS[op] = fn
+            table[op] = fn
         return fn
 
     return register
+
+
+def check(*op_types: str) -> Callable[[Check], Check]:
+    return _enter(CHECKS, op_types)
 
 
 def rule(*op_types: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        for op in op_types:
-            RULES[op] = fn
-        return fn
-
-    return register
+    return _enter(RULES, op_types)
 
 
 OutputRule = Callable[[RuleContext, onnx.NodeProto, str], Grads]
