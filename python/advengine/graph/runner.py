@@ -21,7 +21,7 @@ import onnxruntime as ort
 from advengine.context import CPU, CUDA, RunContext
 from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
-from advengine.models.sessions import shared_session
+from advengine.models.sessions import counted, shared_session
 
 Array = np.ndarray[Any, Any]
 #: The label that asks the graph for the model's own prediction (argmax of its logits) at the input.
@@ -81,7 +81,7 @@ def make_session(
             ) from None
 
     # A compiled graph on disk is shared per (file, device, threads); an in-memory one is not.
-    return make() if isinstance(source, bytes) else shared_session(Path(source), chosen, n, make)
+    return counted(make) if isinstance(source, bytes) else shared_session(Path(source), chosen, n, make)
 
 
 @dataclass
