@@ -1,0 +1,61 @@
+"""Commands are imported when they run: the root help and --version start without the library, and
+the root help's lines match each command's own help."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+import typer.main
+
+from advengine.cli import app, main
+from advengine.cli._lazy import COMMANDS, registered
+
+#: What `advengine --version` and `--help` must not import (what made them take 1.4 s).
+HEAVY = ("onnxruntime", "onnx", "numpy", "advengine.api", "advengine.attacks", "advengine.competition")
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_start_up_imports_no_library(args: list[str]) -> None:
+    # A fresh interpreter: this test process has long imported everything.
+    script = (
+        "import sys\n"
+        "from advengine.cli import main\n"
+        f"code = main({args!r})\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r})\n"
+        "print(heavy)\n"
+        "raise SystemExit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_each_listed_line_starts_the_commands_own_help() -> None:
+    for name, (module, line) in COMMANDS.items():
+        importlib.import_module(module)
+        command = registered(app, name)
+        assert command is not None, f"{module} registers no command {name!r}"
+        assert _words(command.help).startswith(_words(line)), name
+
+
+def test_every_registered_command_is_listed() -> None:
+    for module, _ in COMMANDS.values():
+        importlib.import_module(module)
+    root = typer.main.get_command(app)
+    assert isinstance(root, typer.core.TyperGroup)
+    assert set(root.commands) <= set(COMMANDS)
+
+
+def test_commands_and_groups_run_and_show_their_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "--help"]) == 0
+    assert "compile" in capsys.readouterr().out
+    assert main(["attack", "--help"]) == 0
+    assert "--eps" in capsys.readouterr().out
+    assert main(["no-such-command"]) == 2
