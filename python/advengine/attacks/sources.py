@@ -23,7 +23,6 @@ import onnxruntime as ort
 from advengine.context import RunContext
 from advengine.errors import GraphError, ParameterError
 from advengine.graph.cache import cached
-from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
 from advengine.models import check_models, ensure_onnx, list_models
 from advengine.models.dropout import dropout_file
@@ -127,6 +126,9 @@ class Source:
             options["step"] = step
 
         def build() -> Any:
+            # Deferred: the compiler imports onnx (about 1 s); a cached graph needs neither.
+            from advengine.graph.ensemble import compile_ensemble
+
             return compile_ensemble(
                 paths,
                 weights=list(k.weights),
@@ -196,6 +198,8 @@ class Source:
         """The fused ensemble's logits (forward only, no gradient)."""
         with self._lock:
             if self._forward is None:
+                from advengine.graph.ensemble import ensemble_spec  # deferred, as in _graph
+
                 spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, self.key.side)
                 self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]

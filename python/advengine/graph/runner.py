@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from advengine.context import CPU, CUDA, RunContext
@@ -23,6 +22,9 @@ from advengine.env import num_threads
 from advengine.errors import GraphError, ParameterError, ShapeError
 from advengine.models.optimized import optimized_session
 from advengine.models.sessions import counted, shared_session
+
+if TYPE_CHECKING:
+    import onnx  # only for types: importing onnx costs about 1 s (its ml_dtypes extension)
 
 Array = np.ndarray[Any, Any]
 #: The label that asks the graph for the model's own prediction (argmax of its logits) at the input.
@@ -75,7 +77,7 @@ def make_session(
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return opts
 
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    source = str(model) if isinstance(model, str | Path) else model.SerializeToString()
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
 
