@@ -59,3 +59,16 @@ def test_commands_and_groups_run_and_show_their_help(capsys: pytest.CaptureFixtu
     assert main(["attack", "--help"]) == 0
     assert "--eps" in capsys.readouterr().out
     assert main(["no-such-command"]) == 2
+
+
+def test_the_attack_command_imports_no_onnx() -> None:
+    # onnx costs about 1 s to import; a run whose graphs and builds are cached never needs it, so the
+    # command's own module and the API behind it must not import it (the compiler does, when it runs).
+    script = (
+        "import sys\n"
+        "import advengine.cli.attack, advengine.cli.eval, advengine.api\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'onnx'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
