@@ -201,3 +201,13 @@ def test_retry_failed_redoes_only_crashed_pieces(
     # fake-flaky is a noop once it works, so it now scores exactly as noop does.
     assert by["fake-flaky"].raw_score == by["noop"].raw_score
     assert by["fake-flaky"].score == by["noop"].score
+
+
+def test_timings_break_the_run_into_stages(make_config: MakeConfig, tmp_path: Path, sample_dir: str) -> None:
+    cfg = make_config(limit=4, attacks=[{"name": "noop"}], defenses=[oracle(sample_dir)])
+    results = run_competition(cfg, tmp_path / "run", startup=1.25)
+    stages = ("startup", "build", "warmup", "attack", "defense", "io", "projection", "scoring", "reports")
+    assert set(stages) <= set(results.timings)
+    assert results.timings["startup"] == 1.25
+    assert results.timings["build"] > 0  # the noop attack and the oracle were built in this run
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["timings"]["startup"] == 1.25

@@ -128,6 +128,11 @@ class Competition:
         self.timings: dict[str, float] = dict.fromkeys(
             ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
         )
+        # The stages outside the pieces' own times (issue 25's breakdown): the process's start-up
+        # before the run (interpreter, imports, config; given by the CLI, run_competition's
+        # ``startup``), and the workers' building and warming up of the pieces (models loaded, graphs
+        # compiled, sessions opened), summed over the workers.
+        self.timings.update(dict.fromkeys(("startup", "build", "warmup"), 0.0))
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
 
@@ -233,6 +238,7 @@ class Competition:
             except AdvEngineError as exc:
                 status, error, ids = "crashed", f"{type(exc).__name__}: {exc}", []
         self.timings["attack"] += outcome.seconds
+        self._add_setup(outcome)
         record = AttackRecord(
             piece=str(job.piece),
             status=status,
@@ -301,6 +307,10 @@ class Competition:
 
                 yield Job(piece, defense, load)
 
+    def _add_setup(self, outcome: Outcome) -> None:
+        for stage, seconds in outcome.setup.items():
+            self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
     def _finish_defense(self, job: Job, outcome: Outcome) -> None:
         attack, b = job.piece.attack or CLEAN, self.batches[job.piece.batch]
         ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
@@ -308,6 +318,7 @@ class Competition:
         if outcome.status == "ok":
             labels = [int(v) for v in np.asarray(outcome.value).tolist()]
         self.timings["defense"] += outcome.seconds
+        self._add_setup(outcome)
         record = DefenseRecord(
             piece=str(job.piece),
             status=outcome.status,
@@ -426,14 +437,16 @@ def run_competition(
     retry_failed: bool = False,
     executor: Executor | None = None,
     listener: Listener | None = None,
+    startup: float = 0.0,
 ) -> Results:
     """Run (or resume) a competition in ``out`` and return the results object (results.json).
 
     ``retry_failed`` implies ``resume`` and also redoes the pieces that crashed or timed out.
+    ``startup``: seconds the caller's process spent before the run (recorded in the timings).
     """
-    return Competition(config, out, executor=executor, listener=listener).run(
-        resume=resume, retry_failed=retry_failed
-    )
+    competition = Competition(config, out, executor=executor, listener=listener)
+    competition.timings["startup"] = startup
+    return competition.run(resume=resume, retry_failed=retry_failed)
 
 
 __all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]
