@@ -2,6 +2,6 @@
 are already compiled reads it without importing the compiler (and onnx, about 1 s)."""
 
 #: Bumped whenever compiled graphs change, so cached files of older compilers are not reused.
-COMPILER_VERSION = "5"
+COMPILER_VERSION = "6"
 
 __all__ = ["COMPILER_VERSION"]
