@@ -110,14 +110,20 @@ def stage_images(root: Path, n: int) -> Path:
 
 
 def torch_attack(
-    data: Path, out: Path, mode: str, threads: int, iterations: int, models: tuple[str, ...] = MEMBERS
+    data: Path,
+    out: Path,
+    mode: str,
+    threads: int,
+    iterations: int,
+    models: tuple[str, ...] = MEMBERS,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     import torch
     from PIL import Image
 
     t0 = time.perf_counter()
     weights = [TSAIL_WEIGHTS[m] for m in models] if len(models) > 1 else None
-    model = ensemble(models, weights, mode, threads)
+    model = ensemble(models, weights, mode, threads, device)
     load_s = time.perf_counter() - t0
     eps, out_paths = EPS_PX / 255.0, sorted(data.glob("*.png"))
     out.mkdir(parents=True, exist_ok=True)
@@ -127,19 +133,21 @@ def torch_attack(
         # see (25 and the remainder) is compiled here, and timed apart, so the attack is warm.
         t = time.perf_counter()
         for rows in sorted({min(BATCH, len(out_paths) - s) for s in range(0, len(out_paths), BATCH)}):
-            logits_and_grad(model, torch.rand(rows, 3, 299, 299), None)
+            logits_and_grad(model, torch.rand(rows, 3, 299, 299, device=device), None)
+        if device != "cpu":
+            torch.cuda.synchronize()
         warmup_s = time.perf_counter() - t
     batch_s = []
     for start in range(0, len(out_paths), BATCH):
         t = time.perf_counter()
         paths = out_paths[start : start + BATCH]
         clean = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
-        x0 = torch.from_numpy(clean).permute(0, 3, 1, 2).contiguous().float() / 255.0
+        x0 = torch.from_numpy(clean).to(device).permute(0, 3, 1, 2).contiguous().float() / 255.0
         x, m, labels = x0.clone(), torch.zeros_like(x0), None
         for _ in range(iterations):
             _, g, labels = logits_and_grad(model, x, labels)
             x, m = mifgsm_update(x, x0, m, g, eps=eps, alpha=eps / iterations, mu=1.0)
-        adv = torch.round(x.clamp(0, 1) * 255).to(torch.int16).permute(0, 2, 3, 1).numpy()
+        adv = torch.round(x.clamp(0, 1) * 255).to(torch.int16).permute(0, 2, 3, 1).cpu().numpy()
         adv = np.clip(adv, clean.astype(np.int16) - EPS_PX, clean.astype(np.int16) + EPS_PX)
         for p, img in zip(paths, np.clip(adv, 0, 255).astype(np.uint8), strict=True):
             Image.fromarray(img).save(out / p.name)
@@ -227,6 +235,7 @@ def main() -> None:
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"of {', '.join(SCENARIOS)}")
     p.add_argument("--models", default=",".join(MEMBERS), help="source models (--compare and --run)")
     p.add_argument("--peak-gflops", type=float, default=PEAK_GFLOPS, help="FP32 peak of the machine")
+    p.add_argument("--device", default="cpu", help="--run: the PyTorch side's device (cuda on a GPU)")
     p.add_argument("--sides", default="advengine,torch,compile")
     p.add_argument("--images", type=int, default=IMAGES)
     p.add_argument("--threads", type=int, default=2)
@@ -241,7 +250,8 @@ def main() -> None:
             p.error("--run needs --data and --out")
         mode = "eager" if args.run == "torch" else "compile"
         models = tuple(args.models.split(","))
-        print(json.dumps(torch_attack(args.data, args.out, mode, args.threads, args.iterations, models)))
+        result = torch_attack(args.data, args.out, mode, args.threads, args.iterations, models, args.device)
+        print(json.dumps(result))
     elif args.matrix:
         for name in args.scenarios.split(","):
             if name not in SCENARIOS:
