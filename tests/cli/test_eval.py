@@ -168,7 +168,7 @@ def test_flags_override_and_human_summary(
     assert "attacks: 3 of 3 pieces to run" in captured.err
     # The per-stage breakdown (issue 25), after the run, on stderr.
     stages = next(line for line in captured.err.splitlines() if line.startswith("stages: "))
-    for name in ("start-up", "build", "warm-up", "attack steps", "defense forwards", "PNG IO", "HTML report"):
+    for name in ("start-up", "build", "warm-up", "attack steps", "defense forwards", "PNG IO", "reports"):
         assert f"{name} " in stages
     assert results["timings"]["startup"] > 0
     # The providers reach the in-process pieces in a RunContext, not through the environment.

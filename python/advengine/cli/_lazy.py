@@ -43,10 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run a whole competition: every attack on every batch, every defense on every adversarial batch "
         "and on the clean images, then score it (NIPS 2017 Algorithm 1).",
     ),
-    "list": (
-        "advengine.cli.list",
-        "List the registered attacks and defenses, their parameters and published defaults.",
-    ),
+    "list": ("advengine.cli.list", "List the registered attacks and defenses."),
     "report": (
         "advengine.cli.report",
         "Write the HTML report of a run: leaderboards, figures, gallery, timings, failures, metadata.",

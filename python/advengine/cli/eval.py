@@ -5,11 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import psutil
 import typer
 from rich.console import Console
 from rich.progress import Progress, TaskID
@@ -64,28 +62,6 @@ def _clean_json(value: Any) -> Any:
 
 
 _TITLES = {"defense": "defenses", "nontargeted": "attacks", "targeted": "targeted attacks"}
-
-
-#: The per-stage breakdown printed after a run (stderr), in the order a run goes through them: key of
-#: the results' timings → its name. Piece stages are summed over the workers, the rest wall clock.
-STAGE_NAMES = {
-    "startup": "start-up",
-    "build": "build",
-    "warmup": "warm-up",
-    "attack": "attack steps",
-    "defense": "defense forwards",
-    "io": "PNG IO",
-    "projection": "projection",
-    "scoring": "scoring",
-    "reports": "reports",
-    "html_report": "HTML report",
-}
-
-
-def stage_line(timings: dict[str, float]) -> str:
-    """One line of the run's time per stage, e.g. ``stages: start-up 0.4 s · build 1.2 s · ...``."""
-    parts = [f"{name} {timings[key]:.1f} s" for key, name in STAGE_NAMES.items() if key in timings]
-    return "stages: " + " · ".join(parts)
 
 
 def _summary(results: Results) -> list[str]:
@@ -222,8 +198,6 @@ def eval_command(
     Flags override the config. Writes results.json, records.csv, leaderboard.md, the original
     toolkit's CSVs and the adversarial PNGs to --out. A killed run continues with --resume.
     """
-    # The process's age here is its start-up: interpreter, imports, flag parsing (results' timings).
-    startup = max(0.0, time.time() - psutil.Process().create_time())
     cfg = load_config(config)
     cfg = cfg.overridden(
         dataset_dir=data.resolve() if data is not None else None,
@@ -267,19 +241,11 @@ def eval_command(
         return
     with progress:
         results = run_competition(
-            cfg,
-            out,
-            resume=resume,
-            retry_failed=retry_failed,
-            executor=executor,
-            listener=listener,
-            startup=startup,
+            cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
         )
     from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
 
-    t0 = time.perf_counter()
     write_report_or_warn(out, lambda line: err.print(line, markup=False))
-    err.print(stage_line({**results.timings, "html_report": time.perf_counter() - t0}), markup=False)
     if as_json:
         typer.echo(json.dumps(_clean_json(results.to_json()), indent=2))
         return

@@ -18,6 +18,7 @@ from typing import Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import psutil
 
 from advengine.competition.artefacts import (
     AttackRecord,
@@ -110,6 +111,27 @@ def _load(config: CompetitionConfig) -> Dataset:
     return ds
 
 
+#: The per-stage breakdown the engine says after a run, in the order a run goes through them: key of
+#: the timings → its name. Piece stages are summed over the workers, the rest wall clock.
+STAGE_NAMES = {
+    "startup": "start-up",
+    "build": "build",
+    "warmup": "warm-up",
+    "attack": "attack steps",
+    "defense": "defense forwards",
+    "io": "PNG IO",
+    "projection": "projection",
+    "scoring": "scoring",
+    "reports": "reports",
+}
+
+
+def stage_line(timings: dict[str, float]) -> str:
+    """One line of a run's time per stage: ``stages: start-up 0.4 s · build 1.2 s · ...``."""
+    parts = [f"{name} {timings[key]:.1f} s" for key, name in STAGE_NAMES.items() if key in timings]
+    return "stages: " + " · ".join(parts)
+
+
 class Competition:
     """One run of a competition in one output directory."""
 
@@ -128,10 +150,10 @@ class Competition:
         self.timings: dict[str, float] = dict.fromkeys(
             ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
         )
-        # The stages outside the pieces' own times (issue 25's breakdown): the process's start-up
-        # before the run (interpreter, imports, config; given by the CLI, run_competition's
-        # ``startup``), and the workers' building and warming up of the pieces (models loaded, graphs
-        # compiled, sessions opened), summed over the workers.
+        # The stages outside the pieces' own times (issue 25's breakdown): the process's age when the
+        # run starts (for `advengine eval`, its start-up: interpreter, imports, flags, config), and
+        # the workers' building and warming up of the pieces (models loaded, graphs compiled,
+        # sessions opened), summed over the workers.
         self.timings.update(dict.fromkeys(("startup", "build", "warmup"), 0.0))
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
@@ -393,6 +415,7 @@ class Competition:
     def run(self, *, resume: bool = False, retry_failed: bool = False) -> Results:
         """Run (or resume) the competition; ``retry_failed`` resumes and also redoes failed pieces."""
         self.retry_failed = retry_failed
+        self.timings["startup"] = max(0.0, time.time() - psutil.Process().create_time())
         self._prepare(resume or retry_failed)
         say = self.listener.message
         attacks, defenses = self.config.all_attacks, self.config.defenses
@@ -426,6 +449,7 @@ class Competition:
         # results.json last: its presence means the run finished.
         save(self.run_dir.root / "results.json", results)
         say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
+        say(stage_line(self.timings))
         return results
 
 
@@ -437,16 +461,23 @@ def run_competition(
     retry_failed: bool = False,
     executor: Executor | None = None,
     listener: Listener | None = None,
-    startup: float = 0.0,
 ) -> Results:
     """Run (or resume) a competition in ``out`` and return the results object (results.json).
 
     ``retry_failed`` implies ``resume`` and also redoes the pieces that crashed or timed out.
-    ``startup``: seconds the caller's process spent before the run (recorded in the timings).
     """
-    competition = Competition(config, out, executor=executor, listener=listener)
-    competition.timings["startup"] = startup
-    return competition.run(resume=resume, retry_failed=retry_failed)
+    return Competition(config, out, executor=executor, listener=listener).run(
+        resume=resume, retry_failed=retry_failed
+    )
 
 
-__all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]
+__all__ = [
+    "STAGE_NAMES",
+    "Batch",
+    "Competition",
+    "Listener",
+    "dataset_hash",
+    "eps_schedule",
+    "run_competition",
+    "stage_line",
+]
