@@ -6,10 +6,12 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer.main
 
+import advengine.cli
 from advengine.cli import app, main
 from advengine.cli._lazy import COMMANDS, registered
 
@@ -38,17 +40,19 @@ def test_start_up_imports_no_library(args: list[str]) -> None:
 
 
 def test_each_listed_line_starts_the_commands_own_help() -> None:
-    for name, (module, line) in COMMANDS.items():
-        importlib.import_module(module)
+    for name, (modules, line) in COMMANDS.items():
+        for module in modules:
+            importlib.import_module(module)
         command = registered(app, name)
-        assert command is not None, f"{module} registers no command {name!r}"
+        assert command is not None, f"{modules} register no command {name!r}"
         # The line may end a sentence that the command's help goes on with ("...: one line each").
         assert _words(command.help).startswith(_words(line).rstrip(".")), name
 
 
 def test_every_registered_command_is_listed() -> None:
-    for module, _ in COMMANDS.values():
-        importlib.import_module(module)
+    for modules, _ in COMMANDS.values():
+        for module in modules:
+            importlib.import_module(module)
     root = typer.main.get_command(app)
     assert isinstance(root, typer.core.TyperGroup)
     assert set(root.commands) <= set(COMMANDS)
@@ -73,3 +77,12 @@ def test_the_attack_command_imports_no_onnx() -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_module_is_named_in_the_table() -> None:
+    # A command module that no entry names is never imported, so its command would be missing; one
+    # imported eagerly from cli/__init__.py would slow every start (both are merge mistakes).
+    named = {module for modules, _ in COMMANDS.values() for module in modules}
+    cli_dir = Path(advengine.cli.__file__).parent
+    modules = {f"advengine.cli.{p.stem}" for p in cli_dir.glob("*.py") if not p.stem.startswith("_")}
+    assert modules == named

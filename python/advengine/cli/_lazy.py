@@ -20,56 +20,62 @@ from typer.core import TyperCommand, TyperGroup
 # Typer ships its own copy of click (typer._click), so the click types here are typer's, by way of
 # TyperCommand/TyperGroup; contexts and formatters are passed through untouched (Any).
 
-#: Every command and command group of the root app: name → (the module that registers it, the first
-#: sentence of its help, shown by ``advengine --help``), in the order the root help lists them.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "attack": ("advengine.cli.attack", "Write an adversarial copy of every image within --eps (L∞)."),
+#: Every command and command group of the root app: name → (the modules that register it and its
+#: sub-commands, imported in this order; the first sentence of its help, shown by ``advengine --help``),
+#: in the order the root help lists them. A new command module goes here, not into cli/__init__.py
+#: (an import there would load it, and all it imports, on every start); tests/cli/test_lazy.py fails
+#: for a command module that no entry names.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "attack": (("advengine.cli.attack",), "Write an adversarial copy of every image within --eps (L∞)."),
     "audit": (
-        "advengine.cli.audit",
+        ("advengine.cli.audit",),
         "Transfer, white-box and adaptive (BPDA/EOT, APGD, Square) attacks on DEFENSE; accuracy per attack, "
         "per-image robust accuracy, and flags of gradient masking.",
     ),
     "defend": (
-        "advengine.cli.defend",
+        ("advengine.cli.defend",),
         "Classify every image and write the NIPS 2017 CSV (TF-Slim labels 1..1000), atomically.",
     ),
     "doctor": (
-        "advengine.cli.doctor",
+        ("advengine.cli.doctor",),
         "Check this machine: ONNX Runtime and its providers, CUDA and cuDNN, bubblewrap, Ray, threads and "
         "the cache dir; each missing piece comes with its fix.",
     ),
     "eval": (
-        "advengine.cli.eval",
+        ("advengine.cli.eval",),
         "Run a whole competition: every attack on every batch, every defense on every adversarial batch "
         "and on the clean images, then score it (NIPS 2017 Algorithm 1).",
     ),
-    "list": ("advengine.cli.list", "List the registered attacks and defenses."),
+    "list": (("advengine.cli.list",), "List the registered attacks and defenses."),
     "report": (
-        "advengine.cli.report",
+        ("advengine.cli.report",),
         "Write the HTML report of a run: leaderboards, figures, gallery, timings, failures, metadata.",
     ),
     "config": (
-        "advengine.cli.config",
+        ("advengine.cli.config",),
         "Competition config files (the TOML that `advengine eval --config` reads).",
     ),
     "data": (
-        "advengine.cli.data",
+        ("advengine.cli.data",),
         "Download, verify and describe NIPS 2017 datasets (images/ + dev_dataset.csv).",
     ),
     "submissions": (
-        "advengine.cli.submissions",
+        ("advengine.cli.submissions",),
         "Check original NIPS 2017 submissions (dir, .zip, .tar, .tar.gz with metadata.json).",
     ),
     "graph": (
-        "advengine.cli.graph",
+        ("advengine.cli.graph",),
         "Compile ONNX classifiers into gradient graphs: forward + loss + input gradient (and optionally a "
         "fused attack step) in standard ONNX ops that stock onnxruntime runs.",
     ),
     "models": (
-        "advengine.cli.models",
+        ("advengine.cli.models",),
         "List, build, verify and register the ONNX classifiers (the model zoo).",
     ),
-    "train": ("advengine.cli.train", "Train learned defenses on ONNX Runtime (no deep-learning framework)."),
+    "train": (
+        ("advengine.cli.train",),
+        "Train learned defenses on ONNX Runtime (no deep-learning framework).",
+    ),
 }
 
 
@@ -108,10 +114,11 @@ def lazy_group(app: Callable[[], typer.Typer]) -> type[TyperGroup]:
 
         def get_command(self, ctx: Any, cmd_name: str) -> Any:
             if cmd_name not in self.commands and cmd_name in COMMANDS:
-                module, line = COMMANDS[cmd_name]
+                modules, line = COMMANDS[cmd_name]
                 if self._listing:
                     return TyperCommand(cmd_name, help=line, short_help=line)
-                importlib.import_module(module)
+                for module in modules:
+                    importlib.import_module(module)
                 command = registered(app(), cmd_name)
                 if command is not None:
                     self.commands[cmd_name] = command
