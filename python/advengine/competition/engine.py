@@ -113,7 +113,7 @@ def _load(config: CompetitionConfig) -> Dataset:
 
 #: The per-stage breakdown the engine says after a run, in the order a run goes through them: key of
 #: the timings → its name. Piece stages are summed over the workers, the rest wall clock.
-STAGE_NAMES = {
+_STAGE_NAMES = {
     "startup": "start-up",
     "build": "build",
     "warmup": "warm-up",
@@ -126,9 +126,9 @@ STAGE_NAMES = {
 }
 
 
-def stage_line(timings: dict[str, float]) -> str:
+def _stage_line(timings: dict[str, float]) -> str:
     """One line of a run's time per stage: ``stages: start-up 0.4 s · build 1.2 s · ...``."""
-    parts = [f"{name} {timings[key]:.1f} s" for key, name in STAGE_NAMES.items() if key in timings]
+    parts = [f"{name} {timings[key]:.1f} s" for key, name in _STAGE_NAMES.items() if key in timings]
     return "stages: " + " · ".join(parts)
 
 
@@ -151,10 +151,11 @@ class Competition:
             ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
         )
         # The stages outside the pieces' own times (issue 25's breakdown): the process's age when the
-        # run starts (for `advengine eval`, its start-up: interpreter, imports, flags, config), and
+        # run is made (for `advengine eval`, its start-up: interpreter, imports, flags, config), and
         # the workers' building and warming up of the pieces (models loaded, graphs compiled,
         # sessions opened), summed over the workers.
-        self.timings.update(dict.fromkeys(("startup", "build", "warmup"), 0.0))
+        self.timings.update(dict.fromkeys(("build", "warmup"), 0.0))
+        self.timings["startup"] = max(0.0, time.time() - psutil.Process().create_time())
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
 
@@ -415,7 +416,6 @@ class Competition:
     def run(self, *, resume: bool = False, retry_failed: bool = False) -> Results:
         """Run (or resume) the competition; ``retry_failed`` resumes and also redoes failed pieces."""
         self.retry_failed = retry_failed
-        self.timings["startup"] = max(0.0, time.time() - psutil.Process().create_time())
         self._prepare(resume or retry_failed)
         say = self.listener.message
         attacks, defenses = self.config.all_attacks, self.config.defenses
@@ -449,7 +449,7 @@ class Competition:
         # results.json last: its presence means the run finished.
         save(self.run_dir.root / "results.json", results)
         say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
-        say(stage_line(self.timings))
+        say(_stage_line(self.timings))
         return results
 
 
@@ -471,13 +471,4 @@ def run_competition(
     )
 
 
-__all__ = [
-    "STAGE_NAMES",
-    "Batch",
-    "Competition",
-    "Listener",
-    "dataset_hash",
-    "eps_schedule",
-    "run_competition",
-    "stage_line",
-]
+__all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]
