@@ -86,3 +86,27 @@ def test_a_corrupt_cached_file_is_rebuilt_with_one_warning(tmp_path: Path) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimized_session(blob, ort.SessionOptions, CPU, make, tmp_path)
+
+
+@pytest.mark.parametrize("enabled", ["1", ""])
+def test_sessions_use_the_cache_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled: str
+) -> None:
+    from advengine.context import RunContext
+    from advengine.graph.runner import make_session
+    from advengine.models.classifier import OnnxClassifier
+    from advengine.models.sessions import clear_sessions
+
+    monkeypatch.setenv("ADVENGINE_ORT_CACHE", enabled)
+    src = tmp_path / "m.onnx"
+    src.write_bytes(_model())
+    try:
+        make_session(src, context=RunContext(providers=tuple(CPU), cache_dir=tmp_path))
+        clear_sessions()
+        OnnxClassifier(src, input_size=8, cache_root=tmp_path / "clf")
+    finally:
+        clear_sessions()
+    written = [optimized_cache_dir(tmp_path), optimized_cache_dir(tmp_path / "clf")]
+    assert [len(list(d.glob("*.onnx"))) if d.is_dir() else 0 for d in written] == (
+        [1, 1] if enabled else [0, 0]
+    )

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from advengine.context import CPU, CUDA, RunContext
-from advengine.env import num_threads
+from advengine.env import num_threads, ort_cache_enabled
 from advengine.errors import GraphError, ParameterError, ShapeError
 from advengine.models.optimized import optimized_session
 from advengine.models.sessions import counted, shared_session
@@ -90,9 +90,12 @@ def make_session(
             ) from None
 
     def make() -> ort.InferenceSession:
-        if on_cuda:
-            # ORT's optimised file is cached for CPU sessions only: what the CUDA EP's optimised
-            # graph may hold has not been checked (no GPU was lent when the cache was written).
+        if on_cuda or isinstance(source, bytes) or not ort_cache_enabled():
+            # ORT's optimised file is cached only when asked (ADVENGINE_ORT_CACHE=1: no gain was
+            # measured, docs/benchmarks.md), for CPU sessions of graphs on disk: what the CUDA EP's
+            # optimised graph may hold has not been checked (no GPU was lent), and an in-memory graph
+            # is made afresh each time (tests, a source's forward graph), so its optimised copies
+            # would pile up in the cache.
             return build(source, options())
         return optimized_session(source, options, chosen, build, ctx.cache_dir)
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from advengine.context import RunContext
 from advengine.data.labels import labels_from_logits
+from advengine.env import ort_cache_enabled
 from advengine.errors import ModelError, ParameterError, ShapeError
 from advengine.models.cache import ensure_onnx
 from advengine.models.dropout import dropout_file
@@ -65,8 +66,8 @@ def _session(
         except Exception as exc:  # onnxruntime raises its own non-exported exception types
             raise ModelError(f"ONNX Runtime cannot load {path}: {' '.join(str(exc).split())[:300]}") from None
 
-    if "CUDAExecutionProvider" in names:
-        # ORT's optimised file is cached for CPU sessions only (models/optimized.py).
+    if "CUDAExecutionProvider" in names or not ort_cache_enabled():
+        # ORT's optimised file is cached only when asked, for CPU sessions (models/optimized.py).
         return build(str(path), options())
     return optimized_session(path, options, list(providers), build, cache_root)
 

@@ -9,6 +9,10 @@ width, so an optimised file is only valid on the kind of machine that wrote it).
 
 The file is written under a temporary name and renamed into place, so a crash never leaves a torn
 file under the key; a cached file that ORT cannot load anyway is dropped and rebuilt, with one warning.
+
+Off unless ``ADVENGINE_ORT_CACHE=1``: on the 2-core CPU the optimisation of a Lite0 source graph took
+0.12-0.29 s and loading the optimised file as long (docs/benchmarks.md, issue 25), while every graph
+gained a second copy on disk (1.4 GiB in an hour of test runs).
 """
 
 from __future__ import annotations
