@@ -3,7 +3,7 @@
 * ``advengine --version`` and ``advengine --help`` until exit;
 * ``advengine attack mifgsm`` (Lite0, ε = 16) until it starts its first attack step: the first
   ``run_with_iobinding`` of the fused step graph, timed from the process's creation (interpreter start
-  included), with the compiled graph and ORT's optimised model already in the cache (a warm-up run
+  included), with the compiled graph already in the cache (a warm-up run
   first, not counted).
 
 ``python benches/bench_startup.py --repeats 5`` prints one JSON line per measure: the runs, their
