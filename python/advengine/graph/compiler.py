@@ -35,9 +35,7 @@ from advengine.graph.names import RESERVED, rename_reserved
 from advengine.graph.params import check_params, param_grad_name, trainable_params
 from advengine.graph.rules import RULES, RuleContext
 from advengine.graph.steps import build_step, check_step, step_inputs
-
-#: Bumped whenever compiled graphs change, so cached files of older compilers are not reused.
-COMPILER_VERSION = "5"
+from advengine.graph.version import COMPILER_VERSION
 
 
 @dataclass
