@@ -139,6 +139,9 @@ class Competition:
         )
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
+        #: Attack pieces verified in this run, with the stat of their files then (see _stamp).
+        self._verified: dict[PieceId, tuple[tuple[int, int, int, int], ...]] = {}
+        self._clean_batch: tuple[int, npt.NDArray[np.uint8]] | None = None
 
     def _finished(self, rec: R | None) -> TypeGuard[R]:
         # A failed piece is final by default (the rules score it as failed, and a resumed run ends
@@ -195,19 +198,41 @@ class Competition:
     def _read_clean(self, b: Batch) -> Callable[[list[str]], npt.NDArray[np.uint8]]:
         def read(ids: list[str]) -> npt.NDArray[np.uint8]:
             where = {image_id: k for k, image_id in enumerate(self.ds.image_ids[b.start : b.stop])}
-            return self.ds.read_images(b.start, b.stop)[[where[i] for i in ids]]
+            # The last batch read is kept: the pass before scoring checks every attack of a batch in
+            # a row, so its clean images are decoded once, not once per attack.
+            if self._clean_batch is None or self._clean_batch[0] != b.index:
+                self._clean_batch = (b.index, self.ds.read_images(b.start, b.stop))
+            return self._clean_batch[1][[where[i] for i in ids]]
 
         return read
 
+    def _stamp(self, piece: PieceId, rec: AttackRecord) -> tuple[tuple[int, int, int, int], ...] | None:
+        """The stat of the piece's record and PNGs (inode, size, mtime, ctime): any write to one of
+        them changes its ctime, which no user can set back."""
+        paths = [
+            self.run_dir.record_path(piece),
+            *(self.run_dir.adv_image(piece.entry, i) for i in rec.image_ids),
+        ]
+        try:
+            stats = [p.stat() for p in paths]
+        except OSError:
+            return None
+        return tuple((s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in stats)
+
     def _attack_problem(self, entry: Entry, b: Batch) -> tuple[AttackRecord | None, str | None]:
-        """The stored attack piece and why it cannot be trusted (HMAC, record, hash, ε), timed."""
+        """The stored attack piece and why it cannot be trusted (HMAC, record, hash, ε), timed. A
+        piece verified earlier in this run whose files are untouched since is not decoded again."""
         t0 = time.perf_counter()
         piece = PieceId.of_attack(entry.label, b.index)
         rec, why = self.run_dir.read_attack(piece)
         if rec is not None:
-            batch_ids = self.ds.image_ids[b.start : b.stop]
-            read = self._read_adv(entry.label)
-            why = attack_problem(rec, piece, batch_ids, b.eps, read, self._read_clean(b))
+            stamp = self._stamp(piece, rec)
+            if stamp is None or self._verified.get(piece) != stamp:
+                batch_ids = self.ds.image_ids[b.start : b.stop]
+                read = self._read_adv(entry.label)
+                why = attack_problem(rec, piece, batch_ids, b.eps, read, self._read_clean(b))
+                if why is None and stamp is not None:
+                    self._verified[piece] = stamp
         self.timings["verify"] += time.perf_counter() - t0
         return rec, why
 
@@ -315,8 +340,8 @@ class Competition:
         """Before scoring: every stored record checked again (HMAC, hashes, every image's ε), so
         what is scored is what was verified; returns how many pieces failed and must be redone."""
         failed = 0
-        for entry in self.config.all_attacks:
-            for b in self.batches:
+        for b in self.batches:  # batch-major: each batch's clean images are read once
+            for entry in self.config.all_attacks:
                 rec, why = self._attack_problem(entry, b)
                 if why is not None or rec is None:
                     failed += 1
