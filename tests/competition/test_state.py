@@ -106,3 +106,12 @@ def test_a_run_id_that_is_a_path_is_refused(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "run", tmp_path / "keys")
     with pytest.raises(ConfigError, match="is not 32 hex digits"):
         run.open_key({"format": FORMAT, "run_id": "../../etc/passwd", "hmac": "x"})
+
+
+def test_a_non_empty_dir_without_resume_is_left_untouched(tmp_path: Path) -> None:
+    root = tmp_path / "documents"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="is not empty; add --resume"):
+        RunDir(root, tmp_path / "keys").prepare(FINGERPRINT, resume=False)
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]

@@ -221,6 +221,8 @@ class RunDir:
         caller releases the lock with :meth:`unlock` (this method does so when it refuses)."""
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root} is a file; give a directory")
+        if not resume:
+            self._refuse_non_empty()  # before the lock file is made: a wrong --out is left untouched
         self.lock()
         try:
             return self._prepare(fingerprint, resume=resume)
@@ -228,13 +230,20 @@ class RunDir:
             self.unlock()
             raise
 
-    def _prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
-        entries = [e for e in self.root.iterdir() if e.name != LOCK_FILE]
-        if entries and not resume:
+    def _entries(self) -> list[Path]:
+        return [e for e in self.root.iterdir() if e.name != LOCK_FILE] if self.root.is_dir() else []
+
+    def _refuse_non_empty(self) -> None:
+        if self._entries():
             raise ConfigError(
                 f"--out {self.root} is not empty; add --resume to continue that run, "
                 "or choose another directory"
             )
+
+    def _prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
+        if not resume:
+            self._refuse_non_empty()  # again, under the lock: another eval may have started since
+        entries = self._entries()
         if entries:
             try:
                 old = self.read_run_file()
