@@ -54,14 +54,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--eval-seconds", type=float, default=777.0, help="the eval time to compare with")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="time the finished run already in --work")
     args = parser.parse_args()
 
-    shutil.rmtree(args.work, ignore_errors=True)
+    out = args.work / "run"
+    if not (args.reuse and (out / "results.json").is_file()):
+        shutil.rmtree(args.work, ignore_errors=True)
     os.environ.setdefault("ADVENGINE_CONFIG", str(args.work / "config"))  # the run key stays in the scratch
     cfg = parse_config(_config(args.data.resolve(), args.limit, args.batch_size), source="bench")
-    out = args.work / "run"
     t0 = time.perf_counter()
-    first = Competition(cfg, out).run()
+    first = Competition(cfg, out).run(resume=args.reuse)
     made = time.perf_counter() - t0
     passes, resumes = [], []
     for _ in range(args.repeats):

@@ -481,6 +481,11 @@ class Competition:
         piece that fails it is redone in another pass."""
         say = self.listener.message
         attacks, defenses = self.config.all_attacks, self.config.defenses
+        # The stored attack pieces checked batch by batch first (each batch's clean images decoded
+        # once, not once per attack); listing the jobs then finds them verified (_stamp).
+        for b in self.batches:
+            for entry in attacks:
+                self._attack_done(entry, b)
         for _ in range(MAX_PASSES):
             clean_cache: dict[PieceId, npt.NDArray[np.uint8]] = {}
             jobs = list(self._attack_jobs(clean_cache))
