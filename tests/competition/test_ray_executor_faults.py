@@ -155,14 +155,16 @@ def test_a_dead_raylet_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
         while _records(out) == 0 and time.monotonic() < deadline and driver.poll() is None:
             time.sleep(0.05)
         assert 0 < _records(out) < 4, "the raylet must be killed mid-run"
-        (raylet,) = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "raylet"]
+        raylets = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "raylet"]
+        assert len(raylets) == 1, raylets
+        raylet = raylets[0]
         raylet.kill()
         stdout, stderr = driver.communicate(timeout=120)
     finally:
         driver.kill()
         driver.wait()
-    assert driver.returncode == 1
-    assert stdout == ""
+    assert driver.returncode == 1, stderr[-2000:]
+    assert stdout == "", stdout[-2000:]
     assert (
         stderr.strip()
         .splitlines()[-1]

@@ -296,7 +296,14 @@ class RayExecutor:
         context: RunContext | None = None,
         max_retries: int = 3,
     ) -> None:
-        self.started = connect(address, num_cpus)
+        # Before Ray starts: the processes ray.init starts (raylet, GCS, log monitor) inherit fd 1.
+        self._stdout = _StdoutToStderr()
+        self._stdout.redirect()
+        try:
+            self.started = connect(address, num_cpus)
+        except BaseException:
+            self._stdout.restore()
+            raise
         context = context or RunContext()
         if address is not None:
             # Nodes of a cluster are other machines: each keeps models in its own cache dir
@@ -307,7 +314,6 @@ class RayExecutor:
         self.max_retries = max_retries
         self._task = ray.remote(run_on_node)
         self._archives: dict[str, list[Any]] = {}
-        self._stdout = _StdoutToStderr()
         self._watch: _RayletWatch | None = None
         #: Ray failed under the run: its threads keep printing what died, so stdout stays on stderr.
         self.failed = False
