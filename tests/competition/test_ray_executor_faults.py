@@ -130,7 +130,7 @@ def test_resume_after_the_driver_is_killed(tmp_path: Path) -> None:
 
 def test_a_dead_raylet_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
     """Issue 29: the raylet killed mid-run ended the eval with exit 1, no advengine line, Ray's text on
-    stdout (which corrupts --json) and a .tmp file in pieces/. Now: stdout stays empty, the last line
+    stdout (which corrupts --json) and a .tmp file in pieces/. Now: stdout stays empty, one error line
     names the cause, no .tmp file is left, and --resume finishes the run as an uninterrupted one."""
     import psutil
 
