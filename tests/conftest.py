@@ -37,6 +37,13 @@ def dev_dir() -> Path:
     return d
 
 
+@pytest.fixture(autouse=True)
+def _own_config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test its own $ADVENGINE_CONFIG: runs keep their HMAC keys there (docs/records.md), and a
+    test must neither write into the user's config nor read another test's keys."""
+    monkeypatch.setenv("ADVENGINE_CONFIG", str(tmp_path / "config"))
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _drop_shared_sessions() -> Iterator[None]:
     """The process-wide session and attack-source caches keep every model a module loaded (temp files

@@ -7,7 +7,8 @@ package writes ``os.environ`` (the run's settings travel in :class:`advengine.co
 ``ADVENGINE_DEBUG``        ``1``: tracebacks instead of one-line errors (CLI and worker processes)
 ``ADVENGINE_NUM_THREADS``  threads of the Rust kernels and of ONNX Runtime sessions (0: default)
 ``ADVENGINE_CACHE``        cache root of built models and compiled graphs (else XDG, ``~/.cache``)
-``ADVENGINE_CONFIG``       config root of registered model manifests (else XDG, ``~/.config``)
+``ADVENGINE_CONFIG``       config root of registered model manifests and of the run keys (``keys/``,
+                           docs/records.md) (else XDG, ``~/.config``)
 ``ADVENGINE_MODEL_PATH``   extra directories (``os.pathsep``-separated) searched for manifests
 ``ADVENGINE_PLUGINS``      comma-separated modules imported before a roster is resolved
 ``ADVENGINE_PROVIDERS``    comma-separated ONNX Runtime providers of ``attack``/``defend`` (else

@@ -79,6 +79,10 @@ class SandboxError(AdvEngineError):
     """No sandbox can be built to run a submission (and --unsafe-no-sandbox was not given)."""
 
 
+class ExecutorError(AdvEngineError, RuntimeError):
+    """What runs the pieces failed under the run (a Ray raylet or node died); finished pieces are kept."""
+
+
 class NotYetAvailableError(AdvEngineError):
     """A command exists in the interface but its engine has not landed yet."""
 
@@ -97,6 +101,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "DownloadError",
+    "ExecutorError",
     "GraphError",
     "ImageDecodeError",
     "ImageError",

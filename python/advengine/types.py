@@ -44,13 +44,19 @@ def _check_label(value: str) -> str:
     return value
 
 
-Label = Annotated[str, StrictMode(), AfterValidator(_check_label)]
+#: LABEL_PATTERN and "not clean" as one JSON Schema pattern (``advengine config schema``).
+LABEL_JSON_PATTERN = r"^(?!clean$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+Label = Annotated[
+    str, StrictMode(), AfterValidator(_check_label), Field(json_schema_extra={"pattern": LABEL_JSON_PATTERN})
+]
 
 SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 SANDBOX_CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
 
 
-NonNegative = Annotated[float, Field(ge=0), phrased("a number >= 0")]
+# Strict and finite, as the JSON Schema says: "2" and true are no CPU counts, and inf is none either.
+NonNegative = Annotated[float, StrictMode(), Field(ge=0, allow_inf_nan=False), phrased("a number >= 0")]
 
 
 class Resources(Strict):
@@ -223,6 +229,7 @@ Entry = Annotated[BuiltinEntry | SubmissionEntry, Field(discriminator="kind")]
 
 __all__ = [
     "CLEAN",
+    "LABEL_JSON_PATTERN",
     "LABEL_PATTERN",
     "SANDBOX_CHOICES",
     "TRACKS",

@@ -93,11 +93,26 @@ def unknown_key(key: str, known: Sequence[str], kind: str = "key") -> PydanticCu
     )
 
 
+def _required_by_default(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    # A field whose default is validated and rejected (``Field(default="", validate_default=True)``:
+    # "name must be given", phrased by the field's own rule) is a required key: the JSON Schema says
+    # so, instead of offering the default it would refuse.
+    for name, field in cls.model_fields.items():
+        key = field.alias or name
+        if field.validate_default and field.default == "" and key in schema.get("properties", {}):
+            schema["properties"][key].pop("default", None)
+            required = schema.setdefault("required", [])
+            if key not in required:
+                required.append(key)
+
+
 class Strict(BaseModel):
     """Base of the validated files and tables: frozen, unknown keys are errors that list the known ones."""
 
     # Attribute docstrings become the fields' descriptions (``advengine config schema`` shows them).
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True, json_schema_extra=_required_by_default
+    )
     #: How :func:`explain` calls an unknown key: "key" (a file) or "parameter" (attack/defense params).
     unknown_kind: ClassVar[str] = "key"
 

@@ -149,3 +149,13 @@ def test_import_errors_are_one_line(env: Path, capsys: pytest.CaptureFixture[str
     assert "--mean takes three comma-separated numbers" in _one_line_error(capsys.readouterr().err)
     assert main(["models", "import", str(onnx_file), "--name", "x", "--labels", "tfslim1001"]) != 0
     assert "expected [N, 1001]" in _one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.usefixtures("env")
+def test_import_of_a_huge_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 29: 2e9 px per side ended as "internal error: ValueError: array is too big" (exit 70)."""
+    from ..models.test_importer import foreign
+
+    path, _ = foreign(tmp_path, batch="n", size=2_000_000_000)
+    assert main(["models", "import", str(path), "--name", "huge"]) == 1
+    assert "over the import's budget of 2048 px" in _one_line_error(capsys.readouterr().err)

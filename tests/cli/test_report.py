@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,54 @@ def test_eval_keeps_its_results_when_the_report_fails(
     assert warnings == ["warning: report.html was not written: RuntimeError: no fonts on this machine"]
     assert (out / "results.json").is_file()
     assert not (out / "report.html").exists()
+
+
+def _garbage_results(root: Path) -> None:
+    (root / "results.json").write_text('{"schema": "advengine.eval/1", "attacks": ')
+
+
+def _results_of_the_wrong_shape(root: Path) -> None:
+    (root / "results.json").write_text('{"schema": 3, "attacks": "x"}')
+
+
+def _run_json_a_list(root: Path) -> None:
+    (root / "run.json").write_text("[]")
+
+
+def _run_json_without_a_config(root: Path) -> None:
+    (root / "run.json").write_text('{"fingerprint": "x", "config": {"config": {"seed": 0}}}')
+
+
+def _pngs_truncated(root: Path) -> None:
+    for png in (root / "adv").rglob("*.png"):
+        png.write_bytes(png.read_bytes()[:100])
+
+
+@pytest.mark.parametrize(
+    ("damage", "line"),
+    [
+        (_garbage_results, r"results\.json is not a valid results\.json \(Invalid JSON: EOF"),
+        (_results_of_the_wrong_shape, r"results\.json is not a valid results\.json \(schema: "),
+        (_run_json_a_list, r"run\.json is not a valid run\.json \(Input should be an object\)"),
+        (_run_json_without_a_config, r"run\.json is not a valid run\.json \(config\.config\.batch_size: "),
+        (
+            _pngs_truncated,
+            r"report: .*\.png: not a readable PNG .*the run dir is damaged \(`advengine verify ",
+        ),
+    ],
+)
+def test_a_damaged_run_dir_is_one_line(
+    damage: Callable[[Path], None],
+    line: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 29: each of these ended as "internal error" (exit 70)."""
+    monkeypatch.delenv("ADVENGINE_DEBUG", raising=False)
+    root = _run(tmp_path)
+    damage(root)
+    assert main(["report", str(root)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert re.match(rf"error: .*{line}", err[0]), err[0]

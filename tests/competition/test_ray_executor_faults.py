@@ -126,3 +126,58 @@ def test_resume_after_the_driver_is_killed(tmp_path: Path) -> None:
     run_competition(cfg, tmp_path / "calm", executor=InProcessExecutor())
     assert comparable(out)["records"] == comparable(tmp_path / "calm")["records"]
     assert comparable(out)["results"]["matrices"] == comparable(tmp_path / "calm")["results"]["matrices"]
+
+
+def test_a_dead_raylet_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
+    """Issue 29: the raylet killed mid-run ended the eval with exit 1, no advengine line, Ray's text on
+    stdout (which corrupts --json) and a .tmp file in pieces/. Now: stdout stays empty, one error line
+    names the cause, no .tmp file is left, and --resume finishes the run as an uninterrupted one."""
+    import psutil
+
+    cfg_path = tmp_path / "run.toml"
+    cfg_path.write_text(
+        f'plugins = ["{FAKES}"]\nbatch_size = 1\n[dataset]\nlimit = 4\n'
+        '[[attacks]]\nname = "fake-slow"\nlabel = "slow"\nparams = { seconds = 1.0 }\n'
+        '[[defenses]]\nname = "fake-constant"\n'
+    )
+    out = tmp_path / "ray"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path]), "ADVENGINE_DEBUG": ""}
+    cmd = [sys.executable, "-m", "advengine", "eval", "--config", str(cfg_path), "--out", str(out)]
+    driver = subprocess.Popen(
+        [*cmd, "--executor", "ray", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while _records(out) == 0 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.05)
+        assert 0 < _records(out) < 4, "the raylet must be killed mid-run"
+        raylets = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "raylet"]
+        assert len(raylets) == 1, raylets
+        raylet = raylets[0]
+        raylet.kill()
+        stdout, stderr = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+        driver.wait()
+    assert driver.returncode == 1, stderr[-2000:]
+    assert stdout == "", stdout[-2000:]
+    assert (
+        stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"error: Ray's raylet on this machine (pid {raylet.pid}) died, so this eval cannot go on; "
+            "the finished pieces are kept: rerun with --resume (Ray's logs: "
+        )
+    )
+    assert "internal error" not in stderr
+    assert list(out.rglob("*.tmp")) == []
+
+    cfg = load_config(cfg_path)
+    run_competition(cfg, out, resume=True, executor=InProcessExecutor())
+    run_competition(cfg, tmp_path / "calm", executor=InProcessExecutor())
+    assert comparable(out)["records"] == comparable(tmp_path / "calm")["records"]
+    assert comparable(out)["results"]["matrices"] == comparable(tmp_path / "calm")["results"]["matrices"]

@@ -210,3 +210,22 @@ def test_names_and_options_are_checked(tmp_path: Path) -> None:
     assert import_model(path, "again", force=True).manifest.name == "again"
     with pytest.raises(ModelError, match="not found"):
         import_model(tmp_path / "missing.onnx", "y")
+
+
+@pytest.mark.usefixtures("zoo_env")
+@pytest.mark.parametrize(
+    ("batch", "size", "why"),
+    [
+        ("n", 16000, "16000 px per side, over the import's budget of 2048 px"),
+        (1, 2_000_000_000, "2000000000 px per side, over the import's budget"),
+        (1000, 1024, "fixed batch of 1000 at 1024 px, 1048576000 pixels per run, over the import's budget"),
+    ],
+)
+def test_the_pixel_budget_is_checked_before_any_allocation(
+    tmp_path: Path, batch: int | str, size: int, why: str
+) -> None:
+    """Issue 29: [N, 3, 16000, 16000] ran 98 s to 6.1 GB before it failed, and 2e9 per side ended as
+    "internal error: array is too big". Both are now a ModelError (one line, exit 1) at once."""
+    path, _ = foreign(tmp_path, batch=batch, size=size)
+    with pytest.raises(ModelError, match=why):
+        import_model(path, "huge")

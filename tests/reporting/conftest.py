@@ -122,6 +122,27 @@ class RunBuilder:
         path.write_text(json.dumps(rec))
 
 
+def results_json(attacks: list[tuple[str, float | None]]) -> str:
+    """A minimal valid results.json whose non-targeted attacks have these (name, score)."""
+    entries = [
+        {
+            "name": name, "entry": name, "track": "nontargeted", "params": {}, "models": [],
+            "score": score, "raw_score": 0, "normalized_score": score, "worst_score": None,
+            "excluded": False, "median_batch_seconds": None, "pieces": {}, "errors": [],
+        }
+        for name, score in attacks
+    ]  # fmt: skip
+    matrices = {k: [] for k in ("attacks", "defenses", "correct", "error", "hit", "classified")}
+    return json.dumps(
+        {
+            "schema": "advengine.eval/1", "mode": "paper", "seed": 0,
+            "dataset": {"dir": "d", "images": LIMIT, "hash": "h", "limit": LIMIT}, "eps_values": [4, 8],
+            "batches": [], "config": {}, "attacks": entries, "defenses": [], "exclusions": [],
+            "per_eps": [], "matrices": matrices,
+        }
+    )  # fmt: skip
+
+
 def wrong(labels: list[int]) -> list[int]:
     """A label that is neither the true one nor 0."""
     return [1 if v != 1 else 2 for v in labels]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.reporting.conftest import Builder, full_run
+from tests.reporting.conftest import Builder, full_run, results_json
 
 from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.errors import ConfigError
@@ -92,8 +91,7 @@ def test_partial_run_lists_missing_pieces_and_marks_unproduced_images(builder: B
 def test_finished_run_uses_results_json_as_written(builder: Builder) -> None:
     b = builder()
     full_run(b)
-    results = {"attacks": [{"name": "noop", "score": 0.123}], "defenses": [], "batches": []}
-    (b.root / "results.json").write_text(json.dumps(results))
+    (b.root / "results.json").write_text(results_json([("noop", 0.123)]))
     view = load_run(b.root)
     assert view.finished
     assert view.scored["attacks"][0]["score"] == 0.123

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from tests.reporting.conftest import Builder, full_run
+from tests.reporting.conftest import Builder, full_run, results_json
 
 from advengine.reporting import load_run
 from advengine.reporting.tables import clean_accuracy, eps_curves, leaderboard, rate_matrix
@@ -46,9 +46,7 @@ def test_ties_rank_by_name_and_failed_and_missing_pieces_are_counted(builder: Bu
 def test_an_entry_without_a_score_has_no_rank(builder: Builder) -> None:
     b = builder()
     full_run(b)
-    (b.root / "results.json").write_text(
-        '{"attacks": [{"name": "noop", "score": null}, {"name": "fgsm-x", "score": 0.1}], "defenses": []}'
-    )
+    (b.root / "results.json").write_text(results_json([("noop", None), ("fgsm-x", 0.1)]))
     rows = leaderboard(load_run(b.root), "nontargeted")
     assert [(r.rank, r.name) for r in rows] == [(1, "fgsm-x"), (None, "noop")]
 

@@ -10,6 +10,7 @@ from typing import cast
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 import advengine
 from advengine.data import sample_dataset_dir
@@ -148,3 +149,70 @@ def test_an_attack_cannot_list_the_run_or_other_submissions(
     report = json.loads((tmp_path / "logs" / "stdout.txt").read_text())
     assert _leaks(report["readable"]) == []
     assert report["found"] == []
+
+
+#: Reads every file named like a package listing in the visible tree (outside the system dirs and in
+#: the bound site-packages) and reports those that hold a sample image's sha256 (hex or RECORD's
+#: urlsafe base64).
+RECORD_PROBE = r"""
+import json, os, sys
+targets = json.load(open("targets.json"))
+digests = targets["digests"]
+report = {"listings": [], "leaks": []}
+for top in targets["roots"]:
+    for dirpath, dirs, files in os.walk(top):
+        for f in files:
+            if f in ("RECORD", "SOURCES.txt", "installed-files.txt"):
+                path = os.path.join(dirpath, f)
+                text = open(path, errors="replace").read()
+                report["listings"].append([path, len(text)])
+                if any(d in text for d in digests):
+                    report["leaks"].append(path)
+print(json.dumps(report))
+open(sys.argv[2], "w").write("IMG000000.png,1\n")
+"""
+
+
+def test_an_installed_packages_record_is_masked(
+    write_sub: WriteSub,
+    settings: Settings,
+    clean4: U8,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 29: a wheel's dist-info/RECORD lists the sha256 of every sample image, which maps a clean
+    input PNG to its ImageId. A site-packages dir with such a RECORD is bound; inside, it is empty."""
+    import base64
+    import hashlib
+
+    from advengine.submissions import visible
+
+    sample = sample_dataset_dir().resolve() / "images"
+    digests, lines = [], []
+    for png in sorted(sample.iterdir()):
+        raw = hashlib.sha256(png.read_bytes()).digest()
+        b64 = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        digests += [raw.hex(), b64]
+        lines.append(f"advengine/data/sample/images/{png.name},sha256={b64},{png.stat().st_size}")
+    site_dir = tmp_path / "site-packages"
+    record = site_dir / "advengine-0.1.0.dist-info" / "RECORD"
+    record.parent.mkdir(parents=True)
+    record.write_text("\n".join(lines) + "\n")
+    (site_dir / "advengine-0.1.0.dist-info" / "METADATA").write_text("Name: advengine\n")
+    real = visible.site_dirs()
+    monkeypatch.setattr(visible, "site_dirs", lambda: [*real, str(site_dir)])
+    assert str(record) in visible.hashed_listings()
+
+    roots = [*real, str(site_dir)]
+    sub = write_sub(
+        "record-reader",
+        RECORD_PROBE,
+        "defense",
+        **{"targets.json": json.dumps({"digests": digests, "roots": roots})},
+    )
+    run_settings = Settings("bwrap", settings.limits, 60.0, 1.0)
+    _, run = run_defense(load_submission(sub, tmp_path / "w"), clean4, run_settings, tmp_path / "logs")
+    assert run.status == "ok"
+    report = json.loads((tmp_path / "logs" / "stdout.txt").read_text())
+    assert [str(record), 0] in report["listings"]  # there, but empty
+    assert report["leaks"] == []

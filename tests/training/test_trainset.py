@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,33 @@ def test_prepare_holds_out_attacks_and_reuses_the_cache(
     monkeypatch.setattr(ts, "build_attack", no_attacks)
     again = prepare_training_set(s, tmp_path / "cache")
     np.testing.assert_array_equal(again.adv, built.adv)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),  # truncated: BadZipFile
+        lambda p: p.write_bytes(b""),
+        lambda p: p.write_bytes(b"PK\x03\x04" + b"\0" * 40),
+        lambda p: np.savez(p.with_suffix(""), ids=np.asarray(["img02"]), adv=np.zeros((1, 2), np.uint8)),
+        lambda p: np.savez(p.with_suffix(""), ids=np.asarray(["img02"]), adv=np.zeros((1, 299, 299, 3))),
+    ],
+    ids=["truncated", "empty", "zip-header-only", "wrong-shape", "wrong-dtype"],
+)
+def test_a_damaged_cached_cell_is_rebuilt(
+    damage: Callable[[Path], None], tmp_path: Path, sources: tuple[str, str]
+) -> None:
+    """Issue 29: ``train hgd --resume`` on a truncated cell ended as "internal error: BadZipFile"."""
+    data = image_dir(tmp_path / "data", 3)
+    s = train_settings(
+        {"target": GUIDE, "data": data, "sources": sources[0], "attacks": "fgsm", "epsilons": "8",
+         "draws": 1, "holdout": 2}
+    )  # fmt: skip
+    built = prepare_training_set(s, tmp_path / "cache")
+    (cell,) = (tmp_path / "cache").glob("*.npz")
+    damage(cell)
+    again = prepare_training_set(s, tmp_path / "cache")
+    np.testing.assert_array_equal(again.adv, built.adv)  # the same seeded attack, redone
 
 
 def test_nothing_left_to_train_on(tmp_path: Path, sources: tuple[str, str]) -> None:

@@ -76,6 +76,12 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("advengine.cli.train",),
         "Train learned defenses on ONNX Runtime (no deep-learning framework).",
     ),
+    "verify": (
+        ("advengine.cli.verify",),
+        "Check a finished run without running anything: every record's HMAC (with the run's key), the "
+        "stored images against their hashes and ε-balls (with the dataset), the labels against theirs, "
+        "and the Ed25519-signed digest.",
+    ),
 }
 
 

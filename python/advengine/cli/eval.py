@@ -18,6 +18,7 @@ from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import CompetitionConfig, ProcessExecutor, load_config, run_competition
 from advengine.competition.artefacts import PieceId, Results, Rounds
+from advengine.competition.engine import VerifyMode
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
 from advengine.competition.rounds import run_rounds
@@ -191,6 +192,14 @@ def eval_command(
     ] = None,
     sandbox: SandboxOption = "auto",
     unsafe: UnsafeOption = False,
+    verify: Annotated[
+        VerifyMode,
+        typer.Option(
+            "--verify",
+            help="A stored piece that fails its checks on --resume (HMAC, hashes, ε): "
+            "warn and redo it, or strict: refuse the run.",
+        ),
+    ] = "warn",
 ) -> None:
     """Run a whole competition: every attack on every batch, every defense on every adversarial batch
     and on the clean images, then score it (NIPS 2017 Algorithm 1).
@@ -229,7 +238,13 @@ def eval_command(
                 cfg,
                 out,
                 lambda c, where: run_competition(
-                    c, where, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+                    c,
+                    where,
+                    resume=resume,
+                    retry_failed=retry_failed,
+                    executor=executor,
+                    listener=listener,
+                    verify=verify,
                 ),
                 listener.message,
             )
@@ -241,7 +256,13 @@ def eval_command(
         return
     with progress:
         results = run_competition(
-            cfg, out, resume=resume, retry_failed=retry_failed, executor=executor, listener=listener
+            cfg,
+            out,
+            resume=resume,
+            retry_failed=retry_failed,
+            executor=executor,
+            listener=listener,
+            verify=verify,
         )
     from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
 

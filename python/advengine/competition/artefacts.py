@@ -25,6 +25,7 @@ from pydantic import (
     model_serializer,
 )
 
+from advengine.errors import ConfigError
 from advengine.files import atomic_write
 from advengine.types import CLEAN
 
@@ -100,6 +101,7 @@ class DefenseRecord(_Artefact):
 
 PieceRecord = AttackRecord | DefenseRecord
 R = TypeVar("R", AttackRecord, DefenseRecord)
+A = TypeVar("A", bound=BaseModel)
 
 
 class DatasetInfo(_Artefact):
@@ -252,6 +254,72 @@ class Rounds(_Artefact):
     rounds: list[RoundSummary]
 
 
+class RecordedEntry(_Artefact):
+    """One roster entry as run.json records it (``Entry.to_json``)."""
+
+    label: str
+    name: str
+    track: str
+    params: dict[str, Any] = {}
+    models: list[str] = []
+    submission: str | None = None
+    team: str | None = None
+
+
+class RecordedDataset(_Artefact):
+    dir: str | None = None
+    limit: int | None = None
+
+
+class RecordedConfig(_Artefact):
+    """The resolved config inside run.json's fingerprint (``CompetitionConfig.to_json``): what a
+    report of the run needs, checked as it is read."""
+
+    dataset: RecordedDataset = RecordedDataset()
+    batch_size: int = Field(ge=1)
+    eps: str
+    seed: int
+    scoring: str = "paper"
+    time_limit: float | None = None
+    attacks: list[RecordedEntry] = []
+    targeted_attacks: list[RecordedEntry] = []
+    defenses: list[RecordedEntry] = []
+
+
+class RunFingerprint(_Artefact):
+    config: RecordedConfig
+    dataset_hash: str = ""
+
+
+class RunFile(_Artefact):
+    """run.json: ``format`` 2 adds ``run_id`` and ``hmac`` (docs/records.md); format 1 has neither."""
+
+    format: int = 1
+    run_id: str | None = None
+    fingerprint: str
+    config: RunFingerprint
+    hmac: str | None = None
+
+
+def _invalid(path: Path, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{path} is not a valid {path.name} ({where + ': ' if where else ''}{err['msg']})"
+
+
+def read_artefact(path: Path, kind: type[A]) -> A:
+    """A run artefact (run.json, results.json) read and validated; :class:`ConfigError` naming the
+    file and its first problem when it is unreadable, not JSON, or not that artefact."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read ({' '.join(str(exc).split())[:120]})") from None
+    try:
+        return kind.model_validate_json(text)
+    except ValidationError as exc:
+        raise ConfigError(_invalid(path, exc)) from None
+
+
 def dumps(payload: BaseModel | dict[str, Any]) -> str:
     """The one JSON layout of the run directory: two-space indent, key order kept, a final newline."""
     data = payload.model_dump(by_alias=True) if isinstance(payload, BaseModel) else payload
@@ -312,12 +380,16 @@ __all__ = [
     "Matrices",
     "PieceId",
     "PieceRecord",
+    "RecordedConfig",
+    "RecordedEntry",
     "Results",
+    "RunFile",
     "Status",
     "dumps",
     "labels_hash",
     "load_record",
     "pixels_hash",
+    "read_artefact",
     "read_json",
     "read_record",
     "save",

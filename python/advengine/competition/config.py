@@ -78,7 +78,8 @@ class Settings(Strict):
     time_limit: Annotated[
         float,
         StrictMode(),
-        Field(gt=0),
+        # The maximum is _limit_or_none's; JSON has no inf, so "no limit" exists only in TOML.
+        Field(gt=0, json_schema_extra={"maximum": MAX_TIME_LIMIT}),
         AfterValidator(_limit_or_none),
         phrased(f"a number of seconds in (0, {MAX_TIME_LIMIT:g}] (one day at most), or inf (no limit)"),
     ] = 500.0

@@ -10,11 +10,12 @@ same images and labels, whether the run was interrupted or not.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, TypeGuard, TypeVar
+from typing import Literal, Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,12 +42,16 @@ from advengine.competition.scoring import MISSING, NO_IMAGE
 from advengine.competition.state import RunDir
 from advengine.competition.verify import attack_problem, defense_problem
 from advengine.data import Dataset, load_dataset, sample_dataset_dir
-from advengine.errors import AdvEngineError, DatasetError, ImageError
+from advengine.errors import AdvEngineError, ConfigError, DatasetError, ImageError
 from advengine.kernels import read_png_batch, write_png_batch
 from advengine.seeds import derive_seed
 from advengine.types import CLEAN, Entry
 
 R = TypeVar("R", AttackRecord, DefenseRecord)
+#: What a stored piece that fails a check costs: redone with a warning, or the run refused.
+VerifyMode = Literal["warn", "strict"]
+#: Stage passes before the run gives up on a dir whose records keep failing their checks.
+MAX_PASSES = 3
 
 
 class Listener(Protocol):
@@ -142,13 +147,17 @@ class Competition:
         *,
         executor: Executor | None = None,
         listener: Listener | None = None,
+        key_dir: Path | None = None,
+        verify: VerifyMode = "warn",
     ) -> None:
         self.config = config
-        self.run_dir = RunDir(out)
+        self.run_dir = RunDir(out, key_dir)
+        self.verify = verify
         self.executor: Executor = executor if executor is not None else InProcessExecutor()
         self.listener: Listener = listener if listener is not None else _Silent()
         self.timings: dict[str, float] = dict.fromkeys(
-            ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
+            ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage", "verify"),
+            0.0,
         )
         # The stages outside the pieces' own times (issue 25's breakdown): the process's age when the
         # run is made (for `advengine eval`, its start-up: interpreter, imports, flags, config), and
@@ -158,6 +167,9 @@ class Competition:
         self.timings["startup"] = max(0.0, time.time() - psutil.Process().create_time())
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
+        #: Attack pieces verified in this run, with the stat of their files then (see _stamp).
+        self._verified: dict[PieceId, tuple[tuple[int, int, int, int], ...]] = {}
+        self._clean_batch: tuple[int, npt.NDArray[np.uint8]] | None = None
 
     def _finished(self, rec: R | None) -> TypeGuard[R]:
         # A failed piece is final by default (the rules score it as failed, and a resumed run ends
@@ -198,21 +210,64 @@ class Competition:
     # -- attacks ------------------------------------------------------------------------------------
 
     def _distrust(self, piece: PieceId, why: str) -> None:
-        """A stored piece failed a check (verify.py): say so in one line and run it again."""
+        """A stored piece failed a check (verify.py, its HMAC): say so in one line and run it again;
+        under ``--verify strict`` refuse the run instead."""
+        if self.verify == "strict":
+            raise ConfigError(
+                f"--verify strict: {piece} cannot be trusted: {why}; the run dir was changed after it "
+                "was written (rerun without --verify strict to redo such pieces)"
+            )
         self.listener.message(f"warning: {piece} is redone: {why}")
         self.run_dir.forget(piece)
 
     def _read_adv(self, attack: str) -> Callable[[list[str]], npt.NDArray[np.uint8]]:
         return lambda ids: read_png_batch([self.run_dir.adv_image(attack, i) for i in ids], strict=True)
 
-    def _attack_done(self, entry: Entry, b: Batch) -> bool:
+    def _read_clean(self, b: Batch) -> Callable[[list[str]], npt.NDArray[np.uint8]]:
+        def read(ids: list[str]) -> npt.NDArray[np.uint8]:
+            where = {image_id: k for k, image_id in enumerate(self.ds.image_ids[b.start : b.stop])}
+            # The last batch read is kept: the pass before scoring checks every attack of a batch in
+            # a row, so its clean images are decoded once, not once per attack.
+            if self._clean_batch is None or self._clean_batch[0] != b.index:
+                self._clean_batch = (b.index, self.ds.read_images(b.start, b.stop))
+            return self._clean_batch[1][[where[i] for i in ids]]
+
+        return read
+
+    def _stamp(self, piece: PieceId, rec: AttackRecord) -> tuple[tuple[int, int, int, int], ...] | None:
+        """The stat of the piece's record and PNGs (inode, size, mtime, ctime): any write to one of
+        them changes its ctime, which no user can set back."""
+        paths = [
+            self.run_dir.record_path(piece),
+            *(self.run_dir.adv_image(piece.entry, i) for i in rec.image_ids),
+        ]
+        try:
+            stats = [p.stat() for p in paths]
+        except OSError:
+            return None
+        return tuple((s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in stats)
+
+    def _attack_problem(self, entry: Entry, b: Batch) -> tuple[AttackRecord | None, str | None]:
+        """The stored attack piece and why it cannot be trusted (HMAC, record, hash, ε), timed. A
+        piece verified earlier in this run whose files are untouched since is not decoded again."""
+        t0 = time.perf_counter()
         piece = PieceId.of_attack(entry.label, b.index)
         rec, why = self.run_dir.read_attack(piece)
         if rec is not None:
-            batch_ids = self.ds.image_ids[b.start : b.stop]
-            why = attack_problem(rec, piece, batch_ids, b.eps, self._read_adv(entry.label))
+            stamp = self._stamp(piece, rec)
+            if stamp is None or self._verified.get(piece) != stamp:
+                batch_ids = self.ds.image_ids[b.start : b.stop]
+                read = self._read_adv(entry.label)
+                why = attack_problem(rec, piece, batch_ids, b.eps, read, self._read_clean(b))
+                if why is None and stamp is not None:
+                    self._verified[piece] = stamp
+        self.timings["verify"] += time.perf_counter() - t0
+        return rec, why
+
+    def _attack_done(self, entry: Entry, b: Batch) -> bool:
+        rec, why = self._attack_problem(entry, b)
         if why is not None:
-            self._distrust(piece, why)
+            self._distrust(PieceId.of_attack(entry.label, b.index), why)
             return False
         return self._finished(rec)
 
@@ -287,18 +342,47 @@ class Competition:
         rec = self.run_dir.attack_record(attack, b.index)
         return rec.output_hash if rec else None
 
-    def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
+    def _defense_problem(
+        self, defense: str, attack: str, b: Batch
+    ) -> tuple[DefenseRecord | None, str | None]:
+        """The stored defense piece and why it cannot be trusted, or (None, None) when it is stale:
+        its attack piece was redone with other images since (not damaged, so no warning)."""
+        t0 = time.perf_counter()
         piece = PieceId.of_defense(defense, attack, b.index)
         rec, why = self.run_dir.read_defense(piece)
         if rec is not None and rec.input_hash != self._input_hash(attack, b):
-            return False  # stale, not damaged: its attack piece was redone with other images since
-        if rec is not None:
+            rec = None
+        elif rec is not None:
             ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
             why = defense_problem(rec, piece, ids)
+        self.timings["verify"] += time.perf_counter() - t0
+        return rec, why
+
+    def _defense_done(self, defense: str, attack: str, b: Batch) -> bool:
+        rec, why = self._defense_problem(defense, attack, b)
         if why is not None:
-            self._distrust(piece, why)
+            self._distrust(PieceId.of_defense(defense, attack, b.index), why)
             return False
         return self._finished(rec)
+
+    def _verify_stored(self) -> int:
+        """Before scoring: every stored record checked again (HMAC, hashes, every image's ε), so
+        what is scored is what was verified; returns how many pieces failed and must be redone."""
+        failed = 0
+        for b in self.batches:  # batch-major: each batch's clean images are read once
+            for entry in self.config.all_attacks:
+                rec, why = self._attack_problem(entry, b)
+                if why is not None or rec is None:
+                    failed += 1
+                    self._distrust(PieceId.of_attack(entry.label, b.index), why or "its record is gone")
+        for d in self.config.defenses:
+            for attack in (CLEAN, *(e.label for e in self.config.all_attacks)):
+                for b in self.batches:
+                    _, why = self._defense_problem(d.label, attack, b)
+                    if why is not None:
+                        failed += 1
+                        self._distrust(PieceId.of_defense(d.label, attack, b.index), why)
+        return failed
 
     def _defense_jobs(self, defense: Entry, targets: list[str]) -> Iterator[Job]:
         for attack in targets:
@@ -416,27 +500,52 @@ class Competition:
     def run(self, *, resume: bool = False, retry_failed: bool = False) -> Results:
         """Run (or resume) the competition; ``retry_failed`` resumes and also redoes failed pieces."""
         self.retry_failed = retry_failed
-        self._prepare(resume or retry_failed)
+        try:
+            self._prepare(resume or retry_failed)
+            try:
+                self._stages()
+            finally:
+                self.executor.close()
+            return self._score()
+        finally:
+            self.run_dir.unlock()
+
+    def _stages(self) -> None:
+        """The attack and defense stages, then the check of everything stored before scoring; a
+        piece that fails it is redone in another pass."""
         say = self.listener.message
         attacks, defenses = self.config.all_attacks, self.config.defenses
-        try:
+        # The stored attack pieces checked batch by batch first (each batch's clean images decoded
+        # once, not once per attack); listing the jobs then finds them verified (_stamp).
+        for b in self.batches:
+            for entry in attacks:
+                self._attack_done(entry, b)
+        for _ in range(MAX_PASSES):
             clean_cache: dict[PieceId, npt.NDArray[np.uint8]] = {}
             jobs = list(self._attack_jobs(clean_cache))
             total = len(attacks) * len(self.batches)
             say(f"attacks: {len(jobs)} of {total} pieces to run")
             self.listener.stage("attacks", total, total - len(jobs))
             t0 = time.perf_counter()
-            self.executor.run(jobs, lambda j, o: self._finish_attack(j, o, clean_cache))
-            self.timings["attack_stage"] = time.perf_counter() - t0
+            self.executor.run(jobs, functools.partial(self._finish_attack, clean_cache=clean_cache))
+            self.timings["attack_stage"] += time.perf_counter() - t0
             targets = [CLEAN, *(e.label for e in attacks)]
             djobs = [job for d in defenses for job in self._defense_jobs(d, targets)]
             say(f"defenses: {len(djobs)} pieces to run (on the clean images and every adversarial batch)")
             self.listener.stage("defenses", len(djobs), 0)
             t0 = time.perf_counter()
             self.executor.run(djobs, self._finish_defense)
-            self.timings["defense_stage"] = time.perf_counter() - t0
-        finally:
-            self.executor.close()
+            self.timings["defense_stage"] += time.perf_counter() - t0
+            if self._verify_stored() == 0:
+                say(f"verified every stored piece (HMAC, hashes, ε) in {self.timings['verify']:.1f} s")
+                return
+        raise DatasetError(
+            f"{self.run_dir.root}: stored pieces kept failing their checks after {MAX_PASSES} passes; "
+            "something else is writing this run dir"
+        )
+
+    def _score(self) -> Results:
+        say = self.listener.message
         say("scoring")
         t0 = time.perf_counter()
         data = self._collect()
@@ -448,6 +557,7 @@ class Competition:
         results.timings = dict(self.timings)
         # results.json last: its presence means the run finished.
         save(self.run_dir.root / "results.json", results)
+        self.run_dir.sign()
         say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
         say(_stage_line(self.timings))
         return results
@@ -461,14 +571,27 @@ def run_competition(
     retry_failed: bool = False,
     executor: Executor | None = None,
     listener: Listener | None = None,
+    key_dir: Path | None = None,
+    verify: VerifyMode = "warn",
 ) -> Results:
     """Run (or resume) a competition in ``out`` and return the results object (results.json).
 
     ``retry_failed`` implies ``resume`` and also redoes the pieces that crashed or timed out.
+    ``key_dir`` holds the run's HMAC key (default ``$ADVENGINE_CONFIG/keys``); ``verify="strict"``
+    refuses a resumed run with a stored piece that fails its checks instead of redoing the piece.
     """
-    return Competition(config, out, executor=executor, listener=listener).run(
-        resume=resume, retry_failed=retry_failed
+    competition = Competition(
+        config, out, executor=executor, listener=listener, key_dir=key_dir, verify=verify
     )
+    return competition.run(resume=resume, retry_failed=retry_failed)
 
 
-__all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]
+__all__ = [
+    "Batch",
+    "Competition",
+    "Listener",
+    "VerifyMode",
+    "dataset_hash",
+    "eps_schedule",
+    "run_competition",
+]

@@ -60,6 +60,16 @@ def project_outputs(outputs: Any, clean: ImagesU8, eps: int) -> ImagesU8:
     return clip_linf(adv, clean, int(eps), out=adv)
 
 
+def outside_eps(adv: ImagesU8, clean: ImagesU8, eps: int) -> list[int]:
+    """Indices of the images of ``adv`` outside the ε-ball of ``clean`` (same shape, uint8 NHWC): the
+    organiser's own projection is the check, an image inside the ball is its fixed point."""
+    if adv.shape != clean.shape:
+        return list(range(len(adv)))
+    projected = clip_linf(adv, clean, int(eps))
+    differs = (projected != adv).reshape(len(adv), -1).any(axis=1)
+    return [int(k) for k in np.flatnonzero(differs)]
+
+
 def missing_mask(value: Any) -> npt.NDArray[np.int64] | None:
     """Indices of the images an attack piece did produce, or None when it produced all of them (a
     submission's piece may leave images out: a list with None in their place)."""
@@ -68,4 +78,4 @@ def missing_mask(value: Any) -> npt.NDArray[np.int64] | None:
     return None
 
 
-__all__ = ["missing_mask", "project_outputs"]
+__all__ = ["missing_mask", "outside_eps", "project_outputs"]

@@ -10,6 +10,13 @@ worker replaced, the piece scored ``timeout``. A piece that crashes its process 
 failure that Ray retries on another node (``max_retries``); the driver takes one outcome per piece,
 so nothing is counted twice.
 
+Ray's failures are advengine errors: while Ray runs, this process's stdout (file descriptor 1, which
+Ray's own processes inherit) points at stderr, so nothing Ray prints reaches ``--json`` output; and a
+watcher thread follows the raylet of this machine. When it dies, Ray ends the driver a few seconds
+later with exit 1 and no word; the watcher interrupts the run first, so the engine stops through
+its ``finally`` blocks (no ``.tmp`` file left) and the CLI says what died in one line. The finished
+pieces are kept, and ``--resume`` continues.
+
 Submissions are shipped as their archive bytes, put in the object store once per digest and
 written once per node under ``<tmp>/advengine-ray/submissions/<digest>/``; their logs stay on the
 node (``<tmp>/advengine-ray/logs/<digest>/``).
@@ -17,23 +24,29 @@ node (``<tmp>/advengine-ray/logs/<digest>/``).
 
 from __future__ import annotations
 
+import _thread
 import dataclasses
 import io
 import logging
 import os
+import signal
 import sys
 import tarfile
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
+
+import psutil
 
 from advengine import env
 from advengine.competition.artefacts import PieceId
 from advengine.competition.executor import Job, Outcome, ProcessExecutor, describe
 from advengine.competition.pieces import Inputs
 from advengine.context import RunContext
-from advengine.errors import ConfigError
+from advengine.errors import ConfigError, ExecutorError
 from advengine.files import atomic_write
 from advengine.types import Entry, SubmissionEntry
 
@@ -173,6 +186,101 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
+def _logs_dir() -> str | None:
+    node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
+    try:
+        return str(node.get_logs_dir_path()) if node is not None else None
+    except (AttributeError, OSError):
+        return None
+
+
+def local_raylet() -> psutil.Process | None:
+    """The raylet this driver talks to (the one of this machine), or None when it cannot be found."""
+    node = getattr(getattr(ray, "_private", None), "worker", None)
+    node = getattr(node, "_global_node", None)
+    socket = getattr(node, "raylet_socket_name", None)
+    if not socket:
+        return None
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "raylet" and f"--raylet_socket_name={socket}" in (proc.info["cmdline"] or []):
+            return proc
+    return None
+
+
+class _StdoutToStderr:
+    """File descriptor 1 pointed at stderr while Ray runs (its processes inherit it), then restored."""
+
+    def __init__(self) -> None:
+        self.saved: int | None = None
+
+    def redirect(self) -> None:
+        if self.saved is None:
+            sys.stdout.flush()
+            self.saved = os.dup(1)
+            os.dup2(2, 1)
+
+    def silence(self) -> None:
+        """Point fd 1 at /dev/null: after a failure Ray's threads print what died there (the same
+        text is in Ray's log dir), so the error line stays the last line of the run."""
+        sys.stdout.flush()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+
+    def restore(self) -> None:
+        if self.saved is not None:
+            sys.stdout.flush()
+            os.dup2(self.saved, 1)
+            os.close(self.saved)
+            self.saved = None
+
+
+class _RayletWatch:
+    """Interrupts the main thread with :class:`ExecutorError` when the local raylet dies."""
+
+    def __init__(self, raylet: psutil.Process, logs: str | None, period: float = 0.2) -> None:
+        self.raylet, self.logs, self.period = raylet, logs, period
+        self.died: str | None = None
+        self._stop = threading.Event()
+        self._old: Any = None
+        self._thread = threading.Thread(target=self._watch, name="advengine-raylet-watch", daemon=True)
+
+    def _raise(self, signum: int, frame: FrameType | None) -> None:
+        if self.died is not None:
+            raise ExecutorError(self.died)
+
+    def start(self) -> None:
+        self._old = signal.signal(signal.SIGUSR1, self._raise)  # the main thread's, set from it
+        self._thread.start()
+
+    def dead(self) -> bool:
+        """Whether the raylet is gone (then :attr:`died` says so in one line)."""
+        if self.died is None:
+            try:
+                alive = self.raylet.is_running() and self.raylet.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                alive = False
+            if not alive:
+                self.died = (
+                    f"Ray's raylet on this machine (pid {self.raylet.pid}) died, so this eval cannot go on; "
+                    "the finished pieces are kept: rerun with --resume"
+                    + (f" (Ray's logs: {self.logs})" if self.logs else "")
+                )
+        return self.died is not None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.period):
+            if self.dead():
+                _thread.interrupt_main(signal.SIGUSR1)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._old is not None:
+            signal.signal(signal.SIGUSR1, self._old)
+            self._old = None
+
+
 class RayExecutor:
     """Runs each piece as a Ray task with its entry's resources; outcomes come back to the caller."""
 
@@ -188,7 +296,14 @@ class RayExecutor:
         context: RunContext | None = None,
         max_retries: int = 3,
     ) -> None:
-        self.started = connect(address, num_cpus)
+        # Before Ray starts: the processes ray.init starts (raylet, GCS, log monitor) inherit fd 1.
+        self._stdout = _StdoutToStderr()
+        self._stdout.redirect()
+        try:
+            self.started = connect(address, num_cpus)
+        except BaseException:
+            self._stdout.restore()
+            raise
         context = context or RunContext()
         if address is not None:
             # Nodes of a cluster are other machines: each keeps models in its own cache dir
@@ -199,6 +314,9 @@ class RayExecutor:
         self.max_retries = max_retries
         self._task = ray.remote(run_on_node)
         self._archives: dict[str, list[Any]] = {}
+        self._watch: _RayletWatch | None = None
+        #: Ray failed under the run: its threads keep printing what died, so stdout stays on stderr.
+        self.failed = False
 
     def _archive(self, entry: Entry) -> list[Any]:
         # Wrapped in a list so Ray does not fetch it for every task: a node fetches it once, when its
@@ -233,6 +351,9 @@ class RayExecutor:
         try:
             value = ray.get(ref)
         except ray.exceptions.RayError as exc:  # retries exhausted: the worker or node kept dying
+            if self._watch is not None and self._watch.dead():
+                # Not the piece's failure: this machine's raylet took its worker with it.
+                raise ExecutorError(self._watch.died or "") from None
             return Outcome("crashed", None, 0.0, f"Ray task failed: {describe(exc)}")
         if isinstance(value, _Fatal):
             raise ConfigError(value.message)
@@ -240,6 +361,24 @@ class RayExecutor:
         return value
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        self._stdout.redirect()
+        raylet = local_raylet()
+        watch = self._watch = _RayletWatch(raylet, _logs_dir()) if raylet is not None else None
+        if watch is not None and threading.current_thread() is threading.main_thread():
+            watch.start()
+        try:
+            self._run(jobs, on_done)
+        finally:
+            self._watch = None
+            if watch is not None:
+                watch.stop()
+                if watch.died is not None:
+                    self.started = False  # nothing to shut down; ray.shutdown() would wait on the dead
+                    self.failed = True
+                    self._stdout.silence()
+                    raise ExecutorError(watch.died) from None
+
+    def _run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         total: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         # Enough tasks queued to keep every CPU busy, few enough that the batches in flight stay small.
         window = max(2, 2 * int(total.get("CPU", 1)))
@@ -259,18 +398,30 @@ class RayExecutor:
         try:
             fill()
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
+                # In short waits: a raylet that died is noticed here, before Ray ends the driver.
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                if self._watch is not None and self._watch.dead():
+                    raise ExecutorError(self._watch.died or "")
+                if not ready:
+                    continue
                 job = pending.pop(ready[0])
                 on_done(job, self._outcome(ready[0]))
                 fill()
-        finally:
+        except ExecutorError:
+            raise  # the raylet is gone: nothing to cancel, and asking it would wait
+        except BaseException:
             for ref in pending:  # the run stopped early: do not leave pieces running on the cluster
                 ray.cancel(ref, force=True)
+            raise
 
     def close(self) -> None:
-        if self.started and ray.is_initialized():
-            ray.shutdown()
-        self.started = False
+        try:
+            if self.started and ray.is_initialized():
+                ray.shutdown()
+            self.started = False
+        finally:
+            if not self.failed:
+                self._stdout.restore()
 
 
 __all__ = [
@@ -278,6 +429,7 @@ __all__ = [
     "NodeSettings",
     "RayExecutor",
     "assigned_device",
+    "local_raylet",
     "local_runtime_env",
     "pack_submission",
     "run_on_node",

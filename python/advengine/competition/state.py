@@ -1,21 +1,30 @@
-"""The run directory: layout, per-piece records and the resume fingerprint.
+"""The run directory: layout, per-piece records, the resume fingerprint, the run key and the lock.
 
 Layout of ``--out``::
 
-    run.json                          fingerprint: resolved config + dataset hash (resume refuses others)
+    run.json                          format, run id, fingerprint (resolved config + dataset hash), HMAC
+    .lock                             flock'd by the one eval writing the dir; holds its pid
     adv/<attack>/<ImageId>.png        projected adversarial images
     pieces/attack/<attack>/bNNNN.json                one record per finished attack piece
     pieces/defense/<defense>/<attack|clean>/bNNNN.json  one record per finished defense piece
     results.json, records.csv, leaderboard.md, the DEVKIT CSVs
+    signature.json                    Ed25519-signed digest of run.json, results.json and every record
 
 A piece counts as done only when its record exists; the record is written (temp file + rename)
 after the piece's images, so a run killed at any moment loses at most the pieces in flight.
+
+Every record and run.json carry ``hmac``: HMAC-SHA256 with the run's key (kept outside the run dir,
+:mod:`advengine.competition.keys`) over the canonical bytes of the file without ``hmac``; a record's
+MAC also covers the run id and run.json's fingerprint, so a record cannot move to another run and
+run.json cannot be swapped under the records (docs/records.md).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +38,47 @@ from advengine.competition.artefacts import (
     read_record,
     save,
 )
+from advengine.competition.keys import (
+    RunKey,
+    create_run_key,
+    default_key_dir,
+    load_run_key,
+    new_run_id,
+    public_hex,
+    sign,
+    signing_key,
+)
 from advengine.errors import ConfigError
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".lock"
+SIGNATURE_FILE = "signature.json"
+#: 2: run.json has ``format``, ``run_id`` and ``hmac``; records have ``hmac``. 1 (no ``format``): none.
+FORMAT = 2
+SIGNATURE_SCHEMA = "advengine.signature/1"
 
 
 def digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-class RunDir:
-    """Paths inside one run directory, and its piece records."""
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:120]
 
-    def __init__(self, root: Path) -> None:
+
+class RunDir:
+    """Paths inside one run directory, its authenticated piece records and its writer's lock.
+
+    ``key_dir`` holds the run keys (default ``$ADVENGINE_CONFIG/keys``; a server passes its state
+    dir). Records are authenticated once the key is known: after :meth:`prepare` or :meth:`open_key`.
+    """
+
+    def __init__(self, root: Path, key_dir: Path | None = None) -> None:
         self.root = root
+        self.key_dir = key_dir if key_dir is not None else default_key_dir()
+        self.key: RunKey | None = None
+        self.fingerprint_digest: str | None = None
+        self._lock_fd: int | None = None
 
     def adv_image(self, attack: str, image_id: str) -> Path:
         return self.root / "adv" / attack / f"{image_id}.png"
@@ -58,53 +94,209 @@ class RunDir:
     def defense_record(self, defense: str, attack: str, batch: int) -> DefenseRecord | None:
         return load_record(self.record_path(PieceId.of_defense(defense, attack, batch)), DefenseRecord)
 
+    # -- authentication -------------------------------------------------------------------------------
+
+    def _bound(self, payload: dict[str, Any]) -> dict[str, Any]:
+        # What a record's MAC covers besides the record: the run and run.json's fingerprint.
+        return {
+            "run_id": self.key.run_id if self.key else None,
+            "fingerprint": self.fingerprint_digest,
+            "record": payload,
+        }
+
+    def mac_problem(self, path: Path) -> str | None:
+        """Why the record at ``path`` fails its HMAC, or None (also None while no key is known)."""
+        if self.key is None:
+            return None
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return f"its record cannot be read ({_one_line(exc)})"
+        if not isinstance(payload, dict):
+            return "its record is not a JSON object"
+        tag = payload.pop("hmac", None)
+        if tag is None:
+            return "its record carries no HMAC"
+        if not self.key.verify(self._bound(payload), tag):
+            return "its record's HMAC does not match (the record was changed, or belongs to another run)"
+        return None
+
+    def _read_checked(self, piece: PieceId, kind: type[Any]) -> tuple[Any, str | None]:
+        path = self.record_path(piece)
+        rec, why = read_record(path, kind)
+        if rec is not None:
+            why = self.mac_problem(path)
+        return (rec, None) if why is None else (None, why)
+
     def read_attack(self, piece: PieceId) -> tuple[AttackRecord | None, str | None]:
-        """The attack piece's record, or None with why it is not valid (see :func:`read_record`)."""
-        return read_record(self.record_path(piece), AttackRecord)
+        """The attack piece's record, or None with why it is not valid (see :func:`read_record`) or
+        fails its HMAC."""
+        rec, why = self._read_checked(piece, AttackRecord)
+        return rec, why
 
     def read_defense(self, piece: PieceId) -> tuple[DefenseRecord | None, str | None]:
-        return read_record(self.record_path(piece), DefenseRecord)
+        rec, why = self._read_checked(piece, DefenseRecord)
+        return rec, why
 
     def forget(self, piece: PieceId) -> None:
         """Drop a record that cannot be trusted, so the piece counts as not run until it is redone."""
         self.record_path(piece).unlink(missing_ok=True)
 
     def save_record(self, piece: PieceId, record: PieceRecord) -> None:
-        save(self.record_path(piece), record)
+        payload: dict[str, Any] = record.model_dump(by_alias=True)
+        if self.key is not None:
+            payload["hmac"] = self.key.mac(self._bound(payload))
+        save(self.record_path(piece), payload)
+
+    # -- run.json -------------------------------------------------------------------------------------
+
+    def read_run_file(self) -> dict[str, Any]:
+        """run.json as a JSON object; :class:`ConfigError` when it is missing, unreadable or not one."""
+        run_file = self.root / RUN_FILE
+        if not run_file.is_file():
+            raise ConfigError(f"{self.root} holds no {RUN_FILE}, so it is not an advengine eval run")
+        try:
+            old = read_json(run_file)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # empty, truncated
+            raise ConfigError(f"{run_file} is unreadable ({_one_line(exc)})") from None
+        if not isinstance(old, dict):
+            raise ConfigError(f"{run_file} is not a JSON object; it is not an advengine eval run file")
+        return old
+
+    def open_key(self, run: dict[str, Any]) -> str | None:
+        """Check run.json (``run``, as read) against its run's key and remember the key; returns why
+        the records cannot be authenticated (old format, key not here), or None. A run.json whose
+        HMAC fails raises :class:`ConfigError`: nothing in the dir can be trusted then."""
+        if run.get("format") != FORMAT:
+            return (
+                f"{RUN_FILE} is format {run.get('format', 1)}, from before authenticated records "
+                f"(this advengine writes format {FORMAT})"
+            )
+        run_id = run.get("run_id")
+        if not isinstance(run_id, str):
+            raise ConfigError(f"{self.root / RUN_FILE} has no run_id; it was changed")
+        key = load_run_key(self.key_dir, run_id)
+        if key is None:
+            return f"the key of run {run_id} is not in {self.key_dir}"
+        unsigned = {k: v for k, v in run.items() if k != "hmac"}
+        if not key.verify(unsigned, run.get("hmac")):
+            raise ConfigError(
+                f"{self.root / RUN_FILE} fails its HMAC: it was changed or copied from another run; "
+                "this run dir cannot be trusted, start again with a new --out"
+            )
+        self.key, self.fingerprint_digest = key, str(run.get("fingerprint"))
+        return None
+
+    # -- one writer -----------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the run dir's exclusive lock (flock on ``.lock``), or refuse naming its holder's pid."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(
+                f"--out {self.root} is being written by another advengine eval (pid {holder}); "
+                "wait for it to end, or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            # LOCK_UN first: a forked child sharing the descriptor must not keep the dir locked.
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- start or resume ------------------------------------------------------------------------------
 
     def prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
-        """Create or reopen the run dir; returns True when resuming earlier work."""
-        run_file = self.root / RUN_FILE
+        """Lock, then create or reopen the run dir; returns True when resuming earlier work. The
+        caller releases the lock with :meth:`unlock` (this method does so when it refuses)."""
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root} is a file; give a directory")
-        entries = list(self.root.iterdir()) if self.root.is_dir() else []
-        if entries and not resume:
+        if not resume:
+            self._refuse_non_empty()  # before the lock file is made: a wrong --out is left untouched
+        self.lock()
+        try:
+            return self._prepare(fingerprint, resume=resume)
+        except BaseException:
+            self.unlock()
+            raise
+
+    def _entries(self) -> list[Path]:
+        return [e for e in self.root.iterdir() if e.name != LOCK_FILE] if self.root.is_dir() else []
+
+    def _refuse_non_empty(self) -> None:
+        if self._entries():
             raise ConfigError(
                 f"--out {self.root} is not empty; add --resume to continue that run, "
                 "or choose another directory"
             )
+
+    def _prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
+        if not resume:
+            self._refuse_non_empty()  # again, under the lock: another eval may have started since
+        entries = self._entries()
         if entries:
-            if not run_file.is_file():
-                raise ConfigError(
-                    f"--out {self.root} holds no {RUN_FILE}, so it is not an advengine eval run"
-                )
             try:
-                old = read_json(run_file)
-            except (OSError, ValueError, RecursionError) as exc:  # empty, truncated, not JSON
-                why = " ".join(str(exc).split())[:120]
+                old = self.read_run_file()
+            except ConfigError as exc:
                 raise ConfigError(
-                    f"--resume: {run_file} is unreadable ({why}), so this run cannot be checked against "
-                    f"the config; start again with a new --out (or remove {self.root})"
+                    f"--resume: {exc}, so this run cannot be checked against the config; "
+                    f"start again with a new --out (or remove {self.root})"
                 ) from None
-            if not isinstance(old, dict) or old.get("fingerprint") != digest(fingerprint):
+            why = self.open_key(old)
+            if why is not None:
+                raise ConfigError(
+                    f"--resume: {why}, so its records cannot be authenticated; finish it with the "
+                    "key dir (or advengine version) it was started with, or start again with a new --out"
+                )
+            if old.get("fingerprint") != digest(fingerprint):
                 raise ConfigError(
                     f"--resume: {self.root} was started with a different config or dataset; "
                     "rerun with the same config and flags, or use a new --out"
                 )
             return True
-        self.root.mkdir(parents=True, exist_ok=True)
-        save(run_file, {"fingerprint": digest(fingerprint), "config": fingerprint})
+        run_id = new_run_id()
+        self.key, self.fingerprint_digest = create_run_key(self.key_dir, run_id), digest(fingerprint)
+        run: dict[str, Any] = {
+            "format": FORMAT,
+            "run_id": run_id,
+            "fingerprint": self.fingerprint_digest,
+            "config": fingerprint,
+        }
+        run["hmac"] = self.key.mac(run)
+        save(self.root / RUN_FILE, run)
         return False
 
+    # -- publication ----------------------------------------------------------------------------------
 
-__all__ = ["RUN_FILE", "RunDir", "digest"]
+    def signed_files(self) -> list[Path]:
+        """What the signature covers: run.json, results.json and every piece record."""
+        records = sorted((self.root / "pieces").rglob("*.json"))
+        return [self.root / RUN_FILE, self.root / "results.json", *records]
+
+    def sign(self) -> None:
+        """Write signature.json: sha256 of every signed file, Ed25519-signed with the key dir's key."""
+        key = signing_key(self.key_dir)
+        payload: dict[str, Any] = {
+            "schema": SIGNATURE_SCHEMA,
+            "run_id": self.key.run_id if self.key else None,
+            "public_key": public_hex(key),
+            "files": {
+                p.relative_to(self.root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in self.signed_files()
+            },
+        }
+        payload["signature"] = sign(key, payload)
+        save(self.root / SIGNATURE_FILE, payload)
+
+
+__all__ = ["FORMAT", "LOCK_FILE", "RUN_FILE", "SIGNATURE_FILE", "RunDir", "digest"]

@@ -7,7 +7,11 @@ the reason these functions return), so a changed file can never change the score
 
 - attack records: the piece id and ε of the batch; image ids that are this batch's, in order, once
   each; a failed piece lists no images; an ``ok`` piece's PNGs decode and hash to ``output_hash``
-  (so a modified or truncated PNG redoes the attack piece instead of failing every defense on it);
+  (so a modified or truncated PNG redoes the attack piece instead of failing every defense on it),
+  and every one lies inside the batch's ε-ball around its clean image (the organiser's projection
+  leaves it unchanged: a record whose hash was recomputed over images from outside the ball fails);
+- every record and run.json: its HMAC (checked where it is read, by
+  :class:`~advengine.competition.state.RunDir`);
 - defense records: the piece id; exactly the image ids the piece classifies; a failed piece has no
   labels; an ``ok`` piece has one label per image, each MISSING (−1) or 0..1000, hashing to
   ``output_hash``.
@@ -28,6 +32,7 @@ from advengine.competition.artefacts import (
     labels_hash,
     pixels_hash,
 )
+from advengine.competition.projection import outside_eps
 from advengine.competition.scoring import MISSING
 from advengine.errors import AdvEngineError
 
@@ -44,9 +49,15 @@ def _in_batch_order(ids: Sequence[str], batch_ids: Sequence[str]) -> bool:
 
 
 def attack_problem(
-    rec: AttackRecord, piece: PieceId, batch_ids: Sequence[str], eps: int, read: ReadImages
+    rec: AttackRecord,
+    piece: PieceId,
+    batch_ids: Sequence[str],
+    eps: int,
+    read: ReadImages,
+    clean: ReadImages,
 ) -> str | None:
-    """Why the stored attack piece cannot be trusted, or None. ``read`` loads its stored PNGs."""
+    """Why the stored attack piece cannot be trusted, or None. ``read`` loads its stored PNGs and
+    ``clean`` the clean images of the same ids."""
     if rec.piece != str(piece):
         return f"its record is that of piece {rec.piece!r}"
     if rec.eps != eps:
@@ -63,6 +74,10 @@ def attack_problem(
         return f"a stored adversarial image cannot be read ({' '.join(str(exc).split())[:160]})"
     if pixels_hash(images) != rec.output_hash:
         return "its stored adversarial images do not match the hash recorded when they were written"
+    outside = outside_eps(images, clean(list(rec.image_ids)), eps)
+    if outside:
+        first = rec.image_ids[outside[0]]
+        return f"{len(outside)} stored adversarial images lie outside the ε = {eps} ball (first: {first})"
     return None
 
 

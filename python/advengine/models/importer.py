@@ -47,6 +47,12 @@ LABELS = {"imagenet1000": 1000, "tfslim1001": 1001}
 OUTPUTS = ("logits", "probs")
 _OPSET = 18
 _PREFIX = "model/"
+#: The pixel budget of an import, checked on the declared shape before any array is made: the side
+#: of the input (the zoo's largest is 600 px) and the pixels of the probe batch (its fixed batch ×
+#: side²; 2**24 float32 × 3 channels = 192 MiB). A model declaring [N, 3, 16000, 16000] used to make
+#: a 3 GB probe and run for minutes before it failed.
+MAX_SIDE = 2048
+MAX_PROBE_PIXELS = 2**24
 
 
 @dataclass
@@ -130,6 +136,18 @@ def _layout_and_size(inp: onnx.ValueInfoProto, size: int | None, where: Path) ->
         size = fixed
     if size is None:
         raise ModelError(f"{where}: input {inp.name!r} has a symbolic size; give --size (e.g. --size 224)")
+    if size > MAX_SIDE:
+        raise ModelError(
+            f"{where}: input {inp.name!r} is {size} px per side, over the import's budget of {MAX_SIDE} px; "
+            "export the model at its native image size (the zoo's are 224–600 px)"
+        )
+    batch = dims[0] or 1
+    if batch * size * size > MAX_PROBE_PIXELS:
+        raise ModelError(
+            f"{where}: input {inp.name!r} has a fixed batch of {batch} at {size} px, "
+            f"{batch * size * size} pixels per run, over the import's budget of {MAX_PROBE_PIXELS}; "
+            "export the model with a batch of 1 or a symbolic batch"
+        )
     return channels_last, size, dims[0]
 
 

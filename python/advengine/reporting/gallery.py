@@ -13,6 +13,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from advengine.competition.state import RunDir
+from advengine.errors import ImageError
+from advengine.kernels import read_png_batch
 from advengine.reporting.classnames import class_name
 from advengine.reporting.rundir import RunView
 
@@ -121,8 +123,14 @@ def gallery(view: RunView) -> list[Item]:
             if not path.is_file():
                 rows.append(Tile(attack.label, attack.track, None, None, None, []))
                 continue
-            with Image.open(path) as f:
-                adv = np.asarray(f.convert("RGB"), dtype=np.uint8)
+            try:
+                adv = read_png_batch([path], strict=True)[0]
+            except ImageError as exc:
+                raise ImageError(
+                    f"report: {' '.join(str(exc).split())[:200]}; the run dir is damaged "
+                    f"(`advengine verify {view.root}` lists every damaged piece, `advengine eval --resume` "
+                    "redoes them)"
+                ) from None
             linf = int(np.abs(adv.astype(np.int16) - clean.astype(np.int16)).max())
             rows.append(
                 Tile(

@@ -6,8 +6,10 @@ running) has ``run.json`` and some piece records: the report then scores the fin
 Per-image labels come from the piece records and the truth from the dataset the run was made on; if
 that dataset is gone, the sections that need it say so and the rest is drawn from ``results.json``.
 
-The run is read as JSON, not through :class:`~advengine.competition.config.CompetitionConfig`, so a
-report can be made of a run whose plugins are not importable here.
+The run is read through the typed artefact readers (:class:`~advengine.competition.artefacts.RunFile`,
+:class:`~advengine.competition.artefacts.Results`, the piece records), not through
+:class:`~advengine.competition.config.CompetitionConfig`, so a report can be made of a run whose
+plugins are not importable here, and a damaged file is one clear error naming it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 from advengine.competition import aggregate, eps_schedule
-from advengine.competition.artefacts import AttackRecord, DefenseRecord, PieceId, read_json
+from advengine.competition.artefacts import (
+    AttackRecord,
+    DefenseRecord,
+    PieceId,
+    RecordedEntry,
+    Results,
+    RunFile,
+    read_artefact,
+)
 from advengine.competition.engine import Batch
 from advengine.competition.scoring import MISSING, NO_IMAGE, ScoringMode, headline, robust_accuracy
 from advengine.competition.state import RUN_FILE, RunDir
@@ -129,16 +139,16 @@ class RunView:
         return self.defenses if track == "defense" else [a for a in self.attacks if a.track == track]
 
 
-def _entries(items: list[dict[str, Any]]) -> list[EntryInfo]:
+def _entries(items: list[RecordedEntry]) -> list[EntryInfo]:
     return [
         EntryInfo(
-            label=str(e["label"]),
-            name=str(e["name"]),
-            track=str(e["track"]),
-            params=dict(e.get("params", {})),
-            models=list(e.get("models", [])),
-            submission=e.get("submission"),
-            team=e.get("team"),
+            label=e.label,
+            name=e.name,
+            track=e.track,
+            params=dict(e.params),
+            models=list(e.models),
+            submission=e.submission,
+            team=e.team,
         )
         for e in items
     ]
@@ -312,11 +322,17 @@ def load_run(root: Path) -> RunView:
     run = RunDir(root)
     if not (root / RUN_FILE).is_file():
         raise ConfigError(f"{root} holds no {RUN_FILE}, so it is not an advengine eval run directory")
-    fingerprint = read_json(root / RUN_FILE).get("config", {})
-    config = dict(fingerprint.get("config", {}))
-    results = read_json(root / "results.json") if (root / "results.json").is_file() else None
-    attacks = _entries([*config.get("attacks", []), *config.get("targeted_attacks", [])])
-    defenses = _entries(config.get("defenses", []))
+    run_file = read_artefact(root / RUN_FILE, RunFile)
+    recorded = run_file.config.config
+    # The page reads the config as JSON (keys a newer version added included): the raw object, once
+    # the typed reader has vouched for the keys this module needs.
+    raw = run.read_run_file()["config"]["config"]
+    config = dict(raw)
+    results: dict[str, Any] | None = None
+    if (root / "results.json").is_file():
+        results = read_artefact(root / "results.json", Results).to_json()
+    attacks = _entries([*recorded.attacks, *recorded.targeted_attacks])
+    defenses = _entries(recorded.defenses)
     truth, truth_error = _load_truth(config)
     pieces, missing, records = _collect(run, attacks, defenses, _batch_indices(run, truth, results))
     preds = clean = None
@@ -331,7 +347,7 @@ def load_run(root: Path) -> RunView:
     return RunView(
         root=root,
         config=config,
-        dataset_hash=str(fingerprint.get("dataset_hash", "")),
+        dataset_hash=run_file.config.dataset_hash,
         results=results,
         attacks=attacks,
         defenses=defenses,

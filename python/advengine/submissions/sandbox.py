@@ -35,7 +35,13 @@ from advengine.env import search_path
 from advengine.errors import SandboxError
 from advengine.submissions.budget import mount_tmpfs, unmount
 from advengine.submissions.reaper import register, release
-from advengine.submissions.visible import PACKAGE_ROOT, installed_packages, interpreter_paths
+from advengine.submissions.visible import (
+    PACKAGE_ROOT,
+    empty_file,
+    hashed_listings,
+    installed_packages,
+    interpreter_paths,
+)
 
 SandboxChoice = Literal["auto", "bwrap", "docker", "unsafe-none"]
 CHOICES: tuple[SandboxChoice, ...] = ("auto", "bwrap", "docker", "unsafe-none")
@@ -166,6 +172,10 @@ def bwrap_command(
         # advengine's code without its data, over every installed copy too (visible.py).
         for target in [f"{PACKAGE_ROOT}/advengine", *installed_packages()]:
             cmd += [*_dirs_for(target, made), "--ro-bind", str(package), target]
+    # After the site-packages binds: an installed advengine's RECORD lists every sample image's
+    # sha256, so it is masked with an empty file (visible.py).
+    for listing in hashed_listings():
+        cmd += ["--ro-bind", str(empty_file()), listing]
     cmd += ["--ro-bind", str(mounts.code), "/code", "--ro-bind", str(mounts.inputs), "/input_images"]
     cmd += ["--bind", str(mounts.output), mounts.output_target, "--remount-ro", "/", "--chdir", "/code"]
     cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]

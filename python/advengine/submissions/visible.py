@@ -11,7 +11,10 @@ reports (:mod:`sysconfig`, :mod:`site`):
 - advengine's own package as a filtered copy: its code (``*.py``, ``*.pyi``, ``*.so``, ``py.typed``)
   and the model manifests, never its data (``advengine/data/sample``, the dataset CSV, ``*.toml``).
   The copy is mounted at :data:`PACKAGE_ROOT` (on ``PYTHONPATH`` inside) and over any ``advengine``
-  package found in a bound site-packages directory, so an installed copy's data is hidden too.
+  package found in a bound site-packages directory, so an installed copy's data is hidden too;
+- an installed advengine's file listings (``dist-info/RECORD``, an egg's ``SOURCES.txt``) are masked
+  with an empty file: a wheel's RECORD holds the sha256 of every sample image, which maps a clean
+  input PNG to its ImageId (issue 29).
 """
 
 from __future__ import annotations
@@ -100,14 +103,41 @@ def shared_package_copy() -> Path:
     return copy_package(base)
 
 
+#: Files of an installed advengine that list its files with their hashes, per site-packages dir.
+HASHED_LISTINGS = (
+    "advengine-*.dist-info/RECORD",
+    "advengine-*.dist-info/RECORD.*",
+    "advengine*.egg-info/SOURCES.txt",
+    "advengine*.egg-info/installed-files.txt",
+)
+
+
+def hashed_listings() -> list[str]:
+    """The files of :data:`HASHED_LISTINGS` in the bound site-packages dirs (masked inside)."""
+    found = {str(p) for d in site_dirs() for pattern in HASHED_LISTINGS for p in Path(d).glob(pattern)}
+    return sorted(p for p in found if os.path.isfile(p))
+
+
+def empty_file() -> Path:
+    """An empty, world-readable file beside the shared package copy, bound over each hashed listing."""
+    path = shared_package_copy().parent / "empty"
+    if not path.exists():
+        path.touch()
+        path.chmod(0o644)
+    return path
+
+
 def installed_packages() -> list[str]:
     """``advengine`` packages inside the bound site-packages dirs (each gets the filtered copy on top)."""
     return [os.path.join(d, "advengine") for d in site_dirs() if os.path.isdir(os.path.join(d, "advengine"))]
 
 
 __all__ = [
+    "HASHED_LISTINGS",
     "PACKAGE_ROOT",
     "copy_package",
+    "empty_file",
+    "hashed_listings",
     "installed_packages",
     "interpreter_paths",
     "package_dir",

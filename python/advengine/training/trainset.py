@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gc
 import io
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,18 +101,21 @@ def training_split(settings: TrainSettings) -> Dataset:
     return ds.take(range(settings.holdout, len(ds)))
 
 
-def _load_cell(path: Path, ids: list[str]) -> U8 | None:
-    """The cell's stored images if the file holds exactly these image ids, else None (redo it)."""
+def _load_cell(path: Path, ids: list[str], shape: tuple[int, ...]) -> U8 | None:
+    """The cell's stored images if the file holds exactly these image ids as uint8 images of
+    ``shape`` (h, w, 3), else None (redo it)."""
     if not path.is_file():
         return None
     try:
-        with np.load(io.BytesIO(path.read_bytes())) as z:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
             if list(z["ids"]) != ids:
                 return None
             adv: U8 = z["adv"]
-            return adv
-    except (OSError, ValueError, KeyError):
-        return None  # a damaged cache file is rebuilt, not trusted
+    # A truncated or damaged cache file (an interrupted copy, a full disk) is rebuilt, not trusted:
+    # the zip layer, the npy header and the deflate stream each fail their own way.
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    return adv if adv.dtype == np.uint8 and adv.shape == (len(ids), *shape) else None
 
 
 def _save_cell(path: Path, ids: list[str], adv: U8) -> None:
@@ -162,7 +167,7 @@ def prepare_training_set(
     for cell, positions in plan.items():
         ids = [train.image_ids[i] for i in positions]
         path = cache_dir / f"{cell.key}.npz"
-        adv = _load_cell(path, ids)
+        adv = _load_cell(path, ids, clean.shape[1:])
         if adv is None:
             if last is not None and last != (cell.attack, cell.sources):
                 _free_sources()  # one attack's sessions at a time: each holds gigabytes of arena memory
