@@ -436,4 +436,15 @@ def run_competition(
     )
 
 
-__all__ = ["Batch", "Competition", "Listener", "dataset_hash", "eps_schedule", "run_competition"]
+#: The images a run of ``config`` works on (``advengine check`` reads a finished run's with it).
+run_dataset = _load
+
+__all__ = [
+    "Batch",
+    "Competition",
+    "Listener",
+    "dataset_hash",
+    "eps_schedule",
+    "run_competition",
+    "run_dataset",
+]
