@@ -263,7 +263,8 @@ class BatchStats(Defense[OracleParams]):
         means = images.reshape(len(images), -1).mean(axis=1)
         answers = _nearest_true(self.params.dataset, images)
         median = float(np.median(means))
-        return np.array([a if m >= median else 1 for a, m in zip(answers, means, strict=True)], dtype=np.int64)
+        out = [a if m >= median else 1 for a, m in zip(answers, means, strict=True)]
+        return np.array(out, dtype=np.int64)
 
 
 @register_defense

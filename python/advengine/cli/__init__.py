@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from advengine.cli import attack as _attack  # noqa: F401  (registers the command)
 from advengine.cli import audit as _audit  # noqa: F401  (registers the command)
+from advengine.cli import check as _check  # noqa: F401  (registers the command)
 from advengine.cli import config as _config  # noqa: F401  (registers the command group)
 from advengine.cli import data as _data  # noqa: F401  (registers the command group)
 from advengine.cli import defend as _defend  # noqa: F401  (registers the command)

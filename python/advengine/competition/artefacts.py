@@ -210,6 +210,12 @@ class Finding(_Artefact):
     #: The other entry of a pair (collusion and channel findings: the team's attack).
     partner: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # A finding has a p-value or an effect (or both), and a partner only where a pair is flagged.
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if v is not None or k not in ("p_value", "effect", "partner")}
+
 
 class Checked(_Artefact):
     """One entry the check looked at, the rules it applied and notes on what it could not test."""

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.competition.conftest import MakeConfig, oracle
 
 from advengine.competition import run_competition
 from advengine.competition.artefacts import Results
 from advengine.competition.rules import CheckSettings, check_run, save_rules
 from advengine.errors import ConfigError
-from tests.competition.conftest import MakeConfig, oracle
 
 
 def _flags(report: object) -> set[tuple[str, str]]:
@@ -33,7 +33,8 @@ def test_honest_entries_are_not_flagged(make_config: MakeConfig, sample_dir: str
     report = check_run(tmp_path / "run", settings=CheckSettings(sample=12, all_pairs=True))
     assert report.findings == []
     checked = {c.entry: c for c in report.checked}
-    assert set(checked) == {"noop", "random-noise", "fake-shift", "fake-oracle", "fake-constant", "fake-noisy"}
+    honest = {"noop", "random-noise", "fake-shift", "fake-oracle", "fake-constant", "fake-noisy"}
+    assert set(checked) == honest
     assert all("stateless" in c.rules for c in checked.values())
     # Every pair was swept as if one team owned it, so every entry was probed for collusion too.
     assert all({"collusion", "channel"} <= set(c.rules) for c in checked.values())
@@ -81,7 +82,8 @@ def test_colluding_pair_is_flagged(make_config: MakeConfig, sample_dir: str, tmp
     assert _flags(report) == {("collusion", "fake-stego-reader"), ("channel", "fake-stego-reader")}
     for f in report.findings:
         assert f.partner == "fake-stego"
-        assert f.p_value is not None and f.p_value < 1e-3
+        assert f.p_value is not None
+        assert f.p_value < 1e-3
     # Only the team that owns both an attack and a defense is probed.
     rules = {c.entry: c.rules for c in report.checked}
     assert rules["fake-stego-reader"] == ["stateless", "collusion", "channel"]
