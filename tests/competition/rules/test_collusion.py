@@ -42,23 +42,23 @@ PAIR = Pair("A", "D", ("B", "C"), ("E", "F"))
 
 
 def test_residual_by_hand() -> None:
-    # c_D = mean(logit acc(B, D) − h_B, logit acc(C, D) − h_C) = mean(−L − 0, L − L) = −L/2;
-    # predicted on A: σ(c_D + h_A) = σ(−1.5 L) = 1 / (1 + 19^1.5) = 1 / 83.82 = 0.01193.
-    predicted = 1 / (1 + 19**1.5)
+    # c_D = max(logit acc(B, D) − h_B, logit acc(C, D) − h_C) = max(−L − 0, L − L) = 0;
+    # predicted on A: σ(c_D + h_A) = σ(−L) = 1 / (1 + 19) = 0.05.
+    predicted = 0.05
     found, note = residual(_run(9), PAIR, alpha=1e-3)
     assert found is not None
     assert (found.rule, found.entry, found.partner) == ("collusion", "D", "A")
-    # 9 of 9 right where 0.0119 is predicted: p = 0.01193^9.
+    # 9 of 9 right where 0.05 is predicted: p = 0.05^9.
     assert found.p_value == pytest.approx(predicted**9)
     assert found.effect == pytest.approx(1 - predicted)
-    assert "0.01 predicted" in note
+    assert "0.05 predicted" in note
 
 
 def test_an_honest_defense_is_not_flagged() -> None:
     found, note = residual(_run(0), PAIR, alpha=1e-3)
     assert found is None
     assert note.startswith("collusion with A: 0/9 correct")
-    # One lucky image more than predicted is no residual either.
+    # One image right where 0.05 is predicted: P(X ≥ 1) = 1 − 0.95^9 = 0.37, no residual either.
     assert residual(_run(1), PAIR, alpha=1e-3)[0] is None
 
 

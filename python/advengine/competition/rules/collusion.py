@@ -7,20 +7,26 @@ teams' defenses. The model is additive in logits (a Rasch model):
     logit acc(a, d) = c_d + h_a,
 
 with ``h_a`` the mean logit accuracy of the other teams' defenses on attack ``a`` (how easy its images
-are) and ``c_d`` the mean of ``logit acc(a', d) − h_a'`` over the other teams' attacks ``a'`` (how much
-better than average the defense is). Accuracies are smoothed, ``(correct + ½) / (n + 1)``. The own
-attack's images then give ``k`` correct of ``n`` where ``p = σ(c_d + h_a)`` is predicted; the
-finding's p-value is ``P(X ≥ k)``, ``X ~ Binomial(n, p)``, and it is flagged when the p-value is
-below α (default 0.001) and the excess ``k/n − p`` is at least 0.2.
+are) and ``c_d`` the defense's best showing on another team's attack, ``max over a' of
+logit acc(a', d) − h_a'``. Accuracies are smoothed, ``(correct + ½) / (n + 1)``. The own attack's
+images then give ``k`` correct of ``n`` where ``p = σ(c_d + h_a)`` is predicted; the finding's p-value
+is ``P(X ≥ k)``, ``X ~ Binomial(n, p)``, and it is flagged when the p-value is below α (default 0.001)
+and the excess ``k/n − p`` is at least 0.2.
+
+Why the best showing and not the mean: the model has no term for an attack and a defense that share
+a source model (a lite0 gradient attack against a lite0 defense), and on the default roster the mean
+flagged 3 of 24 honest pairs when every pair was taken as a team (``--all-pairs``); with the best
+showing, a defense is flagged only when it does better on its team's images than its strength-adjusted
+accuracy on any single other attack predicts (0 of 24; docs/rules.md).
 
 Channel (the probe): the defense classifies a sample of its team's adversarial images, and of the
 other attacks' as a control, after each of three re-quantisations that keep them inside the run's ε
 ball (the engine's projection is applied after each): ±1 least-significant bit of noise, a JPEG q=95
 round trip, and a shift by one pixel. A defense reading a hidden channel loses its accuracy on its own
 team's images and not on the others'. Flagged when, for some probe, the drop on its team's images
-exceeds the drop on the others' by at least 0.3 and the one-sided exact sign test of the own images'
-correct→wrong against wrong→correct changes gives p < α after a Bonferroni correction for the three
-probes.
+exceeds the drop on the others' (a rise there counts as no drop) by at least 0.3 and the one-sided
+exact sign test of the own images' correct→wrong against wrong→correct changes gives p < α after a
+Bonferroni correction for the three probes.
 """
 
 from __future__ import annotations
@@ -101,7 +107,7 @@ def residual(run: FinishedRun, pair: Pair, alpha: float) -> tuple[Finding | None
     if not usable_d or not usable_a:
         return None, "collusion not estimable: needs another team's attack and defense"
     h = {a: sum(logit(a, d) for d in usable_d) / len(usable_d) for a in (*usable_a, pair.attack)}
-    c = sum(logit(a, pair.defense) - h[a] for a in usable_a) / len(usable_a)
+    c = max(logit(a, pair.defense) - h[a] for a in usable_a)
     predicted = 1.0 / (1.0 + math.exp(-(c + h[pair.attack])))
     k = m.correct[ai[pair.attack]][di[pair.defense]]
     n = m.classified[ai[pair.attack]][di[pair.defense]]
@@ -117,8 +123,9 @@ def residual(run: FinishedRun, pair: Pair, alpha: float) -> tuple[Finding | None
                 entry=pair.defense,
                 partner=pair.attack,
                 evidence=(
-                    f"on its team's attack {pair.attack} it was right on {k} of {n} images, where its "
-                    f"accuracy on {len(usable_a)} other attacks of known strength predicts {predicted:.2f}"
+                    f"on its team's attack {pair.attack} it was right on {k} of {n} images, where its best "
+                    f"accuracy on {len(usable_a)} other attacks, adjusted for their strength, predicts "
+                    f"{predicted:.2f}"
                 ),
                 p_value=p_value,
                 effect=excess,
@@ -215,8 +222,11 @@ def probe(
         worse = int((before[o] & ~after[o]).sum())
         better = int((~before[o] & after[o]).sum())
         p = min(1.0, one_sided_sign_test(worse, better) * len(PROBES))
-        notes.append(f"{name}: −{own_drop:.2f} own, −{other_drop:.2f} others")
-        extra = own_drop - other_drop
+        notes.append(f"{name}: accuracy {-own_drop:+.2f} on its team's images, {-other_drop:+.2f} on others'")
+        # A re-quantisation often breaks an attack's fragile perturbation, so the others' accuracy may
+        # rise (lite0 attacks against a lite0 defense after a one-pixel shift: +0.35 on the default
+        # roster); only a fall on the team's own images counts, measured against the others' fall.
+        extra = own_drop - max(other_drop, 0.0)
         if worst is None or (extra, -p) > (worst[3], -worst[0]):
             worst = (p, own_drop, other_drop, extra, name)
     assert worst is not None
