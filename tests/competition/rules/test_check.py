@@ -118,3 +118,25 @@ def test_bad_requests_say_what_to_fix(make_config: MakeConfig, tmp_path: Path) -
     (tmp_path / "run" / "results.json").unlink()
     with pytest.raises(ConfigError, match="has not finished"):
         check_run(tmp_path / "run")
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "submissions" / "samples"
+
+
+def test_honest_submissions_are_not_flagged(make_config: MakeConfig, tmp_path: Path) -> None:
+    # Original NIPS 2017 submissions, each batch in its own sandbox: a deterministic defense, a no-op
+    # attack, and an attack drawing its own noise (no seed reaches a submission: judged as random).
+    cfg = make_config(
+        limit=4,
+        submissions=[
+            {"path": str(SAMPLES / name)} for name in ("defense", "noop_attack", "random_noise_attack")
+        ],
+    )
+    run_competition(cfg, tmp_path / "run")
+    report = check_run(tmp_path / "run", settings=CheckSettings(sample=4))
+    assert report.findings == []
+    notes = {c.entry: " ".join(c.notes) for c in report.checked}
+    assert set(notes) == {"defense", "noop_attack", "random_noise_attack"}
+    assert "deterministic" in notes["defense"]
+    assert "deterministic" in notes["noop_attack"]
+    assert "random" in notes["random_noise_attack"]

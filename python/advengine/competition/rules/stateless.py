@@ -12,7 +12,9 @@ compared with what the entry answered in the run (docs/rules.md):
   test (McNemar's test on correct/incorrect for defenses, the sign test on the per-image mean
   perturbation for attacks) between the run and each layout, Bonferroni-corrected;
 - a built-in entry that answers one image alone, with the same seed, twice differently, remembers
-  what it saw before: flagged whatever else holds.
+  what it saw before: flagged whatever else holds;
+- a submission gets no seed, so whether it is random cannot be probed: one whose answers all match
+  the run's is deterministic, one whose answers change is judged in distribution.
 """
 
 from __future__ import annotations
@@ -156,7 +158,11 @@ def _judge(
                 effect=len(repeat) / n,
             )
         )
-    random = declared or bool(reseeded) or bool(repeat)
+    # A submission gets no seed (it runs its own framework in a sandbox), so the reseeded layout tells
+    # nothing: one that draws its own noise looks deterministic alone. Its answers are then required
+    # to be identical only if every layout reproduces the run; otherwise it is judged in distribution.
+    unseeded = not isinstance(entry, BuiltinEntry) and any(_differing(original, runs[k]) for k in COMPARED)
+    random = declared or bool(reseeded) or bool(repeat) or unseeded
     if not random:
         notes.append(f"deterministic ({what} do not change with the seed): identical {what} required")
         for k in COMPARED[1:] + COMPARED[:1]:
@@ -178,7 +184,13 @@ def _judge(
                 break
         return Verdict(findings, notes)
     why = (
-        "declared random" if declared else "answers change with the seed" if reseeded else "not reproducible"
+        "declared random"
+        if declared
+        else "answers change with the seed"
+        if reseeded
+        else "not reproducible"
+        if repeat
+        else "a submission gets no seed, and its answers change with the batch"
     )
     notes.append(f"random ({why}): {what} compared in distribution (exact sign test, Bonferroni)")
     worst: tuple[float, int, int, int] | None = None
