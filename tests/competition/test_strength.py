@@ -89,3 +89,13 @@ def test_score_ranking_leaves_results_as_they_were(make_config: MakeConfig, tmp_
     assert "ranking" not in doc
     assert "ranking" not in doc["config"]
     assert all("strength" not in x for x in doc["attacks"] + doc["defenses"])
+
+
+def test_ranking_in_the_schema_and_a_bad_value_is_one_line() -> None:
+    from advengine.competition.config import config_schema, parse_config
+    from advengine.errors import ConfigError
+
+    prop = config_schema()["properties"]["ranking"]
+    assert (prop["enum"], prop["default"]) == (["score", "strength"], "score")
+    with pytest.raises(ConfigError, match=r"test.toml: ranking .*'score'.*'strength'"):
+        parse_config({"ranking": "pagerank"}, source="test.toml")
