@@ -16,11 +16,12 @@ from pathlib import Path
 from advengine.competition.artefacts import Checked, Finding, Results, RuleName, RulesReport, save
 from advengine.competition.config import MAX_TIME_LIMIT
 from advengine.competition.executor import Executor, ProcessExecutor
-from advengine.competition.rules.collusion import probe, residual, team_pairs
+from advengine.competition.rules.collusion import Pair, probe, residual, team_pairs
 from advengine.competition.rules.rerun import FinishedRun, load_finished
 from advengine.competition.rules.stateless import check_attack, check_defense
 from advengine.context import RunContext
 from advengine.errors import AdvEngineError, ConfigError
+from advengine.types import Entry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,27 @@ def _select(run: FinishedRun, entries: Sequence[str] | None) -> list[str]:
     return [e for e in labels if e in entries]
 
 
+def _stateless(
+    run: FinishedRun,
+    ex: Executor,
+    entry: Entry,
+    s: CheckSettings,
+    rules: list[RuleName],
+    findings: list[Finding],
+    say: Callable[[str], None],
+) -> list[str]:
+    """The stateless rule for ``entry``: its findings added to ``findings``, its notes returned."""
+    say(f"stateless: {entry.label}")
+    check = check_defense if entry.track == "defense" else check_attack
+    try:
+        verdict = check(run, ex, entry, s.sample, s.alpha, s.tolerance)
+    except AdvEngineError as exc:
+        return [f"stateless not checked: {exc}"]
+    rules.append("stateless")
+    findings += verdict.findings
+    return verdict.notes
+
+
 def check_run(
     root: Path,
     *,
@@ -66,60 +88,60 @@ def check_run(
     s = settings or CheckSettings()
     run = load_finished(root)
     chosen = _select(run, entries)
-    # A worker process of its own, as in the eval: each entry is built afresh there, so what it
-    # remembers is only what the check showed it.
     cfg = run.config
-    ex = executor or ProcessExecutor(
-        1,
-        time_limit=cfg.time_limit if math.isfinite(cfg.time_limit) else MAX_TIME_LIMIT,
-        warmup_limit=cfg.warmup_limit,
-        plugins=cfg.plugins,
-        context=RunContext.from_env(providers=cfg.providers),
-    )
+
+    def fresh() -> Executor:
+        # One worker process per entry (the eval's executor): the entry is built afresh, so what it
+        # remembers is only what the check showed it, and its models leave memory with the worker
+        # (one warm worker for every entry held 5.4 GB on the default roster).
+        return ProcessExecutor(
+            1,
+            time_limit=cfg.time_limit if math.isfinite(cfg.time_limit) else MAX_TIME_LIMIT,
+            warmup_limit=cfg.warmup_limit,
+            plugins=cfg.plugins,
+            context=RunContext.from_env(providers=cfg.providers),
+        )
+
     say = say or (lambda _: None)
-    attacks, defenses = run.config.all_attacks, run.config.defenses
-    pairs = [
-        p for p in team_pairs(attacks, defenses, s.all_pairs) if p.defense in chosen or p.attack in chosen
-    ]
-    total, done = len(chosen) + len(pairs), 0
+    pairs: dict[str, list[Pair]] = {}
+    for p in team_pairs(cfg.all_attacks, cfg.defenses, s.all_pairs):
+        if p.defense in chosen or p.attack in chosen:
+            pairs.setdefault(p.defense, []).append(p)
+    total, done = len(chosen) + sum(map(len, pairs.values())), 0
     findings: list[Finding] = []
     rules: dict[str, list[RuleName]] = {label: [] for label in chosen}
     notes: dict[str, list[str]] = {label: [] for label in chosen}
     t0 = time.perf_counter()
     try:
-        for label in chosen:
-            entry = run.entry(label)
-            say(f"stateless: {label}")
-            check = check_defense if entry.track == "defense" else check_attack
+        for label in [*chosen, *(d for d in pairs if d not in chosen)]:
+            ex = executor or fresh()
             try:
-                verdict = check(run, ex, entry, s.sample, s.alpha, s.tolerance)
-            except AdvEngineError as exc:
-                notes[label].append(f"stateless not checked: {exc}")
-            else:
-                rules[label].append("stateless")
-                findings += verdict.findings
-                notes[label] += verdict.notes
-            done += 1
-            if step:
-                step(done, total)
-        for pair in pairs:
-            say(f"collusion and channel: {pair.defense} with {pair.attack}")
-            for label in (pair.defense, pair.attack):
-                rules.setdefault(label, [])
-                notes.setdefault(label, [])
-            found, note = residual(run, pair, s.alpha)
-            findings += [found] if found else []
-            notes[pair.defense].append(note)
-            found, note = probe(run, ex, run.entry(pair.defense), pair, s.sample, s.alpha)
-            findings += [found] if found else []
-            notes[pair.defense].append(note)
-            for label in (pair.defense, pair.attack):
-                rules[label] += [r for r in ("collusion", "channel") if r not in rules[label]]
-            done += 1
-            if step:
-                step(done, total)
+                if label in chosen:
+                    notes[label] += _stateless(run, ex, run.entry(label), s, rules[label], findings, say)
+                    done += 1
+                    if step:
+                        step(done, total)
+                for pair in pairs.get(label, []):
+                    say(f"collusion and channel: {pair.defense} with {pair.attack}")
+                    for who in (pair.defense, pair.attack):
+                        rules.setdefault(who, [])
+                        notes.setdefault(who, [])
+                        rules[who] += [r for r in ("collusion", "channel") if r not in rules[who]]
+                    found, note = residual(run, pair, s.alpha)
+                    findings += [found] if found else []
+                    notes[pair.defense].append(note)
+                    found, note = probe(run, ex, run.entry(pair.defense), pair, s.sample, s.alpha)
+                    findings += [found] if found else []
+                    notes[pair.defense].append(note)
+                    done += 1
+                    if step:
+                        step(done, total)
+            finally:
+                if executor is None:
+                    ex.close()
     finally:
-        ex.close()
+        if executor is not None:
+            executor.close()
     checked = [Checked(entry=label, rules=rules[label], notes=notes[label]) for label in rules]
     return RulesReport(
         findings=findings,
