@@ -23,7 +23,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from advengine.competition.artefacts import Finding
 from advengine.competition.config import component
@@ -35,7 +34,7 @@ from advengine.competition.rules.stats import sign_test
 from advengine.errors import AdvEngineError
 from advengine.kernels import read_png_batch
 from advengine.seeds import derive_seed
-from advengine.types import CLEAN, BuiltinEntry, Entry, ImagesU8
+from advengine.types import CLEAN, BuiltinEntry, Entry
 
 #: The batch size of the "shuffled" layout: prime, so it matches no usual batch size.
 ODD_BATCH = 7
@@ -89,9 +88,6 @@ def _chunks(layout: Layout, groups: Sequence[int]) -> list[list[int]]:
     for members in by_group.values():
         out += [members[k : k + layout.batch] for k in range(0, len(members), layout.batch)]
     return out
-
-
-Answer = npt.NDArray[np.int64] | list[ImagesU8 | None]
 
 
 def _rerun(
