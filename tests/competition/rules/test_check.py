@@ -140,3 +140,18 @@ def test_honest_submissions_are_not_flagged(make_config: MakeConfig, tmp_path: P
     assert "deterministic" in notes["defense"]
     assert "deterministic" in notes["noop_attack"]
     assert "random" in notes["random_noise_attack"]
+
+
+def test_save_rules_keeps_keys_it_does_not_know(make_config: MakeConfig, tmp_path: Path) -> None:
+    from advengine.competition.artefacts import RulesReport
+
+    cfg = make_config(limit=4, attacks=[{"name": "noop"}], defenses=[{"name": "fake-constant"}])
+    run_competition(cfg, tmp_path / "run")
+    path = tmp_path / "run" / "results.json"
+    doc = json.loads(path.read_text())
+    doc["from_a_newer_version"] = {"kept": True}
+    path.write_text(json.dumps(doc))
+    save_rules(tmp_path / "run", RulesReport(findings=[], checked=[]))
+    after = json.loads(path.read_text())
+    assert after["from_a_newer_version"] == {"kept": True}
+    assert after["rules"]["findings"] == []

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from advengine.competition.artefacts import Checked, Finding, Results, RuleName, RulesReport, save
+from advengine.competition.artefacts import Checked, Finding, Results, RuleName, RulesReport, read_json, save
 from advengine.competition.config import MAX_TIME_LIMIT
 from advengine.competition.executor import Executor, ProcessExecutor
 from advengine.competition.rules.collusion import Pair, probe, residual, team_pairs
@@ -159,9 +159,11 @@ def check_run(
 def save_rules(root: Path, report: RulesReport) -> None:
     """Add ``report`` to the run's results.json (replacing an earlier check's)."""
     path = root / "results.json"
-    results = Results.model_validate_json(path.read_text(encoding="utf-8"))
-    results.rules = report
-    save(path, results)
+    # As a dict, not through Results: keys this version does not know (a newer writer's) are kept.
+    data = read_json(path)
+    Results.model_validate(data)  # still a results object: refuse to add to anything else
+    data["rules"] = report.model_dump()
+    save(path, data)
 
 
 __all__ = ["CheckSettings", "check_run", "save_rules"]
