@@ -298,3 +298,19 @@ class Noisy(Defense[OracleParams]):
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         answers = np.array(_nearest_true(self.params.dataset, images), dtype=np.int64)
         return np.where(rng.random(len(images)) < 0.75, answers, 1).astype(np.int64)
+
+
+@register_defense
+class RandomBatch(Defense[OracleParams]):
+    """Declares itself random, but its answers depend on its batch: the oracle's in a batch of two or
+    more, label 1 alone (the rng is drawn from, as a random defense's would be)."""
+
+    name = "fake-random-batch"
+    params_type = OracleParams
+    randomized = True
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        rng.random(len(images))
+        if len(images) < 2:
+            return np.ones(len(images), dtype=np.int64)
+        return np.array(_nearest_true(self.params.dataset, images), dtype=np.int64)

@@ -155,3 +155,21 @@ def test_save_rules_keeps_keys_it_does_not_know(make_config: MakeConfig, tmp_pat
     after = json.loads(path.read_text())
     assert after["from_a_newer_version"] == {"kept": True}
     assert after["rules"]["findings"] == []
+
+
+def test_a_random_defense_that_depends_on_its_batch_is_flagged(
+    make_config: MakeConfig, sample_dir: str, tmp_path: Path
+) -> None:
+    cfg = make_config(
+        limit=16,
+        attacks=[{"name": "noop"}],
+        defenses=[{"name": "fake-random-batch", "params": {"dataset": sample_dir}}],
+    )
+    run_competition(cfg, tmp_path / "run")
+    report = check_run(tmp_path / "run", settings=CheckSettings(sample=16))
+    [finding] = report.findings
+    assert (finding.rule, finding.entry) == ("stateless", "fake-random-batch")
+    # Alone, all 16 right answers became wrong: the two-sided sign test gives 2 · 2^-16, times 3 layouts.
+    assert finding.p_value == pytest.approx(6 * 2**-16)
+    assert "one image at a time" in finding.evidence
+    assert any("declared random" in n for n in report.checked[1].notes)
