@@ -3,7 +3,9 @@ PyTorch eager and torch.compile (inductor) on the same weights, same thread coun
 
 * ``lite0``: EfficientNet-Lite0, batch 16, 224×224;
 * ``ensemble``: the EfficientNet-Lite0/1/2 ensemble (logit fusion, equal weights) on 299×299 inputs,
-  each member behind a bilinear resize to its native size.
+  each member behind a bilinear resize to its native size;
+* ``lite0-299``: Lite0 as the attacks run it, on the 299×299 competition input behind the in-graph
+  bilinear resize to 224 (and its adjoint in the gradient): against ``lite0``, the resize's cost.
 
 advengine runs the graph with the fused MI-FGSM step through ``StepRunner`` (IO binding, x and the
 momentum never leave ORT between steps), exactly as the attacks do. The peers are the project's ONNX
@@ -66,7 +68,15 @@ def labels(n: int = BATCH) -> Array:
 
 
 def members(kind: str) -> tuple[str, ...]:
-    return MEMBERS[:1] if kind == "lite0" else MEMBERS
+    return MEMBERS[:1] if kind.startswith("lite0") else MEMBERS
+
+
+def side(kind: str) -> int:
+    """The input side of a kind's step graph."""
+    return 224 if kind == "lite0" else 299
+
+
+KINDS = ("lite0", "lite0-299", "ensemble")
 
 
 def step_graph(kind: str, batch: int = BATCH) -> Path:
@@ -122,7 +132,7 @@ class TorchStep:
 
         self.torch = torch
         self.model = ensemble(members(kind), None, mode, threads)
-        self.x0 = torch.from_numpy(dev_batch(224 if kind == "lite0" else 299))
+        self.x0 = torch.from_numpy(dev_batch(side(kind)))
         self.label = torch.from_numpy(labels())
 
     def step(self, steps: int = 1) -> None:
@@ -207,7 +217,7 @@ def main() -> None:
     p.add_argument("--side", choices=["ort", "torch", "compile"], help="measure one side in this process")
     p.add_argument("--compare", action="store_true", help="alternate all sides in fresh processes")
     p.add_argument("--sides", default="ort,torch,compile", help="sides for --compare")
-    p.add_argument("--model", choices=["lite0", "ensemble"], default="lite0")
+    p.add_argument("--model", choices=KINDS, default="lite0")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per process (median)")
     p.add_argument("--steps", type=int, default=2, help="steps per timed round")

@@ -12,6 +12,8 @@ package writes ``os.environ`` (the run's settings travel in :class:`advengine.co
 ``ADVENGINE_PLUGINS``      comma-separated modules imported before a roster is resolved
 ``ADVENGINE_PROVIDERS``    comma-separated ONNX Runtime providers of ``attack``/``defend`` (else
                            CUDA when available, then CPU); ``eval`` takes them from its config
+``ADVENGINE_ORT_CACHE``    ``1``: keep ONNX Runtime's optimised graphs on disk (models/optimized.py);
+                           off by default: no gain measured, a second copy of every graph
 ``CUDA_VISIBLE_DEVICES``   read (never set) on Ray nodes: the GPUs Ray gave a task
 =========================  =======================================================================
 """
@@ -30,6 +32,7 @@ CONFIG = "ADVENGINE_CONFIG"
 MODEL_PATH = "ADVENGINE_MODEL_PATH"
 PLUGINS = "ADVENGINE_PLUGINS"
 PROVIDERS = "ADVENGINE_PROVIDERS"
+ORT_CACHE = "ADVENGINE_ORT_CACHE"
 
 
 def _get(name: str) -> str:
@@ -42,6 +45,11 @@ def _list(name: str, sep: str = ",") -> tuple[str, ...]:
 
 def debug_enabled() -> bool:
     return _get(DEBUG) not in ("", "0", "false", "no")
+
+
+def ort_cache_enabled() -> bool:
+    """``ADVENGINE_ORT_CACHE``: whether sessions load and keep ORT's optimised graphs on disk."""
+    return _get(ORT_CACHE) not in ("", "0", "false", "no")
 
 
 def num_threads() -> int:

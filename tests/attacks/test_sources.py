@@ -13,6 +13,7 @@ from advengine.attacks.sources import (
     SourceKey,
     get_source,
     normalised_weights,
+    session_batch,
     zoo_models,
 )
 from advengine.errors import ParameterError
@@ -73,3 +74,12 @@ def test_negated_ce_gradient_equals_the_compiled_targeted_head(
     # Equal up to float rounding (ORT fuses the two heads' ops differently; measured 1.1e-6 at |g| 1.9).
     np.testing.assert_allclose(shared, compiled, rtol=0, atol=1e-5 * float(np.abs(compiled).max()))
     assert float(np.abs(compiled).max()) > 0
+
+
+def test_a_short_chunk_runs_on_the_smallest_open_batch_that_holds_it() -> None:
+    assert session_batch(48, []) == sources.MAX_GRAPH_BATCH
+    assert session_batch(23, [25]) == 25  # the remainder of 48 in batches of 25: no second graph
+    assert session_batch(23, [8, 25, 24]) == 24
+    assert session_batch(3, []) == 3
+    assert session_batch(0, []) == 1
+    assert session_batch(20, [16]) == 20  # nothing open holds 20 images in one chunk

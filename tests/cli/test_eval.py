@@ -166,6 +166,11 @@ def test_flags_override_and_human_summary(
     assert (out / "report.html").is_file()  # every run ends with its report
     assert [b["eps"] for b in results["batches"]] == [4]
     assert "attacks: 3 of 3 pieces to run" in captured.err
+    # The per-stage breakdown (issue 25), after the run, on stderr.
+    stages = next(line for line in captured.err.splitlines() if line.startswith("stages: "))
+    for name in ("start-up", "build", "warm-up", "attack steps", "defense forwards", "PNG IO", "reports"):
+        assert f"{name} " in stages
+    assert results["timings"]["startup"] > 0
     # The providers reach the in-process pieces in a RunContext, not through the environment.
     assert "ADVENGINE_PROVIDERS" not in os.environ
 

@@ -201,3 +201,18 @@ def test_retry_failed_redoes_only_crashed_pieces(
     # fake-flaky is a noop once it works, so it now scores exactly as noop does.
     assert by["fake-flaky"].raw_score == by["noop"].raw_score
     assert by["fake-flaky"].score == by["noop"].score
+
+
+def test_timings_break_the_run_into_stages(make_config: MakeConfig, tmp_path: Path, sample_dir: str) -> None:
+    cfg = make_config(limit=4, attacks=[{"name": "noop"}], defenses=[oracle(sample_dir)])
+    said = Recorder()
+    results = run_competition(cfg, tmp_path / "run", listener=said)
+    stages = ("startup", "build", "warmup", "attack", "defense", "io", "projection", "scoring", "reports")
+    assert set(stages) <= set(results.timings)
+    assert results.timings["startup"] > 0  # this process's age when the run began
+    assert results.timings["build"] > 0  # the noop attack and the oracle were built in this run
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["timings"] == results.timings
+    line = said.messages[-1]
+    assert line.startswith("stages: start-up ")
+    assert " · warm-up " in line
+    assert " · reports " in line

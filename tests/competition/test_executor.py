@@ -73,6 +73,7 @@ def test_the_limit_counts_from_the_start_of_work_not_the_warm_up() -> None:
     got = _run(ProcessExecutor(1, time_limit=2.0, grace=1.0, plugins=(FAKES,)), [_job("slow", slow)])
     assert got["slow"].status == "ok"
     assert got["slow"].seconds < 2.0
+    assert got["slow"].setup["build"] + got["slow"].setup["warmup"] >= 3.0  # reported apart
     # A build over the warm-up allowance is a timeout of its own.
     short = ProcessExecutor(1, time_limit=2.0, warmup_limit=1.0, grace=1.0, plugins=(FAKES,))
     late = _run(short, [_job("slow", slow)])["slow"]

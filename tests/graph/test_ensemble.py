@@ -95,6 +95,26 @@ def test_member_resize_is_ort_bilinear() -> None:
     np.testing.assert_allclose(r @ img @ r.T, want, rtol=1e-5, atol=1e-6)
 
 
+def test_member_resize_is_one_resize_node_matching_the_matrices(members: list[onnx.ModelProto]) -> None:
+    # The forward resize is ORT's Resize (a few reads per output pixel), not two dense MatMuls
+    # (issue 25); it computes the same bilinear map as the matrices its VJP uses.
+    spec, _ = ensemble_spec(members, None, "logit", SHARED)
+    resizes = [n for n in spec.model.graph.node if n.op_type == "Resize"]
+    assert len(resizes) == 2  # the members of native size 16 and 20; the 24 one takes the input as is
+    x = np.random.default_rng(1).random((2, 3, SHARED, SHARED)).astype(np.float32)
+    inputs = {n.output[0]: n for n in resizes}
+    probe = onnx.ModelProto()
+    probe.CopyFrom(spec.model)
+    del probe.graph.output[:]
+    probe.graph.output.extend(
+        onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in inputs
+    )
+    got = session(probe).run(None, {"input": x})
+    for out, size in zip(got, (16, 20), strict=True):
+        r = bilinear_matrix(SHARED, size)
+        np.testing.assert_allclose(out, r @ x @ r.T, rtol=1e-5, atol=1e-6)
+
+
 def test_bad_weights(members: list[onnx.ModelProto]) -> None:
     with pytest.raises(ParameterError, match="weights"):
         compile_ensemble(members, weights=[1.0, 2.0], size=SHARED)

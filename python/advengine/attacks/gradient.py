@@ -175,8 +175,9 @@ class IterativeAttack(Attack[GP]):
 
     def warm_up(self, batch: int) -> None:
         # The source graph and session the batch will use, at the largest budget (a preset whose
-        # source depends on ε may still build another on its first batch of a smaller ε).
-        self.source(16).warm_up(max(1, min(batch, MAX_GRAPH_BATCH)))
+        # source depends on ε may still build another on its first batch of a smaller ε): the graph
+        # with the fused step where the attack runs one, else the plain gradient graph.
+        self.source(16).warm_up(max(1, min(batch, MAX_GRAPH_BATCH)), self.fused_step())
 
     def source_weights(self, eps_px: int) -> tuple[float, ...] | None:
         if self.weight_table is not None and not self.params.weights:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ import onnxruntime as ort
 from advengine.context import RunContext
 from advengine.errors import GraphError, ParameterError
 from advengine.graph.cache import cached
-from advengine.graph.ensemble import compile_ensemble, ensemble_spec
 from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
 from advengine.models import check_models, ensure_onnx, list_models
 from advengine.models.dropout import dropout_file
@@ -81,6 +80,17 @@ class FusedSteps:
     mu: float
 
 
+def session_batch(n: int, open_batches: Iterable[int]) -> int:
+    """The graph batch that runs ``n`` images: the smallest batch already open that holds a chunk of
+    them, else min(n, MAX_GRAPH_BATCH). The runner pads a short chunk to the graph's batch with rows
+    whose ε and step are 0 (their results are dropped), so the remainder of a run (48 images in
+    batches of 25: 25 + 23) runs on the session the full batches opened instead of compiling,
+    opening and warming a second graph of its own (issue 25: two sessions and two warm-ups)."""
+    want = max(1, min(n, MAX_GRAPH_BATCH))
+    fits = [b for b in open_batches if b >= want]
+    return min(fits) if fits else want
+
+
 class Source:
     """Gradient oracle of one source ensemble: ``grad(x, idx)`` and ``logits(x)`` on 299×299 inputs."""
 
@@ -116,6 +126,9 @@ class Source:
             options["step"] = step
 
         def build() -> Any:
+            # Deferred: the compiler imports onnx (about 1 s); a cached graph needs neither.
+            from advengine.graph.ensemble import compile_ensemble
+
             return compile_ensemble(
                 paths,
                 weights=list(k.weights),
@@ -130,14 +143,16 @@ class Source:
         path, _ = cached(paths, options, build, k.context.cache_dir)
         return path
 
-    def _gradient_model(self, batch: int) -> GradientModel:
+    def _gradient_model(self, n: int) -> GradientModel:
         with self._lock:
+            batch = session_batch(n, self._grads)
             if batch not in self._grads:
                 self._grads[batch] = GradientModel(self._graph(batch, None), context=self.key.context)
             return self._grads[batch]
 
-    def _step_runner(self, batch: int, step: str) -> StepRunner:
+    def _step_runner(self, n: int, step: str) -> StepRunner:
         with self._lock:
+            batch = session_batch(n, [b for b, s in self._steps if s == step])
             if (batch, step) not in self._steps:
                 self._steps[batch, step] = StepRunner(self._graph(batch, step), context=self.key.context)
             return self._steps[batch, step]
@@ -149,25 +164,27 @@ class Source:
         per step through IO binding, the iterate and momentum kept in ORT (StepRunner). Class indices
         of OWN_PREDICTION are the ensemble's prediction at ``x_init``, read off the first step's
         logits; the result's ``labels`` holds the labels used."""
-        runner = self._step_runner(max(min(len(x0), MAX_GRAPH_BATCH), 1), plan.step)
+        runner = self._step_runner(len(x0), plan.step)
         p = plan
         return runner.run(x0, class_idx, eps=p.eps, alpha=p.alpha, steps=p.iterations, mu=p.mu, x_init=x_init)
 
-    def warm_up(self, batch: int) -> None:
-        """Compile (or find in the cache) and open the gradient graph for ``batch`` images."""
-        self._gradient_model(batch)
+    def warm_up(self, batch: int, step: str | None = None) -> None:
+        """Compile (or find in the cache) and open the graph that ``batch`` images will run on: the
+        plain gradient graph, or the one with the fused ``step`` when given."""
+        if step is None:
+            self._gradient_model(batch)
+        else:
+            self._step_runner(batch, step)
 
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         """(logits, d Σloss / dx) for class indices (TF-Slim label − 1)."""
-        batch = min(len(x), MAX_GRAPH_BATCH)
-        result = self._gradient_model(max(batch, 1)).grad(x, class_idx)
+        result = self._gradient_model(len(x)).grad(x, class_idx)
         return result.logits.astype(np.float32), result.grad.astype(np.float32)
 
     def vjp(self, x: F32, seed: F32) -> tuple[F32, F32]:
         """(logits, d⟨seed, Z⟩/dx): the gradient of any loss of the logits, given its dLoss/dZ (the
         source must have been made with ``loss="seed"``)."""
-        batch = min(len(x), MAX_GRAPH_BATCH)
-        result = self._gradient_model(max(batch, 1)).grad(x, seed=np.ascontiguousarray(seed, np.float32))
+        result = self._gradient_model(len(x)).grad(x, seed=np.ascontiguousarray(seed, np.float32))
         return result.logits.astype(np.float32), result.grad.astype(np.float32)
 
     def loss_grad(self, x: F32, dz: Callable[[F32], F32]) -> tuple[F32, F32]:
@@ -181,6 +198,8 @@ class Source:
         """The fused ensemble's logits (forward only, no gradient)."""
         with self._lock:
             if self._forward is None:
+                from advengine.graph.ensemble import ensemble_spec  # deferred, as in _graph
+
                 spec, _ = ensemble_spec(self._paths(), list(self.key.weights), self.key.fusion, self.key.side)
                 self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
@@ -212,8 +231,8 @@ class NegatedSource(Source):
         super().__init__(key)
         self.base = base
 
-    def warm_up(self, batch: int) -> None:
-        self.base.warm_up(batch)
+    def warm_up(self, batch: int, step: str | None = None) -> None:
+        self.base.warm_up(batch, step)
 
     def grad(self, x: F32, class_idx: npt.NDArray[np.int64]) -> tuple[F32, F32]:
         logits, g = self.base.grad(x, class_idx)
@@ -290,5 +309,6 @@ __all__ = [
     "clear_sources",
     "get_source",
     "normalised_weights",
+    "session_batch",
     "zoo_models",
 ]

@@ -2,25 +2,12 @@
 
 Commands only parse arguments, call the library and print. :func:`main` turns an
 :class:`~advengine.errors.AdvEngineError` into one line on stderr and a non-zero exit code; the
-traceback is shown only with ``ADVENGINE_DEBUG=1``.
+traceback is shown only with ``ADVENGINE_DEBUG=1``. Command modules are imported when their command
+runs (``cli/_lazy.py``), so ``advengine --version`` and ``--help`` start without ONNX Runtime.
 """
 
 from __future__ import annotations
 
-from advengine.cli import attack as _attack  # noqa: F401  (registers the command)
-from advengine.cli import audit as _audit  # noqa: F401  (registers the command)
-from advengine.cli import check as _check  # noqa: F401  (registers the command)
-from advengine.cli import config as _config  # noqa: F401  (registers the command group)
-from advengine.cli import data as _data  # noqa: F401  (registers the command group)
-from advengine.cli import defend as _defend  # noqa: F401  (registers the command)
-from advengine.cli import doctor as _doctor  # noqa: F401  (registers the command)
-from advengine.cli import eval as _eval  # noqa: F401  (registers the command)
-from advengine.cli import graph as _graph  # noqa: F401  (registers the command group)
-from advengine.cli import list as _list  # noqa: F401  (registers the command)
-from advengine.cli import models as _models  # noqa: F401  (registers the command group)
-from advengine.cli import report as _report  # noqa: F401  (registers the command)
-from advengine.cli import submissions as _submissions  # noqa: F401  (registers the command group)
-from advengine.cli import train as _train  # noqa: F401  (registers the command group)
 from advengine.cli._app import app
 from advengine.cli._errors import run_main
 

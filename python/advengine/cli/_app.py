@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from advengine import __version__
+from advengine.cli._lazy import lazy_group
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -22,8 +23,10 @@ def sub_app(help_text: str) -> typer.Typer:
     )
 
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     name="advengine",
+    # Each command's module is imported when the command runs, not at start-up (cli/_lazy.py).
+    cls=lazy_group(lambda: app),
     help="Run adversarial attack and defense competitions on ONNX image classifiers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -18,6 +18,7 @@ from typing import Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import psutil
 
 from advengine.competition.artefacts import (
     AttackRecord,
@@ -110,6 +111,27 @@ def _load(config: CompetitionConfig) -> Dataset:
     return ds
 
 
+#: The per-stage breakdown the engine says after a run, in the order a run goes through them: key of
+#: the timings → its name. Piece stages are summed over the workers, the rest wall clock.
+_STAGE_NAMES = {
+    "startup": "start-up",
+    "build": "build",
+    "warmup": "warm-up",
+    "attack": "attack steps",
+    "defense": "defense forwards",
+    "io": "PNG IO",
+    "projection": "projection",
+    "scoring": "scoring",
+    "reports": "reports",
+}
+
+
+def _stage_line(timings: dict[str, float]) -> str:
+    """One line of a run's time per stage: ``stages: start-up 0.4 s · build 1.2 s · ...``."""
+    parts = [f"{name} {timings[key]:.1f} s" for key, name in _STAGE_NAMES.items() if key in timings]
+    return "stages: " + " · ".join(parts)
+
+
 class Competition:
     """One run of a competition in one output directory."""
 
@@ -128,6 +150,12 @@ class Competition:
         self.timings: dict[str, float] = dict.fromkeys(
             ("attack", "projection", "io", "defense", "scoring", "attack_stage", "defense_stage"), 0.0
         )
+        # The stages outside the pieces' own times (issue 25's breakdown): the process's age when the
+        # run is made (for `advengine eval`, its start-up: interpreter, imports, flags, config), and
+        # the workers' building and warming up of the pieces (models loaded, graphs compiled,
+        # sessions opened), summed over the workers.
+        self.timings.update(dict.fromkeys(("build", "warmup"), 0.0))
+        self.timings["startup"] = max(0.0, time.time() - psutil.Process().create_time())
         #: Redo pieces recorded as crashed or timed out (``--retry-failed``), not only unfinished ones.
         self.retry_failed = False
 
@@ -233,6 +261,7 @@ class Competition:
             except AdvEngineError as exc:
                 status, error, ids = "crashed", f"{type(exc).__name__}: {exc}", []
         self.timings["attack"] += outcome.seconds
+        self._add_setup(outcome)
         record = AttackRecord(
             piece=str(job.piece),
             status=status,
@@ -301,6 +330,10 @@ class Competition:
 
                 yield Job(piece, defense, load)
 
+    def _add_setup(self, outcome: Outcome) -> None:
+        for stage, seconds in outcome.setup.items():
+            self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
     def _finish_defense(self, job: Job, outcome: Outcome) -> None:
         attack, b = job.piece.attack or CLEAN, self.batches[job.piece.batch]
         ids = self.ds.image_ids[b.start : b.stop] if attack == CLEAN else self._produced(attack, b)
@@ -308,6 +341,7 @@ class Competition:
         if outcome.status == "ok":
             labels = [int(v) for v in np.asarray(outcome.value).tolist()]
         self.timings["defense"] += outcome.seconds
+        self._add_setup(outcome)
         record = DefenseRecord(
             piece=str(job.piece),
             status=outcome.status,
@@ -415,6 +449,7 @@ class Competition:
         # results.json last: its presence means the run finished.
         save(self.run_dir.root / "results.json", results)
         say(f"wrote results.json, records.csv, leaderboard.md and the DEVKIT CSVs to {self.run_dir.root}")
+        say(_stage_line(self.timings))
         return results
 
 

@@ -57,6 +57,9 @@ class Outcome:
     value: Any
     seconds: float
     error: str | None = None
+    #: Seconds the worker spent building the piece and warming it up before it ran (outside
+    #: ``seconds`` and the time limit): keys ``build`` and ``warmup`` (pieces.built_piece).
+    setup: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class Executor(Protocol):
@@ -88,15 +91,16 @@ class InProcessExecutor:
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         for job in jobs:
             start = time.perf_counter()
+            setup: dict[str, float] = {}
             try:
                 inputs = job.load()
-                piece = built_piece(job.entry, self.context, inputs)  # the warm-up, not timed
+                piece = built_piece(job.entry, self.context, inputs, setup)  # the warm-up, not timed
                 start = time.perf_counter()
                 value = piece(inputs)
             except Exception as exc:
-                on_done(job, Outcome("crashed", None, time.perf_counter() - start, describe(exc)))
+                on_done(job, Outcome("crashed", None, time.perf_counter() - start, describe(exc), setup))
                 continue
-            on_done(job, Outcome("ok", value, time.perf_counter() - start))
+            on_done(job, Outcome("ok", value, time.perf_counter() - start, setup=setup))
 
     def close(self) -> None:
         return None
@@ -131,15 +135,17 @@ def _worker_main(conn: Connection, plugins: tuple[str, ...], context: RunContext
 def _serve(
     conn: Connection, entry: Entry, inputs: Inputs, context: RunContext
 ) -> tuple[str, Any, float] | None:
-    """Build (the warm-up), say "started", run one piece: its reply, or None if the engine is gone."""
+    """Build (the warm-up), say "started" with the seconds that took, run one piece: its reply, or
+    None if the engine is gone."""
+    setup: dict[str, float] = {}
     try:
-        piece = built_piece(entry, context, inputs)
+        piece = built_piece(entry, context, inputs, setup)
     except Exception as exc:
         if debug_enabled():
             traceback.print_exc()
         return ("error", describe(exc), 0.0)
     try:
-        conn.send(("started", None))
+        conn.send(("started", setup))
     except (OSError, ValueError):
         return None
     start = time.perf_counter()
@@ -234,7 +240,9 @@ class ProcessExecutor:
                     "timeout", None, 0.0, f"building the entry took over the {self.warmup_limit:g} s warm-up"
                 )
             first = w.conn.recv()
+            setup: dict[str, float] = {}
             if first[0] == "started":  # else the build failed: ("error", message, seconds)
+                setup = dict(first[1] or {})
                 start = time.perf_counter()
                 limit = self.time_limit + overrun(job.entry, self.time_limit)
                 if not w.conn.poll(limit):
@@ -255,8 +263,8 @@ class ProcessExecutor:
             return Outcome("crashed", None, time.perf_counter() - start, f"worker process died (exit {code})")
         self._idle.put(w)
         if kind == "ok":
-            return Outcome("ok", value, seconds)
-        return Outcome("crashed", None, seconds, str(value))
+            return Outcome("ok", value, seconds, setup=setup)
+        return Outcome("crashed", None, seconds, str(value), setup)
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         todo: queue.Queue[Job | None] = queue.Queue()

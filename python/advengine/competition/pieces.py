@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -124,15 +125,24 @@ register_kind("builtin", EntryKind(build=_builtin))
 _BUILT: dict[str, Piece] = {}
 
 
-def built_piece(entry: Entry, context: RunContext, inputs: Inputs | None = None) -> Piece:
+def built_piece(
+    entry: Entry, context: RunContext, inputs: Inputs | None = None, setup: dict[str, float] | None = None
+) -> Piece:
     """The piece of ``entry``, built once per process; built-in pieces make their sessions in
     ``context``. Given the ``inputs`` it will run on, it is also warmed up for their batch size (its
-    models loaded, its graphs compiled): the executors keep this out of the piece's time limit."""
+    models loaded, its graphs compiled): the executors keep this out of the piece's time limit.
+    ``setup``, when given, gets the seconds this call spent building (``build``) and warming up
+    (``warmup``), 0 for what was already done: the run's per-stage timings."""
+    t0 = time.perf_counter()
     piece = _BUILT.get(entry.key)
     if piece is None:
         piece = _BUILT[entry.key] = entry_kind(entry.kind, type(entry).runner).build(entry, context)
+    t1 = time.perf_counter()
     if inputs is not None and isinstance(piece, _Warming):
         piece.warm_up(inputs)
+    if setup is not None:
+        setup["build"] = setup.get("build", 0.0) + t1 - t0
+        setup["warmup"] = setup.get("warmup", 0.0) + time.perf_counter() - t1
     return piece
 
 

@@ -7,14 +7,15 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import onnx
+from typing import TYPE_CHECKING, Any
 
 from advengine.errors import GraphError
 from advengine.files import atomic_write
-from advengine.graph.compiler import COMPILER_VERSION
+from advengine.graph.version import COMPILER_VERSION
 from advengine.models.locations import cache_dir
+
+if TYPE_CHECKING:
+    import onnx
 
 
 def graph_cache_dir(cache_root: Path | None = None) -> Path:

@@ -1,6 +1,9 @@
 """K classifiers in one graph sharing the input image. Each member gets its own differentiable bilinear
-resize from the shared size (299 for NIPS17 images) to its native size, written as two MatMuls with
-constant interpolation matrices, so the reverse pass needs no Resize rule for it.
+resize from the shared size (299 for NIPS17 images) to its native size: ORT's ``Resize`` (linear,
+half-pixel centres, no antialias) forward, and in the reverse pass the Resize rule's two MatMuls with
+constant interpolation matrices (graph/rules/resize.py). Until issue 25 the forward was those two
+MatMuls too, a dense 299-long dot product per output pixel: 11 % of a Lite0 step at 299², against
+under 1 % for the Resize.
 
 Weights are normalised to sum to 1. Fusion:
 * ``logit``: Z = Σ wᵢ Zᵢ, one head on Z;
@@ -20,7 +23,6 @@ from onnx import compose, helper, numpy_helper
 from advengine.errors import GraphError, ParameterError
 from advengine.graph.compiler import ForwardSpec, compile_spec, load_model
 from advengine.graph.forward import TARGET_OPSET, image_input, upgrade_opset
-from advengine.graph.interpolation import bilinear_matrix
 
 FUSIONS = ("logit", "prob", "loss")
 
@@ -67,11 +69,19 @@ def ensemble_spec(
         if native == size:
             nodes.append(helper.make_node("Identity", ["input"], [inp]))
         else:
-            rh = bilinear_matrix(size, native)  # [native, size]
-            inits.append(numpy_helper.from_array(rh, f"m{i}/resize_h"))
-            inits.append(numpy_helper.from_array(np.ascontiguousarray(rh.T), f"m{i}/resize_wT"))
-            nodes.append(helper.make_node("MatMul", ["input", f"m{i}/resize_wT"], [f"m{i}/resized_w"]))
-            nodes.append(helper.make_node("MatMul", [f"m{i}/resize_h", f"m{i}/resized_w"], [inp]))
+            # ORT's Resize forward (4 reads per output pixel); its VJP is the Resize rule's two
+            # MatMuls. Two MatMuls forward cost 11 % of a Lite0 step at 299² (docs/benchmarks.md).
+            inits.append(numpy_helper.from_array(np.array([native, native], np.int64), f"m{i}/resize_sizes"))
+            nodes.append(
+                helper.make_node(
+                    "Resize",
+                    ["input", "", "", f"m{i}/resize_sizes"],
+                    [inp],
+                    mode="linear",
+                    coordinate_transformation_mode="half_pixel",
+                    axes=[2, 3],
+                )
+            )
         nodes.extend(member.graph.node)
         inits.extend(member.graph.initializer)
         logits.append(member.graph.output[0].name)

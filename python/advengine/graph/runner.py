@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from advengine.context import CPU, CUDA, RunContext
-from advengine.env import num_threads
+from advengine.env import num_threads, ort_cache_enabled
 from advengine.errors import GraphError, ParameterError, ShapeError
-from advengine.models.sessions import shared_session
+from advengine.models.optimized import optimized_session
+from advengine.models.sessions import counted, shared_session
+
+if TYPE_CHECKING:
+    import onnx  # only for types: importing onnx costs about 1 s (its ml_dtypes extension)
 
 Array = np.ndarray[Any, Any]
 #: The label that asks the graph for the model's own prediction (argmax of its logits) at the input.
@@ -46,42 +49,58 @@ def make_session(
     """An ONNX Runtime session; ``threads``/``providers`` when given, else the run's ``context``, else
     ADVENGINE_NUM_THREADS (0 = ORT's default) and CUDA when available, then CPU."""
     ctx = context or RunContext()
-    opts = ort.SessionOptions()
     threads = threads if threads is not None else ctx.threads
     n = num_threads() if threads is None else threads
     if n < 0:
         raise ParameterError(f"threads must be ≥ 0, got {n}")
-    opts.intra_op_num_threads = n
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     chosen = (
         list(providers) if providers is not None else ctx.session_providers(ort.get_available_providers())
     )
-    if CUDA not in provider_names(chosen):
-        # On CPU the memory pattern planned after the first run is allocated beside the arena chunks
-        # that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4 to 2.6 GiB
-        # on its second call and stayed there; without the pattern it stays at 1.4 GiB, at the same
-        # speed within noise (docs/benchmarks.md). CUDA sessions keep ORT's default (not measured).
-        opts.enable_mem_pattern = False
-        # Idle worker threads sleep instead of spinning: with other processes on the cores (the
-        # competition's own workers, other jobs) spinning threads steal the time the busy ones need.
-        # A Lite0 step at batch 16, 2 threads, load 6-10: 2.45 -> 1.79 s wall (docs/benchmarks.md).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    on_cuda = CUDA in provider_names(chosen)
+
+    def options() -> ort.SessionOptions:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = n
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not on_cuda:
+            # On CPU the memory pattern planned after the first run is allocated beside the arena
+            # chunks that first run already holds, so a lite0 gradient graph at batch 25 went from 1.4
+            # to 2.6 GiB on its second call and stayed there; without the pattern it stays at 1.4 GiB,
+            # at the same speed within noise (docs/benchmarks.md). CUDA sessions keep ORT's default.
+            opts.enable_mem_pattern = False
+            # Idle worker threads sleep instead of spinning: with other processes on the cores (the
+            # competition's own workers, other jobs) spinning threads steal the time the busy ones
+            # need. A Lite0 step at batch 16, 2 threads, load 6-10: 2.45 -> 1.79 s wall
+            # (docs/benchmarks.md).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return opts
+
+    source = str(model) if isinstance(model, str | Path) else model.SerializeToString()
     if isinstance(source, str) and not Path(source).is_file():
         raise GraphError(f"compiled graph {source} not found; run `advengine graph compile` first")
 
-    def make() -> ort.InferenceSession:
+    def build(what: str | bytes, opts: ort.SessionOptions) -> ort.InferenceSession:
         try:
-            return ort.InferenceSession(source, opts, providers=chosen)
+            return ort.InferenceSession(what, opts, providers=chosen)
         except Exception as exc:  # ORT's own exception types
             raise GraphError(
                 f"ONNX Runtime cannot load the gradient graph ({' '.join(str(exc).split())[:300]})"
             ) from None
 
+    def make() -> ort.InferenceSession:
+        if on_cuda or isinstance(source, bytes) or not ort_cache_enabled():
+            # ORT's optimised file is cached only when asked (ADVENGINE_ORT_CACHE=1: no gain was
+            # measured, docs/benchmarks.md), for CPU sessions of graphs on disk: what the CUDA EP's
+            # optimised graph may hold has not been checked (no GPU was lent), and an in-memory graph
+            # is made afresh each time (tests, a source's forward graph), so its optimised copies
+            # would pile up in the cache.
+            return build(source, options())
+        return optimized_session(source, options, chosen, build, ctx.cache_dir)
+
     # A compiled graph on disk is shared per (file, device, threads); an in-memory one is not.
-    return make() if isinstance(source, bytes) else shared_session(Path(source), chosen, n, make)
+    return counted(make) if isinstance(source, bytes) else shared_session(Path(source), chosen, n, make)
 
 
 @dataclass

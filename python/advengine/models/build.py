@@ -11,14 +11,14 @@ import importlib.metadata
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-
-import onnx
+from typing import TYPE_CHECKING
 
 from advengine.errors import ModelError
 from advengine.models.checkpoint import load_state_dict
-from advengine.models.efficientnet_lite import build_efficientnet_lite
 from advengine.models.manifest import Manifest
-from advengine.models.onnx_contract import check_onnx_contract
+
+if TYPE_CHECKING:
+    import onnx
 
 #: Bump when the builder's output changes for the same weights: every cached build is then rebuilt.
 BUILDER_VERSION = "1"
@@ -62,6 +62,10 @@ def weight_file_path(m: Manifest) -> Path:
 
 def build_onnx(m: Manifest, step: Step = _no_step) -> onnx.ModelProto:
     """Build the ONNX classifier of a ``pytorch-state-dict`` manifest."""
+    # Deferred: both import onnx (about 1 s), which a run on cached builds does not need.
+    from advengine.models.efficientnet_lite import build_efficientnet_lite
+    from advengine.models.onnx_contract import check_onnx_contract
+
     if not m.builds_onnx or m.architecture is None or m.normalisation is None:
         raise ModelError(f"model {m.name} is an ONNX file; there is nothing to build")
     path = weight_file_path(m)

@@ -10,13 +10,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import onnx
-
 from advengine.files import atomic_write
 from advengine.models import build
 from advengine.models.build import Step, _no_step, build_onnx
 from advengine.models.checkpoint import sha256_file
-from advengine.models.denoised import compose_denoised
 from advengine.models.locations import cache_dir
 from advengine.models.manifest import Manifest
 from advengine.models.zoo import checked_onnx_file, get_manifest
@@ -96,6 +93,10 @@ def ensure_onnx(
     if m.classifier is not None and denoiser is not None:
         base = ensure_onnx(m.classifier, force=force, step=step, cache_root=cache_root)
         step(f"composing the denoiser with {m.classifier}")
+        import onnx  # deferred: importing onnx costs about 1 s (its ml_dtypes extension)
+
+        from advengine.models.denoised import compose_denoised
+
         model = compose_denoised(
             onnx.load(str(denoiser)), onnx.load(str(base)), input_size=m.input_size, name=m.name
         )

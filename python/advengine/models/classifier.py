@@ -15,10 +15,12 @@ import numpy.typing as npt
 
 from advengine.context import RunContext
 from advengine.data.labels import labels_from_logits
+from advengine.env import ort_cache_enabled
 from advengine.errors import ModelError, ParameterError, ShapeError
 from advengine.models.cache import ensure_onnx
 from advengine.models.dropout import dropout_file
 from advengine.models.manifest import Manifest
+from advengine.models.optimized import optimized_session
 from advengine.models.resize import resize_bilinear
 from advengine.models.sessions import shared_session
 from advengine.models.zoo import get_manifest
@@ -42,19 +44,32 @@ def check_providers(names: Sequence[str]) -> None:
         )
 
 
-def _session(path: Path, providers: Sequence[Provider], threads: int | None) -> Any:
+def _session(
+    path: Path, providers: Sequence[Provider], threads: int | None, cache_root: Path | None = None
+) -> Any:
     import onnxruntime as ort  # deferred: importing onnxruntime costs ~0.3 s
 
-    check_providers([p if isinstance(p, str) else p[0] for p in providers])
-    options = ort.SessionOptions()
-    if threads is not None:
-        if threads < 1:
-            raise ParameterError(f"threads must be at least 1, got {threads}")
-        options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(path), options, providers=list(providers))
-    except Exception as exc:  # onnxruntime raises its own non-exported exception types
-        raise ModelError(f"ONNX Runtime cannot load {path}: {' '.join(str(exc).split())[:300]}") from None
+    names = [p if isinstance(p, str) else p[0] for p in providers]
+    check_providers(names)
+    if threads is not None and threads < 1:
+        raise ParameterError(f"threads must be at least 1, got {threads}")
+
+    def options() -> Any:
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+        return opts
+
+    def build(what: str | bytes, opts: Any) -> Any:
+        try:
+            return ort.InferenceSession(what, opts, providers=list(providers))
+        except Exception as exc:  # onnxruntime raises its own non-exported exception types
+            raise ModelError(f"ONNX Runtime cannot load {path}: {' '.join(str(exc).split())[:300]}") from None
+
+    if "CUDAExecutionProvider" in names or not ort_cache_enabled():
+        # ORT's optimised file is cached only when asked, for CPU sessions (models/optimized.py).
+        return build(str(path), options())
+    return optimized_session(path, options, list(providers), build, cache_root)
 
 
 class OnnxClassifier:
@@ -69,6 +84,7 @@ class OnnxClassifier:
         providers: Sequence[Provider] | None = None,
         threads: int | None = None,
         batch_size: int = DEFAULT_BATCH,
+        cache_root: Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
@@ -78,7 +94,7 @@ class OnnxClassifier:
         self.batch_size = batch_size
         chosen = tuple(providers or DEFAULT_PROVIDERS)
         self._session = shared_session(
-            self.path, chosen, threads, lambda: _session(self.path, chosen, threads)
+            self.path, chosen, threads, lambda: _session(self.path, chosen, threads, cache_root)
         )
         self.providers: list[str] = list(self._session.get_providers())
         #: Graph inputs besides the image (e.g. dropout noise), name → shape; ``logits`` takes them.
@@ -172,6 +188,7 @@ def load_classifier(
         providers=session_providers,
         threads=threads,
         batch_size=batch_size,
+        cache_root=cache_root,
     )
 
 

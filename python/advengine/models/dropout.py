@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
 
 from advengine.errors import ModelError
 from advengine.files import atomic_write
 from advengine.models.locations import cache_dir
 
+if TYPE_CHECKING:
+    import onnx
+
 #: Graph input of the host-drawn uniform noise of ``noise = "input"`` models.
 DROPOUT_NOISE = "dropout_u"
 Noise = Literal["input", "graph"]
-FLOAT = onnx.TensorProto.FLOAT
 #: Bumped whenever the rewrite changes, so older cached files are not reused.
 DROPOUT_VERSION = "1"
 
@@ -46,6 +46,8 @@ DROPOUT_VERSION = "1"
 def logits_layer(model: onnx.ModelProto, name: str) -> tuple[onnx.NodeProto, str, int]:
     """The final fully connected node (Gemm, or MatMul under a bias Add) that makes the model's
     first output, the features tensor it reads, and the features' width C."""
+    from onnx import helper  # deferred, as in add_dropout
+
     g = model.graph
     producer = {o: n for n in g.node for o in n.output}
     node = producer.get(g.output[0].name) if g.output else None
@@ -71,12 +73,17 @@ def add_dropout(model: onnx.ModelProto, p: float, noise: Noise, *, seed: float =
     """A copy of ``model`` with inverted dropout at rate ``p`` on the final layer's input features."""
     if not 0.0 <= p < 1.0:
         raise ModelError(f"dropout rate {p} is outside [0, 1)")
+    # Deferred: importing onnx costs about 1 s (its ml_dtypes extension).
+    import onnx
+    from onnx import helper, numpy_helper
+
+    float32 = onnx.TensorProto.FLOAT
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
     node, features, width = logits_layer(out, g.name or "model")
     if noise == "input":
-        g.input.append(helper.make_tensor_value_info(DROPOUT_NOISE, FLOAT, ["N", width]))
+        g.input.append(helper.make_tensor_value_info(DROPOUT_NOISE, float32, ["N", width]))
         u = DROPOUT_NOISE
         added = []
     else:
@@ -113,6 +120,8 @@ def dropout_file(source: Path, p: float, noise: Noise, cache_root: Path | None =
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     path = (cache_root or cache_dir()) / "dropout" / f"{source.stem}-{noise}-{key}.onnx"
     if not path.is_file():
+        import onnx  # deferred, as in add_dropout
+
         # A per-file seed (exact in float32: < 2^24) so ensemble members draw independent masks.
         seed = float(int(hashlib.sha256(source.name.encode()).hexdigest()[:6], 16))
         rewritten = add_dropout(onnx.load(str(source)), p, noise, seed=seed)

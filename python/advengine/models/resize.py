@@ -15,16 +15,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnx
-from onnx import TensorProto, helper
 
 from advengine.errors import ParameterError, ShapeError
-from advengine.models.onnx_graph import IR_VERSION, OPSET
 
 
 @functools.lru_cache(maxsize=4)
 def _session(threads: int | None) -> Any:
+    import onnx  # deferred: importing onnx costs about 1 s (its ml_dtypes extension)
     import onnxruntime as ort  # deferred: importing onnxruntime costs ~0.3 s
+    from onnx import TensorProto, helper
+
+    from advengine.models.onnx_graph import IR_VERSION, OPSET
 
     node = helper.make_node(
         "Resize",

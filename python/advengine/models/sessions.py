@@ -17,6 +17,22 @@ from typing import Any, TypeVar
 S = TypeVar("S")
 
 _SESSIONS: dict[tuple[str, int, int, str, int | None], Any] = {}
+#: Sessions made in this process (shared or not): what tests count to check that a run opens one
+#: session per graph shape, which a timing could not show.
+_BUILT = 0
+
+
+def counted(make: Callable[[], S]) -> S:
+    """``make()``, counted in :func:`sessions_built`; every session factory of the package calls it."""
+    global _BUILT
+    session = make()
+    _BUILT += 1
+    return session
+
+
+def sessions_built() -> int:
+    """How many sessions this process has made so far."""
+    return _BUILT
 
 
 def shared_session(path: Path, providers: Sequence[Any], threads: int | None, make: Callable[[], S]) -> S:
@@ -26,7 +42,7 @@ def shared_session(path: Path, providers: Sequence[Any], threads: int | None, ma
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, repr(list(providers)), threads)
     session = _SESSIONS.get(key)
     if session is None:
-        session = _SESSIONS[key] = make()
+        session = _SESSIONS[key] = counted(make)
     return session
 
 
@@ -35,4 +51,4 @@ def clear_sessions() -> None:
     _SESSIONS.clear()
 
 
-__all__ = ["clear_sessions", "shared_session"]
+__all__ = ["clear_sessions", "counted", "sessions_built", "shared_session"]

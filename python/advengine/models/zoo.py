@@ -11,7 +11,6 @@ from advengine.files import atomic_write
 from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import builtin_manifest_dir, model_path_dirs, user_manifest_dir
 from advengine.models.manifest import Manifest, read_manifest
-from advengine.models.onnx_contract import check_onnx_contract
 
 
 def _sources() -> list[tuple[str, Path]]:
@@ -78,6 +77,9 @@ def register_model(manifest_path: str | Path, *, force: bool = False) -> Manifes
     if m.source_kind != "onnx-file" or m.onnx_path is None:
         raise ModelError(f"{m.path}: only 'onnx-file' manifests can be registered (source.kind)")
     checked_onnx_file(m, str(m.path), "does not exist (fix 'source.path')", "fix 'source.sha256'")
+    # Deferred: importing onnx costs about 1 s (its ml_dtypes extension).
+    from advengine.models.onnx_contract import check_onnx_contract
+
     check_onnx_contract(m.onnx_path, m.input_size)
     target = user_manifest_dir() / f"{m.name}.json"
     others = [x for x in list_manifests() if x.name == m.name and x.path.resolve() != target.resolve()]

@@ -32,6 +32,9 @@ STAGES = {
     "defense": "defense pieces (summed)",
     "projection": "projection (summed)",
     "io": "PNG reads and writes (summed)",
+    "startup": "process start-up before the run",
+    "build": "building pieces (summed)",
+    "warmup": "warming pieces up (summed)",
 }
 
 
