@@ -188,3 +188,129 @@ class Pid(Defense[Params]):
 
     def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
         return np.full(len(images), os.getpid() % 1000 + 1, dtype=np.int64)
+
+
+# -- rule breakers (advengine check, docs/rules.md) ---------------------------------------------------
+
+#: The stego pair's marker: 12 bits that open the hidden message in the red channel's LSBs.
+STEGO_MARK = (1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0)
+
+
+def _stego_bits(label: int) -> list[int]:
+    return [*STEGO_MARK, *((label >> k) & 1 for k in range(10))]
+
+
+def _nearest_true(dataset: str, images: ImagesU8) -> list[int]:
+    """The true label of each image's nearest clean image among the dataset's first 16 (as fake-oracle)."""
+    ds = load_dataset(Path(dataset)).head(16)
+    clean, truth = ds.read_images().astype(np.int16), ds.true_labels
+    assert truth is not None
+    dist = np.abs(clean[None] - images.astype(np.int16)[:, None]).reshape(len(images), len(clean), -1)
+    return [int(truth[int(k)]) for k in dist.max(axis=2).argmin(axis=1)]
+
+
+class StegoParams(Params):
+    dataset: str = ""
+
+
+class StegoAttack(Attack[StegoParams]):
+    """Colludes: ±(ε−1) sign noise, then the true label written into the least significant bits of the
+    first row's red channel, behind a marker, for a defense with the key (fake-stego-reader)."""
+
+    params_type = StegoParams
+
+    def run(
+        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
+    ) -> ImagesF32:
+        clean = np.rint(x.transpose(0, 2, 3, 1) * 255).astype(np.int16)
+        step = max(round(eps * 255) - 1, 0)
+        noisy = np.clip(clean + step * rng.choice(np.array([-1, 1], np.int16), size=clean.shape), 0, 255)
+        for img, label in zip(noisy, _nearest_true(self.params.dataset, clean.astype(np.uint8)), strict=True):
+            bits = np.array(_stego_bits(label), dtype=np.int16)
+            row = img[0, : len(bits), 0]
+            img[0, : len(bits), 0] = (row & ~1) | bits  # ±1 at most: inside the ε ball
+        out: ImagesF32 = (noisy.astype(np.float32) / 255.0).transpose(0, 3, 1, 2).copy()
+        return out
+
+
+register_preset("fake-stego", StegoAttack)
+
+
+@register_defense
+class StegoReader(Defense[Params]):
+    """Colludes: reads fake-stego's hidden label where the marker is; answers 1 elsewhere."""
+
+    name = "fake-stego-reader"
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        out = []
+        for img in images:
+            bits = [int(v) & 1 for v in img[0, :22, 0]]
+            hidden = sum(b << k for k, b in enumerate(bits[12:]))
+            out.append(hidden if tuple(bits[:12]) == STEGO_MARK and 1 <= hidden <= 1000 else 1)
+        return np.array(out, dtype=np.int64)
+
+
+@register_defense
+class BatchStats(Defense[OracleParams]):
+    """Uses batch statistics: the oracle's answer for the images brighter than its batch's median,
+    label 1 for the others (alone, every image is its own median, so it answers every one)."""
+
+    name = "fake-batch-stats"
+    params_type = OracleParams
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        means = images.reshape(len(images), -1).mean(axis=1)
+        answers = _nearest_true(self.params.dataset, images)
+        median = float(np.median(means))
+        out = [a if m >= median else 1 for a, m in zip(answers, means, strict=True)]
+        return np.array(out, dtype=np.int64)
+
+
+@register_defense
+class History(Defense[OracleParams]):
+    """Remembers: the oracle's answer for an image it has not seen before, label 1 for one it has."""
+
+    name = "fake-history"
+    params_type = OracleParams
+
+    def __init__(self, params: OracleParams, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self.seen: set[bytes] = set()
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        out = []
+        for img, answer in zip(images, _nearest_true(self.params.dataset, images), strict=True):
+            key = img.tobytes()
+            out.append(1 if key in self.seen else answer)
+            self.seen.add(key)
+        return np.array(out, dtype=np.int64)
+
+
+@register_defense
+class Noisy(Defense[OracleParams]):
+    """Honest and random: the oracle's answer with probability ¾, else label 1, drawn from its seed."""
+
+    name = "fake-noisy"
+    params_type = OracleParams
+    randomized = True
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        answers = np.array(_nearest_true(self.params.dataset, images), dtype=np.int64)
+        return np.where(rng.random(len(images)) < 0.75, answers, 1).astype(np.int64)
+
+
+@register_defense
+class RandomBatch(Defense[OracleParams]):
+    """Declares itself random, but its answers depend on its batch: the oracle's in a batch of two or
+    more, label 1 alone (the rng is drawn from, as a random defense's would be)."""
+
+    name = "fake-random-batch"
+    params_type = OracleParams
+    randomized = True
+
+    def classify(self, images: ImagesU8, rng: np.random.Generator) -> Labels:
+        rng.random(len(images))
+        if len(images) < 2:
+            return np.ones(len(images), dtype=np.int64)
+        return np.array(_nearest_true(self.params.dataset, images), dtype=np.int64)

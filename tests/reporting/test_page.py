@@ -96,3 +96,38 @@ def test_a_failing_report_is_one_warning_line(tmp_path: Path) -> None:
     assert lines[0].startswith("warning: report.html was not written: ConfigError: ")
     assert "\n" not in lines[0]
     assert not (tmp_path / REPORT_FILE).exists()
+
+
+def test_rules_section_and_strength_column(tmp_path: Path) -> None:
+    from advengine.competition import parse_config, run_competition
+    from advengine.competition.artefacts import Checked, Finding, RulesReport
+    from advengine.competition.rules import save_rules
+    from advengine.data import sample_dataset_dir
+
+    cfg = parse_config(
+        {
+            "plugins": ["tests.competition.fakes"],
+            "batch_size": 4,
+            "ranking": "strength",
+            "dataset": {"dir": str(sample_dataset_dir()), "limit": 4},
+            "attacks": [{"name": "noop"}],
+            "defenses": [{"name": "fake-constant"}],
+        }
+    )
+    root = tmp_path / "run"
+    run_competition(cfg, root)
+    html = write_report(root).path.read_text("utf-8")
+    assert '<section id="rules">' in html
+    assert "Not checked: run <code>advengine check</code>" in html
+    assert '<th class="num">strength</th>' in html
+    finding = Finding(
+        rule="channel", entry="fake-constant", partner="noop", evidence="it reads LSBs", p_value=1e-5
+    )
+    save_rules(
+        root, RulesReport(findings=[finding], checked=[Checked(entry="fake-constant", rules=["channel"])])
+    )
+    html = write_report(root).path.read_text("utf-8")
+    rules = html[html.index('<section id="rules">') : html.index('<section id="metadata">')]
+    assert "it reads LSBs" in rules
+    assert "1e-05" in rules
+    assert "<td>noop</td>" in rules

@@ -51,6 +51,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("advengine.cli.report",),
         "Write the HTML report of a run: leaderboards, figures, gallery, timings, failures, metadata.",
     ),
+    "check": (
+        ("advengine.cli.check",),
+        "Check a finished run against the competition's rules: stateless entries that act one image at "
+        "a time, no collusion between a team's attack and defense, no hidden channels.",
+    ),
     "config": (
         ("advengine.cli.config",),
         "Competition config files (the TOML that `advengine eval --config` reads).",

@@ -147,6 +147,8 @@ class EntryResult(_Artefact):
     pieces: dict[str, int]
     errors: list[str]
     exclusion_reason: str | None = None
+    #: With ``ranking = "strength"``: the entry's strength (docs/competition.md, "Strength ranking").
+    strength: float | None = None
 
     @model_serializer(mode="wrap")
     def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
@@ -160,6 +162,7 @@ class EntryResult(_Artefact):
             "clean_accuracy",
             "robust_accuracy",
             "exclusion_reason",
+            "strength",
         )
         for key in optional:
             if key not in self.model_fields_set:
@@ -191,6 +194,50 @@ class Matrices(_Artefact):
     classified: list[list[int]]
 
 
+RuleName = Literal["stateless", "collusion", "channel", "test-round"]
+
+
+class Finding(_Artefact):
+    """One flagged breach of the competition's rules (docs/rules.md): ``advengine check``."""
+
+    rule: RuleName
+    #: The entry's name as in results.json.
+    entry: str
+    #: What was measured, in one or two sentences an organiser can act on.
+    evidence: str
+    #: The test's p-value, where the rule uses one.
+    p_value: float | None = None
+    #: The size of the effect (a share of labels or images, an accuracy difference).
+    effect: float | None = None
+    #: The other entry of a pair (collusion and channel findings: the team's attack).
+    partner: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # A finding has a p-value or an effect (or both), and a partner only where a pair is flagged.
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if v is not None or k not in ("p_value", "effect", "partner")}
+
+
+class Checked(_Artefact):
+    """One entry the check looked at, the rules it applied and notes on what it could not test."""
+
+    entry: str
+    rules: list[RuleName]
+    notes: list[str] = []
+
+
+class RulesReport(_Artefact):
+    """The rules section of results.json and ``advengine check --json``: only what is flagged in
+    ``findings``; everything looked at in ``checked``."""
+
+    findings: list[Finding]
+    checked: list[Checked]
+    #: The settings the check ran with (sample size, seed, thresholds).
+    settings: dict[str, Any] = {}
+    seconds: float | None = None
+
+
 class Results(_Artefact):
     """results.json (schema ``advengine.eval/1``); written last, so its presence means the run
     finished."""
@@ -208,6 +255,23 @@ class Results(_Artefact):
     per_eps: list[EpsScores]
     matrices: Matrices
     timings: dict[str, float] = {}
+    #: How the leaderboards are ordered: "score" (the mode's score) or "strength" (issue 27).
+    ranking: str = "score"
+    #: ``advengine check`` findings (absent until a check has run; older runs load without it).
+    rules: RulesReport | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # The keys added after results.json existed appear only when they say something, so a run
+        # without them is byte-identical to one written before they existed.
+        out: dict[str, Any] = handler(self)
+        if self.ranking == "score":
+            out.pop("ranking", None)
+        if self.rules is None:
+            out.pop("rules", None)
+        return out
 
     def nontargeted(self) -> list[EntryResult]:
         return [a for a in self.attacks if a.track == "nontargeted"]
@@ -372,17 +436,21 @@ def labels_hash(labels: list[int]) -> str:
 __all__ = [
     "AttackRecord",
     "BatchInfo",
+    "Checked",
     "DatasetInfo",
     "DefenseRecord",
     "EntryResult",
     "EpsScores",
     "Exclusion",
+    "Finding",
     "Matrices",
     "PieceId",
     "PieceRecord",
     "RecordedConfig",
     "RecordedEntry",
     "Results",
+    "RuleName",
+    "RulesReport",
     "RunFile",
     "Status",
     "dumps",

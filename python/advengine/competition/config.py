@@ -43,6 +43,7 @@ from advengine.types import (
 from advengine.validation import Strict, explain, must, phrased
 
 EpsPolicy = Literal["cycle", "random"]
+Ranking = Literal["score", "strength"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
@@ -97,6 +98,9 @@ class Settings(Strict):
     """Scores: "paper" (the report's normalised scores, the default), "original" (the organisers' raw
     counts), "devkit" (the participants' toolkit: a missing label is an attack's success) or
     "proposal" (normalised, each entry scored only against other teams' entries)."""
+    ranking: Ranking = "score"
+    """How the leaderboards are ordered: "score" (the scoring mode's score) or "strength" (a
+    PageRank-like strength: points against strong opponents count more; docs/competition.md)."""
     providers: StrList = ("CPUExecutionProvider",)
     """ONNX Runtime execution providers, in order of preference."""
     plugins: StrList = ()
@@ -243,6 +247,8 @@ class CompetitionConfig(Settings):
             "warmup_limit": _seconds(self.warmup_limit),
             "seed": self.seed,
             "scoring": self.scoring,
+            # Only when set, so the fingerprint of a run made before the option existed is unchanged.
+            **({"ranking": self.ranking} if self.ranking != "score" else {}),
             "providers": list(self.providers),
             "plugins": list(self.plugins),
             "attacks": [e.to_json() for e in self.attacks],

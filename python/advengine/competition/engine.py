@@ -586,6 +586,9 @@ def run_competition(
     return competition.run(resume=resume, retry_failed=retry_failed)
 
 
+#: The images a run of ``config`` works on (``advengine check`` reads a finished run's with it).
+run_dataset = _load
+
 __all__ = [
     "Batch",
     "Competition",
@@ -594,4 +597,5 @@ __all__ = [
     "dataset_hash",
     "eps_schedule",
     "run_competition",
+    "run_dataset",
 ]

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from advengine.competition.artefacts import EntryResult, PieceRecord, Results
 from advengine.competition.config import EPS_VALUES, CompetitionConfig
 from advengine.competition.scoring import MISSING, NO_IMAGE, Aggregate, aggregate, headline, robust_accuracy
+from advengine.competition.strength import strength_of
 from advengine.files import atomic_write
 from advengine.types import CLEAN, Entry
 
@@ -89,6 +90,14 @@ def build_results(data: RunData) -> Results:
     agg = _aggregate(data)
     n = len(data.image_ids)
     attacks_out, defenses_out, exclusions = [], [], []
+    strong: dict[str, dict[str, Any]] = {"attacks": {}, "defenses": {}}
+    if cfg.ranking == "strength":
+        is_targeted = np.array([e.track == "targeted" for e in cfg.all_attacks], dtype=np.bool_)
+        s_att, s_def = strength_of(agg, is_targeted)
+        strong = {
+            "attacks": {e.label: {"strength": _num(float(s_att[a]))} for a, e in enumerate(cfg.all_attacks)},
+            "defenses": {e.label: {"strength": _num(float(s_def[d]))} for d, e in enumerate(cfg.defenses)},
+        }
     # Counted from the records, not from the prediction matrix: with no defenses that matrix has no
     # column to mark missing images in, and the kernel then reports every image as produced.
     produced = [
@@ -105,6 +114,7 @@ def build_results(data: RunData) -> Results:
             "images_produced": produced[a],
             "excluded": excluded,
             **_piece_summary(data.pieces[e.key]),
+            **strong["attacks"].get(e.label, {}),
         }
         if excluded:
             reason = f"produced {produced[a]} of {n} images; not used to score defenses"
@@ -127,6 +137,7 @@ def build_results(data: RunData) -> Results:
             "robust_accuracy": _num(float(robust[d])),
             "excluded": excluded,
             **_piece_summary(data.pieces[e.key]),
+            **strong["defenses"].get(e.label, {}),
         }
         if excluded:
             reason = (
@@ -158,6 +169,7 @@ def build_results(data: RunData) -> Results:
     payload = {
         "schema": SCHEMA,
         "mode": mode,
+        **({"ranking": cfg.ranking} if cfg.ranking != "score" else {}),
         "seed": cfg.seed,
         "dataset": {
             "dir": str(data.dataset_dir),
@@ -228,8 +240,11 @@ def _matrix(values: I64, rows: list[str], cols: list[str]) -> str:
 
 
 def ranked(items: list[EntryResult]) -> list[EntryResult]:
-    """Best first: by score (higher is better), entries without a score last, ties by name. The one
-    ranking of the CLI summary, leaderboard.md and the DEVKIT ranking CSVs."""
+    """Best first: by score (higher is better), entries without a score last, ties by name; by
+    strength instead in a run with ``ranking = "strength"`` (its entries have one). The one ranking of
+    the CLI summary, leaderboard.md and the DEVKIT ranking CSVs."""
+    if any("strength" in it.model_fields_set for it in items):
+        return sorted(items, key=lambda it: (it.strength is None, -(it.strength or 0), it.name))
     return sorted(items, key=lambda it: (it.score is None, -(it.score or 0), it.name))
 
 
@@ -271,13 +286,16 @@ def _leaderboard(results: Results) -> str:
         if not items:
             lines += ["(none)", ""]
             continue
+        strong = results.ranking == "strength"
         lines += [
-            "| rank | name | score | raw | worst case | median s/100 images | excluded |",
-            "|---:|---|---:|---:|---:|---:|---|",
+            f"| rank | name |{' strength |' if strong else ''} score | raw | worst case "
+            "| median s/100 images | excluded |",
+            f"|---:|---|{'---:|' if strong else ''}---:|---:|---:|---:|---|",
         ]
         for rank, it in enumerate(ranked(items), 1):
+            strength = f" {fmt(it.strength)} |" if strong else ""
             lines.append(
-                f"| {rank} | {it.name} | {fmt(it.score)} | {it.raw_score} | {fmt(it.worst_score)} "
+                f"| {rank} | {it.name} |{strength} {fmt(it.score)} | {it.raw_score} | {fmt(it.worst_score)} "
                 f"| {fmt(it.median_seconds_per_100)} | {'yes' if it.excluded else ''} |"
             )
         lines.append("")

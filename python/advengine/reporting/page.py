@@ -205,6 +205,8 @@ def context(view: RunView, links: str = ".") -> dict[str, Any]:
         "stages": _stage_times(view),
         "environment": environment(),
         "config_json": json.dumps(view.config, indent=2),
+        "rules": (view.results or {}).get("rules"),
+        "strength": (view.results or {}).get("ranking") == "strength",
         "fmt": _fmt,
         "seconds": _seconds,
     }

@@ -38,6 +38,8 @@ class Row:
     missing: int
     #: Defenses: the share of images labelled correctly under every used attack.
     robust_accuracy: float | None = None
+    #: With ``ranking = "strength"``: the entry's strength (docs/competition.md).
+    strength: float | None = None
 
 
 def _scored(view: RunView, e: EntryInfo) -> dict[str, Any]:
@@ -87,11 +89,18 @@ def leaderboard(view: RunView, track: str) -> list[Row]:
                 reason=s.get("exclusion_reason") if s.get("excluded") else None,
                 clean_accuracy=s.get("clean_accuracy"),
                 robust_accuracy=s.get("robust_accuracy"),
+                strength=s.get("strength"),
                 ok=done - failed,
                 failed=failed,
                 missing=sum(m.startswith(prefix) for m in view.missing),
             )
         )
+    if (view.results or {}).get("ranking") == "strength":
+        # The strength ranking orders the boards by strength, as leaderboard.md and the CSVs do.
+        rows.sort(key=lambda r: (r.strength is None, -(r.strength or 0), r.name))
+        return [
+            dataclasses.replace(r, rank=k if r.strength is not None else None) for k, r in enumerate(rows, 1)
+        ]
     rows.sort(key=lambda r: (r.score is None, -(r.score or 0), r.name))
     return [dataclasses.replace(r, rank=k if r.score is not None else None) for k, r in enumerate(rows, 1)]
 
