@@ -46,6 +46,8 @@ EpsPolicy = Literal["cycle", "random"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
+#: The roster's keys in :meth:`CompetitionConfig.to_json` (the rest are the run's settings).
+ROSTER_KEYS = ("attacks", "targeted_attacks", "defenses")
 #: The longest time limit per piece (seconds): a finite bound, so a hung piece always ends.
 MAX_TIME_LIMIT = 86_400.0
 
@@ -411,6 +413,7 @@ def config_schema() -> dict[str, Any]:
 __all__ = [
     "EPS_VALUES",
     "MAX_TIME_LIMIT",
+    "ROSTER_KEYS",
     "CompetitionConfig",
     "ConfigFile",
     "Entry",

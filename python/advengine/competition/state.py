@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from advengine.competition.artefacts import (
 from advengine.errors import ConfigError
 
 RUN_FILE = "run.json"
+#: Incremental runs (``Competition.incremental``): the definition each entry last ran with.
+ENTRIES_FILE = "entries.json"
 
 
 def digest(payload: Any) -> str:
@@ -72,8 +75,26 @@ class RunDir:
     def save_record(self, piece: PieceId, record: PieceRecord) -> None:
         save(self.record_path(piece), record)
 
-    def prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
-        """Create or reopen the run dir; returns True when resuming earlier work."""
+    def sync_entries(self, entries: dict[str, Any]) -> list[str]:
+        """Record each entry's definition (label → its ``to_json``) and drop every record of an entry
+        whose definition changed since it last ran here; returns those labels. An entry that left
+        the roster keeps its records (the scores read only the roster's), so it costs nothing to
+        bring back unchanged."""
+        path = self.root / ENTRIES_FILE
+        old: dict[str, str] = read_json(path) if path.is_file() else {}
+        new = {label: digest(spec) for label, spec in entries.items()}
+        changed = sorted(k for k, v in new.items() if k in old and old[k] != v)
+        for label in changed:
+            for where in (("pieces", "attack", label), ("pieces", "defense", label), ("adv", label)):
+                shutil.rmtree(self.root.joinpath(*where), ignore_errors=True)
+        save(path, {**old, **new})
+        return changed
+
+    def prepare(self, fingerprint: dict[str, Any], *, resume: bool, key: Any = None) -> bool:
+        """Create or reopen the run dir; returns True when resuming earlier work. ``key`` (default:
+        the whole fingerprint) is the part a resumed run must share; when given, run.json is
+        rewritten with the new fingerprint on every start (an incremental run's roster grows)."""
+        checked = digest(fingerprint if key is None else key)
         run_file = self.root / RUN_FILE
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root} is a file; give a directory")
@@ -96,15 +117,17 @@ class RunDir:
                     f"--resume: {run_file} is unreadable ({why}), so this run cannot be checked against "
                     f"the config; start again with a new --out (or remove {self.root})"
                 ) from None
-            if not isinstance(old, dict) or old.get("fingerprint") != digest(fingerprint):
+            if not isinstance(old, dict) or old.get("fingerprint") != checked:
                 raise ConfigError(
                     f"--resume: {self.root} was started with a different config or dataset; "
                     "rerun with the same config and flags, or use a new --out"
                 )
+            if key is not None:
+                save(run_file, {"fingerprint": checked, "config": fingerprint})
             return True
         self.root.mkdir(parents=True, exist_ok=True)
-        save(run_file, {"fingerprint": digest(fingerprint), "config": fingerprint})
+        save(run_file, {"fingerprint": checked, "config": fingerprint})
         return False
 
 
-__all__ = ["RUN_FILE", "RunDir", "digest"]
+__all__ = ["ENTRIES_FILE", "RUN_FILE", "RunDir", "digest"]
