@@ -18,7 +18,10 @@ from advengine.cli import graph as _graph  # noqa: F401  (registers the command 
 from advengine.cli import list as _list  # noqa: F401  (registers the command)
 from advengine.cli import models as _models  # noqa: F401  (registers the command group)
 from advengine.cli import report as _report  # noqa: F401  (registers the command)
+from advengine.cli import serve as _serve  # noqa: F401  (registers the command)
 from advengine.cli import submissions as _submissions  # noqa: F401  (registers the command group)
+from advengine.cli import submit as _submit  # noqa: F401  (registers the command)
+from advengine.cli import team as _team  # noqa: F401  (registers the command group)
 from advengine.cli import train as _train  # noqa: F401  (registers the command group)
 from advengine.cli._app import app
 from advengine.cli._errors import run_main
