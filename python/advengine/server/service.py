@@ -21,7 +21,7 @@ from advengine.server.settings import ServerSettings
 from advengine.server.storage import Blobs, TooLargeError
 from advengine.server.teams import Caller
 from advengine.submissions.adapter import settings_of
-from advengine.submissions.archive import SUFFIXES, archive_suffix, read_metadata, submission_name
+from advengine.submissions.archive import SUFFIXES, archive_suffix, read_metadata
 from advengine.submissions.reaper import release, temp_dir
 from advengine.submissions.roster import make_entry
 from advengine.submissions.validate import validate_submission

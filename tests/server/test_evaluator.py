@@ -1,0 +1,141 @@
+"""Incremental evaluation: after a sequence of uploads, including a replacement, a rejected upload
+and a submission that fails in evaluation, the leaderboard equals ``advengine eval`` on the final
+roster, record for record and score for score; and only new work runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from tests.server.conftest import FRAGILE, archive_bytes, script_archive
+from typer.testing import CliRunner
+
+from advengine.cli import app as cli_app
+from advengine.competition.artefacts import read_json
+from advengine.server import ServerSettings, create_app
+from advengine.server.roster import live
+from advengine.server.teams import add_team
+
+
+def settle(client: TestClient) -> int:
+    """Run evaluation passes until no round is dirty; returns how many ran."""
+    passes = 0
+    while client.app.state.evaluator.step():  # type: ignore[attr-defined]
+        passes += 1
+    return passes
+
+
+def post(client: TestClient, token: str, name: str, data: bytes, track: str) -> dict[str, Any]:
+    r = client.post(
+        "/api/submissions",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"track": track},
+        files={"file": (name, data)},
+    )
+    body: dict[str, Any] = r.json()
+    body["status_code"] = r.status_code
+    return body
+
+
+def records(run: Path) -> dict[str, Any]:
+    """Every piece record of a run dir, without its timing."""
+    out = {}
+    for p in sorted((run / "pieces").rglob("*.json")):
+        rec = read_json(p)
+        rec.pop("seconds", None)
+        out[str(p.relative_to(run))] = rec
+    return out
+
+
+def scores(board: dict[str, Any]) -> dict[str, Any]:
+    keep = ("name", "team", "score", "raw_score", "normalized_score", "worst_score", "pieces", "excluded")
+    return {
+        track: sorted(({k: e.get(k) for k in keep} for e in board[track]), key=lambda e: e["name"])
+        for track in ("attacks", "targeted_attacks", "defenses")
+    }
+
+
+def test_the_leaderboard_equals_eval_on_the_final_roster(settings: ServerSettings, tmp_path: Path) -> None:
+    with TestClient(create_app(settings, evaluate=False)) as client:
+        server = client.app.state.server  # type: ignore[attr-defined]
+        _, alpha = add_team(server.sessions, "alpha")
+        _, beta = add_team(server.sessions, "beta")
+        settle(client)  # the baselines alone
+        first = post(client, alpha, "rn.tar.gz", archive_bytes("random_noise_attack"), "attack")
+        assert first["status_code"] == 202, first
+        settle(client)
+        assert client.get(f"/api/submissions/{first['id']}").json()["state"] == "done"
+        toy = post(client, beta, "toy.tar.gz", archive_bytes("defense"), "defense")
+        settle(client)
+        toy_state = client.get(f"/api/submissions/{toy['id']}").json()
+        assert toy_state["state"] == "done"
+        # baselines + alpha.rn as attacks, 2 batches each; clean too: 3 x 2 pieces.
+        assert (toy_state["pieces_done"], toy_state["pieces_total"]) == (6, 6)
+        run = server.settings.state / "rounds" / "main"
+        before = records(run)
+        # A replacement: same name, other content (the noop sample).
+        post(client, alpha, "rn.tar.gz", archive_bytes("noop_attack"), "attack")
+        settle(client)
+        assert client.get(f"/api/submissions/{first['id']}").json()["replaced"] is True
+        after = records(run)
+        # Only the replaced attack's pieces and the defense pieces on its images were redone.
+        changed = {k for k in after if after[k] != before.get(k)}
+        assert changed
+        assert all("alpha.rn" in k for k in changed)
+        # A rejected upload (its dry run fails at once) and a submission that fails in evaluation.
+        bad = post(client, beta, "boom.tar.gz", script_archive("import sys; sys.exit(3)"), "attack")
+        assert bad["status_code"] == 422
+        assert "rejected" in bad["detail"]
+        fragile = post(client, beta, "fragile.tar.gz", script_archive(FRAGILE), "attack")
+        assert fragile["status_code"] == 202, fragile
+        settle(client)
+        failed = client.get(f"/api/submissions/{fragile['id']}", headers={"Authorization": f"Bearer {beta}"})
+        assert failed.json()["state"] == "failed"
+        assert "fragile" in failed.json()["reason"] or "exit" in failed.json()["reason"]
+        assert "fragile: only knows eps 16" in failed.json()["logs_tail"]
+        board = client.get("/api/leaderboard").json()
+        final_records = records(run)
+        with server.sessions() as s:
+            paths = {sub.label: server.settings.state / sub.blob for sub in live(s, "main")}
+    names = {e["name"] for track in ("attacks", "defenses") for e in board[track]}
+    assert names == {"noop", "alpha.rn", "base-lite0", "beta.toy"}  # the failed one left the roster
+    # The same roster through `advengine eval`.
+    toml = tmp_path / "final.toml"
+    toml.write_text(
+        f"""batch_size = 2
+time_limit = 60.0
+[dataset]
+limit = 4
+[[attacks]]
+name = "noop"
+baseline = true
+[[defenses]]
+name = "classifier"
+label = "base-lite0"
+models = ["efficientnet-lite0"]
+baseline = true
+[[submissions]]
+path = "{paths["alpha.rn"]}"
+label = "alpha.rn"
+team = "alpha"
+sandbox = "bwrap"
+[[submissions]]
+path = "{paths["beta.toy"]}"
+label = "beta.toy"
+team = "beta"
+sandbox = "bwrap"
+"""
+    )
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(cli_app, ["eval", "--config", str(toml), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    expected = json.loads((out / "results.json").read_text())
+    eval_board = {
+        "attacks": [e for e in expected["attacks"] if e["track"] == "nontargeted"],
+        "targeted_attacks": [e for e in expected["attacks"] if e["track"] == "targeted"],
+        "defenses": expected["defenses"],
+    }
+    assert scores(board) == scores(eval_board)
+    assert {k: v for k, v in final_records.items() if "fragile" not in k} == records(out)
