@@ -107,11 +107,14 @@ class Evaluator:
 
     def recover(self) -> None:
         """At start: every round exists, and work a dead server left ``running`` is queued again (a
-        platform failure: nothing is charged, nothing is marked failed)."""
+        platform failure: nothing is charged, nothing is marked failed). One server serves one
+        database (docs/server.md), so the leases a dead server held are released now rather than
+        after their heartbeat times out."""
         with self.sessions.begin() as s:
             for name in self.settings.rounds():
                 if s.get(RoundLease, name) is None:
                     s.add(RoundLease(name=name, dirty=True))
+            s.execute(update(RoundLease).values(owner=None, heartbeat_at=None))
             stuck = s.scalars(select(Submission).where(Submission.state == RUNNING)).all()
             for sub in stuck:
                 log.info("submission %d was running when the server stopped: queued again", sub.id)
