@@ -180,3 +180,20 @@ def test_kill_9_and_restart_resume_and_score_as_an_uninterrupted_run(served: Ser
         settle(client)
         expected = client.get("/api/leaderboard").json()
     assert scores(board) == scores(expected)
+
+
+def test_the_cli_repeats_the_servers_defaults() -> None:
+    from advengine.cli import serve
+    from advengine.server import settings
+
+    assert serve.DEFAULT_MAX_UPLOAD == settings.DEFAULT_MAX_UPLOAD
+    assert serve.DEFAULT_DAILY_QUOTA == settings.DEFAULT_DAILY_QUOTA
+
+
+def test_importing_the_cli_does_not_import_the_server() -> None:
+    code = (
+        "import sys, advengine.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('advengine.server', 'fastapi', 'sqlalchemy'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -13,9 +13,11 @@ from advengine.cli._app import app
 from advengine.cli._options import stderr_console
 from advengine.competition import load_config
 from advengine.errors import ConfigError
-from advengine.server import ServerSettings, create_app
-from advengine.server.settings import DEFAULT_DAILY_QUOTA, DEFAULT_MAX_UPLOAD
-from advengine.server.tokens import ORGANISER_TOKEN
+
+#: ``advengine.server.settings``'s defaults, repeated here so that the CLI does not import the server
+#: (FastAPI, SQLAlchemy) for every command; tests/cli/test_serve.py checks they agree.
+DEFAULT_MAX_UPLOAD = 256 << 20
+DEFAULT_DAILY_QUOTA = 20
 
 StateOption = Annotated[
     Path, typer.Option("--state", help="Server state: uploads, run dirs, the SQLite database, tokens.")
@@ -66,7 +68,11 @@ def serve_command(
     With no arguments: the demo (the bundled sample, the zoo baselines entered, SQLite in
     ./advengine-state, http://127.0.0.1:8000).
     """
-    import uvicorn  # the server's own dependency: imported only when serving
+    # The server's packages are imported only when serving: every other command starts faster.
+    import uvicorn
+
+    from advengine.server import ServerSettings, create_app
+    from advengine.server.tokens import ORGANISER_TOKEN
 
     if ray_address is not None and executor != "ray":
         raise ConfigError("--ray-address needs --executor ray")

@@ -9,8 +9,6 @@ import typer
 
 from advengine.cli._app import app, sub_app
 from advengine.cli.serve import DbOption, StateOption
-from advengine.server.app import open_db
-from advengine.server.teams import add_team, list_teams
 
 team_app = sub_app("The teams of a competition that `advengine serve` hosts.")
 app.add_typer(team_app, name="team")
@@ -26,6 +24,9 @@ def add_command(
     as_json: JsonOption = False,
 ) -> None:
     """Add a team and print its token, once: only its hash is stored."""
+    from advengine.server.app import open_db  # the server's packages only for server commands
+    from advengine.server.teams import add_team
+
     team, token = add_team(open_db(state, db), name)
     if as_json:
         typer.echo(json.dumps({"name": team.name, "token": token}))
@@ -36,6 +37,9 @@ def add_command(
 @team_app.command("list")
 def list_command(state: StateOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """List the teams."""
+    from advengine.server.app import open_db
+    from advengine.server.teams import list_teams
+
     teams = list_teams(open_db(state, db))
     if as_json:
         typer.echo(json.dumps(teams, indent=2))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +22,16 @@ from advengine.server.db import make_engine, session_factory, sqlite_url
 from advengine.server.evaluator import Evaluator
 from advengine.server.limits import BodyLimit
 from advengine.server.migrate import upgrade
-from advengine.server.service import RefusedError, Server, describe, leaderboard, queue, upload
+from advengine.server.service import (
+    RefusedError,
+    Server,
+    close_attack_phase,
+    describe,
+    leaderboard,
+    queue,
+    released_archive,
+    upload,
+)
 from advengine.server.settings import ServerSettings
 from advengine.server.storage import Blobs
 from advengine.server.teams import Caller, identify
@@ -107,6 +116,17 @@ def create_app(settings: ServerSettings, *, evaluate: bool = True) -> FastAPI:
     def get_submission(who: Annotated[Caller, Depends(caller)], sub_id: int) -> dict[str, Any]:
         """State, pieces done out of the total, and (own team, organiser) the logs' tail."""
         return describe(server, who, sub_id)
+
+    @app.post("/api/rounds/{round_name}/close")
+    def close_round(who: Annotated[Caller, Depends(caller)], round_name: str) -> dict[str, Any]:
+        """Test rounds: the organiser closes the attack phase; every attack's images are released."""
+        return close_attack_phase(server, who, round_name)
+
+    @app.get("/api/rounds/{round_name}/released")
+    def get_released(who: Annotated[Caller, Depends(caller)], round_name: str) -> FileResponse:
+        """Test rounds: the released images, ``<opaque id>.png`` in a zip (teams only)."""
+        path = released_archive(server, who, round_name)
+        return FileResponse(path, media_type="application/zip", filename=f"{round_name}-released.zip")
 
     @app.get("/api/queue")
     def get_queue() -> dict[str, Any]:

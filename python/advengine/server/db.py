@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -93,6 +94,18 @@ class RoundLease(Base):
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     #: Scores last recomputed (results.json of the round's run dir rewritten).
     scored_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Test rounds: the organiser closed the attack phase and the images were released.
+    attack_closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Released(Base):
+    """A released image of a test round: its opaque id and what it is (its pixels' key)."""
+
+    __tablename__ = "released"
+
+    opaque_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    round: Mapped[str] = mapped_column(String(64), index=True)
+    image_key: Mapped[str] = mapped_column(String(32))
 
 
 def sqlite_url(state: Path) -> str:
@@ -129,6 +142,7 @@ __all__ = [
     "RUNNING",
     "TERMINAL",
     "Base",
+    "Released",
     "RoundLease",
     "Submission",
     "Team",

@@ -234,7 +234,7 @@ class Evaluator:
                     sub.state, sub.reason = FAILED, " ".join(errors[0].split())[:500]
                     failed_any = True
                 else:
-                    sub.state, sub.reason = DONE, None
+                    sub.state = DONE  # its reason stays: a test round's notes on its upload
         return failed_any
 
     # -- the loop -----------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from advengine.competition.config import CompetitionConfig
 from advengine.server.db import FAILED, REJECTED, Submission
+from advengine.server.uploaded import IMAGES, LABELS, PLUGIN, TARGETED_IMAGES, UploadedParams
 from advengine.submissions.roster import make_entry
-from advengine.types import Entry, SubmissionEntry, SubmissionTable
+from advengine.types import BuiltinEntry, Entry, SubmissionTable, Track
 
 
 def live(s: Session, round_name: str) -> list[Submission]:
@@ -30,7 +31,25 @@ def live(s: Session, round_name: str) -> list[Submission]:
     return list(rows)
 
 
-def entry_of(sub: Submission, state: Path, sandbox: str) -> SubmissionEntry:
+_TRACKS: dict[str, Track] = {"attack": "nontargeted", "targeted-attack": "targeted", "defense": "defense"}
+
+
+def entry_of(sub: Submission, state: Path, sandbox: str, mode: str = "code") -> Entry:
+    """The roster entry of a live submission: its archive run in the sandbox, or in a test round
+    its checked images or labels (:mod:`advengine.server.uploaded`)."""
+    if mode == "uploads":
+        where = state / "uploads" / sub.round / sub.digest
+        track = _TRACKS[sub.track]
+        name = {"nontargeted": IMAGES, "targeted": TARGETED_IMAGES, "defense": LABELS}[track]
+        path = where / "labels.json" if track == "defense" else where
+        return BuiltinEntry(
+            track=track,
+            name=name,
+            label=sub.label,
+            params=UploadedParams(path=str(path)),
+            given={"path": str(path)},
+            team=sub.team.name,
+        )
     table = SubmissionTable(path=str(state / sub.blob), label=sub.label, team=sub.team.name)
     entry = make_entry(table, "server", f"submission {sub.id}")
     settings = entry.settings.model_copy(update={"sandbox": sandbox})
@@ -41,8 +60,12 @@ def round_config(
     base: CompetitionConfig, subs: list[Submission], state: Path, sandbox: str
 ) -> CompetitionConfig:
     """``base`` (the round's config) with the live submissions added after its own entries."""
-    entries: list[Entry] = [*base.entries, *(entry_of(sub, state, sandbox) for sub in subs)]
-    return base.with_roster(entries)
+    mode = base.round_mode
+    entries: list[Entry] = [*base.entries, *(entry_of(sub, state, sandbox, mode) for sub in subs)]
+    cfg = base.with_roster(entries)
+    if mode == "uploads" and PLUGIN not in cfg.plugins:
+        cfg = cfg.model_copy(update={"plugins": (*cfg.plugins, PLUGIN)})
+    return cfg
 
 
 __all__ = ["entry_of", "live", "round_config"]

@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from advengine.competition.artefacts import Results, read_json
 from advengine.errors import AdvEngineError, ServerError
-from advengine.server.db import QUEUED, REJECTED, TERMINAL, RoundLease, Submission, Team, now
+from advengine.server.db import QUEUED, REJECTED, TERMINAL, Released, RoundLease, Submission, Team, now
+from advengine.server.roster import live, round_config
 from advengine.server.settings import ServerSettings
 from advengine.server.storage import Blobs, TooLargeError
 from advengine.server.teams import Caller
+from advengine.server.testround import Checked, check_images, check_labels
+from advengine.server.testround import release as release_images
 from advengine.submissions.adapter import settings_of
-from advengine.submissions.archive import SUFFIXES, archive_suffix, read_metadata
+from advengine.submissions.archive import SUFFIXES, read_metadata
 from advengine.submissions.reaper import release, temp_dir
 from advengine.submissions.roster import make_entry
 from advengine.submissions.validate import validate_submission
@@ -49,20 +52,20 @@ class Server:
     blobs: Blobs
 
 
-def _clean_filename(raw: str | None) -> tuple[str, str]:
-    """(name, archive suffix) of a multipart file name; anything with a directory part is refused,
-    never cleaned up into something else."""
+def _clean_filename(raw: str | None, suffixes: tuple[str, ...] = SUFFIXES) -> tuple[str, str]:
+    """(name, suffix) of a multipart file name; anything with a directory part is refused, never
+    cleaned up into something else."""
     if not raw:
-        raise RefusedError(400, "the upload has no file name; send the archive as the multipart field 'file'")
+        raise RefusedError(400, "the upload has no file name; send the file as the multipart field 'file'")
     if raw != PurePosixPath(raw).name or raw != PureWindowsPath(raw).name or raw in (".", ".."):
-        raise RefusedError(400, f"file name {raw!r} has a directory part; send the bare archive name")
-    suffix = archive_suffix(Path(raw))
+        raise RefusedError(400, f"file name {raw!r} has a directory part; send the bare file name")
+    suffix = next((x for x in suffixes if raw.lower().endswith(x)), None)
     if suffix is None:
-        raise RefusedError(400, f"file name {raw!r} is not an archive; use one of {', '.join(SUFFIXES)}")
+        raise RefusedError(400, f"file name {raw!r} is not one of {', '.join(suffixes)}")
     name = raw[: -len(suffix)]
     if not NAME_PATTERN.match(name):
         raise RefusedError(
-            400, f"submission name {name!r} must be 1-32 letters, digits, '_' or '-'; rename the archive"
+            400, f"submission name {name!r} must be 1-32 letters, digits, '_' or '-'; rename the file"
         )
     return name, suffix
 
@@ -86,7 +89,18 @@ def upload(
     round_name = round_name or next(iter(rounds))
     if round_name not in rounds:
         raise RefusedError(404, f"no round {round_name!r}; rounds: {', '.join(rounds)}")
-    name, suffix = _clean_filename(filename)
+    cfg = rounds[round_name]
+    uploads = cfg.round_mode == "uploads"
+    labels = uploads and track == "defense"
+    name, suffix = _clean_filename(filename, (".csv",) if labels else SUFFIXES)
+    if uploads:
+        with server.sessions() as s:
+            lease = s.get(RoundLease, round_name)
+            closed = lease is not None and lease.attack_closed
+        if closed and not labels:
+            raise RefusedError(409, f"round {round_name}'s attack phase is closed; no more images")
+        if labels and not closed:
+            raise RefusedError(409, f"round {round_name}'s attack phase is still open; labels come after it")
     with server.sessions() as s:
         used = s.scalar(
             select(func.count(Submission.id)).where(
@@ -113,7 +127,14 @@ def upload(
         pieces_done=0,
         pieces_total=0,
     )
-    reason = _check(server, path, track, round_name, f"{caller.team_name}.{name}")
+    notes = None
+    if not uploads:
+        reason = _check(server, path, track, round_name, f"{caller.team_name}.{name}")
+    else:
+        checked = _check_upload(server, path, round_name, digest, labels)
+        notes = checked.summary()
+        reason = None if checked.accepted else (notes or "nothing in the upload could be used")
+    sub.reason = notes
     with server.sessions.begin() as s:
         if reason is not None:
             sub.state, sub.reason, sub.charged = REJECTED, reason, False
@@ -132,6 +153,22 @@ def upload(
             s.add(sub)
             s.execute(update(RoundLease).where(RoundLease.name == round_name).values(dirty=True))
     return sub
+
+
+def upload_dir(server: Server, round_name: str, digest: str) -> Path:
+    """Where a test round's upload lives once checked: images as ``<clean key>.png``, labels as
+    ``labels.json``; named by the upload's content."""
+    return server.settings.state / "uploads" / round_name / digest
+
+
+def _check_upload(server: Server, path: Path, round_name: str, digest: str, labels: bool) -> Checked:
+    dest = upload_dir(server, round_name, digest)
+    if labels:
+        return check_labels(server.sessions, round_name, path, dest / "labels.json")
+    try:
+        return check_images(server.settings.rounds()[round_name], path, dest)
+    except AdvEngineError as exc:
+        return Checked(problems=[" ".join(str(exc).split())])
 
 
 def _check(server: Server, path: Path, track: str, round_name: str, label: str) -> str | None:
@@ -297,6 +334,59 @@ def queue(server: Server) -> dict[str, Any]:
         }
 
 
+def close_attack_phase(server: Server, caller: Caller, round_name: str) -> dict[str, Any]:
+    """The organiser closes a test round's attack phase once its attacks are evaluated: every
+    attack's images and the clean ones are released under opaque ids."""
+    if not caller.organiser:
+        raise RefusedError(
+            401 if caller.team_id is None else 403, "closing a phase needs the organiser token"
+        )
+    rounds = server.settings.rounds()
+    if round_name not in rounds:
+        raise RefusedError(404, f"no round {round_name!r}; rounds: {', '.join(rounds)}")
+    cfg = rounds[round_name]
+    if cfg.round_mode != "uploads":
+        raise RefusedError(
+            409, f"round {round_name} takes code, not uploads: it has no attack phase to close"
+        )
+    with server.sessions() as s:
+        lease = s.get(RoundLease, round_name)
+        pending = s.scalar(
+            select(func.count(Submission.id)).where(
+                Submission.round == round_name, Submission.state.not_in(TERMINAL)
+            )
+        )
+        subs = live(s, round_name)
+        full = round_config(cfg, subs, server.settings.state, server.settings.sandbox)
+    if lease is None or lease.attack_closed:
+        raise RefusedError(409, f"round {round_name}'s attack phase is already closed")
+    if pending or lease.dirty or lease.owner is not None or lease.scored_at is None:
+        raise RefusedError(
+            409, f"round {round_name} is still evaluating its attacks; close it when the queue is empty"
+        )
+    run = server.settings.state / "rounds" / round_name
+    zipped = release_images(server.sessions, round_name, run, full)
+    with server.sessions.begin() as s:
+        s.execute(update(RoundLease).where(RoundLease.name == round_name).values(attack_closed=True))
+        count = s.scalar(select(func.count(Released.opaque_id)).where(Released.round == round_name))
+    return {
+        "round": round_name,
+        "released": count,
+        "archive": f"/api/rounds/{round_name}/released",
+        "bytes": zipped.stat().st_size,
+    }
+
+
+def released_archive(server: Server, caller: Caller, round_name: str) -> Path:
+    """The released images of a closed test round (teams and the organiser only)."""
+    if caller.team_id is None and not caller.organiser:
+        raise RefusedError(401, "the released images need a team token")
+    path = server.settings.state / "rounds" / round_name / "released.zip"
+    if round_name not in server.settings.rounds() or not path.is_file():
+        raise RefusedError(404, f"round {round_name!r} has released no images (yet)")
+    return path
+
+
 def team_submissions(server: Server, team_id: int) -> list[Submission]:
     with server.sessions() as s:
         return list(
@@ -314,9 +404,11 @@ __all__ = [
     "TRACKS",
     "RefusedError",
     "Server",
+    "close_attack_phase",
     "describe",
     "leaderboard",
     "queue",
+    "released_archive",
     "results_of",
     "team_submissions",
     "upload",
