@@ -171,3 +171,9 @@ def _dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for engine in made:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _plugins_importable_in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spawned workers start from this process's sys.path (see tests/competition/conftest.py).
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))

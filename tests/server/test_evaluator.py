@@ -4,12 +4,13 @@ roster, record for record and score for score; and only new work runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.server.conftest import FRAGILE, archive_bytes, script_archive
+from tests.server.conftest import FRAGILE, archive_bytes, script_archive, tiny_config
 from typer.testing import CliRunner
 
 from advengine.cli import app as cli_app
@@ -139,3 +140,23 @@ sandbox = "bwrap"
     }
     assert scores(board) == scores(eval_board)
     assert {k: v for k, v in final_records.items() if "fragile" not in k} == records(out)
+
+
+def test_a_piece_whose_worker_died_runs_again_once(settings: ServerSettings, tmp_path: Path) -> None:
+    marker = tmp_path / "died"
+    cfg = tiny_config(
+        plugins=["tests.server.plugins"],
+        attacks=[
+            {"name": "die-once", "params": {"marker": str(marker)}},
+            {"name": "fake-exit", "label": "always-dies"},
+        ],
+    )
+    with TestClient(create_app(dataclasses.replace(settings, config=cfg), evaluate=False)) as client:
+        assert settle(client) == 2  # the pass, then the lost pieces again
+        board = client.get("/api/leaderboard").json()
+        evaluator = client.app.state.evaluator  # type: ignore[attr-defined]
+    assert marker.is_file()
+    by = {e["name"]: e for e in board["attacks"]}
+    assert by["die-once"]["pieces"].get("crashed", 0) == 0  # its lost piece ran again and passed
+    assert by["always-dies"]["pieces"]["crashed"] == 2  # died twice: recorded as its own crash
+    assert {k for _, k in evaluator.retried} >= {"attack/always-dies/b0000", "attack/always-dies/b0001"}

@@ -390,6 +390,15 @@ class Competition:
             timings=self.timings,
         )
 
+    def partial_results(self) -> Results | None:
+        """The scores of the records so far, by the same scoring as the finished run (a defense
+        piece not yet run counts as its images unlabelled); None before every attack piece has a
+        record. ``advengine serve`` shows them while a round is evaluated."""
+        try:
+            return build_results(self._collect())
+        except DatasetError:
+            return None
+
     # -- the whole run ------------------------------------------------------------------------------
 
     def run(self, *, resume: bool = False, retry_failed: bool = False) -> Results:

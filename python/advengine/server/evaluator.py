@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from advengine.competition.artefacts import PieceId
+from advengine.competition.artefacts import PieceId, save
 from advengine.competition.config import CompetitionConfig
 from advengine.competition.engine import Competition
 from advengine.competition.executor import Executor, ProcessExecutor
@@ -37,6 +38,8 @@ from advengine.server.settings import ServerSettings
 from advengine.types import CLEAN
 
 log = logging.getLogger("advengine.server")
+#: How the executor records a piece whose worker process died (competition/executor.py).
+LOST = "worker process died"
 
 
 def make_executor(settings: ServerSettings, cfg: CompetitionConfig) -> Executor:
@@ -98,6 +101,9 @@ class Evaluator:
         self.sessions = sessions
         self.owner = uuid.uuid4().hex
         self.stop = threading.Event()
+        #: Pieces already run again after their worker died: a second death is the entry's.
+        self.retried: set[tuple[str, str]] = set()
+        self._scored_at = 0.0
         self.thread: threading.Thread | None = None
         self.executor_factory: Callable[[CompetitionConfig], Executor] = lambda cfg: make_executor(
             settings, cfg
@@ -189,7 +195,7 @@ class Evaluator:
         beater = threading.Thread(target=heartbeat, daemon=True)
         beater.start()
         comp = Competition(cfg, out, executor=self.executor_factory(cfg))
-        comp.listener = _Progress(lambda: self._progress(name, ids, cfg, len(comp.batches)))
+        comp.listener = _Progress(lambda: self._progress(name, ids, cfg, comp))
         comp.incremental = True
         try:
             comp.run(resume=True)
@@ -198,13 +204,23 @@ class Evaluator:
             beater.join()
         write_report_or_warn(out, log.warning)  # the round page links it
         n_batches = len(comp.batches)
+        if self._requeue_lost(name, cfg, n_batches):
+            self._mark_dirty(name)  # those pieces again, before any submission is settled
+            return
         failed_any = self._settle(name, ids, cfg, n_batches)
         if failed_any:
             self._mark_dirty(name)  # score again without the failed entries
 
-    def _progress(self, name: str, ids: dict[int, str], cfg: CompetitionConfig, n_batches: int) -> None:
+    def _progress(self, name: str, ids: dict[int, str], cfg: CompetitionConfig, comp: Competition) -> None:
         self._beat(name)
         run = RunDir(self.run_dir(name))
+        n_batches = len(comp.batches)
+        if time.monotonic() - self._scored_at >= self.settings.score_every:
+            # Live scores between passes: the engine's own scoring of the records so far.
+            partial = comp.partial_results()
+            if partial is not None:
+                save(run.root / "results.json", partial)
+            self._scored_at = time.monotonic()
         with self.sessions.begin() as s:
             for sid, label in ids.items():
                 own, deps = own_pieces(cfg, label, n_batches)
@@ -214,6 +230,24 @@ class Evaluator:
                     .where(Submission.id == sid)
                     .values(pieces_done=done, pieces_total=len(own) + len(deps))
                 )
+
+    def _requeue_lost(self, name: str, cfg: CompetitionConfig, n_batches: int) -> bool:
+        """Pieces whose worker process died (killed by the OOM killer or a signal, a lost node) are
+        the platform's failure: each is forgotten and run again, once; a second death is recorded
+        as the entry's crash."""
+        run = RunDir(self.run_dir(name))
+        pieces = [p for e in cfg.entries for p in own_pieces(cfg, e.label, n_batches)[0]]
+        lost = []
+        for piece in pieces:
+            rec = run.read_attack(piece)[0] if piece.attack is None else run.read_defense(piece)[0]
+            key = (name, str(piece))
+            if rec is not None and (rec.error or "").startswith(LOST) and key not in self.retried:
+                lost.append(piece)
+                self.retried.add(key)
+        for piece in lost:
+            log.warning("round %s: %s lost its worker; it runs again", name, piece)
+            run.forget(piece)
+        return bool(lost)
 
     def _settle(self, name: str, ids: dict[int, str], cfg: CompetitionConfig, n_batches: int) -> bool:
         """Each submission of the pass ends ``done``, or ``failed`` (with the reason) when every

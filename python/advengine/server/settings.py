@@ -27,6 +27,8 @@ class ServerSettings:
     daily_quota: int = DEFAULT_DAILY_QUOTA
     #: Seconds without a heartbeat after which a round's evaluation lease is taken over.
     lease_seconds: float = 30.0
+    #: Seconds between live rescorings while a round is evaluated (after a piece finishes).
+    score_every: float = 2.0
     #: Sandbox of uploaded code ("auto", "bwrap", "docker"; "unsafe-none" only for tests and demos).
     sandbox: str = "auto"
 
