@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from tests.server.conftest import FRAGILE, archive_bytes, script_archive, tiny_config
 from typer.testing import CliRunner
 
 from advengine.cli import app as cli_app
 from advengine.competition.artefacts import read_json
+from advengine.errors import ConfigError
 from advengine.server import ServerSettings, create_app
+from advengine.server.db import RoundLease, Submission, now
 from advengine.server.roster import live
 from advengine.server.teams import add_team
 
@@ -160,3 +164,43 @@ def test_a_piece_whose_worker_died_runs_again_once(settings: ServerSettings, tmp
     assert by["die-once"]["pieces"].get("crashed", 0) == 0  # its lost piece ran again and passed
     assert by["always-dies"]["pieces"]["crashed"] == 2  # died twice: recorded as its own crash
     assert {k for _, k in evaluator.retried} >= {"attack/always-dies/b0000", "attack/always-dies/b0001"}
+
+
+def test_a_platform_failure_ends_the_submission_uncharged(settings: ServerSettings) -> None:
+    with TestClient(create_app(settings, evaluate=False)) as client:
+        server = client.app.state.server  # type: ignore[attr-defined]
+        _, alpha = add_team(server.sessions, "alpha")
+        sub = post(client, alpha, "rn.tar.gz", archive_bytes("noop_attack"), "attack")
+        evaluator = client.app.state.evaluator  # type: ignore[attr-defined]
+
+        def broken(cfg: object) -> object:
+            raise ConfigError("no worker can start on this machine")
+
+        evaluator.executor_factory = broken
+        settle(client)
+        body = client.get(f"/api/submissions/{sub['id']}").json()
+    assert body["state"] == "failed"
+    assert body["reason"] == "platform: no worker can start on this machine"
+    assert body["charged"] is False  # the platform's failure costs the team nothing
+    assert [t.name for t in threading.enumerate() if t.name.startswith("advengine-heartbeat")] == []
+
+
+def test_a_restart_queues_running_work_again(settings: ServerSettings) -> None:
+    app = create_app(settings, evaluate=False)
+    server = app.state.server
+    _, alpha = add_team(server.sessions, "alpha")
+    with TestClient(app) as client:
+        sub = post(client, alpha, "rn.tar.gz", archive_bytes("noop_attack"), "attack")
+    with server.sessions.begin() as s:  # as a killed server leaves it
+        s.get(Submission, sub["id"]).state = "running"
+        s.execute(update(RoundLease).values(owner="dead", heartbeat_at=now(), dirty=False))
+    with TestClient(create_app(settings, evaluate=False)) as client:
+        body = client.get(f"/api/submissions/{sub['id']}").json()
+        assert body["state"] == "queued"
+        assert body["charged"] is True
+        queue = client.get("/api/queue").json()
+        assert queue["rounds"] == [
+            {"name": "main", "dirty": True, "evaluating": False, "heartbeat_at": None, "scored_at": None}
+        ]
+        settle(client)
+        assert client.get(f"/api/submissions/{sub['id']}").json()["state"] == "done"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from advengine.competition.artefacts import PieceId, save
@@ -190,13 +191,17 @@ class Evaluator:
 
         def heartbeat() -> None:
             while not stop_beat.wait(self.settings.lease_seconds / 3):
-                self._beat(name)
+                try:
+                    self._beat(name)
+                except SQLAlchemyError as exc:  # a missed beat is retried; the lease outlasts two
+                    log.warning("round %s: heartbeat failed: %s", name, type(exc).__name__)
 
-        beater = threading.Thread(target=heartbeat, daemon=True)
-        beater.start()
         comp = Competition(cfg, out, executor=self.executor_factory(cfg))
         comp.listener = _Progress(lambda: self._progress(name, ids, cfg, comp))
         comp.incremental = True
+        # Started only now, and always stopped below: a pass that fails to start leaves no beat behind.
+        beater = threading.Thread(target=heartbeat, name=f"advengine-heartbeat-{name}", daemon=True)
+        beater.start()
         try:
             comp.run(resume=True)
         finally:
