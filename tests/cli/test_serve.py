@@ -197,3 +197,49 @@ def test_importing_the_cli_does_not_import_the_server() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_serve_with_no_arguments_serves_the_demo(tmp_path: Path) -> None:
+    """The demo: the default competition with its roster as the baselines, SQLite and the token in
+    ./advengine-state. (Only --port is given: 8000 may be taken on a shared machine.)"""
+    port = _port()
+    log = tmp_path / "demo.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "advengine", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                queue = httpx.get(f"http://127.0.0.1:{port}/api/queue", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+        token = tmp_path / "advengine-state" / "organiser-token"
+        assert (token.stat().st_mode & 0o777) == 0o600
+        assert (tmp_path / "advengine-state" / "advengine.db").is_file()
+        text = log.read_text()
+        assert f"http://127.0.0.1:{port}/" in text
+        assert str(token) in text
+        assert [r["name"] for r in queue["rounds"]] == ["main"]
+        board = httpx.get(f"http://127.0.0.1:{port}/api/leaderboard", timeout=10).json()
+        assert board["round"] == "main"
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def test_serve_refuses_bad_flags_in_one_line(tmp_path: Path) -> None:
+    done = _cli("serve", "--state", str(tmp_path), "--ray-address", "auto")
+    assert done.returncode == 1
+    assert "--ray-address needs --executor ray" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = _cli("serve", "--config", str(tmp_path / "missing.toml"), "--state", str(tmp_path))
+    assert done.returncode == 1
+    assert "no such config file" in done.stderr
