@@ -150,3 +150,18 @@ def test_unknown_rounds_and_tracks_are_one_line_refusals(settings: ServerSetting
         assert r.status_code == 404
         assert client.get("/api/leaderboard?round=nope").status_code == 404
         assert client.get("/api/submissions/999").status_code == 404
+
+
+def test_the_api_is_described_at_docs(settings: ServerSettings) -> None:
+    with _client(settings) as client:
+        spec = client.get("/openapi.json").json()
+        assert client.get("/docs").status_code == 200
+    assert {
+        "/api/leaderboard",
+        "/api/submissions",
+        "/api/submissions/{sub_id}",
+        "/api/queue",
+        "/api/rounds/{round_name}/close",
+        "/api/rounds/{round_name}/released",
+    } <= set(spec["paths"])
+    assert not any(p.startswith("/team") for p in spec["paths"])  # the pages stay out of the API

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import math
 import re
+import shutil
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
 
@@ -179,8 +180,6 @@ def _check(server: Server, path: Path, track: str, round_name: str, label: str) 
     except AdvEngineError as exc:
         return " ".join(str(exc).split())
     finally:
-        import shutil
-
         shutil.rmtree(scratch, ignore_errors=True)
         release(scratch)
     if meta.track != {"attack": "nontargeted", "targeted-attack": "targeted", "defense": "defense"}[track]:
