@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from tests.server.conftest import FRAGILE, archive_bytes, script_archive, tiny_config
@@ -166,7 +167,16 @@ def test_a_piece_whose_worker_died_runs_again_once(settings: ServerSettings, tmp
     assert {k for _, k in evaluator.retried} >= {"attack/always-dies/b0000", "attack/always-dies/b0001"}
 
 
-def test_a_platform_failure_ends_the_submission_uncharged(settings: ServerSettings) -> None:
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ConfigError("no worker can start on this machine"), "platform: no worker can start on this machine"),
+        (RuntimeError("a bug"), "platform: internal error (RuntimeError); the organiser has the log"),
+    ],
+)
+def test_a_platform_failure_ends_the_submission_uncharged(
+    settings: ServerSettings, error: Exception, reason: str
+) -> None:
     with TestClient(create_app(settings, evaluate=False)) as client:
         server = client.app.state.server  # type: ignore[attr-defined]
         _, alpha = add_team(server.sessions, "alpha")
@@ -174,13 +184,13 @@ def test_a_platform_failure_ends_the_submission_uncharged(settings: ServerSettin
         evaluator = client.app.state.evaluator  # type: ignore[attr-defined]
 
         def broken(cfg: object) -> object:
-            raise ConfigError("no worker can start on this machine")
+            raise error
 
         evaluator.executor_factory = broken
         settle(client)
         body = client.get(f"/api/submissions/{sub['id']}").json()
     assert body["state"] == "failed"
-    assert body["reason"] == "platform: no worker can start on this machine"
+    assert body["reason"] == reason
     assert body["charged"] is False  # the platform's failure costs the team nothing
     assert [t.name for t in threading.enumerate() if t.name.startswith("advengine-heartbeat")] == []
 

@@ -290,17 +290,23 @@ class Evaluator:
         except AdvEngineError as exc:
             # The pass itself failed (a model or dataset missing, a sandbox that cannot be made):
             # the platform's failure, not a team's, so its submissions end failed but uncharged.
-            why = " ".join(str(exc).split())[:500]
-            log.error("round %s: %s", name, why)
-            with self.sessions.begin() as s:
-                s.execute(
-                    update(Submission)
-                    .where(Submission.round == name, Submission.state.in_((QUEUED, RUNNING)))
-                    .values(state=FAILED, reason=f"platform: {why}", charged=False)
-                )
+            self._fail_round(name, " ".join(str(exc).split())[:500])
+        except Exception as exc:
+            # A bug: still the platform's, and still no submission may stay running because of it.
+            log.exception("round %s: evaluation pass failed", name)
+            self._fail_round(name, f"internal error ({type(exc).__name__}); the organiser has the log")
         finally:
             self._release(name, scored)
         return True
+
+    def _fail_round(self, name: str, why: str) -> None:
+        log.error("round %s: %s", name, why)
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Submission)
+                .where(Submission.round == name, Submission.state.in_((QUEUED, RUNNING)))
+                .values(state=FAILED, reason=f"platform: {why}", charged=False)
+            )
 
     def run_forever(self, poll: float = 0.5) -> None:
         while not self.stop.is_set():
