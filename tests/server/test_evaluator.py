@@ -210,7 +210,15 @@ def test_a_restart_queues_running_work_again(settings: ServerSettings) -> None:
         assert body["charged"] is True
         queue = client.get("/api/queue").json()
         assert queue["rounds"] == [
-            {"name": "main", "dirty": True, "evaluating": False, "heartbeat_at": None, "scored_at": None}
+            {
+                "name": "main",
+                "dirty": True,
+                "evaluating": False,
+                "heartbeat_at": None,
+                "scored_at": None,
+                "mode": "code",
+                "attack_closed": False,
+            }
         ]
         settle(client)
         assert client.get(f"/api/submissions/{sub['id']}").json()["state"] == "done"

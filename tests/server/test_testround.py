@@ -88,6 +88,9 @@ def test_images_then_release_then_labels(settings: ServerSettings, tmp_path: Pat
         assert closed.status_code == 200, closed.text
         assert closed.json()["released"] == 12  # clean, noop and alpha.adv: 4 images each
         assert client.post("/api/rounds/test1/close", headers=organiser).status_code == 409
+        page = client.get("/rounds/test1").text
+        assert "The attack phase is closed" in page
+        assert "/api/rounds/test1/released" in page
         code, body = _send(client, alpha, "late.tar.gz", _images_archive(tmp_path / "b", adv, {}), "attack")
         assert code == 409
         assert client.get("/api/rounds/test1/released").status_code == 401

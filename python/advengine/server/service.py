@@ -301,6 +301,7 @@ def leaderboard(server: Server, round_name: str | None) -> dict[str, Any]:
 
 def queue(server: Server) -> dict[str, Any]:
     """Every submission not yet terminal, oldest first, and each round's evaluation lease."""
+    modes = {name: cfg.round_mode for name, cfg in server.settings.rounds().items()}
     with server.sessions() as s:
         waiting = s.scalars(
             select(Submission).where(Submission.state.not_in(TERMINAL)).order_by(Submission.id)
@@ -327,6 +328,8 @@ def queue(server: Server) -> dict[str, Any]:
                     "evaluating": r.owner is not None,
                     "heartbeat_at": r.heartbeat_at.isoformat() if r.heartbeat_at else None,
                     "scored_at": r.scored_at.isoformat() if r.scored_at else None,
+                    "mode": modes.get(r.name, "code"),
+                    "attack_closed": r.attack_closed,
                 }
                 for r in rounds
             ],
