@@ -265,11 +265,15 @@ class Evaluator:
                 if sub is None:
                     continue
                 own, deps = own_pieces(cfg, label, n_batches)
-                records = [run.read_attack(p)[0] if p.attack is None else run.read_defense(p)[0] for p in own]
-                errors = [r.error or r.status for r in records if r is not None and r.status != "ok"]
+                found = [run.read_attack(p)[0] if p.attack is None else run.read_defense(p)[0] for p in own]
+                # A defense has no piece on a batch an attack made no images for: only those it has.
+                records = [r for r in found if r is not None]
+                errors = [r.error or r.status for r in records if r.status != "ok"]
                 done = sum(run.record_path(p).is_file() for p in (*own, *deps))
-                sub.pieces_done, sub.pieces_total = done, len(own) + len(deps)
-                if records and all(r is not None and r.status != "ok" for r in records):
+                # While a pass runs the total is an upper bound (a batch an attack made no images for
+                # has no defense piece); once it ended, every piece that could run has.
+                sub.pieces_done = sub.pieces_total = done
+                if records and len(errors) == len(records):
                     sub.state, sub.reason = FAILED, " ".join(errors[0].split())[:500]
                     failed_any = True
                 else:
