@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps browser-deps
+.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps browser-deps postgres-deps
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -42,7 +42,12 @@ browser-deps:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update && apt-get install -y chromium chromium-driver)
 
-test-python: dev sandbox-deps browser-deps
+# The server's DB tests run on PostgreSQL too: Debian's server binaries (initdb, pg_ctl), started in a
+# temp dir by tests/server/conftest.py, never as a system service.
+postgres-deps:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
+
+test-python: dev sandbox-deps browser-deps postgres-deps
 	$(VENV)/bin/pytest tests
 
 # The released artefacts: a manylinux2014 wheel (zig as the linker, from PyPI) and an sdist, then the

@@ -91,6 +91,10 @@ class InstallError(AdvEngineError, ImportError):
     """The installation is broken in a way the user fixes with pip (no ONNX Runtime, or two)."""
 
 
+class ServerError(AdvEngineError):
+    """``advengine serve`` refused a request, or ``advengine submit`` cannot reach the server."""
+
+
 class InternalError(AdvEngineError, RuntimeError):
     """A bug in advengine (for example a panic inside a Rust kernel). Please report it."""
 
@@ -113,6 +117,7 @@ __all__ = [
     "NotYetAvailableError",
     "ParameterError",
     "SandboxError",
+    "ServerError",
     "ShapeError",
     "SubmissionError",
     "UnsafeCheckpointError",

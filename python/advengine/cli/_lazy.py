@@ -81,6 +81,15 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("advengine.cli.train",),
         "Train learned defenses on ONNX Runtime (no deep-learning framework).",
     ),
+    "serve": (
+        ("advengine.cli.serve",),
+        "Host a competition: teams upload submissions, only new work is evaluated, live leaderboard.",
+    ),
+    "submit": (
+        ("advengine.cli.submit",),
+        "Upload a submission; a rejected one is refused at once with its reason.",
+    ),
+    "team": (("advengine.cli.team",), "The teams of a competition that `advengine serve` hosts."),
     "verify": (
         ("advengine.cli.verify",),
         "Check a finished run without running anything: every record's HMAC (with the run's key), the "

@@ -44,9 +44,12 @@ from advengine.validation import Strict, explain, must, phrased
 
 EpsPolicy = Literal["cycle", "random"]
 Ranking = Literal["score", "strength"]
+RoundMode = Literal["code", "uploads"]
 
 #: The budgets of NIPS 2017 (pixel units); "cycle" gives batch k the value EPS_VALUES[k mod 4].
 EPS_VALUES = (4, 8, 12, 16)
+#: The roster's keys in :meth:`CompetitionConfig.to_json` (the rest are the run's settings).
+ROSTER_KEYS = ("attacks", "targeted_attacks", "defenses")
 #: The longest time limit per piece (seconds): a finite bound, so a hung piece always ends.
 MAX_TIME_LIMIT = 86_400.0
 
@@ -145,6 +148,10 @@ class RoundTable(Strict):
 
     name: Label = Field(default="", validate_default=True)
     """The round's name: its directory under ``--out`` and its key in rounds.json."""
+    mode: RoundMode = "code"
+    """How ``advengine serve`` takes the round's entries: "code" (submissions run by the engine, the
+    final round of NIPS 2017) or "uploads" (the test rounds: teams upload adversarial images, then
+    labels of the released images; docs/server.md). ``advengine eval`` runs the roster either way."""
     dataset: DatasetTable | None = None
     """The round's images (default: the file's ``[dataset]``)."""
     attacks: Annotated[list[EntryTable], _tables("rounds.attacks")] | None = None
@@ -195,6 +202,8 @@ class CompetitionConfig(Settings):
     rounds: tuple[CompetitionConfig, ...] = ()
     #: This config's round name, where it is a round.
     round_name: str | None = None
+    #: This round's mode (``RoundTable.mode``); not part of the fingerprint: it is how entries arrive.
+    round_mode: RoundMode = "code"
 
     @property
     def all_attacks(self) -> tuple[Entry, ...]:
@@ -372,7 +381,7 @@ def _round(data: dict[str, Any], doc: ConfigFile, index: int, source: str) -> Co
     own = {k: table[k] for k in ("dataset", *(s for s, _ in _SECTIONS), "submissions") if k in table}
     rest = {k: v for k, v in data.items() if k != "rounds"}
     cfg = parse_config({**rest, **own}, source=f"{source}: rounds[{index}] ({given.name})")
-    return cfg.model_copy(update={"round_name": given.name})
+    return cfg.model_copy(update={"round_name": given.name, "round_mode": given.mode})
 
 
 def load_config(path: Path | None = None) -> CompetitionConfig:
@@ -418,6 +427,7 @@ def config_schema() -> dict[str, Any]:
 __all__ = [
     "EPS_VALUES",
     "MAX_TIME_LIMIT",
+    "ROSTER_KEYS",
     "CompetitionConfig",
     "ConfigFile",
     "Entry",

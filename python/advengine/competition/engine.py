@@ -32,7 +32,7 @@ from advengine.competition.artefacts import (
     save,
 )
 from advengine.competition.checks import check_runnable
-from advengine.competition.config import EPS_VALUES, CompetitionConfig
+from advengine.competition.config import EPS_VALUES, ROSTER_KEYS, CompetitionConfig
 from advengine.competition.executor import Executor, InProcessExecutor, Job, Outcome
 from advengine.competition.pieces import AttackInputs, DefenseInputs
 from advengine.competition.plugins import import_plugins
@@ -170,6 +170,11 @@ class Competition:
         #: Attack pieces verified in this run, with the stat of their files then (see _stamp).
         self._verified: dict[PieceId, tuple[tuple[int, int, int, int], ...]] = {}
         self._clean_batch: tuple[int, npt.NDArray[np.uint8]] | None = None
+        #: Resume whatever the roster is now: the fingerprint covers the settings and the dataset only,
+        #: and an entry whose definition changed since it last ran loses its records (its own pieces
+        #: are redone; the defense pieces on a changed attack's images go stale through their
+        #: ``input_hash``). A new entry is just more pieces. ``advengine serve`` runs rounds this way.
+        self.incremental = False
 
     def _finished(self, rec: R | None) -> TypeGuard[R]:
         # A failed piece is final by default (the rules score it as failed, and a resumed run ends
@@ -198,8 +203,16 @@ class Competition:
         self.batches = [
             Batch(k, s, min(s + size, n), e) for k, (s, e) in enumerate(zip(starts, schedule, strict=True))
         ]
-        self.fingerprint = {"config": self.config.to_json(), "dataset_hash": self.dataset_hash}
-        resumed = self.run_dir.prepare(self.fingerprint, resume=resume)
+        config_json = self.config.to_json()
+        self.fingerprint = {"config": config_json, "dataset_hash": self.dataset_hash}
+        if self.incremental:
+            settings = {k: v for k, v in config_json.items() if k not in ROSTER_KEYS}
+            key = {"config": settings, "dataset_hash": self.dataset_hash}
+            resumed = self.run_dir.prepare(self.fingerprint, resume=True, key=key)
+            for label in self.run_dir.sync_entries({e.label: e.to_json() for e in self.config.entries}):
+                say(f"{label} changed since it last ran: its pieces are redone")
+        else:
+            resumed = self.run_dir.prepare(self.fingerprint, resume=resume)
         c = self.config
         say(
             f"{'resuming' if resumed else 'starting'} in {self.run_dir.root}: {len(self.batches)} batches of "
@@ -494,6 +507,15 @@ class Competition:
             pieces=pieces,
             timings=self.timings,
         )
+
+    def partial_results(self) -> Results | None:
+        """The scores of the records so far, by the same scoring as the finished run (a defense
+        piece not yet run counts as its images unlabelled); None before every attack piece has a
+        record. ``advengine serve`` shows them while a round is evaluated."""
+        try:
+            return build_results(self._collect())
+        except DatasetError:
+            return None
 
     # -- the whole run ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ SIGNATURE_FILE = "signature.json"
 #: 2: run.json has ``format``, ``run_id`` and ``hmac``; records have ``hmac``. 1 (no ``format``): none.
 FORMAT = 2
 SIGNATURE_SCHEMA = "advengine.signature/1"
+#: Incremental runs (``Competition.incremental``): the definition each entry last ran with.
+ENTRIES_FILE = "entries.json"
 
 
 def digest(payload: Any) -> str:
@@ -216,16 +219,36 @@ class RunDir:
 
     # -- start or resume ------------------------------------------------------------------------------
 
-    def prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
+    def sync_entries(self, entries: dict[str, Any]) -> list[str]:
+        """Record each entry's definition (label → its ``to_json``) and drop every record of an entry
+        whose definition changed since it last ran here; returns those labels. An entry that left
+        the roster keeps its records (the scores read only the roster's), so it costs nothing to
+        bring back unchanged."""
+        path = self.root / ENTRIES_FILE
+        old: dict[str, str] = read_json(path) if path.is_file() else {}
+        new = {label: digest(spec) for label, spec in entries.items()}
+        changed = sorted(k for k, v in new.items() if k in old and old[k] != v)
+        for label in changed:
+            for where in (("pieces", "attack", label), ("pieces", "defense", label), ("adv", label)):
+                shutil.rmtree(self.root.joinpath(*where), ignore_errors=True)
+        save(path, {**old, **new})
+        return changed
+
+    def prepare(self, fingerprint: dict[str, Any], *, resume: bool, key: Any = None) -> bool:
         """Lock, then create or reopen the run dir; returns True when resuming earlier work. The
-        caller releases the lock with :meth:`unlock` (this method does so when it refuses)."""
+        caller releases the lock with :meth:`unlock` (this method does so when it refuses).
+
+        ``key`` (default: the whole fingerprint) is the part a resumed run must share: run.json's
+        ``fingerprint`` is its digest, and every record's HMAC is bound to that. When given,
+        run.json's ``config`` is rewritten (same run id, key and fingerprint) on every start: an
+        incremental run's roster grows while its records stay valid."""
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root} is a file; give a directory")
         if not resume:
             self._refuse_non_empty()  # before the lock file is made: a wrong --out is left untouched
         self.lock()
         try:
-            return self._prepare(fingerprint, resume=resume)
+            return self._prepare(fingerprint, resume=resume, key=key)
         except BaseException:
             self.unlock()
             raise
@@ -240,7 +263,8 @@ class RunDir:
                 "or choose another directory"
             )
 
-    def _prepare(self, fingerprint: dict[str, Any], *, resume: bool) -> bool:
+    def _prepare(self, fingerprint: dict[str, Any], *, resume: bool, key: Any) -> bool:
+        checked = digest(fingerprint if key is None else key)
         if not resume:
             self._refuse_non_empty()  # again, under the lock: another eval may have started since
         entries = self._entries()
@@ -258,23 +282,25 @@ class RunDir:
                     f"--resume: {why}, so its records cannot be authenticated; finish it with the "
                     "key dir (or advengine version) it was started with, or start again with a new --out"
                 )
-            if old.get("fingerprint") != digest(fingerprint):
+            if old.get("fingerprint") != checked:
                 raise ConfigError(
                     f"--resume: {self.root} was started with a different config or dataset; "
                     "rerun with the same config and flags, or use a new --out"
                 )
+            if key is not None:
+                self._write_run_file(str(old["run_id"]), checked, fingerprint)
             return True
         run_id = new_run_id()
-        self.key, self.fingerprint_digest = create_run_key(self.key_dir, run_id), digest(fingerprint)
-        run: dict[str, Any] = {
-            "format": FORMAT,
-            "run_id": run_id,
-            "fingerprint": self.fingerprint_digest,
-            "config": fingerprint,
-        }
+        self.key = create_run_key(self.key_dir, run_id)
+        self._write_run_file(run_id, checked, fingerprint)
+        return False
+
+    def _write_run_file(self, run_id: str, checked: str, config: dict[str, Any]) -> None:
+        assert self.key is not None
+        self.fingerprint_digest = checked
+        run: dict[str, Any] = {"format": FORMAT, "run_id": run_id, "fingerprint": checked, "config": config}
         run["hmac"] = self.key.mac(run)
         save(self.root / RUN_FILE, run)
-        return False
 
     # -- publication ----------------------------------------------------------------------------------
 
@@ -299,4 +325,4 @@ class RunDir:
         save(self.root / SIGNATURE_FILE, payload)
 
 
-__all__ = ["FORMAT", "LOCK_FILE", "RUN_FILE", "SIGNATURE_FILE", "RunDir", "digest"]
+__all__ = ["ENTRIES_FILE", "FORMAT", "LOCK_FILE", "RUN_FILE", "SIGNATURE_FILE", "RunDir", "digest"]

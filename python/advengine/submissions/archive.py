@@ -134,6 +134,13 @@ def _copy_capped(src: IO[bytes], dest: Path, mode: int, budget: list[int], caps:
     os.chmod(dest, (mode & 0o777) | 0o600 if mode else 0o644)
 
 
+def extract_archive(archive: Path, dest: Path, caps: Caps | None = None) -> Path:
+    """Extract ``archive`` safely into ``dest`` (no absolute or ``..`` names, no links out, the caps
+    on size and file count); returns the directory holding its contents (a single top-level folder
+    is stepped into). ``advengine serve`` unpacks uploaded images with it."""
+    return dest / _extract_archive(archive, dest, caps or Caps())
+
+
 def _extract_archive(archive: Path, dest: Path, caps: Caps) -> PurePosixPath:
     suffix = archive_suffix(archive)
     if suffix is None:
