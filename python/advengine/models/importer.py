@@ -291,6 +291,126 @@ def wrap(
     return wrapped, size, notes
 
 
+@dataclass(frozen=True)
+class Wrapped:
+    """An imported model in the classifier contract, not yet written anywhere."""
+
+    data: bytes
+    input_size: int
+    notes: list[str]
+    #: What the model was imported from, for its description.
+    origin: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    labels: str
+    output: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def description(self) -> str:
+        return (
+            f"imported from {self.origin} (mean {list(self.mean)}, std {list(self.std)}, "
+            f"labels {self.labels}, output {self.output})"
+        )
+
+
+def _normalisation(
+    normalization: str, mean: tuple[float, float, float] | None, std: tuple[float, float, float] | None
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    if normalization not in NORMALIZATIONS:
+        raise ParameterError(
+            f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
+        )
+    if (mean is None) != (std is None):
+        raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
+    return NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
+
+
+def _load_any(source: str | Path | bytes) -> tuple[onnx.ModelProto, Path]:
+    if isinstance(source, bytes | bytearray):
+        try:
+            return onnx.load_from_string(bytes(source)), Path("<bytes>")
+        except Exception as exc:  # protobuf DecodeError and friends all mean "not an ONNX model"
+            raise ModelError(
+                f"the bytes given are not a readable ONNX model ({type(exc).__name__})"
+            ) from None
+    src = Path(source).expanduser()
+    return _load(src), src
+
+
+def wrap_source(
+    source: str | Path | bytes,
+    *,
+    normalization: str = "imagenet",
+    mean: tuple[float, float, float] | None = None,
+    std: tuple[float, float, float] | None = None,
+    size: int | None = None,
+    labels: str = "imagenet1000",
+    output: str = "logits",
+) -> Wrapped:
+    """An ONNX file (path) or serialized model (bytes) wrapped into the classifier contract, in memory:
+    the work of ``advengine models import`` without writing or registering anything."""
+    m, s = _normalisation(normalization, mean, std)
+    model, where = _load_any(source)
+    wrapped, input_size, notes = wrap(model, where, mean=m, std=s, size=size, labels=labels, output=output)
+    return Wrapped(wrapped.SerializeToString(), input_size, notes, where.name, m, s, labels, output)
+
+
+def _manifest(name: str, target: Path, description: str, input_size: int, sha256: str) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "description": description,
+        "source": {"kind": "onnx-file", "path": str(target), "sha256": sha256},
+        "input_size": input_size,
+        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
+    }
+
+
+def _check_free(name: str, force: bool) -> None:
+    for existing in list_manifests():
+        if existing.name == name and not (force and existing.origin == "registered"):
+            hint = (
+                "; pass --force to replace it"
+                if existing.origin == "registered"
+                else "; choose another --name"
+            )
+            raise ModelError(f"model {name!r} already exists ({existing.path}){hint}")
+
+
+def register_wrapped(
+    wrapped: Wrapped, name: str, *, description: str | None = None, force: bool = False
+) -> ImportReport:
+    """Write ``wrapped`` as ``NAME.onnx`` with its manifest into the user model dir and register it."""
+    target = user_manifest_dir() / f"{name}.onnx"
+    manifest = _manifest(name, target, description or wrapped.description(), wrapped.input_size, "0" * 64)
+    # The manifest's own checks (the name above all) before anything is written.
+    parse_manifest(manifest, target.with_suffix(".json"), "file")
+    _check_free(name, force)
+    atomic_write(target, wrapped.data)
+    manifest["source"]["sha256"] = wrapped.sha256
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / f"{name}.json"
+        staged.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        registered = register_model(staged, force=force)
+    return ImportReport(registered, target, wrapped.sha256, wrapped.notes)
+
+
+def memory_manifest(wrapped: Wrapped, cache_root: Path) -> Manifest:
+    """``wrapped`` as an unregistered model of this process: its file in ``<cache>/imported/`` (named by
+    its digest, so importing the same model twice shares one file) and a manifest that
+    :func:`~advengine.models.zoo.add_memory_model` makes known by name until the process ends."""
+    digest = wrapped.sha256
+    name = f"onnx-{digest[:12]}"
+    target = cache_root / "imported" / f"{digest[:16]}.onnx"
+    if not target.is_file() or target.stat().st_size != len(wrapped.data):
+        atomic_write(target, wrapped.data)
+    data = _manifest(name, target, wrapped.description(), wrapped.input_size, digest)
+    return parse_manifest(data, target.with_suffix(".json"), "memory")
+
+
 def import_model(
     path: str | Path,
     name: str,
@@ -306,45 +426,26 @@ def import_model(
 ) -> ImportReport:
     """Wrap ``path`` into the classifier contract, write ``NAME.onnx`` and its manifest into the user
     model dir, and register it. ``mean``/``std`` (pixels in [0, 1]) override ``normalization``."""
-    src = Path(path).expanduser()
-    if normalization not in NORMALIZATIONS:
-        raise ParameterError(
-            f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
-        )
-    if (mean is None) != (std is None):
-        raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
-    m, s = NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
+    _normalisation(normalization, mean, std)
     target = user_manifest_dir() / f"{name}.onnx"
-    manifest: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "name": name,
-        "description": description
-        or f"imported from {src.name} (mean {list(m)}, std {list(s)}, labels {labels}, output {output})",
-        "source": {"kind": "onnx-file", "path": str(target), "sha256": "0" * 64},
-        "input_size": size or 224,
-        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
-    }
-    # The manifest's own checks (the name above all) before any work; digest and size come later.
-    parse_manifest(manifest, target.with_suffix(".json"), "file")
-    for existing in list_manifests():
-        if existing.name == name and not (force and existing.origin == "registered"):
-            hint = (
-                "; pass --force to replace it"
-                if existing.origin == "registered"
-                else "; choose another --name"
-            )
-            raise ModelError(f"model {name!r} already exists ({existing.path}){hint}")
-    wrapped, input_size, notes = wrap(_load(src), src, mean=m, std=s, size=size, labels=labels, output=output)
-    data = wrapped.SerializeToString()
-    atomic_write(target, data)
-    digest = hashlib.sha256(data).hexdigest()
-    manifest["source"]["sha256"] = digest
-    manifest["input_size"] = input_size
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / f"{name}.json"
-        staged.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        registered = register_model(staged, force=force)
-    return ImportReport(registered, target, digest, notes)
+    # The name's checks before the (slow) wrapping.
+    parse_manifest(_manifest(name, target, "-", size or 224, "0" * 64), target.with_suffix(".json"), "file")
+    _check_free(name, force)
+    wrapped = wrap_source(
+        path, normalization=normalization, mean=mean, std=std, size=size, labels=labels, output=output
+    )
+    return register_wrapped(wrapped, name, description=description, force=force)
 
 
-__all__ = ["LABELS", "NORMALIZATIONS", "OUTPUTS", "ImportReport", "import_model", "wrap"]
+__all__ = [
+    "LABELS",
+    "NORMALIZATIONS",
+    "OUTPUTS",
+    "ImportReport",
+    "Wrapped",
+    "import_model",
+    "memory_manifest",
+    "register_wrapped",
+    "wrap",
+    "wrap_source",
+]
