@@ -27,6 +27,11 @@ def add_memory_model(m: Manifest) -> None:
     _MEMORY[m.name] = m
 
 
+def clear_memory_models() -> None:
+    """Forget every model ``Model.from_onnx`` made in this process (their cached files stay)."""
+    _MEMORY.clear()
+
+
 def _sources() -> list[tuple[str, Path]]:
     return [("builtin", builtin_manifest_dir()), ("registered", user_manifest_dir())] + [
         ("model-path", d) for d in model_path_dirs()
@@ -131,6 +136,7 @@ __all__ = [
     "add_memory_model",
     "check_models",
     "checked_onnx_file",
+    "clear_memory_models",
     "get_manifest",
     "list_manifests",
     "list_models",
