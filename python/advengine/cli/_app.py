@@ -9,6 +9,9 @@ import typer
 from advengine import __version__
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+#: Help text is plain text: with rich markup on, "[default: …]" and "advengine[ray]" in help strings
+#: were taken for markup tags and vanished (tests/cli/test_help.py renders every --help).
+MARKUP = None
 
 
 def sub_app(help_text: str) -> typer.Typer:
@@ -19,6 +22,7 @@ def sub_app(help_text: str) -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings=CONTEXT,
         add_completion=False,
+        rich_markup_mode=MARKUP,
     )
 
 
@@ -29,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
     add_completion=False,
+    rich_markup_mode=MARKUP,
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import typer
 from rich.markup import escape
 
@@ -21,6 +23,31 @@ def _one_line(exc: BaseException) -> str:
     return escape(text or type(exc).__name__)
 
 
+#: What the user can do about an OSError, by errno.
+_OS_HINTS = {
+    errno.EROFS: "the file system is read-only; choose another location (e.g. --out)",
+    errno.ENOSPC: "no space left on the device; free some space or choose another location",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or choose another location",
+    errno.EACCES: "permission denied; choose a location you may write to, or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a location you may write to, or fix its permissions",
+    errno.ENOENT: "it does not exist; check the path",
+    errno.ENOTDIR: "a part of the path is not a directory; check the path",
+    errno.EISDIR: "it is a directory; give a file",
+}
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One line for an OSError on a path the user gave (read-only, full disk, permissions, ...), or None
+    for one that names no path and is no full disk: that one is a bug."""
+    path = exc.filename
+    if path is None and exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    hint = _OS_HINTS.get(exc.errno or -1, exc.strerror or type(exc).__name__)
+    where = f"{path}: " if path is not None else ""
+    other = f" (and {exc.filename2})" if exc.filename2 is not None else ""
+    return f"{where}{hint}{other}"
+
+
 def run_main(app: typer.Typer, argv: list[str] | None) -> int:
     err = stderr_console()
     try:
@@ -33,19 +60,31 @@ def run_main(app: typer.Typer, argv: list[str] | None) -> int:
             raise
         err.print(f"[bold red]error:[/] {_one_line(exc)}", markup=True)
         return EXIT_USER
+    except OSError as exc:
+        if debug_enabled():
+            raise
+        line = os_error_line(exc)
+        if line is None:
+            return _internal(exc)
+        err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
+        return EXIT_USER
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPT
     except Exception as exc:
         if debug_enabled():
             raise
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {_one_line(exc)} "
-            "(rerun with ADVENGINE_DEBUG=1 for the traceback and please report it)",
-            markup=True,
-        )
-        return EXIT_BUG
+        return _internal(exc)
     return 0
 
 
-__all__ = ["EXIT_BUG", "EXIT_INTERRUPT", "EXIT_USER", "run_main"]
+def _internal(exc: BaseException) -> int:
+    stderr_console().print(
+        f"[bold red]internal error:[/] {type(exc).__name__}: {_one_line(exc)} "
+        "(rerun with ADVENGINE_DEBUG=1 for the traceback and please report it)",
+        markup=True,
+    )
+    return EXIT_BUG
+
+
+__all__ = ["EXIT_BUG", "EXIT_INTERRUPT", "EXIT_USER", "os_error_line", "run_main"]

@@ -118,7 +118,7 @@ def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
 def eval_command(
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Competition TOML \\[default: the embedded sample competition]."),
+        typer.Option("--config", help="Competition TOML [default: the embedded sample competition]."),
     ] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="Dataset dir (images/ + dev_dataset.csv).")
@@ -179,7 +179,7 @@ def eval_command(
         typer.Option(
             "--ray-address",
             help="With --executor ray: join this cluster ('auto' or ray://host:port) "
-            "\\[default: start a local Ray instance with --workers CPUs].",
+            "[default: start a local Ray instance with --workers CPUs].",
         ),
     ] = None,
     device: Annotated[
