@@ -53,7 +53,17 @@ def test_a_tiny_run_trains_resumes_and_exports(
     data = image_dir(tmp_path / "data", 4)
     out = tmp_path / "run"
     common = ["train", "hgd", "--data", str(data), "--out", str(out), "--target", GUIDE]
-    common += ["--holdout", "2", "--channels", "2,4", "--batch", "2", "--checkpoint-every", "1", "--json"]
+    common += [
+        "--holdout",
+        "2",
+        "--channels",
+        "2,4",
+        "--batch-size",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--json",
+    ]
     common += [
         "--sources",
         sources[0],

@@ -210,3 +210,44 @@ def test_names_and_options_are_checked(tmp_path: Path) -> None:
     assert import_model(path, "again", force=True).manifest.name == "again"
     with pytest.raises(ModelError, match="not found"):
         import_model(tmp_path / "missing.onnx", "y")
+
+
+LIGHT = sorted((Path(onnx.__file__).parent / "backend" / "test" / "data" / "light").glob("light_*.onnx"))
+
+
+def test_the_onnx_package_ships_the_nine_light_graphs() -> None:
+    names = [p.stem.removeprefix("light_") for p in LIGHT]
+    assert names == [
+        "bvlc_alexnet",
+        "densenet121",
+        "inception_v1",
+        "inception_v2",
+        "resnet50",
+        "shufflenet",
+        "squeezenet",
+        "vgg19",
+        "zfnet512",
+    ]
+
+
+@pytest.mark.usefixtures("zoo_env")
+@pytest.mark.parametrize("path", LIGHT, ids=[p.stem for p in LIGHT])
+def test_onnx_model_zoo_graphs_import_compile_and_run(path: Path, tmp_path: Path) -> None:
+    """IR-3 Caffe2 exports of the ONNX model zoo (initializers listed as inputs, batch fixed at 1,
+    opset 9, softmax outputs): imported as `advengine models import --normalization none --output
+    probs` does, compiled as `advengine graph compile NAME --batch-size 1` does, and run once."""
+    from advengine.cli import main
+
+    name = path.stem.removeprefix("light_")
+    report = import_model(path, name, normalization="none", output="probs")
+    assert any("IR version upgraded" in n for n in report.notes)
+    assert any("fixed batch 1 made symbolic" in n for n in report.notes)
+    out = tmp_path / "grad.onnx"
+    assert main(["graph", "compile", name, str(out), "--batch-size", "1"]) == 0
+    x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
+    result = GradientModel(out).grad(x, np.array([0]))
+    assert result.logits.shape == (1, 1000)
+    assert np.isfinite(result.grad).all()
+    # The classifier runs batches larger than the original fixed batch of 1.
+    logits = load_classifier(name).logits(np.concatenate([x, x]))
+    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-4, atol=1e-4)

@@ -18,6 +18,16 @@ from rich.progress import (
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+#: ``--batch``, the old spelling of ``--batch-size`` in ``graph`` and ``train``: hidden, still accepted.
+OldBatchOption = Annotated[int | None, typer.Option("--batch", min=1, hidden=True)]
+
+
+def batch_size_of(batch_size: int, old: int | None) -> int:
+    """``--batch-size``, or the deprecated ``--batch`` when that was given (with a note on stderr)."""
+    if old is None:
+        return batch_size
+    stderr_console().print("note: --batch is now --batch-size (one name in every command)")
+    return old
 
 
 def stderr_console() -> Console:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption, progress_bar, stderr_console
+from advengine.cli._options import JsonOption, OldBatchOption, batch_size_of, progress_bar, stderr_console
 from advengine.context import RunContext
 from advengine.training import StepReport, TrainSettings, train_hgd, train_settings
 
@@ -39,7 +39,8 @@ def hgd_command(
         int,
         typer.Option("--steps", min=0, help="Train up to this many steps (0: only make the training set)."),
     ] = 2000,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per step.")] = _default("batch"),
+    batch: Annotated[int, typer.Option("--batch-size", min=1, help="Images per step.")] = _default("batch"),
+    old_batch: OldBatchOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")
     ] = False,
@@ -93,7 +94,7 @@ def hgd_command(
         "holdout": holdout,
         "draws": draws,
         "channels": channels,
-        "batch": batch,
+        "batch": batch_size_of(batch, old_batch),
         "lr": lr,
         "seed": seed,
         "shift": shift,

@@ -80,7 +80,31 @@ def _opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
+#: From IR version 4 on, an initializer need not be a graph input; before, every one was.
+_IR_INITIALIZERS_OPTIONAL = 4
+
+
+def _initializers_out_of_inputs(model: onnx.ModelProto, notes: list[str]) -> None:
+    """An IR < 4 graph lists each initializer as a graph input too (old Caffe2 exports); they are
+    weights, not inputs, and the wrapper's own initializers would be invalid beside them, so they are
+    taken out of the inputs and the IR version raised."""
+    if model.ir_version >= _IR_INITIALIZERS_OPTIONAL:
+        return
+    weights = {i.name for i in model.graph.initializer}
+    kept = [i for i in model.graph.input if i.name not in weights]
+    dropped = len(model.graph.input) - len(kept)
+    if dropped:
+        del model.graph.input[:]
+        model.graph.input.extend(kept)
+    model.ir_version = _IR_INITIALIZERS_OPTIONAL
+    notes.append(
+        f"IR version upgraded to {_IR_INITIALIZERS_OPTIONAL}"
+        + (f" ({dropped} initializers taken out of the graph inputs)" if dropped else "")
+    )
+
+
 def _upgrade(model: onnx.ModelProto, where: Path, notes: list[str]) -> onnx.ModelProto:
+    _initializers_out_of_inputs(model, notes)
     version = _opset(model)
     if version >= MIN_OPSET:
         return model
@@ -262,7 +286,8 @@ def wrap(
         initializer=[*consts, *inner.graph.initializer],
     )
     wrapped = helper.make_model(graph, opset_imports=list(model.opset_import))
-    wrapped.ir_version = model.ir_version
+    # An old model's IR version may predate its converted opset (IR 4 has no opset 18).
+    wrapped.ir_version = max(model.ir_version, helper.find_min_ir_version_for(list(model.opset_import)))
     wrapped.functions.extend(inner.functions)
     if fixed is not None:
         patched = _symbolic_batch(wrapped, fixed)
