@@ -35,7 +35,7 @@ def test_eps_units_follow_the_dtype_and_the_error_says_so() -> None:
     f32 = as_batch(np.zeros((1, 3, 2, 2), np.float32))
     assert u8.eps(16) == pytest.approx(16 / 255)
     assert f32.eps(0.03) == pytest.approx(0.03)
-    for batch, bad in ((u8, 0.5), (u8, 300), (f32, 16), (f32, -0.1), (u8, True)):
+    for batch, bad in ((u8, 0.5), (u8, 300), (f32, 16), (f32, -0.1), (u8, True), (u8, 0), (f32, 0.0)):
         with pytest.raises(ParameterError, match="eps is in pixels") as info:
             batch.eps(bad)
         assert EPS_RULE in str(info.value)

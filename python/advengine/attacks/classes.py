@@ -225,7 +225,7 @@ class AutoAttackLite(AttackObject):
 
 
 class BPDAPGD(AttackObject):
-    """PGD through a defense pipeline with BPDA (Athalye et al. 2018): the transforms run forward,.
+    """PGD through a defense pipeline with BPDA (Athalye et al. 2018): the transforms run forward, the identity backward; 20 sign steps of 2.5·ε/20 from a random start.
 
     Registered attack ``bpda-pgd`` (nontargeted).
 
@@ -291,7 +291,7 @@ class BPDAPGD(AttackObject):
 
 
 class CrossIterative(AttackObject):
-    """CrossIterative (Kurakin et al. 2018, the non-targeted entries' section): I-FGSM whose step t.
+    """CrossIterative (Kurakin et al. 2018, the non-targeted entries' section): I-FGSM whose step t takes the gradient of source model t mod K alone; 2 iterations with step_scale 2 (each step may use the whole budget), raised to K steps so that every given model is used. Differences: the team's Inception-family models are replaced by the zoo (efficientnet-lite0/1/2); with the three zoo models the loop runs 3 steps of 2ε/3.
 
     Registered attack ``cross-iterative`` (nontargeted).
 
@@ -339,7 +339,7 @@ class CrossIterative(AttackObject):
 
 
 class CrossIterativeTargeted(AttackObject):
-    """CrossIterative_target_20 (Kurakin et al. 2018, the targeted entries' section): 20 steps down.
+    """CrossIterative_target_20 (Kurakin et al. 2018, the targeted entries' section): 20 steps down the CE of the target class, step t on source model t mod K alone, step ε/20·step_scale (2). Differences: the zoo models replace the team's; no label smoothing or aux head.
 
     Registered attack ``cross-iterative-targeted`` (targeted; give ``target_classes`` when calling).
 
@@ -435,7 +435,7 @@ class CWLinf(AttackObject):
 
 
 class DIFGSM(AttackObject):
-    """DI-FGSM (Xie et al.): I-FGSM whose gradient is taken, with p = 0.5 per step, at a randomly.
+    """DI-FGSM (Xie et al.): I-FGSM whose gradient is taken, with p = 0.5 per step, at a randomly shrunk (nearest, [0.9·299, 299)) and zero-padded copy; 1-pixel steps, min(ε+4, 1.25ε) iterations.
 
     Registered attack ``difgsm`` (nontargeted).
 
@@ -485,7 +485,7 @@ class DIFGSM(AttackObject):
 
 
 class EnsembleEOT(AttackObject):
-    """Sangxia Huang's non-targeted attack (Kurakin et al. 2018, the team's section): the team's.
+    """Sangxia Huang's non-targeted attack (Kurakin et al. 2018, the team's section): the team's 19-step plan of sign steps on sums of per-model gradients under random projective warps (θ ∈ ℝ⁸, independent per model and draw, 2-4 draws per step), noise .2E/.1E/.04E before each step. Differences: models mapped onto the zoo by family; pseudo-label from the mean logits of the given models; perspective entries of θ drawn at scale 0 unless set (as the team's code); see the module docstring of advengine.attacks.ensemble_eot.
 
     Registered attack ``ensemble-eot`` (nontargeted).
 
@@ -541,7 +541,7 @@ class EnsembleEOT(AttackObject):
 
 
 class EnsembleEOTTargeted(AttackObject):
-    """Sangxia Huang's targeted attack (Kurakin et al. 2018, the team's section): the 43-step.
+    """Sangxia Huang's targeted attack (Kurakin et al. 2018, the team's section): the 43-step targeted plan (1.8, .9, .45, .18 px) down the CE of the target on per-step model sets, no noise, no augmentation. Differences as `ensemble-eot` (models mapped onto the zoo by family).
 
     Registered attack ``ensemble-eot-targeted`` (targeted; give ``target_classes`` when calling).
 
@@ -597,7 +597,7 @@ class EnsembleEOTTargeted(AttackObject):
 
 
 class EOTPGD(AttackObject):
-    """PGD with EOT over a randomised pipeline (and BPDA through its transforms): each step averages.
+    """PGD with EOT over a randomised pipeline (and BPDA through its transforms): each step averages the gradients of `draws` random draws; 20 sign steps of 2.5·ε/20 from a random start.
 
     Registered attack ``eot-pgd`` (nontargeted).
 
@@ -663,7 +663,7 @@ class EOTPGD(AttackObject):
 
 
 class FatFingers(AttackObject):
-    """FatFingers (Kurakin et al. 2018, the team's section, eqs. 21-22): I-FGSM on the loss.
+    """FatFingers (Kurakin et al. 2018, the team's section, eqs. 21-22): I-FGSM on the loss ensemble Σᵢ wᵢ·δᵢ·Jᵢ, where δᵢ = 1 while model i is not yet fooled on the image (eq. 22, per image, re-evaluated every step) and 0 after, so fooled models stop pulling; 10 sign steps of ε/10. Differences: the team's ImageNet models are replaced by the zoo (efficientnet-lite0/1/2) with equal weights; the label is the ensemble's clean prediction (targeted: the target class).
 
     Registered attack ``fatfingers`` (nontargeted).
 
@@ -711,7 +711,7 @@ class FatFingers(AttackObject):
 
 
 class FatFingersTargeted(AttackObject):
-    """The targeted form of `fatfingers`: δᵢ = 0 once model i predicts the target. FatFingers (Kurakin et al. 2018, the team's section, eqs. 21-22): I-FGSM on the loss.
+    """The targeted form of `fatfingers`: δᵢ = 0 once model i predicts the target. FatFingers (Kurakin et al. 2018, the team's section, eqs. 21-22): I-FGSM on the loss ensemble Σᵢ wᵢ·δᵢ·Jᵢ, where δᵢ = 1 while model i is not yet fooled on the image (eq. 22, per image, re-evaluated every step) and 0 after, so fooled models stop pulling; 10 sign steps of ε/10. Differences: the team's ImageNet models are replaced by the zoo (efficientnet-lite0/1/2) with equal weights; the label is the ensemble's clean prediction (targeted: the target class).
 
     Registered attack ``fatfingers-targeted`` (targeted; give ``target_classes`` when calling).
 
@@ -855,7 +855,7 @@ class IFGSM(AttackObject):
 
 
 class IterTargetClass(AttackObject):
-    """The NIPS17 `iter_target_class` baseline: 20 steps of 1 pixel down the CE of the target.
+    """The NIPS17 `iter_target_class` baseline: 20 steps of 1 pixel down the CE of the target (label smoothing and the aux head of Inception-v3 have no counterpart in the zoo).
 
     Registered attack ``iter-target-class`` (targeted; give ``target_classes`` when calling).
 
@@ -903,7 +903,7 @@ class IterTargetClass(AttackObject):
 
 
 class MIFGSM(AttackObject):
-    """MI-FGSM (TSAIL, 1st place non-targeted): logit ensemble, μ = 1, 10 iterations of ε/10,.
+    """MI-FGSM (TSAIL, 1st place non-targeted): logit ensemble, μ = 1, 10 iterations of ε/10, gradient / mean|g| accumulated, sign step.
 
     Registered attack ``mifgsm`` (nontargeted).
 
@@ -951,7 +951,7 @@ class MIFGSM(AttackObject):
 
 
 class MIFGSMTargeted(AttackObject):
-    """TSAIL's targeted MI-FGSM (1st place targeted): std-normalised momentum, steps of.
+    """TSAIL's targeted MI-FGSM (1st place targeted): std-normalised momentum, steps of α·clip(round(n), −2, 2), ε-dependent ensemble and schedule.
 
     Registered attack ``mifgsm-targeted`` (targeted; give ``target_classes`` when calling).
 
@@ -1181,7 +1181,7 @@ class StepTargetClass(AttackObject):
 
 
 class TIFGSM(AttackObject):
-    """TI-FGSM (Dong et al. 2019) in its momentum form: the gradient is convolved with a 15×15.
+    """TI-FGSM (Dong et al. 2019) in its momentum form: the gradient is convolved with a 15×15 Gaussian (nsig 3) before the mean-|g| normalisation; μ = 1, 10 iterations of ε/10.
 
     Registered attack ``tifgsm`` (nontargeted).
 

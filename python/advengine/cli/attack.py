@@ -18,7 +18,12 @@ def attack_command(
     name: Annotated[str, typer.Argument(help="Attack name (see `advengine list`).")],
     data: Annotated[Path, typer.Option("--data", help="Dataset dir (images/ + CSV) or a dir of PNGs.")],
     out: Annotated[Path, typer.Option("--out", help="Output dir for the adversarial PNGs (same names).")],
-    eps: Annotated[int, typer.Option("--eps", min=0, max=255, help="L∞ budget in pixels (0..255).")],
+    eps: Annotated[
+        int,
+        typer.Option(
+            "--eps", min=1, max=255, help="L∞ budget in pixels (1..255; 0 is refused, docs/attacks.md)."
+        ),
+    ],
     models: Annotated[
         str | None, piece.models_option("Comma-separated source models [default: the attack's roster].")
     ] = None,

@@ -28,7 +28,7 @@ def audit_command(
         piece.models_option("Comma-separated classifiers of the defense [default: the defense's]."),
     ] = None,
     param: Annotated[list[str] | None, piece.param_option("Defense")] = None,
-    eps: Annotated[int, typer.Option("--eps", min=1, max=255, help="L∞ budget in pixels.")] = 16,
+    eps: Annotated[int, typer.Option("--eps", min=1, max=255, help="L∞ budget in pixels (1..255).")] = 16,
     limit: Annotated[int | None, piece.limit_option("Audit")] = None,
     iterations: Annotated[
         int, typer.Option("--iterations", min=1, help="Iterations of the PGD/EOT-PGD/APGD attacks.")

@@ -25,7 +25,7 @@ from advengine.errors import ParameterError, ShapeError
 from advengine.kernels import clip_linf
 
 #: The one sentence on ε units, used in docstrings' spirit and in every error about ε.
-EPS_RULE = "eps is in pixels (an integer 0..255) for uint8 images and in [0, 1] for float images"
+EPS_RULE = "eps is in pixels (an integer 1..255) for uint8 images and in (0, 1] for float images"
 
 F32 = npt.NDArray[np.float32]
 
@@ -68,14 +68,15 @@ class Batch:
         return int(self.x.shape[2]), int(self.x.shape[3])
 
     def eps(self, eps: float) -> float:
-        """ε in [0, 1] units, after checking it against the input's dtype."""
+        """ε in [0, 1] units, after checking it against the input's dtype. ε = 0 is refused, as in every
+        command: a zero budget returns the images unchanged, which is never what an attack is run for."""
         if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
             raise ParameterError(f"{EPS_RULE}; got {eps!r}")
         if self.pixels:
-            if float(eps) != int(eps) or not 0 <= eps <= 255:
+            if float(eps) != int(eps) or not 1 <= eps <= 255:
                 raise ParameterError(f"{EPS_RULE}; these images are uint8, got eps={eps!r}")
             return float(eps) / 255.0
-        if not 0.0 <= float(eps) <= 1.0:
+        if not 0.0 < float(eps) <= 1.0:
             raise ParameterError(
                 f"{EPS_RULE}; these images are float, got eps={eps!r} (did you mean {eps}/255?)"
             )
