@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import shlex
+import sys
 
 import typer
 from rich.markup import escape
@@ -11,10 +13,31 @@ from advengine.cli._options import stderr_console
 from advengine.env import debug_enabled
 from advengine.errors import AdvEngineError
 
-#: Exit codes: 1 for errors the user can fix, 70 (EX_SOFTWARE) for bugs, 130 for Ctrl-C.
+#: Exit codes: 1 for errors the user can fix, 3 for a finished run with failed pieces under --strict,
+#: 70 (EX_SOFTWARE) for bugs, 130 for Ctrl-C.
 EXIT_USER = 1
+EXIT_INCOMPLETE = 3
 EXIT_BUG = 70
 EXIT_INTERRUPT = 130
+
+
+class Interrupted(Exception):  # noqa: N818  (it is the event, not an error)
+    """Ctrl-C in a command whose work survives it: ``kept`` says what was kept ("12 pieces kept in
+    runs/a"); ``flag`` is the option that continues (``--resume``), or None when running the same
+    command again continues. Not a KeyboardInterrupt: click would swallow that into a bare exit 130."""
+
+    def __init__(self, kept: str, flag: str | None = "--resume") -> None:
+        super().__init__(kept)
+        self.kept = kept
+        self.flag = flag
+
+
+def resume_command(argv: list[str], flag: str | None) -> str:
+    """The command line that continues an interrupted one: the same arguments, plus ``flag``."""
+    args = list(argv)
+    if flag is not None and flag not in args:
+        args.append(flag)
+    return shlex.join(["advengine", *args])
 
 
 def _one_line(exc: BaseException) -> str:
@@ -52,6 +75,10 @@ def run_main(app: typer.Typer, argv: list[str] | None) -> int:
     err = stderr_console()
     try:
         app(args=argv, prog_name="advengine")
+    except Interrupted as stop:
+        command = resume_command(sys.argv[1:] if argv is None else argv, stop.flag)
+        err.print(f"interrupted; {stop.kept}; resume with `{command}`", markup=False)
+        return EXIT_INTERRUPT
     except SystemExit as stop:
         code = stop.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_USER)
@@ -87,4 +114,13 @@ def _internal(exc: BaseException) -> int:
     return EXIT_BUG
 
 
-__all__ = ["EXIT_BUG", "EXIT_INTERRUPT", "EXIT_USER", "os_error_line", "run_main"]
+__all__ = [
+    "EXIT_BUG",
+    "EXIT_INCOMPLETE",
+    "EXIT_INTERRUPT",
+    "EXIT_USER",
+    "Interrupted",
+    "os_error_line",
+    "resume_command",
+    "run_main",
+]

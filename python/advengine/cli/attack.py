@@ -11,6 +11,7 @@ import typer
 from advengine.api import run_attack
 from advengine.cli import _pieces as piece
 from advengine.cli._app import app
+from advengine.cli._errors import Interrupted
 
 
 @app.command("attack")
@@ -36,19 +37,24 @@ def attack_command(
     """Write an adversarial copy of every image within --eps (L∞). Targeted attacks read
     target_class.csv in --data or TargetClass from the dataset CSV. Images already in --out are
     skipped, so an interrupted run continues where it stopped."""
-    result = piece.with_progress(
-        name,
-        as_json,
-        lambda progress, log: run_attack(
+    try:
+        result = piece.with_progress(
             name,
-            data,
-            out,
-            eps=eps,
-            progress=progress,
-            log=log,
-            **piece.common_args(models, param, seed, batch_size, limit),
-        ),
-    )
+            as_json,
+            lambda progress, log: run_attack(
+                name,
+                data,
+                out,
+                eps=eps,
+                progress=progress,
+                log=log,
+                **piece.common_args(models, param, seed, batch_size, limit),
+            ),
+        )
+    except KeyboardInterrupt:
+        kept = len(list(out.glob("*.png"))) if out.is_dir() else 0
+        # The images written are kept and skipped next time: the same command continues.
+        raise Interrupted(f"{kept} images kept in {out}", flag=None) from None
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:
