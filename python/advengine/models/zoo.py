@@ -70,7 +70,7 @@ def get_manifest(name: str) -> Manifest:
         if m.name == name:
             return m
     known = ", ".join(m.name for m in manifests) or "none"
-    raise ModelNotFoundError(f"no model named {name!r}; known models: {known} {IMPORT_HINT}")
+    raise ModelNotFoundError(f"unknown model {name!r}; known models: {known} {IMPORT_HINT}")
 
 
 def checked_onnx_file(m: Manifest, where: str, missing: str, changed: str) -> Path:
