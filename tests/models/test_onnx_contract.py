@@ -29,13 +29,22 @@ def test_wrong_class_count(tmp_path: Path) -> None:
         check_onnx_contract(tiny_classifier(tmp_path / "t.onnx", classes=1001), 8)
 
 
-def test_fixed_batch_is_refused(tmp_path: Path) -> None:
+def test_a_fixed_batch_must_be_fixed_in_and_out(tmp_path: Path) -> None:
+    """A batch an import could not make symbolic is kept (docs/models.md), in the input and the output
+    alike; a model fixed on one side only is refused."""
+    from advengine.models.onnx_contract import fixed_batch
+
     path = tiny_classifier(tmp_path / "t.onnx")
     model = onnx.load(str(path))
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
     onnx.save(model, str(path))
-    with pytest.raises(ModelError, match="N symbolic"):
+    with pytest.raises(ModelError, match=r"'logits' has shape \['N', 1000\]"):
         check_onnx_contract(path, 8)
+    model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(model, str(path))
+    check_onnx_contract(path, 8)
+    assert fixed_batch(path) == 1
+    assert fixed_batch(tiny_classifier(tmp_path / "s.onnx")) is None
 
 
 def test_old_opset_and_custom_domain(tmp_path: Path) -> None:

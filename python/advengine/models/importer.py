@@ -17,6 +17,7 @@ The ONNX file and a manifest (with sha256) go to the user model dir and are regi
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tempfile
@@ -277,31 +278,39 @@ def wrap(
         last = "wrap/log_probs"
         notes.append("probabilities turned into log-probabilities")
     nodes.append(helper.make_node("Identity", [last], ["logits"]))
-    f32 = onnx.TensorProto.FLOAT
-    graph = helper.make_graph(
-        nodes,
-        model.graph.name or "imported",
-        [helper.make_tensor_value_info("input", f32, ["N", 3, size, size])],
-        [helper.make_tensor_value_info("logits", f32, ["N", 1000])],
-        initializer=[*consts, *inner.graph.initializer],
-    )
-    wrapped = helper.make_model(graph, opset_imports=list(model.opset_import))
-    # An old model's IR version may predate its converted opset (IR 4 has no opset 18).
-    wrapped.ir_version = max(model.ir_version, helper.find_min_ir_version_for(list(model.opset_import)))
-    wrapped.functions.extend(inner.functions)
+
+    def assemble(batch: int | str) -> onnx.ModelProto:
+        f32 = onnx.TensorProto.FLOAT
+        graph = helper.make_graph(
+            [copy.deepcopy(n) for n in nodes],
+            model.graph.name or "imported",
+            [helper.make_tensor_value_info("input", f32, [batch, 3, size, size])],
+            [helper.make_tensor_value_info("logits", f32, [batch, 1000])],
+            initializer=[*consts, *inner.graph.initializer],
+        )
+        out = helper.make_model(graph, opset_imports=list(model.opset_import))
+        # An old model's IR version may predate its converted opset (IR 4 has no opset 18).
+        out.ir_version = max(model.ir_version, helper.find_min_ir_version_for(list(model.opset_import)))
+        out.functions.extend(inner.functions)
+        return out
+
+    wrapped = assemble("N")
     if fixed is not None:
         patched = _symbolic_batch(wrapped, fixed)
         problem = _batch_independent(wrapped, size, where)
-        if problem is not None:
-            raise ModelError(
-                f"{where}: the batch is fixed at {fixed} inside the graph and could not be made symbolic "
-                f"({problem}); re-export with a dynamic batch axis (torch.onnx.export(..., "
-                "dynamic_axes={'input': {0: 'N'}}))"
+        if problem is None:
+            notes.append(
+                f"fixed batch {fixed} made symbolic"
+                + (f" ({patched} Reshape targets patched)" if patched else "")
             )
-        notes.append(
-            f"fixed batch {fixed} made symbolic"
-            + (f" ({patched} Reshape targets patched)" if patched else "")
-        )
+        else:
+            # The batch stays fixed somewhere inside (a Constant shape, say): the model is kept at its
+            # batch, and the classifier and attack sources run calls of exactly that many images.
+            wrapped = assemble(fixed)
+            notes.append(
+                f"the batch stays fixed at {fixed} inside the graph ({problem}): kept at {fixed}; larger "
+                f"batches run as calls of {fixed} images (re-export with a dynamic batch axis for speed)"
+            )
     else:
         problem = _batch_independent(wrapped, size, where)
         if problem is not None:
