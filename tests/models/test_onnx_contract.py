@@ -38,7 +38,7 @@ def test_a_fixed_batch_must_be_fixed_in_and_out(tmp_path: Path) -> None:
     model = onnx.load(str(path))
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
     onnx.save(model, str(path))
-    with pytest.raises(ModelError, match=r"'logits' has shape \['N', 1000\]"):
+    with pytest.raises(ModelError, match="N symbolic"):
         check_onnx_contract(path, 8)
     model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 1
     onnx.save(model, str(path))
