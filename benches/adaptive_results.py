@@ -330,6 +330,16 @@ def adaptive_claims(cache: Cache) -> list[str]:
     return out
 
 
+def table_row(*cells: object) -> str:
+    """One row of a Markdown table; every table of docs/results.md is written with these two."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table_head(*columns: str) -> list[str]:
+    """A Markdown table's header row and the separator under it."""
+    return [table_row(*columns), "|---" * len(columns) + "|"]
+
+
 def adaptive_section(cache: Cache) -> list[str]:
     labels = [d[0] for d in ADAPTIVE_DEFENSES]
     targets = list(TARGETS)
@@ -373,21 +383,24 @@ def adaptive_section(cache: Cache) -> list[str]:
         "step 2ε halved at the checkpoints; APGD-T over the 9 most likely other classes. Square with "
         "1000 queries (published 5000).",
         "",
-        "| defense | n | clean | "
-        + " | ".join(f"after {r.label}: standing / attacked (s)" for r in CASCADE)
-        + " | robust accuracy % [95 % CI] |",
-        "|---" * (len(CASCADE) + 4) + "|",
+        *table_head(
+            "defense",
+            "n",
+            "clean",
+            *(f"after {r.label}: standing / attacked (s)" for r in CASCADE),
+            "robust accuracy % [95 % CI]",
+        ),
     ]
     for label in targets:
         r = cascade_result(cache, label)
         if not r.n:
-            lines.append(f"| {label} | 0 | – | " + " | ".join("–" for _ in CASCADE) + " | – |")
+            lines.append(table_row(label, 0, "–", *("–" for _ in CASCADE), "–"))
             continue
         stages = [
             f"{r.standing[s.label]} / {r.attacked[s.label]} ({r.seconds[s.label]:.0f})" for s in CASCADE
         ]
         robust = pct_ci({"correct": r.robust, "n": r.n})
-        lines.append(f"| {label} | {r.n} | {r.clean} | " + " | ".join(stages) + f" | **{robust}** |")
+        lines.append(table_row(label, r.n, r.clean, *stages, f"**{robust}**"))
     lines += [
         "",
         "### Per attack: each attack on every image of the chunks it reached",
@@ -399,12 +412,11 @@ def adaptive_section(cache: Cache) -> list[str]:
         "PGD; on drop-resize the EOT draws cover the resize + pad and the dropout masks (2 per step). "
         "Accuracy % [95 % CI] (n).",
         "",
-        "| defense | clean | " + " | ".join(r.label for r in ROWS) + " |",
-        "|---" * (len(ROWS) + 2) + "|",
+        *table_head("defense", "clean", *(r.label for r in ROWS)),
     ]
     for label in labels:
         cells = [cell(oks(cache, label, "clean"))] + [cell(oks(cache, label, r.label)) for r in ROWS]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(table_row(label, *cells))
     # Columns of the defenses some attack was timed on (the targets always).
     timed = [label for label in labels if label in targets or any(oks(cache, label, r.label) for r in ROWS)]
     lines += [
@@ -416,8 +428,7 @@ def adaptive_section(cache: Cache) -> list[str]:
         "Attacks that stop per image at success (APGD restarts and targets, Square, autoattack-lite's "
         "stages) cost less on images that fall early, so these times are for these defenses.",
         "",
-        "| attack | settings | " + " | ".join(timed) + " |",
-        "|---" * (len(timed) + 2) + "|",
+        *table_head("attack", "settings", *timed),
     ]
     for r in ROWS:
         row = []
@@ -425,7 +436,7 @@ def adaptive_section(cache: Cache) -> list[str]:
             es = [v for _, v in entries(cache, f"adaptive/{label}/{r.label}/")]
             n = sum(len(e["ok"]) for e in es)
             row.append(f"{100 * sum(e['seconds'] for e in es) / n:.0f} (n={n})" if n else "–")
-        lines.append(f"| {r.label} (`{r.attack}`) | {fmt_params(r.params)} | " + " | ".join(row) + " |")
+        lines.append(table_row(f"{r.label} (`{r.attack}`)", fmt_params(r.params), *row))
     ran = {label: cascade_result(cache, label).n > 0 for label in targets}
     for r in CASCADE[1:]:
         row = []
@@ -434,9 +445,7 @@ def adaptive_section(cache: Cache) -> list[str]:
             n = sum(len(e["idx"]) for e in es)
             idle = "– (none standing)" if ran.get(label) else "–"
             row.append(f"{100 * sum(e['seconds'] for e in es) / n:.0f} (n={n})" if n else idle)
-        lines.append(
-            f"| cascade {r.label} (`{r.attack}`) | {fmt_params(r.params)} | " + " | ".join(row) + " |"
-        )
+        lines.append(table_row(f"cascade {r.label} (`{r.attack}`)", fmt_params(r.params), *row))
     return lines
 
 
@@ -444,4 +453,4 @@ def fmt_params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "defaults"
 
 
-__all__ = ["adaptive_claims", "adaptive_main", "adaptive_section"]
+__all__ = ["adaptive_claims", "adaptive_main", "adaptive_section", "table_head", "table_row"]

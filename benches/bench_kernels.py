@@ -75,26 +75,21 @@ def scipy_median(images: Images, k: int) -> Images:
     return ndimage.median_filter(images, size=(1, k, k, 1), mode="reflect")
 
 
-@pytest.mark.benchmark(group="median 3x3")
-def test_median3_rust(benchmark: Any, clean: Images) -> None:
-    out = _run(benchmark, 10, kernels.median_filter, clean, 3)
-    np.testing.assert_array_equal(out[:4], scipy_median(clean[:4], 3))
+#: Both window sizes, each its own benchmark group (the Rust kernel beside scipy in each).
+MEDIAN_SIZES = [
+    pytest.param(k, marks=pytest.mark.benchmark(group=f"median {k}x{k}"), id=f"{k}x{k}") for k in (3, 2)
+]
 
 
-@pytest.mark.benchmark(group="median 3x3")
-def test_median3_scipy(benchmark: Any, clean: Images) -> None:
-    _run(benchmark, 2, scipy_median, clean, 3)
+@pytest.mark.parametrize("k", MEDIAN_SIZES)
+def test_median_rust(benchmark: Any, clean: Images, k: int) -> None:
+    out = _run(benchmark, 10, kernels.median_filter, clean, k)
+    np.testing.assert_array_equal(out[:4], scipy_median(clean[:4], k))
 
 
-@pytest.mark.benchmark(group="median 2x2")
-def test_median2_rust(benchmark: Any, clean: Images) -> None:
-    out = _run(benchmark, 10, kernels.median_filter, clean, 2)
-    np.testing.assert_array_equal(out[:4], scipy_median(clean[:4], 2))
-
-
-@pytest.mark.benchmark(group="median 2x2")
-def test_median2_scipy(benchmark: Any, clean: Images) -> None:
-    _run(benchmark, 2, scipy_median, clean, 2)
+@pytest.mark.parametrize("k", MEDIAN_SIZES)
+def test_median_scipy(benchmark: Any, clean: Images, k: int) -> None:
+    _run(benchmark, 2, scipy_median, clean, k)
 
 
 def pillow_resize(images: Images, size: int, method: str) -> Images:

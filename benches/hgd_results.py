@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from adaptive_results import table_head, table_row
 from advengine.attacks import build_attack
 from advengine.attacks.sources import clear_sources
 from advengine.data import load_dataset
@@ -90,12 +91,11 @@ def hgd_section(cache: Cache) -> list[str]:
         "non-adaptive numbers: the denoiser is differentiable, and white-box attacks through it are in "
         "hgd.md.",
         "",
-        "| images | " + " | ".join(labels) + " |",
-        "|---" * (len(labels) + 1) + "|",
+        *table_head("images", *labels),
     ]
     for name in ["clean"] + [s[0] for s in HGD_SETS]:
         cells = [pct_ci(cache.get(f"acc/{name}/{label}")) for label in labels]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(table_row(name, *cells))
     return [*lines, ""]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from adaptive_results import adaptive_claims, adaptive_main, adaptive_section
+from adaptive_results import adaptive_claims, adaptive_main, adaptive_section, table_head, table_row
 from advengine.attacks import build_attack
 from advengine.attacks.sources import clear_sources
 from advengine.data import load_dataset
@@ -72,6 +72,8 @@ CHEAP_DEFENSES: list[tuple[str, str, tuple[str, ...], dict[str, Any]]] = [
 ]
 #: Costly randomised defense: only on the clean set and the two-model transfer sets.
 RRP = ("rrp(lite2)", "random-resize-pad", ("efficientnet-lite2",), {})
+#: lite2 and the transform defenses in front of it, side by side in the claims and the transform table.
+LITE2_AND_TRANSFORMS = ("lite2", "median(lite2)", "rrp(lite2)")
 TRANSFER_RRP_SETS = ["ifgsm[lite0+lite1]@16", "mifgsm[lite0+lite1]@16"]
 RRP_SETS = {"clean", *TRANSFER_RRP_SETS, *BASE_MODEL_SETS}
 CLEAN_ONLY: list[tuple[str, str, tuple[str, ...], dict[str, Any]]] = [
@@ -214,10 +216,10 @@ def claims(cache: Cache) -> list[str]:
     for d in ("median(lite2)", "rrp(lite2)"):
         out.append(f"* Clean accuracy of {d}: {fmt(acc('clean', d))} vs plain lite2 {fmt(base)}.")
     for s in TRANSFER_RRP_SETS:
-        cells = ", ".join(f"{d} {fmt(acc(s, d))}" for d in ("lite2", "median(lite2)", "rrp(lite2)"))
+        cells = ", ".join(f"{d} {fmt(acc(s, d))}" for d in LITE2_AND_TRANSFORMS)
         out.append(f"* Under cross-model transfer attack {s} (non-adaptive: the transform unknown): {cells}.")
     for s in BASE_MODEL_SETS:
-        cells = ", ".join(f"{d} {fmt(acc(s, d))}" for d in ("lite2", "median(lite2)", "rrp(lite2)"))
+        cells = ", ".join(f"{d} {fmt(acc(s, d))}" for d in LITE2_AND_TRANSFORMS)
         out.append(
             f"* Under attack {s} on the undefended base model (non-adaptive: the transform unknown; "
             f"adaptive attacks leave these defenses at ≤ 10 %, above): {cells}."
@@ -253,26 +255,23 @@ def render(cache: Cache, out: Path) -> None:
         "",
         "## Clean accuracy of every defense",
         "",
-        "| defense | accuracy % [95% CI] | seconds for the set |",
-        "|---|---|---|",
+        *table_head("defense", "accuracy % [95% CI]", "seconds for the set"),
     ]
     for label in [d[0] for d in CHEAP_DEFENSES + CLEAN_ONLY] + [RRP[0]]:
         e = cache.get(f"acc/clean/{label}")
         secs = f"{e['seconds']:.1f}" if e else "–"
-        lines.append(f"| {label} | {pct_ci(e)} | {secs} |")
+        lines.append(table_row(label, pct_ci(e), secs))
     lines += ["", "## Non-targeted attacks at ε = 16: accuracy % of each defense", ""]
-    lines.append("| attack [sources] | " + " | ".join(defenses) + " | s / 100 images |")
-    lines.append("|---" * (len(defenses) + 2) + "|")
+    lines += table_head("attack [sources]", *defenses, "s / 100 images")
     for attack, sources, eps, _ in SETS:
         key = set_key(attack, sources, eps)
         t = cache.get(f"time/{key}")
         if eps != 16 or t is None or t["track"] != "nontargeted":
             continue
         cells = [pct_ci(cache.get(f"acc/{key}/{d}")) for d in defenses]
-        lines.append(f"| {key.split('@')[0]} | " + " | ".join(cells) + f" | {per100(t)} |")
+        lines.append(table_row(key.split("@")[0], *cells, per100(t)))
     lines += ["", "## Targeted attacks at ε = 16: target hit rate % (accuracy % in brackets)", ""]
-    lines.append("| attack [sources] | " + " | ".join(defenses[:3]) + " | s / 100 images |")
-    lines.append("|---" * 5 + "|")
+    lines += table_head("attack [sources]", *defenses[:3], "s / 100 images")
     for attack, sources, eps, _ in SETS:
         key = set_key(attack, sources, eps)
         t = cache.get(f"time/{key}")
@@ -282,7 +281,7 @@ def render(cache: Cache, out: Path) -> None:
         for d in defenses[:3]:
             e = cache.get(f"acc/{key}/{d}")
             cells.append("–" if e is None else f"{pct(e, 'target_hit')} ({pct(e)})")
-        lines.append(f"| {key.split('@')[0]} | " + " | ".join(cells) + f" | {per100(t)} |")
+        lines.append(table_row(key.split("@")[0], *cells, per100(t)))
     lines += [
         "",
         "## Transform defenses against attacks on their own base model",
@@ -295,19 +294,16 @@ def render(cache: Cache, out: Path) -> None:
         "[lite0+lite1]): the perturbation transfers from a sibling network and survives "
         "resizing and filtering; here, where it is fitted to the exact model, they undo part of it.",
         "",
-        "| attack [sources]@ε | lite2 | median(lite2) | rrp(lite2) |",
-        "|---|---|---|---|",
+        *table_head("attack [sources]@ε", *LITE2_AND_TRANSFORMS),
     ]
     for key in BASE_MODEL_SETS:
-        cells = [pct_ci(cache.get(f"acc/{key}/{d}")) for d in ("lite2", "median(lite2)", "rrp(lite2)")]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines.append(table_row(key, *(pct_ci(cache.get(f"acc/{key}/{d}")) for d in LITE2_AND_TRANSFORMS)))
     lines += ["", "## ε sweep: mifgsm [lite0], accuracy %", ""]
-    lines.append("| ε | " + " | ".join(defenses[:4]) + " |")
-    lines.append("|---" * 5 + "|")
+    lines += table_head("ε", *defenses[:4])
     for eps in (4, 8, 12, 16):
         key = set_key("mifgsm", ("efficientnet-lite0",), eps)
         cells = [pct(cache.get(f"acc/{key}/{d}")) for d in defenses[:4]]
-        lines.append(f"| {eps} | " + " | ".join(cells) + " |")
+        lines.append(table_row(eps, *cells))
     lines += [
         "",
         *hgd_section(cache),

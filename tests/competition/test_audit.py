@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from advengine.competition.audit import AuditRow, audit_roster, masking_flags
+from advengine.competition.audit import AuditRow, Kind, audit_roster, masking_flags
 
 LITE0 = ("efficientnet-lite0",)
+#: An audit's rows at ε = 16 as (label, attack, kind, ε): transfer, adaptive, score, adaptive at 8 and 255.
+ROWS: list[tuple[str, str, Kind, int]] = [
+    ("mifgsm[lite1]", "mifgsm", "transfer", 16),
+    ("eot-pgd", "eot-pgd", "adaptive", 16),
+    ("square-linf", "square-linf", "score", 16),
+    ("eot-pgd@8", "eot-pgd", "adaptive", 8),
+    ("eot-pgd@255", "eot-pgd", "adaptive", 255),
+]
 
 
-def row(label: str, attack: str, kind: str, eps: int, accuracy: float) -> AuditRow:
-    return AuditRow(label=label, attack=attack, kind=kind, eps=eps, accuracy=accuracy, seconds=1.0)  # type: ignore[arg-type]
+def rows(*accuracies: float) -> list[AuditRow]:
+    """:data:`ROWS` with these accuracies, in order."""
+    return [
+        AuditRow(label=label, attack=attack, kind=kind, eps=eps, accuracy=accuracy, seconds=1.0)
+        for (label, attack, kind, eps), accuracy in zip(ROWS, accuracies, strict=True)
+    ]
 
 
 def test_roster_has_every_kind_and_the_eps_checks() -> None:
@@ -26,25 +38,11 @@ def test_roster_has_every_kind_and_the_eps_checks() -> None:
 
 
 def test_a_sound_audit_raises_no_flag() -> None:
-    rows = [
-        row("mifgsm[lite1]", "mifgsm", "transfer", 16, 0.4),
-        row("eot-pgd", "eot-pgd", "adaptive", 16, 0.05),
-        row("square-linf", "square-linf", "score", 16, 0.3),
-        row("eot-pgd@8", "eot-pgd", "adaptive", 8, 0.2),
-        row("eot-pgd@255", "eot-pgd", "adaptive", 255, 0.0),
-    ]
-    assert masking_flags(rows, 16) == []
+    assert masking_flags(rows(0.4, 0.05, 0.3, 0.2, 0.0), 16) == []
 
 
 def test_every_sign_of_masking_is_flagged() -> None:
-    rows = [
-        row("mifgsm[lite1]", "mifgsm", "transfer", 16, 0.3),
-        row("eot-pgd", "eot-pgd", "adaptive", 16, 0.6),
-        row("square-linf", "square-linf", "score", 16, 0.2),
-        row("eot-pgd@8", "eot-pgd", "adaptive", 8, 0.5),
-        row("eot-pgd@255", "eot-pgd", "adaptive", 255, 0.1),
-    ]
-    flags = masking_flags(rows, 16)
+    flags = masking_flags(rows(0.3, 0.6, 0.2, 0.5, 0.1), 16)
     assert len(flags) == 4
     assert flags[0].startswith("white-box weaker than transfer")
     assert flags[1].startswith("accuracy not falling as ε grows")

@@ -29,36 +29,19 @@ ROSTER = """
 plugins = ["tests.competition.fakes"]
 batch_size = 4
 time_limit = 120.0
-
-[[attacks]]
-name = "noop"
-
-[[attacks]]
-name = "random-noise"
-
-[[attacks]]
-name = "fgsm"
-label = "fgsm-lite0"
-models = ["efficientnet-lite0"]
-
-[[attacks]]
-name = "fake-crash"
-label = "crashes"
-
-[[targeted_attacks]]
-name = "step-target-class"
-label = "step-target-lite0"
-models = ["efficientnet-lite0"]
-
-[[defenses]]
-name = "classifier"
-label = "base-lite0"
-models = ["efficientnet-lite0"]
-
-[[defenses]]
-name = "bit-depth"
-label = "bitdepth5-lite0"
-models = ["efficientnet-lite0"]
+attacks = [
+    { name = "noop" },
+    { name = "random-noise" },
+    { name = "fgsm", label = "fgsm-lite0", models = ["efficientnet-lite0"] },
+    { name = "fake-crash", label = "crashes" },
+]
+targeted_attacks = [
+    { name = "step-target-class", label = "step-target-lite0", models = ["efficientnet-lite0"] },
+]
+defenses = [
+    { name = "classifier", label = "base-lite0", models = ["efficientnet-lite0"] },
+    { name = "bit-depth", label = "bitdepth5-lite0", models = ["efficientnet-lite0"] },
+]
 """
 
 

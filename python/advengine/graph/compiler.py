@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import onnx
 from onnx import helper
@@ -261,16 +262,21 @@ def reverse(
     return {t: total(t) for t in wanted}
 
 
+class CompileOptions(TypedDict, total=False):
+    """The keyword options of :func:`compile_spec` (its signature holds the defaults), which
+    :func:`compile_gradient_graph` passes on unchanged."""
+
+    loss: str
+    kappa: float
+    batch: int
+    size: int | None
+    step: str | None
+    wrt_params: Sequence[str] | None
+    input_grad: bool
+
+
 def compile_gradient_graph(
-    model: onnx.ModelProto | str | Path,
-    *,
-    loss: str = "ce",
-    kappa: float = 0.0,
-    batch: int = 1,
-    size: int | None = None,
-    step: str | None = None,
-    wrt_params: Sequence[str] | None = None,
-    input_grad: bool = True,
+    model: onnx.ModelProto | str | Path, **options: Unpack[CompileOptions]
 ) -> onnx.ModelProto:
     """Compiles one classifier. The result takes the model's input and ``label`` (int64 [N]; or
     ``seed`` / ``target`` [N, K] for the seed / l1 heads) and outputs ``logits``, ``loss`` [N] and
@@ -278,21 +284,12 @@ def compile_gradient_graph(
     update's ``x_next`` (and ``m_next``). Each initializer named in ``wrt_params`` becomes a float32
     graph input of the same name and shape, and the output ``param_grad_name(p)`` = d(Σ loss)/d p."""
     proto, name = load_model(model)
-    return compile_spec(
-        single_model_spec(proto, name),
-        name,
-        loss=loss,
-        kappa=kappa,
-        batch=batch,
-        size=size,
-        step=step,
-        wrt_params=wrt_params,
-        input_grad=input_grad,
-    )
+    return compile_spec(single_model_spec(proto, name), name, **options)
 
 
 __all__ = [
     "COMPILER_VERSION",
+    "CompileOptions",
     "ForwardSpec",
     "compile_gradient_graph",
     "compile_spec",

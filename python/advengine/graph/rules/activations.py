@@ -8,7 +8,7 @@ import math
 import numpy as np
 import onnx
 
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import RuleContext, attrs, input_rule
 
 
 def _zero(ctx: RuleContext) -> str:
@@ -68,84 +68,62 @@ def _masked(ctx: RuleContext, dy: str, y: str, lo: Bound | None, hi: Bound | Non
     return b.op("Mul", [dy, b.op("Cast", [mask], to=onnx.TensorProto.FLOAT)], hint)
 
 
-@rule("Relu")
-def relu(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
-    return [_masked(ctx, dy, node.output[0], (_zero(ctx), 0.0), None, "relu_grad")]
+@input_rule("Relu")
+def relu(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    return _masked(ctx, dy, node.output[0], (_zero(ctx), 0.0), None, "relu_grad")
 
 
-@rule("Clip")
-def clip(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Clip")
+def clip(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # Gradient passes strictly inside (min, max), like PyTorch's hardtanh/ReLU6 backward. With y = clip(x),
     # y > min ⇔ x > min, so the output gives the exact mask.
-    (dy,) = grads
-    none: Grads = [None] * len(node.input)
-    if dy is None:
-        return none
     lo, hi = _bound(ctx, node, 1), _bound(ctx, node, 2)
     if lo is None and hi is None:
-        return [dy, *none[1:]]
-    return [_masked(ctx, dy, node.output[0], lo, hi, "clip_grad"), *none[1:]]
+        return dy
+    return _masked(ctx, dy, node.output[0], lo, hi, "clip_grad")
 
 
-@rule("LeakyRelu")
-def leaky_relu(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@input_rule("LeakyRelu")
+def leaky_relu(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b = ctx.b
     alpha = float(attrs(node).get("alpha", 0.01))
     mask = b.op("Greater", [node.input[0], _zero(ctx)])
-    return [b.op("Where", [mask, dy, b.mul(dy, b.const(alpha))], "leaky_relu_grad")]
+    return b.op("Where", [mask, dy, b.mul(dy, b.const(alpha))], "leaky_relu_grad")
 
 
-@rule("Sigmoid")
-def sigmoid(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@input_rule("Sigmoid")
+def sigmoid(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, y = ctx.b, node.output[0]
     one_minus = b.op("Sub", [b.const(1.0), y])
-    return [b.mul(dy, b.mul(y, one_minus))]
+    return b.mul(dy, b.mul(y, one_minus))
 
 
-@rule("Tanh")
-def tanh(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("Tanh")
+def tanh(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # dy / cosh²(x) from the input: 1 − y² from the float32 output loses the derivative to rounding near
     # saturation (y within an ulp of ±1: a relative error of 1e-3 at |x| ≈ 5, found by the finite-
     # difference test). cosh overflows to inf beyond |x| ≈ 89, where the gradient is 0 anyway.
-    (dy,) = grads
-    if dy is None:
-        return [None]
     b = ctx.b
     c = b.op("Cosh", [node.input[0]])
-    return [b.op("Div", [dy, b.mul(c, c)], "tanh_grad")]
+    return b.op("Div", [dy, b.mul(c, c)], "tanh_grad")
 
 
-@rule("HardSigmoid")
-def hard_sigmoid(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@input_rule("HardSigmoid")
+def hard_sigmoid(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, y = ctx.b, node.output[0]
     alpha = float(attrs(node).get("alpha", 0.2))
     inside = b.op("And", [b.op("Greater", [y, _zero(ctx)]), b.op("Less", [y, b.const(1.0)])])
-    return [b.op("Where", [inside, b.mul(dy, b.const(alpha)), _zero(ctx)], "hard_sigmoid_grad")]
+    return b.op("Where", [inside, b.mul(dy, b.const(alpha)), _zero(ctx)], "hard_sigmoid_grad")
 
 
-@rule("HardSwish")
-def hard_swish(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@input_rule("HardSwish")
+def hard_swish(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     # y = x·clip(x/6 + 1/2, 0, 1); dy/dx = 0 below -3, 1 above 3, x/3 + 1/2 between (PyTorch's convention).
-    (dy,) = grads
-    if dy is None:
-        return [None]
     b, x = ctx.b, node.input[0]
     mid = b.op("Add", [b.mul(x, b.const(1.0 / 3.0)), b.const(0.5)])
     upper = b.op("Where", [b.op("Greater", [x, b.const(3.0)]), b.const(1.0), mid])
     slope = b.op("Where", [b.op("Less", [x, b.const(-3.0)]), _zero(ctx), upper])
-    return [b.mul(dy, slope)]
+    return b.mul(dy, slope)
 
 
 def _axis(ctx: RuleContext, node: onnx.NodeProto) -> int:
@@ -154,21 +132,15 @@ def _axis(ctx: RuleContext, node: onnx.NodeProto) -> int:
     return axis % rank
 
 
-@rule("Softmax")
-def softmax(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@input_rule("Softmax")
+def softmax(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, y = ctx.b, node.output[0]
     s = b.op("ReduceSum", [b.mul(dy, y), b.ints([_axis(ctx, node)])], keepdims=1)
-    return [b.mul(y, b.op("Sub", [dy, s]))]
+    return b.mul(y, b.op("Sub", [dy, s]))
 
 
-@rule("LogSoftmax")
-def log_softmax(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@input_rule("LogSoftmax")
+def log_softmax(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     b, y = ctx.b, node.output[0]
     s = b.op("ReduceSum", [dy, b.ints([_axis(ctx, node)])], keepdims=1)
-    return [b.op("Sub", [dy, b.mul(b.op("Exp", [y]), s)])]
+    return b.op("Sub", [dy, b.mul(b.op("Exp", [y]), s)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -84,19 +84,41 @@ Check = Callable[[onnx.NodeProto, str], None]
 CHECKS: dict[str, Check] = {}
 
 
-def check(*op_types: str) -> Callable[[Check], Check]:
-    def register(fn: Check) -> Check:
+Entry = TypeVar("Entry")
+
+
+def _enter(table: dict[str, Entry], op_types: tuple[str, ...]) -> Callable[[Entry], Entry]:
+    """A decorator that enters its function in ``table`` under each of ``op_types``."""
+
+    def register(fn: Entry) -> Entry:
         for op in op_types:
-            CHECKS[op] = fn
+            table[op] = fn
         return fn
 
     return register
 
 
+def check(*op_types: str) -> Callable[[Check], Check]:
+    return _enter(CHECKS, op_types)
+
+
 def rule(*op_types: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        for op in op_types:
-            RULES[op] = fn
+    return _enter(RULES, op_types)
+
+
+OutputRule = Callable[[RuleContext, onnx.NodeProto, str], Grads]
+
+
+def output_rule(*op_types: str) -> Callable[[OutputRule], OutputRule]:
+    """Registers ``fn(ctx, node, dy) -> grads`` for ops whose gradient flows from their first output
+    only (any others are statistics or indices): an output without a gradient gives none to any input,
+    so ``fn`` only ever sees a real ``dy``."""
+
+    def register(fn: OutputRule) -> OutputRule:
+        def wrapped(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+            return [None] * len(node.input) if grads[0] is None else fn(ctx, node, grads[0])
+
+        rule(*op_types)(wrapped)
         return fn
 
     return register
@@ -111,11 +133,10 @@ def input_rule(*op_types: str) -> Callable[[InputRule], InputRule]:
     output without a gradient gives none."""
 
     def register(fn: InputRule) -> InputRule:
-        def wrapped(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-            rest: Grads = [None] * (len(node.input) - 1)
-            return [None, *rest] if grads[0] is None else [fn(ctx, node, grads[0]), *rest]
+        def wrapped(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
+            return [fn(ctx, node, dy), *[None] * (len(node.input) - 1)]
 
-        rule(*op_types)(wrapped)
+        output_rule(*op_types)(wrapped)
         return fn
 
     return register
@@ -126,10 +147,12 @@ __all__ = [
     "RULES",
     "Grads",
     "InputRule",
+    "OutputRule",
     "Rule",
     "RuleContext",
     "attrs",
     "check",
     "input_rule",
+    "output_rule",
     "rule",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, output_rule
 
 
 def resolve_pads(
@@ -132,6 +132,22 @@ def weight_grad(
     return b.op("Transpose", [z], "conv_wgrad", perm=[1, 0, *range(2, n + 2)])
 
 
+def conv_transpose(ctx: RuleContext, dy: str, w: str, geo: Geometry, op: list[int], hint: str) -> str:
+    """The adjoint of a strided window read with ``geo``: ConvTranspose of ``dy`` with ``w``, explicit
+    pads and output_padding ``op`` (never output_shape: see the module docstring)."""
+    return ctx.b.op(
+        "ConvTranspose",
+        [dy, w],
+        hint,
+        group=geo.group,
+        kernel_shape=geo.kernel,
+        strides=geo.strides,
+        dilations=geo.dil,
+        pads=geo.pb + geo.pe,
+        output_padding=op if any(op) else None,
+    )
+
+
 def bias_grad(ctx: RuleContext, dy: str, rank: int) -> str:
     """d bias [C] of a per-channel bias added to an [N, C, ...] output: dy summed over all other axes."""
     axes = ctx.b.ints([0, *range(2, rank)], "axes")
@@ -165,17 +181,7 @@ def _conv_input_grad(
             dilations=dil,
             pads=flipped_pb + flipped_pe,
         )
-    return ctx.b.op(
-        "ConvTranspose",
-        [dy, w],
-        "conv_grad",
-        group=group,
-        kernel_shape=kernel,
-        strides=strides,
-        dilations=dil,
-        pads=pb + pe,
-        output_padding=op if any(op) else None,
-    )
+    return conv_transpose(ctx, dy, w, geo, op, "conv_grad")
 
 
 @check("ConvTranspose")
@@ -215,15 +221,12 @@ def _transpose_input_grad(
     return dx
 
 
-@rule("Conv", "ConvTranspose")
-def conv(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("Conv", "ConvTranspose")
+def conv(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     """y = ConvTranspose(x, W) is the adjoint of the Conv u ↦ Conv(u, W) from y's shape to x's with
     the same attributes: its geometry is that Conv's, its dX is that Conv of dy, and its dW is the Conv
     weight gradient with the roles swapped (input dy, output gradient x)."""
-    (dy,) = grads
     out: Grads = [None] * len(node.input)
-    if dy is None:
-        return out
     x, w = node.input[0], node.input[1]
     xs, ys = ctx.shape(x), ctx.shape(node.output[0])
     transposed = node.op_type == "ConvTranspose"
@@ -238,4 +241,4 @@ def conv(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return out
 
 
-__all__ = ["Geometry", "bias_grad", "output_padding", "resolve_pads", "weight_grad"]
+__all__ = ["Geometry", "bias_grad", "conv_transpose", "output_padding", "resolve_pads", "weight_grad"]

@@ -10,7 +10,7 @@ import string
 import onnx
 
 from advengine.errors import UnsupportedOpError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, output_rule
 
 
 def _split(equation: str) -> tuple[list[str], str | None]:
@@ -56,11 +56,8 @@ def _explicit(ctx: RuleContext, node: onnx.NodeProto) -> tuple[list[str], str]:
     return full, out.replace("...", fill)
 
 
-@rule("Einsum")
-def einsum(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Einsum")
+def einsum(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     terms, out = _explicit(ctx, node)
     sizes: dict[str, int] = {}
     for term, name in zip(terms, node.input, strict=True):

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import onnx
 
-from advengine.graph.rules.base import Grads, RuleContext, rule
+from advengine.graph.rules.base import Grads, RuleContext, input_rule, output_rule
 
 
 def _binary(ctx: RuleContext, node: onnx.NodeProto) -> tuple[str, str, tuple[int, ...]]:
     return node.input[0], node.input[1], ctx.shape(node.output[0])
 
 
-@rule("Add", "Sub")
-def add_sub(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
+@output_rule("Add", "Sub")
+def add_sub(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a, c, full = _binary(ctx, node)
     da = ctx.unbroadcast(dy, ctx.shape(a), full) if ctx.needs(a) else None
     dc = None
@@ -26,11 +23,8 @@ def add_sub(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [da, dc]
 
 
-@rule("Mul")
-def mul(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
+@output_rule("Mul")
+def mul(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a, c, full = _binary(ctx, node)
     b = ctx.b
     da = ctx.unbroadcast(b.mul(dy, c), ctx.shape(a), full) if ctx.needs(a) else None
@@ -38,12 +32,9 @@ def mul(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [da, dc]
 
 
-@rule("Div")
-def div(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("Div")
+def div(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     # y = a / c: da = dy / c, dc = -dy · y / c.
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
     a, c, full = _binary(ctx, node)
     b = ctx.b
     da = ctx.unbroadcast(b.op("Div", [dy, c]), ctx.shape(a), full) if ctx.needs(a) else None
@@ -54,28 +45,22 @@ def div(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [da, dc]
 
 
-@rule("Neg")
-def neg(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None if dy is None else ctx.b.op("Neg", [dy])]
+@input_rule("Neg")
+def neg(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    return ctx.b.op("Neg", [dy])
 
 
-@rule("Exp")
-def exp(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None if dy is None else ctx.b.mul(dy, node.output[0])]
+@input_rule("Exp")
+def exp(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    return ctx.b.mul(dy, node.output[0])
 
 
-@rule("Log")
-def log(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None if dy is None else ctx.b.op("Div", [dy, node.input[0]])]
+@input_rule("Log")
+def log(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
+    return ctx.b.op("Div", [dy, node.input[0]])
 
 
-@rule("Sum")
-def sum_(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Sum")
+def sum_(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     full = ctx.shape(node.output[0])
     return [ctx.unbroadcast(dy, ctx.shape(i), full) if ctx.needs(i) else None for i in node.input]

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, output_rule
 
 
 @input_rule("Gather")
@@ -50,11 +50,8 @@ def tile(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     return b.op("ReduceSum", [b.reshape(dy, split), axes], "tile_grad", keepdims=0)
 
 
-@rule("Where")
-def where(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None, None, None]
+@output_rule("Where")
+def where(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     cond, a, c = node.input
     full = ctx.shape(node.output[0])
     b = ctx.b
@@ -64,12 +61,9 @@ def where(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [None, da, dc]
 
 
-@rule("Min", "Max")
-def min_max(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("Min", "Max")
+def min_max(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     # Every input equal to the result shares the gradient evenly (PyTorch's minimum/maximum at ties).
-    (dy,) = grads
-    if dy is None:
-        return [None] * len(node.input)
     if len(node.input) == 1:
         return [dy]
     b, y = ctx.b, node.output[0]
@@ -82,11 +76,8 @@ def min_max(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     ]
 
 
-@rule("Mean")
-def mean(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Mean")
+def mean(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     full = ctx.shape(node.output[0])
     g = ctx.b.mul(dy, ctx.b.const(1.0 / len(node.input)))
     return [ctx.unbroadcast(g, ctx.shape(i), full) if ctx.needs(i) else None for i in node.input]

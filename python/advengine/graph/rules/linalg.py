@@ -5,14 +5,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, output_rule
 
 
-@rule("Gemm")
-def gemm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Gemm")
+def gemm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a_attrs = attrs(node)
     alpha, beta = float(a_attrs.get("alpha", 1.0)), float(a_attrs.get("beta", 1.0))
     ta, tb = int(a_attrs.get("transA", 0)), int(a_attrs.get("transB", 0))
@@ -42,11 +39,8 @@ def _swap_last(ctx: RuleContext, name: str, rank: int) -> str:
     return ctx.b.op("Transpose", [name], perm=perm)
 
 
-@rule("MatMul")
-def matmul(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
+@output_rule("MatMul")
+def matmul(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a, c = node.input
     sa, sc = ctx.shape(a), ctx.shape(c)
     b = ctx.b
@@ -58,23 +52,16 @@ def matmul(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     dy2 = b.reshape(dy, out2) if ctx.shape(node.output[0]) != out2 else dy
     a2 = b.reshape(a, sa2) if sa2 != sa else a
     c2 = b.reshape(c, sc2) if sc2 != sc else c
+
+    def back(g: str, s2: tuple[int, ...], s: tuple[int, ...]) -> str:
+        """``g`` [*lead, rows, cols] summed to the promoted operand shape ``s2``, then reshaped to ``s``."""
+        g = ctx.unbroadcast(g, s2, (*lead, s2[-2], s2[-1]))
+        return b.reshape(g, s) if s2 != s else g
+
+    # A promoted operand is a Reshape output, never a constant: _swap_last transposes it at run time.
     da = dc = None
     if ctx.needs(a):
-        ct = (
-            _swap_last(ctx, c, len(sc2))
-            if sc2 == sc
-            else b.op("Transpose", [c2], perm=[*range(len(sc2) - 2), len(sc2) - 1, len(sc2) - 2])
-        )
-        g = b.op("MatMul", [dy2, ct], "matmul_grad")
-        da = ctx.unbroadcast(g, sa2, (*lead, sa2[-2], sa2[-1]))
-        da = b.reshape(da, sa) if sa2 != sa else da
+        da = back(b.op("MatMul", [dy2, _swap_last(ctx, c2, len(sc2))], "matmul_grad"), sa2, sa)
     if ctx.needs(c):
-        at = (
-            _swap_last(ctx, a, len(sa2))
-            if sa2 == sa
-            else b.op("Transpose", [a2], perm=[*range(len(sa2) - 2), len(sa2) - 1, len(sa2) - 2])
-        )
-        g = b.op("MatMul", [at, dy2], "matmul_grad")
-        dc = ctx.unbroadcast(g, sc2, (*lead, sc2[-2], sc2[-1]))
-        dc = b.reshape(dc, sc) if sc2 != sc else dc
+        dc = back(b.op("MatMul", [_swap_last(ctx, a2, len(sa2)), dy2], "matmul_grad"), sc2, sc)
     return [da, dc]

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, check, input_rule, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, input_rule, output_rule
 from advengine.graph.rules.conv import bias_grad
 
 
@@ -23,14 +23,11 @@ def inference_mode_only(node: onnx.NodeProto, model_name: str) -> None:
         )
 
 
-@rule("BatchNormalization")
-def batch_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("BatchNormalization")
+def batch_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     """y = (x − μ)·f + β with f = γ/√(σ² + ε) per channel: dX = dy·f, dγ = Σ dy·(x − μ)/√(σ² + ε),
     dβ = Σ dy, dμ = −Σ dy·f, dσ² = −½·Σ dy·(x − μ)·γ·(σ² + ε)^(−3/2) (sums over all axes but 1)."""
-    dy = grads[0]
     out: Grads = [None] * len(node.input)
-    if dy is None:
-        return out
     x, scale, bias, mean, var = node.input[:5]
     eps = float(attrs(node).get("epsilon", 1e-5))
     rank = len(ctx.shape(x))
@@ -105,11 +102,8 @@ def _affine_grads(
     return out
 
 
-@rule("LayerNormalization")
-def layer_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("LayerNormalization")
+def layer_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     a = attrs(node)
     x = node.input[0]
     xs = ctx.shape(x)
@@ -122,11 +116,8 @@ def layer_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [dx, *_affine_grads(ctx, node, dy, xhat, ctx.shape(node.output[0]), per_channel=False)]
 
 
-@rule("InstanceNormalization")
-def instance_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("InstanceNormalization")
+def instance_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     x = node.input[0]
     rank = len(ctx.shape(x))
     axes = list(range(2, rank))
@@ -138,13 +129,10 @@ def instance_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads
     return [dx, *_affine_grads(ctx, node, dy, xhat, ctx.shape(x), per_channel=True)]
 
 
-@rule("GroupNormalization")
-def group_norm(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("GroupNormalization")
+def group_norm(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     # Statistics per (sample, group): view x as [N, G, C/G·spatial]. The scale is per channel (opset 21;
     # onnx's checker refuses opset 18's per-group form).
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
     a = attrs(node)
     x = node.input[0]
     xs = ctx.shape(x)

@@ -16,8 +16,8 @@ import onnxruntime as ort
 from onnx import helper
 
 from advengine.errors import GraphError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
-from advengine.graph.rules.conv import resolve_pads
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, output_rule
+from advengine.graph.rules.conv import Geometry, conv_transpose, resolve_pads
 
 
 def _window_geometry(
@@ -56,24 +56,12 @@ def _scatter_back(
     geo: tuple[Any, ...],
 ) -> str:
     _, _, kernel, strides, dil, pb, pe, op = geo
-    return ctx.b.op(
-        "ConvTranspose",
-        [values, ctx.b.const(weight, hint="col2im_kernel")],
-        "pool_grad",
-        group=channels,
-        kernel_shape=kernel,
-        strides=strides,
-        dilations=dil,
-        pads=pb + pe,
-        output_padding=op if any(op) else None,
-    )
+    w = ctx.b.const(weight, hint="col2im_kernel")
+    return conv_transpose(ctx, values, w, Geometry(kernel, strides, dil, pb, pe, channels), op, "pool_grad")
 
 
-@rule("MaxPool")
-def max_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None]
+@output_rule("MaxPool")
+def max_pool(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     b, x = ctx.b, node.input[0]
     xs = ctx.shape(x)
     geo = _window_geometry(ctx, node)
@@ -135,11 +123,8 @@ def _avg_pool_weights(
     return weights
 
 
-@rule("AveragePool")
-def average_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None]
+@output_rule("AveragePool")
+def average_pool(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     xs = ctx.shape(node.input[0])
     geo = _window_geometry(ctx, node)
     kernel = geo[2]
@@ -149,11 +134,8 @@ def average_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [_scatter_back(ctx, scaled, ones, xs[1], geo)]
 
 
-@rule("GlobalAveragePool")
-def global_average_pool(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@output_rule("GlobalAveragePool")
+def global_average_pool(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     xs = ctx.shape(node.input[0])
     scaled = ctx.b.mul(dy, ctx.b.const(1.0 / float(np.prod(xs[2:]))))
     return [ctx.b.op("Expand", [scaled, ctx.b.ints(list(xs))], "gap_grad")]
@@ -185,16 +167,14 @@ def _reduce_grad(ctx: RuleContext, node: onnx.NodeProto, dy: str, mean: bool) ->
     return [ctx.b.op("Expand", [g, ctx.b.ints(list(xs))], "reduce_grad")] + [None] * (len(node.input) - 1)
 
 
-@rule("ReduceMean")
-def reduce_mean(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None] * len(node.input) if dy is None else _reduce_grad(ctx, node, dy, mean=True)
+@output_rule("ReduceMean")
+def reduce_mean(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
+    return _reduce_grad(ctx, node, dy, mean=True)
 
 
-@rule("ReduceSum")
-def reduce_sum(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    return [None] * len(node.input) if dy is None else _reduce_grad(ctx, node, dy, mean=False)
+@output_rule("ReduceSum")
+def reduce_sum(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
+    return _reduce_grad(ctx, node, dy, mean=False)
 
 
 def _broadcast_back(ctx: RuleContext, node: onnx.NodeProto, t: str) -> str:

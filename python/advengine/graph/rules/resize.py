@@ -7,15 +7,11 @@ import onnx
 
 from advengine.errors import GraphError
 from advengine.graph.interpolation import interpolation_matrix
-from advengine.graph.rules.base import Grads, RuleContext, attrs, rule
+from advengine.graph.rules.base import RuleContext, attrs, input_rule
 
 
-@rule("Resize")
-def resize(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    none: Grads = [None] * len(node.input)
-    if dy is None:
-        return none
+@input_rule("Resize")
+def resize(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     a = attrs(node)
     xs, ys = ctx.shape(node.input[0]), ctx.shape(node.output[0])
     where = f"{ctx.model_name}: Resize {node.name!r}"
@@ -44,4 +40,4 @@ def resize(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
             g = b.op("MatMul", [g, b.const(r, hint="resize_w")], "resize_grad")
         else:  # R_hᵀ [H, OH] @ dY [.., OH, W]
             g = b.op("MatMul", [b.const(r.T.copy(), hint="resize_hT"), g], "resize_grad")
-    return [g, *none[1:]]
+    return g

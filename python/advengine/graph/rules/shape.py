@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 
 from advengine.errors import GraphError, UnsupportedOpError
-from advengine.graph.rules.base import Grads, RuleContext, attrs, check, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, check, output_rule, rule
 
 
 def _rest(node: onnx.NodeProto) -> Grads:
@@ -36,29 +36,20 @@ def cast(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [ctx.b.op("Cast", [grads[0]], to=onnx.TensorProto.FLOAT)]
 
 
-@rule("Flatten", "Reshape", "Squeeze", "Unsqueeze")
-def reshape_back(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Flatten", "Reshape", "Squeeze", "Unsqueeze")
+def reshape_back(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     return [ctx.b.reshape(dy, ctx.shape(node.input[0])), *_rest(node)]
 
 
-@rule("Transpose")
-def transpose(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None]
+@output_rule("Transpose")
+def transpose(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     rank = len(ctx.shape(node.input[0]))
     perm = [int(p) for p in attrs(node).get("perm", list(range(rank))[::-1])]
     return [ctx.b.op("Transpose", [dy], perm=[int(i) for i in np.argsort(perm)])]
 
 
-@rule("Concat")
-def concat(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Concat")
+def concat(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     rank = len(ctx.shape(node.output[0]))
     axis = int(attrs(node)["axis"]) % rank
     sizes = [ctx.shape(i)[axis] for i in node.input]
@@ -79,11 +70,8 @@ def split(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
     return [joined, *_rest(node)]
 
 
-@rule("Slice")
-def slice_(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    (dy,) = grads
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Slice")
+def slice_(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     xs = ctx.shape(node.input[0])
     rank = len(xs)
     starts = ctx.value(node.input[1], node).reshape(-1)
@@ -130,11 +118,8 @@ def constant_pad_only(node: onnx.NodeProto, model_name: str) -> None:
         )
 
 
-@rule("Pad")
-def pad(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
-    dy = grads[0]
-    if dy is None:
-        return [None] * len(node.input)
+@output_rule("Pad")
+def pad(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     xs = ctx.shape(node.input[0])
     rank = len(xs)
     pads = ctx.value(node.input[1], node).reshape(-1).astype(np.int64)

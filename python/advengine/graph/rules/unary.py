@@ -9,7 +9,7 @@ import math
 import numpy as np
 import onnx
 
-from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, rule
+from advengine.graph.rules.base import Grads, RuleContext, attrs, input_rule, output_rule
 
 
 @input_rule("Sqrt")
@@ -31,12 +31,9 @@ def abs_(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> str:
     return ctx.b.mul(dy, ctx.b.op("Sign", [node.input[0]]))
 
 
-@rule("Pow")
-def pow_(ctx: RuleContext, node: onnx.NodeProto, grads: Grads) -> Grads:
+@output_rule("Pow")
+def pow_(ctx: RuleContext, node: onnx.NodeProto, dy: str) -> Grads:
     # y = a^c: da = c·a^(c−1); dc = y·ln a (only where a > 0, as in PyTorch).
-    (dy,) = grads
-    if dy is None:
-        return [None, None]
     a, c = node.input
     full = ctx.shape(node.output[0])
     b = ctx.b
