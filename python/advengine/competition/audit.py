@@ -254,7 +254,7 @@ def run_audit(
     queries: int | None = None,
     budget_name: str = "standard",
     seed: int = 0,
-    batch_size: int = 10,
+    batch_size: int = 4,
     context: RunContext | None = None,
     progress: AuditProgress | None = None,
     log: Callable[[str], None] | None = None,
