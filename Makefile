@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps browser-deps postgres-deps
+.PHONY: install dev test test-rust lint typecheck test-python test-wheel bench clean sandbox-deps browser-deps postgres-deps docs
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -67,11 +67,16 @@ test-wheel: dev
 	   && advengine models build efficientnet-lite2-hgd && advengine eval --limit 4 --out eval-limit4'
 
 # Everything CI checks, in order of speed.
-test: dev test-rust lint typecheck test-python test-wheel
+test: dev test-rust lint typecheck docs test-python test-wheel
+
+# The API reference site (mkdocs.yml): docs/*.md and the public API's docstrings into site/; --strict
+# fails on a broken link, a missing page or a docstring mkdocstrings cannot render.
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: dev
 	$(VENV)/bin/pytest benches --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
 	cargo bench -p advengine-kernels
 
 clean:
-	rm -rf target $(DIST) $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf target $(DIST) $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache site

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from advengine.attacks.sources import clear_sources
 from advengine.models.sessions import clear_sessions
+from advengine.models.zoo import clear_memory_models
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,10 +47,12 @@ def _own_config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True, scope="module")
 def _drop_shared_sessions() -> Iterator[None]:
-    """The process-wide session and attack-source caches keep every model a module loaded (temp files
-    included, each a new key); one pytest process runs them all, and without this the suite grew past
-    12 GB and was killed for memory. A module's models are not reused by the next one."""
+    """The process-wide session and attack-source caches (and the models Model.from_onnx made) keep
+    every model a module loaded (temp files included, each a new key); one pytest process runs them
+    all, and without this the suite grew past 12 GB and was killed for memory. A module's models are
+    not reused by the next one."""
     yield
     clear_sources()
     clear_sessions()
+    clear_memory_models()
     gc.collect()

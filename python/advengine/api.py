@@ -10,6 +10,7 @@ the dataset CSV's ``TargetClass``. A defense writes ``<ImageId>.png,<label>`` li
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,8 +159,9 @@ def run_attack(
     o = _options(options)
     seed, batch_size, progress, log = o["seed"], o["batch_size"], o["progress"], o["log"]
     attack = make_attack(name, o["params"], o["models"], o["context"])
-    if isinstance(eps, bool) or not isinstance(eps, int) or not 0 <= eps <= 255:
-        raise ParameterError(f"eps must be an integer in 0..255 pixels, got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, int) or not 1 <= eps <= 255:
+        # 0 is refused as in every command: it would write unattacked copies (docs/attacks.md).
+        raise ParameterError(f"eps must be an integer in 1..255 pixels, got {eps!r}")
     dataset = _dataset(data, o["limit"])
     targets = target_classes(Path(data), dataset) if attack.track == "targeted" else None
     out_dir = Path(out)
@@ -215,9 +217,33 @@ def run_defense(
     return labels
 
 
+#: Fields that describe the defense an adaptive attack aims at (``PipelineFields``); audit and an eval
+#: config's ``source_defense`` fill them from ``Defense.spec()``, so ``advengine list`` shows them apart
+#: from the attack's own knobs.
+PIPELINE_FIELDS = frozenset(
+    {"transforms", "fusion", "resize_pad_draws", "flip_prob", "size_low", "size_high", "canvas", "dropout"}
+)
+
+
+def plain_text(doc: str) -> str:
+    """A docstring line for a terminal: RST literals (````x````) and roles (``:func:`x```) as plain text."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc)
+    return text.replace("``", "")
+
+
 def _listing(c: Component[Any], traits: dict[str, Any]) -> dict[str, Any]:
-    """One ``advengine list`` item: the name, the kind's own traits, description and parameters."""
-    return {"name": c.name, **traits, "description": c.doc, "params": describe(c.params_type, c.defaults)}
+    """One ``advengine list`` item: the name, the kind's own traits, description and parameters (the
+    defense-pipeline description fields of adaptive attacks apart, under ``pipeline_params``)."""
+    params = describe(c.params_type, c.defaults)
+    own = [p for p in params if p["name"] not in PIPELINE_FIELDS]
+    pipeline = [p for p in params if p["name"] in PIPELINE_FIELDS]
+    return {
+        "name": c.name,
+        **traits,
+        "description": plain_text(c.doc),
+        "params": own,
+        "pipeline_params": pipeline,
+    }
 
 
 def components() -> dict[str, list[dict[str, Any]]]:
@@ -237,6 +263,7 @@ __all__ = [
     "RunOptions",
     "components",
     "make_attack",
+    "plain_text",
     "run_attack",
     "run_defense",
     "target_classes",

@@ -127,7 +127,10 @@ def describe(cls: type[Params], defaults: Mapping[str, Any] | None = None) -> li
     for name, field in cls.model_fields.items():
         default = (defaults or {}).get(name, field.default)
         hint = _plain(field.annotation)
-        type_name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+        if typing.get_origin(hint) is typing.Literal:
+            type_name = " | ".join(repr(a) for a in typing.get_args(hint))  # the choices, not "Literal"
+        else:
+            type_name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
         out.append({"name": name, "type": type_name, "default": repr(default)})
     return out
 

@@ -63,7 +63,10 @@ class Component(Generic[C]):
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
+    """The summary of a docstring: its first paragraph as one line (a first line alone may stop
+    mid-sentence where the docstring wraps)."""
+    paragraph = (doc or "").strip().split("\n\n")[0]
+    return " ".join(paragraph.split())
 
 
 class Registry(Generic[C]):

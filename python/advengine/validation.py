@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     ValidationError,
@@ -121,6 +122,15 @@ class Strict(BaseModel):
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
             known = [f.alias or name for name, f in cls.model_fields.items()]
+            # A field read under other names too (AliasChoices) knows those names.
+            known += [
+                str(c)
+                for f in cls.model_fields.values()
+                if isinstance(f.validation_alias, AliasChoices)
+                for c in f.validation_alias.choices
+                if isinstance(c, str)
+            ]
+            known = list(dict.fromkeys(known))
             unknown = sorted(str(k) for k in data if k not in known)
             if unknown:
                 raise unknown_key(unknown[0], sorted(known), cls.unknown_kind)

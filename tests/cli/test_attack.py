@@ -94,3 +94,22 @@ def test_unknown_attack_is_one_line(plain_dir: Path, tmp_path: Path, capsys: Cap
 def test_help(command: str, capsys: Capsys) -> None:
     assert main([command, "--help"]) == 0
     assert "Usage" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_the_images_written(
+    plain_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from advengine.cli import attack as attack_cli
+
+    out = tmp_path / "adv"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        out.mkdir()
+        (out / "1.png").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(attack_cli, "run_attack", interrupted)
+    argv = ["attack", "noop", "--data", str(plain_dir), "--out", str(out), "--eps", "4"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted; 1 images kept in {out}; resume with `advengine {' '.join(argv)}`" in err

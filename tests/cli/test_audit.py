@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,21 @@ def test_audit_refuses_a_dataset_without_labels(plain_dir: Path, capsys: Capsys)
     assert main(["audit", "median", "--data", str(plain_dir)]) != 0
     err = capsys.readouterr().err
     assert "has no labels" in err
+
+
+def test_audit_states_its_cost_budget_and_warnings(tmp_path: Path, capsys: Capsys) -> None:
+    argv = ["audit", "median", "--data", str(sample_dataset_dir()), "--limit", "1", "--budget", "fast"]
+    assert main([*argv, "--iterations", "1", "--draws", "1"]) == 0
+    captured = capsys.readouterr()
+    # The cost before the work, then the budget in the result, Square's 100 queries said in both.
+    first = captured.err.splitlines()[0]
+    assert re.match(r"audit median: \d+ attacks on 1 images: about [\d,]+ model passes", first), first
+    assert "model passes" in first
+    assert "Square at 100 queries per image" in first
+    assert "Square at 100 queries per image" in captured.out
+    assert "warning: Square ran at 100 queries per image (budget fast (changed:" in captured.err
+
+
+def test_an_unknown_budget_is_one_line(capsys: Capsys) -> None:
+    assert main(["audit", "median", "--data", str(sample_dataset_dir()), "--budget", "huge"]) == 1
+    assert "unknown --budget 'huge'; choose one of fast, standard, full" in capsys.readouterr().err

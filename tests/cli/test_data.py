@@ -51,7 +51,7 @@ def test_verify_ok(tmp_path: Path, capsys: Capsys) -> None:
     assert out.strip().endswith("ok")
 
 
-def test_verify_fails_with_one_line(tmp_path: Path, capsys: Capsys) -> None:
+def test_verify_reports_every_bad_file_then_one_error_line(tmp_path: Path, capsys: Capsys) -> None:
     root = _dataset(tmp_path / "d", ["a", "b"])
     Image.new("RGB", (10, 10)).save(root / "images" / "a.png")
     (root / "images" / "b.png").unlink()
@@ -59,9 +59,19 @@ def test_verify_fails_with_one_line(tmp_path: Path, capsys: Capsys) -> None:
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1
-    assert "b.png: image is missing" in lines[0]
-    assert "(and 1 more problem(s); --json lists them all)" in lines[0]
+    assert "2 problems (each listed above)" in lines[0]
+    assert any("b.png: image is missing" in ln for ln in err.splitlines())
+    assert any("a.png" in ln and "size is 10x10" in ln for ln in err.splitlines())
     assert "Traceback" not in err
+
+
+def test_verify_with_one_problem_is_that_line(tmp_path: Path, capsys: Capsys) -> None:
+    root = _dataset(tmp_path / "d", ["a", "b"])
+    (root / "images" / "b.png").unlink()
+    assert main(["data", "verify", str(root)]) == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1
+    assert "b.png: image is missing" in lines[0]
 
 
 def test_verify_json_lists_every_problem(tmp_path: Path, capsys: Capsys) -> None:

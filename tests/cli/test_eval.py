@@ -213,11 +213,41 @@ def test_retry_failed_flag_redoes_the_crashed_piece(
     first = capsys.readouterr()
     assert "attack/fake-flaky/b0000: crashed" in first.err
     assert "1 exclusions" in first.out
+    assert "1 of " in first.err
+    assert "pieces failed (1 crashed, 0 timed out" in first.err
+    assert "--strict exits 3" in first.err
+    # --strict: the same finished run, a distinct exit code (a resume redoes nothing, as nothing is left)
+    assert main([*args, "--resume", "--strict"]) == 3
+    assert "pieces failed (1 crashed" in capsys.readouterr().err
     assert main([*args, "--retry-failed"]) == 0
     again = capsys.readouterr()
     assert "resuming" in again.err
     assert "attacks: 1 of 2 pieces to run" in again.err
     assert "exclusions" not in again.out
+    assert "pieces failed" not in again.err
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from advengine.cli import eval as eval_cli
+
+    out = tmp_path / "o"
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        for name in ("b0000", "b0001"):
+            record = out / "pieces" / "attack" / "noop" / f"{name}.json"
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text('{"status": "ok"}')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eval_cli, "run_competition", interrupted)
+    assert main(["eval", "--limit", "2", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert (
+        f"interrupted; 2 pieces kept in {out}; resume with `advengine eval --limit 2 --out {out} --resume`"
+        in err
+    )
 
 
 @pytest.mark.parametrize(

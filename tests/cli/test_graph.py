@@ -28,7 +28,7 @@ def test_compile_writes_a_runnable_graph_and_caches_it(
 ) -> None:
     out = tmp_path / "out" / "grad.onnx"
     args = ["graph", "compile", str(net_file), str(out)]
-    args += ["--loss", "cw", "--kappa", "2", "--batch", "3", "--size", "16", "--json"]
+    args += ["--loss", "cw", "--kappa", "2", "--batch-size", "3", "--size", "16", "--json"]
     assert main(args) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["cache_hit"] is False

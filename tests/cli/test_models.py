@@ -82,7 +82,7 @@ def test_verify_json(capsys: pytest.CaptureFixture[str], dev_dir: Path) -> None:
 @pytest.mark.usefixtures("env")
 def test_unknown_model_is_one_line(capsys: pytest.CaptureFixture[str], dev_dir: Path) -> None:
     assert main(["models", "verify", "nope", "--data", str(dev_dir)]) == 1
-    assert "no model named 'nope'" in _one_line_error(capsys.readouterr().err)
+    assert "unknown model 'nope'" in _one_line_error(capsys.readouterr().err)
     assert main(["models", "build", "nope"]) == 1
     assert "known models: efficientnet-lite0" in _one_line_error(capsys.readouterr().err)
 

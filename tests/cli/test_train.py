@@ -53,7 +53,17 @@ def test_a_tiny_run_trains_resumes_and_exports(
     data = image_dir(tmp_path / "data", 4)
     out = tmp_path / "run"
     common = ["train", "hgd", "--data", str(data), "--out", str(out), "--target", GUIDE]
-    common += ["--holdout", "2", "--channels", "2,4", "--batch", "2", "--checkpoint-every", "1", "--json"]
+    common += [
+        "--holdout",
+        "2",
+        "--channels",
+        "2,4",
+        "--batch-size",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--json",
+    ]
     common += [
         "--sources",
         sources[0],
@@ -76,3 +86,21 @@ def test_a_tiny_run_trains_resumes_and_exports(
     assert done["steps"] == 3
     assert Path(done["denoiser"]) == out / f"{GUIDE}-hgd.onnx"
     assert json.loads(Path(done["manifest"]).read_text())["source"]["classifier"] == GUIDE
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from advengine.cli import train as train_cli
+
+    out = tmp_path / "run"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cli, "train_hgd", interrupted)
+    argv = ["train", "hgd", "--data", str(tmp_path), "--out", str(out)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted; no checkpoint yet in {out}" in err
+    assert f"resume with `advengine {' '.join(argv)} --resume`" in err

@@ -48,3 +48,32 @@ def test_every_sign_of_masking_is_flagged() -> None:
     assert flags[1].startswith("accuracy not falling as ε grows")
     assert flags[2].startswith("ε = 255 does not reach 0 %")
     assert flags[3].startswith("the score-based attack beats the gradient ones")
+
+
+def test_budgets_and_their_overrides() -> None:
+    from advengine.competition.audit import BUDGETS, budget
+
+    assert budget("fast").queries == 100
+    assert budget("standard") == BUDGETS["standard"]
+    custom = budget("fast", iterations=3)
+    assert (custom.iterations, custom.draws, custom.queries) == (3, 2, 100)
+    assert custom.name == "fast (changed: iterations 3)"
+
+
+def test_a_low_clean_accuracy_and_a_fast_budget_are_warned() -> None:
+    from advengine.competition.audit import BUDGETS, _warnings
+
+    assert _warnings(0.9, BUDGETS["standard"]) == []
+    warned = _warnings(0.25, BUDGETS["fast"])
+    assert "clean accuracy is 25.0 % (< 50 %)" in warned[0]
+    assert "Square ran at 100 queries" in warned[1]
+
+
+def test_the_estimate_counts_model_passes() -> None:
+    from advengine.competition.audit import AuditAttack, estimate
+
+    roster = [
+        AuditAttack("pgd", "pgd", ("m",), 16, "white-box", {"iterations": 10}),
+        AuditAttack("sq", "square-linf", ("m",), 16, "score", {"queries": 100}),
+    ]
+    assert estimate(roster, 2) == "2 attacks on 2 images: about 240 model passes (120 per image)"

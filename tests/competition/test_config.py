@@ -115,11 +115,12 @@ def test_default_config_is_the_documented_competition() -> None:
     cfg = load_config()
     assert cfg.dataset_dir is None  # the embedded sample
     # No limit: the embedded sample has exactly 100 images, and `--data DIR` must run all of DIR.
-    # The published rules: 100 images and 500 s per piece.
-    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (None, 100, "cycle", "paper")
+    # 500 s per piece as published, but batches of 25 and 5-step iterative attacks, so that no piece
+    # nears the limit on a loaded 2-core machine (issue 26; docs/competition.md, "Default roster").
+    assert (cfg.limit, cfg.batch_size, cfg.eps, cfg.scoring) == (None, 25, "cycle", "paper")
     assert cfg.time_limit == 500.0
     iter_target = next(e for e in cfg.targeted_attacks if e.name == "iter-target-class")
-    assert iter_target.params.model_dump()["iterations"] == 20  # "Iter. T. C. 20"
+    assert iter_target.params.model_dump()["iterations"] == 5
     assert cfg.providers == ("CPUExecutionProvider",)
     # The issue's minimum roster: 4 non-targeted attacks, 2 targeted attacks, 4 defenses.
     assert len(cfg.attacks) >= 4

@@ -156,30 +156,6 @@ def test_old_opset_model_zoo_file_with_lrn(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("zoo_env")
-def test_a_batch_that_stays_fixed_is_reported(tmp_path: Path) -> None:
-    """A Reshape to [1, 256] computed by a Constant node (not an initializer) keeps the batch at 1: the
-    import says so and how to fix it."""
-    expand = [
-        helper.make_node(
-            "Constant", [], ["shape"], value=numpy_helper.from_array(np.array([1, 256], np.int64))
-        ),
-        helper.make_node("Reshape", ["r", "shape"], ["flat_r"]),
-        helper.make_node(
-            "Constant", [], ["back"], value=numpy_helper.from_array(np.array([-1, 4, 8, 8], np.int64))
-        ),
-        helper.make_node("Reshape", ["flat_r", "back"], ["r2"]),
-    ]
-    path, _ = foreign(tmp_path, extra=expand)
-    model = onnx.load(str(path))
-    for node in model.graph.node:
-        if node.op_type == "GlobalAveragePool":
-            node.input[0] = "r2"
-    onnx.save(model, str(path))
-    with pytest.raises(ModelError, match=r"batch is fixed at 1 inside the graph .*dynamic_axes"):
-        import_model(path, "fixed")
-
-
-@pytest.mark.usefixtures("zoo_env")
 def test_a_model_without_gradient_rules_still_imports(tmp_path: Path) -> None:
     path, _ = foreign(tmp_path, extra=[helper.make_node("Sin", ["r"], ["r2"], name="wobble")])
     model = onnx.load(str(path))
@@ -229,3 +205,89 @@ def test_the_pixel_budget_is_checked_before_any_allocation(
     path, _ = foreign(tmp_path, batch=batch, size=size)
     with pytest.raises(ModelError, match=why):
         import_model(path, "huge")
+
+
+LIGHT = sorted((Path(onnx.__file__).parent / "backend" / "test" / "data" / "light").glob("light_*.onnx"))
+
+
+def test_the_onnx_package_ships_the_nine_light_graphs() -> None:
+    names = [p.stem.removeprefix("light_") for p in LIGHT]
+    assert names == [
+        "bvlc_alexnet",
+        "densenet121",
+        "inception_v1",
+        "inception_v2",
+        "resnet50",
+        "shufflenet",
+        "squeezenet",
+        "vgg19",
+        "zfnet512",
+    ]
+
+
+@pytest.mark.usefixtures("zoo_env")
+@pytest.mark.parametrize("path", LIGHT, ids=[p.stem for p in LIGHT])
+def test_onnx_model_zoo_graphs_import_compile_and_run(path: Path, tmp_path: Path) -> None:
+    """IR-3 Caffe2 exports of the ONNX model zoo (initializers listed as inputs, batch fixed at 1,
+    opset 9, softmax outputs): imported as `advengine models import --normalization none --output
+    probs` does, compiled as `advengine graph compile NAME --batch-size 1` does, and run once."""
+    from advengine.cli import main
+
+    name = path.stem.removeprefix("light_")
+    report = import_model(path, name, normalization="none", output="probs")
+    assert any("IR version upgraded" in n for n in report.notes)
+    assert any("fixed batch 1 made symbolic" in n for n in report.notes)
+    out = tmp_path / "grad.onnx"
+    assert main(["graph", "compile", name, str(out), "--batch-size", "1"]) == 0
+    x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
+    result = GradientModel(out).grad(x, np.array([0]))
+    assert result.logits.shape == (1, 1000)
+    assert np.isfinite(result.grad).all()
+    # The classifier runs batches larger than the original fixed batch of 1.
+    logits = load_classifier(name).logits(np.concatenate([x, x]))
+    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-4, atol=1e-4)
+
+
+def _fixed_inside(tmp_path: Path) -> Path:
+    """A foreign model whose batch stays fixed at 1 inside (a Constant shape, not an initializer)."""
+    expand = [
+        helper.make_node(
+            "Constant", [], ["shape"], value=numpy_helper.from_array(np.array([1, 256], np.int64))
+        ),
+        helper.make_node("Reshape", ["r", "shape"], ["flat_r"]),
+        helper.make_node(
+            "Constant", [], ["back"], value=numpy_helper.from_array(np.array([-1, 4, 8, 8], np.int64))
+        ),
+        helper.make_node("Reshape", ["flat_r", "back"], ["r2"]),
+    ]
+    path, _ = foreign(tmp_path, extra=expand)
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        if node.op_type == "GlobalAveragePool":
+            node.input[0] = "r2"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.usefixtures("zoo_env")
+def test_a_batch_that_stays_fixed_is_kept_and_split(tmp_path: Path) -> None:
+    """The model keeps its batch of 1; the classifier runs 3 images as 3 calls, and an attack source
+    compiles its gradient graph at batch 1 and runs a batch of 3 through it."""
+    from advengine.attacks.sources import get_source
+    from advengine.models.onnx_contract import fixed_batch
+
+    path = _fixed_inside(tmp_path)
+    report = import_model(path, "fixed1")
+    assert any("kept at 1; larger batches run as calls of 1 images" in n for n in report.notes)
+    assert fixed_batch(report.onnx_path) == 1
+    x = np.random.default_rng(1).random((3, 3, 8, 8), dtype=np.float32)
+    one_by_one = np.concatenate([run(report.onnx_path, "input", x[i : i + 1]) for i in range(3)])
+    clf = load_classifier("fixed1")
+    assert clf.fixed_batch == 1
+    np.testing.assert_allclose(clf.logits(x), one_by_one, rtol=1e-5, atol=1e-5)
+    source = get_source(("fixed1",))
+    x299 = np.random.default_rng(2).random((3, 3, 299, 299), dtype=np.float32)
+    logits, grad = source.grad(x299, np.array([1, 2, 3]))
+    assert logits.shape == (3, 1000)
+    assert grad.shape == x299.shape
+    np.testing.assert_allclose(source.logits(x299), logits, rtol=1e-4, atol=1e-4)

@@ -137,5 +137,16 @@ def test_onnx_file_manifest_resolves_relative_paths(tmp_path: Path) -> None:
 def test_onnx_file_manifest_takes_no_architecture(tmp_path: Path) -> None:
     onnx_path = tiny_classifier(tmp_path / "tiny.onnx")
     data = user_manifest(onnx_path, normalisation={"scale": 1, "mean": [0, 0, 0], "std": [1, 1, 1]})
-    with pytest.raises(ModelError, match="takes no 'architecture' or 'normalisation'"):
+    with pytest.raises(ModelError, match="takes no 'architecture' or 'normalization'"):
         read_manifest(write_json(tmp_path / "tiny.json", data))
+
+
+def test_normalization_is_the_one_spelling_and_the_old_one_still_reads(tmp_path: Path) -> None:
+    bundled = json.loads((builtin_manifest_dir() / "efficientnet-lite0.json").read_text())
+    assert "normalisation" in bundled
+    renamed = {("normalization" if k == "normalisation" else k): v for k, v in bundled.items()}
+    path = tmp_path / "efficientnet-lite0.json"
+    path.write_text(json.dumps(renamed))
+    original = read_manifest(builtin_manifest_dir() / "efficientnet-lite0.json")
+    assert read_manifest(path).normalisation == original.normalisation
+    assert original.normalisation is not None

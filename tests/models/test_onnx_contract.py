@@ -76,6 +76,21 @@ def test_a_model_outside_the_contract_is_refused(
         check_onnx_contract(_edited(tmp_path, edit), 8)
 
 
+def test_a_batch_fixed_in_and_out_is_kept(tmp_path: Path) -> None:
+    """A batch an import could not make symbolic is kept (docs/models.md), fixed alike in the input
+    and the logits; fixed on one side only, it is refused (the fixed-batch case above)."""
+    from advengine.models.onnx_contract import fixed_batch
+
+    def both(model: onnx.ModelProto) -> None:
+        _fixed_batch(model)
+        model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 1
+
+    path = _edited(tmp_path, both)
+    check_onnx_contract(path, 8)
+    assert fixed_batch(path) == 1
+    assert fixed_batch(tiny_classifier(tmp_path / "s.onnx")) is None
+
+
 def test_not_onnx(tmp_path: Path) -> None:
     path = tmp_path / "t.onnx"
     path.write_bytes(b"\xff\xfe not protobuf at all")

@@ -35,9 +35,24 @@ def test_bundled_models_are_listed() -> None:
 @pytest.mark.usefixtures("zoo_env")
 def test_unknown_model_names_the_known_ones() -> None:
     with pytest.raises(
-        ModelNotFoundError, match=r"no model named 'lite9'; known models: efficientnet-lite0, "
+        ModelNotFoundError, match=r"unknown model 'lite9'; known models: efficientnet-lite0, "
     ):
         get_manifest("lite9")
+
+
+@pytest.mark.usefixtures("zoo_env")
+def test_every_unknown_model_message_points_at_models_import() -> None:
+    from advengine.errors import ParameterError
+    from advengine.models import check_models
+
+    with pytest.raises(
+        ModelNotFoundError, match=r"unknown model 'x'.*`advengine models import FILE --name NAME`"
+    ):
+        get_manifest("x")
+    with pytest.raises(
+        ParameterError, match=r"unknown source model 'x'.*`advengine models import FILE --name NAME`"
+    ):
+        check_models(["x"], "", "source model")
 
 
 def test_register_copies_manifest_with_absolute_path(zoo_env: Path, tiny: Path) -> None:

@@ -9,6 +9,9 @@ from advengine.attacks import gradient as _gradient  # noqa: F401
 from advengine.attacks import square as _square  # noqa: F401
 from advengine.attacks import transfer as _transfer  # noqa: F401
 from advengine.attacks.base import ATTACKS, Attack, Track
+from advengine.attacks.classes import *  # noqa: F403  (one class per entry, advengine.attacks.MIFGSM)
+from advengine.attacks.classes import __all__ as _classes
+from advengine.attacks.objects import AttackObject, Evaluation, attack, evaluate
 from advengine.data.images import from_model_output, to_model_input
 
 #: Plugins register their attacks with these (a class with a ``name``, or a preset of one).
@@ -19,10 +22,15 @@ build_attack = ATTACKS.build
 __all__ = [
     "ATTACKS",
     "Attack",
+    "AttackObject",
+    "Evaluation",
     "Track",
+    "attack",
     "build_attack",
+    "evaluate",
     "from_model_output",
     "register",
     "register_preset",
     "to_model_input",
+    *_classes,
 ]

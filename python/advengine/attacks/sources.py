@@ -26,6 +26,7 @@ from advengine.graph.cache import cached
 from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
 from advengine.models import check_models, ensure_onnx, list_models
 from advengine.models.dropout import dropout_file
+from advengine.models.onnx_contract import fixed_batch
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
 IMAGE_SIDE = 299
@@ -91,6 +92,13 @@ def session_batch(n: int, open_batches: Iterable[int]) -> int:
     return min(fits) if fits else want
 
 
+def _padded(a: F32, rows: int) -> F32:
+    """``a`` with zero rows appended up to ``rows`` (a fixed-batch graph's last call); as is for 0."""
+    if rows <= len(a):
+        return a
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
+
+
 class Source:
     """Gradient oracle of one source ensemble: ``grad(x, idx)`` and ``logits(x)`` on 299×299 inputs."""
 
@@ -99,6 +107,7 @@ class Source:
         self._grads: dict[int, GradientModel] = {}
         self._steps: dict[tuple[int, str], StepRunner] = {}
         self._forward: Any = None
+        self._fixed: tuple[int] | None = None
         self._lock = threading.Lock()
 
     def _paths(self) -> list[Any]:
@@ -108,9 +117,24 @@ class Source:
             return [dropout_file(p, self.key.dropout, "graph", root) for p in paths]
         return paths
 
+    def fixed_batch(self) -> int | None:
+        """The batch the source's graphs must have when a member model is fixed at one (an import
+        that could not be made symbolic, docs/models.md); None when every member is symbolic."""
+        if self._fixed is None:
+            found = {b for b in (fixed_batch(p) for p in self._paths()) if b is not None}
+            if len(found) > 1:
+                raise ParameterError(
+                    f"source models {list(self.key.models)} are fixed at different batches {sorted(found)}; "
+                    "attack them separately"
+                )
+            self._fixed = (next(iter(found), 0),)
+        return self._fixed[0] or None
+
     def _graph(self, batch: int, step: str | None) -> Path:
-        """The compiled source graph at this batch, with the fused ``step`` (graph/steps.py) or none,
+        """The compiled source graph at this batch (a fixed-batch member's, if any: the runner runs
+        bigger inputs in padded chunks of it), with the fused ``step`` (graph/steps.py) or none,
         through the on-disk cache."""
+        batch = self.fixed_batch() or batch
         paths = self._paths()
         k = self.key
         options: dict[str, Any] = {
@@ -204,10 +228,14 @@ class Source:
                 self._forward = (make_session(spec.model, context=self.key.context), spec.logits)
         session: ort.InferenceSession = self._forward[0]
         name: str = self._forward[1]
+        fixed = self.fixed_batch()
+        step = fixed or MAX_GRAPH_BATCH
         try:
             parts = [
-                session.run([name], {"input": np.ascontiguousarray(x[i : i + MAX_GRAPH_BATCH])})[0]
-                for i in range(0, len(x), MAX_GRAPH_BATCH)
+                session.run([name], {"input": _padded(np.ascontiguousarray(x[i : i + step]), fixed or 0)})[0][
+                    : len(x[i : i + step])
+                ]
+                for i in range(0, len(x), step)
             ]
         except Exception as exc:  # ORT's own types, e.g. a buffer it cannot allocate
             raise GraphError(

@@ -10,6 +10,9 @@ from advengine import __version__
 from advengine.cli._lazy import lazy_group
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+#: Help text is plain text: with rich markup on, "[default: …]" and "advengine[ray]" in help strings
+#: were taken for markup tags and vanished (tests/cli/test_help.py renders every --help).
+MARKUP = None
 
 
 def sub_app(help_text: str) -> typer.Typer:
@@ -20,6 +23,7 @@ def sub_app(help_text: str) -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings=CONTEXT,
         add_completion=False,
+        rich_markup_mode=MARKUP,
     )
 
 
@@ -32,6 +36,7 @@ app: typer.Typer = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
     add_completion=False,
+    rich_markup_mode=MARKUP,
 )
 
 

@@ -11,6 +11,7 @@ import typer
 from advengine.api import run_attack
 from advengine.cli import _pieces as piece
 from advengine.cli._app import app
+from advengine.cli._errors import Interrupted
 
 
 @app.command("attack")
@@ -18,7 +19,12 @@ def attack_command(
     name: Annotated[str, typer.Argument(help="Attack name (see `advengine list`).")],
     data: Annotated[Path, typer.Option("--data", help="Dataset dir (images/ + CSV) or a dir of PNGs.")],
     out: Annotated[Path, typer.Option("--out", help="Output dir for the adversarial PNGs (same names).")],
-    eps: Annotated[int, typer.Option("--eps", min=0, max=255, help="L∞ budget in pixels (0..255).")],
+    eps: Annotated[
+        int,
+        typer.Option(
+            "--eps", min=1, max=255, help="L∞ budget in pixels (1..255; 0 is refused, docs/attacks.md)."
+        ),
+    ],
     models: Annotated[
         str | None, piece.models_option("Comma-separated source models [default: the attack's roster].")
     ] = None,
@@ -31,19 +37,24 @@ def attack_command(
     """Write an adversarial copy of every image within --eps (L∞). Targeted attacks read
     target_class.csv in --data or TargetClass from the dataset CSV. Images already in --out are
     skipped, so an interrupted run continues where it stopped."""
-    result = piece.with_progress(
-        name,
-        as_json,
-        lambda progress, log: run_attack(
+    try:
+        result = piece.with_progress(
             name,
-            data,
-            out,
-            eps=eps,
-            progress=progress,
-            log=log,
-            **piece.common_args(models, param, seed, batch_size, limit),
-        ),
-    )
+            as_json,
+            lambda progress, log: run_attack(
+                name,
+                data,
+                out,
+                eps=eps,
+                progress=progress,
+                log=log,
+                **piece.common_args(models, param, seed, batch_size, limit),
+            ),
+        )
+    except KeyboardInterrupt:
+        kept = len(list(out.glob("*.png"))) if out.is_dir() else 0
+        # The images written are kept and skipped next time: the same command continues.
+        raise Interrupted(f"{kept} images kept in {out}", flag=None) from None
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from advengine.cli._app import app, sub_app
 from advengine.cli._options import JsonOption, progress_bar, stderr_console
@@ -105,7 +106,8 @@ def verify_command(
     """Check a dataset fully, decoding every image.
 
     Checks CSV columns and rows, labels 1..1000, unique ids, images and rows that match, and that every
-    image is a decodable 299x299 8-bit RGB PNG. Exits non-zero with the first problem (--json lists all).
+    image is a decodable 299x299 8-bit RGB PNG. Lists every problem, one per line on stderr (--json: all
+    of them in "problems"), and exits 1 if there is any.
     """
     err = stderr_console()
     err.print(f"Verifying {directory}")
@@ -122,10 +124,12 @@ def verify_command(
             raise typer.Exit(1)
         return
     if not report.ok:
-        first, more = report.problems[0], len(report.problems) - 1
-        if more:
-            raise first.error(f"{first.message} (and {more} more problem(s); --json lists them all)")
-        raise first.exception()
+        if len(report.problems) == 1:
+            raise report.problems[0].exception()
+        for problem in report.problems:
+            err.print(f"  {escape(problem.message)}", markup=False)
+        first = report.problems[0]
+        raise first.error(f"{directory}: {len(report.problems)} problems (each listed above)")
     _print_summary(report, decoded=True)
     typer.echo("ok")
 

@@ -14,6 +14,7 @@ from rich.progress import Progress, TaskID
 
 from advengine import env
 from advengine.cli._app import app
+from advengine.cli._errors import EXIT_INCOMPLETE, Interrupted
 from advengine.cli._options import progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import CompetitionConfig, ProcessExecutor, load_config, run_competition
@@ -22,6 +23,7 @@ from advengine.competition.engine import VerifyMode
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
 from advengine.competition.rounds import run_rounds
+from advengine.competition.state import RunDir
 from advengine.context import RunContext, parse_device
 from advengine.errors import ConfigError
 from advengine.submissions.roster import add_submissions, check_sandboxes
@@ -119,7 +121,7 @@ def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
 def eval_command(
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Competition TOML \\[default: the embedded sample competition]."),
+        typer.Option("--config", help="Competition TOML [default: the embedded sample competition]."),
     ] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="Dataset dir (images/ + dev_dataset.csv).")
@@ -180,7 +182,7 @@ def eval_command(
         typer.Option(
             "--ray-address",
             help="With --executor ray: join this cluster ('auto' or ray://host:port) "
-            "\\[default: start a local Ray instance with --workers CPUs].",
+            "[default: start a local Ray instance with --workers CPUs].",
         ),
     ] = None,
     device: Annotated[
@@ -200,6 +202,13 @@ def eval_command(
             "warn and redo it, or strict: refuse the run.",
         ),
     ] = "warn",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 3 when pieces crashed or timed out (default: exit 0; the summary line says so).",
+        ),
+    ] = False,
 ) -> None:
     """Run a whole competition: every attack on every batch, every defense on every adversarial batch
     and on the clean images, then score it (NIPS 2017 Algorithm 1).
@@ -254,24 +263,47 @@ def eval_command(
             write_report_or_warn(Path(r.out), lambda line: err.print(line, markup=False))
         _print_rounds(rounds, as_json, out)
         return
-    with progress:
-        results = run_competition(
-            cfg,
-            out,
-            resume=resume,
-            retry_failed=retry_failed,
-            executor=executor,
-            listener=listener,
-            verify=verify,
-        )
+    try:
+        with progress:
+            results = run_competition(
+                cfg,
+                out,
+                resume=resume,
+                retry_failed=retry_failed,
+                executor=executor,
+                listener=listener,
+                verify=verify,
+            )
+    except KeyboardInterrupt:
+        kept = RunDir(out).statuses()
+        raise Interrupted(f"{sum(kept.values())} pieces kept in {out}") from None
     from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
 
     write_report_or_warn(out, lambda line: err.print(line, markup=False))
     if as_json:
         typer.echo(json.dumps(_clean_json(results.to_json()), indent=2))
+    else:
+        for line in _summary(results):
+            typer.echo(line)
+        if results.exclusions:
+            typer.echo(f"{len(results.exclusions)} exclusions (see {out / 'leaderboard.md'})")
+        typer.echo(f"results: {out / 'results.json'}")
+    _failed_pieces(out, strict)
+
+
+def _failed_pieces(out: Path, strict: bool) -> None:
+    """The closing line of a run with crashed or timed-out pieces (on stderr), and exit 3 with --strict.
+    The results are written either way: a failed piece is scored as the rules say (docs/competition.md)."""
+    counts = RunDir(out).statuses()
+    failed = counts["crashed"] + counts["timeout"]
+    if not failed:
         return
-    for line in _summary(results):
-        typer.echo(line)
-    if results.exclusions:
-        typer.echo(f"{len(results.exclusions)} exclusions (see {out / 'leaderboard.md'})")
-    typer.echo(f"results: {out / 'results.json'}")
+    stderr_console().print(
+        f"{failed} of {sum(counts.values())} pieces failed ({counts['crashed']} crashed, "
+        f"{counts['timeout']} timed out; leaderboard.md shows what they cost). Redo them with "
+        f"`advengine eval --out {out} --retry-failed` (with the same options)"
+        + ("" if strict else "; --strict exits 3 on this"),
+        markup=False,
+    )
+    if strict:
+        raise typer.Exit(EXIT_INCOMPLETE)

@@ -11,7 +11,7 @@ import onnx
 import typer
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption, stderr_console
+from advengine.cli._options import JsonOption, OldBatchOption, batch_size_of, stderr_console
 from advengine.errors import GraphError, ParameterError
 from advengine.files import atomic_write
 from advengine.graph.cache import cached
@@ -39,7 +39,9 @@ LossOption = Annotated[
 KappaOption = Annotated[
     float, typer.Option("--kappa", help="C&W confidence κ (cw, cw-targeted): the loss is min(margin, κ).")
 ]
-BatchOption = Annotated[int, typer.Option("--batch", min=1, help="Fixed batch size N of the compiled graph.")]
+BatchOption = Annotated[
+    int, typer.Option("--batch-size", min=1, help="Fixed batch size N of the compiled graph.")
+]
 StepOption = Annotated[
     str | None,
     typer.Option(
@@ -131,6 +133,7 @@ def compile_command(
     loss: LossOption = "ce",
     kappa: KappaOption = 0.0,
     batch: BatchOption = 1,
+    old_batch: OldBatchOption = None,
     size: Annotated[
         int | None, typer.Option("--size", min=1, help="Image side for inputs with symbolic H/W.")
     ] = None,
@@ -158,6 +161,7 @@ def compile_command(
     `grad/NAME` = d(sum loss)/d NAME for each parameter NAME, which becomes an input. Cached by content
     hash."""
     err = stderr_console()
+    batch = batch_size_of(batch, old_batch)
     _check_options(loss, step)
     src = _resolve(model)
     input_grad, params = _wrt_params(src, wrt, param)
@@ -208,12 +212,14 @@ def ensemble_command(
     loss: LossOption = "ce",
     kappa: KappaOption = 0.0,
     batch: BatchOption = 1,
+    old_batch: OldBatchOption = None,
     step: StepOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compile K classifiers into one gradient graph on a shared SIZE×SIZE input `input`; each member
     gets its own bilinear resize to its native size."""
     err = stderr_console()
+    batch = batch_size_of(batch, old_batch)
     _check_options(loss, step)
     srcs = [_resolve(m) for m in models]
     try:

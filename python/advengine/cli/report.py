@@ -18,7 +18,7 @@ from advengine.cli._options import JsonOption
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory of `advengine eval` (finished or not).")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the page \\[default: RUN_DIR/report.html].")
+        Path | None, typer.Option("--out", help="Where to write the page [default: RUN_DIR/report.html].")
     ] = None,
     open_it: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
     as_json: JsonOption = False,

@@ -9,9 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from advengine.cli._app import app, sub_app
-from advengine.cli._options import JsonOption, progress_bar, stderr_console
+from advengine.cli._errors import Interrupted
+from advengine.cli._options import JsonOption, OldBatchOption, batch_size_of, progress_bar, stderr_console
 from advengine.context import RunContext
+from advengine.errors import AdvEngineError
 from advengine.training import StepReport, TrainSettings, train_hgd, train_settings
+from advengine.training.checkpoint import load_checkpoint
+from advengine.training.trainer import CHECKPOINT
 
 
 def _default(field: str) -> Any:
@@ -21,6 +25,17 @@ def _default(field: str) -> Any:
 
 train_app = sub_app("Train learned defenses on ONNX Runtime (no deep-learning framework).")
 app.add_typer(train_app, name="train")
+
+
+def _kept(out: Path) -> str:
+    """What an interrupted training run keeps: its last checkpoint (and the cached training set)."""
+    path = out / CHECKPOINT
+    if not path.is_file():
+        return f"no checkpoint yet in {out} (the training images made so far are cached)"
+    try:
+        return f"the checkpoint at step {load_checkpoint(path).step} kept in {path}"
+    except AdvEngineError:
+        return f"a checkpoint that cannot be read in {path}"
 
 
 @train_app.command("hgd")
@@ -39,7 +54,8 @@ def hgd_command(
         int,
         typer.Option("--steps", min=0, help="Train up to this many steps (0: only make the training set)."),
     ] = 2000,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per step.")] = _default("batch"),
+    batch: Annotated[int, typer.Option("--batch-size", min=1, help="Images per step.")] = _default("batch"),
+    old_batch: OldBatchOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")
     ] = False,
@@ -93,7 +109,7 @@ def hgd_command(
         "holdout": holdout,
         "draws": draws,
         "channels": channels,
-        "batch": batch,
+        "batch": batch_size_of(batch, old_batch),
         "lr": lr,
         "seed": seed,
         "shift": shift,
@@ -115,16 +131,19 @@ def hgd_command(
             text = f"loss {r.loss:9.1f} · {r.images_per_s:5.2f} img/s"
             bar.update(train_task[0], completed=r.step, total=r.steps, description=text)
 
-        result = train_hgd(
-            settings,
-            out,
-            steps,
-            resume=resume,
-            name=name,
-            context=RunContext.from_env(),
-            on_data=on_data,
-            on_step=on_step,
-        )
+        try:
+            result = train_hgd(
+                settings,
+                out,
+                steps,
+                resume=resume,
+                name=name,
+                context=RunContext.from_env(),
+                on_data=on_data,
+                on_step=on_step,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(_kept(out)) from None
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
         return

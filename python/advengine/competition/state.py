@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,18 @@ class RunDir:
     def forget(self, piece: PieceId) -> None:
         """Drop a record that cannot be trusted, so the piece counts as not run until it is redone."""
         self.record_path(piece).unlink(missing_ok=True)
+
+    def statuses(self) -> Counter[str]:
+        """How many piece records the run dir holds, by status (ok, crashed, timeout); a record that
+        cannot be read counts as "unreadable" (resume redoes it)."""
+        counts: Counter[str] = Counter()
+        for path in sorted((self.root / "pieces").rglob("*.json")):
+            try:
+                status = json.loads(path.read_text(encoding="utf-8")).get("status")
+            except (OSError, ValueError, AttributeError):
+                status = None
+            counts[status if isinstance(status, str) else "unreadable"] += 1
+        return counts
 
     def save_record(self, piece: PieceId, record: PieceRecord) -> None:
         payload: dict[str, Any] = record.model_dump(by_alias=True)

@@ -68,7 +68,7 @@ def fix_input_shape(model: onnx.ModelProto, name: str, batch: int, size: int | N
             if d.HasField("dim_value") and d.dim_value not in (0, batch):
                 raise GraphError(
                     f"{name}: input {inp.name!r} has a fixed batch of {d.dim_value}; "
-                    f"pass --batch {d.dim_value} "
+                    f"pass --batch-size {d.dim_value} "
                     "or re-export with a symbolic batch"
                 )
             value = batch

@@ -13,6 +13,7 @@ from advengine.models.cache import ensure_onnx
 from advengine.models.checkpoint import load_state_dict
 from advengine.models.classifier import OnnxClassifier, check_providers, load_classifier
 from advengine.models.manifest import Manifest, read_manifest
+from advengine.models.model import Model
 from advengine.models.resize import resize_bilinear
 from advengine.models.zoo import (
     check_models,
@@ -26,6 +27,7 @@ from advengine.models.zoo import (
 __all__ = [
     "AccuracyReport",
     "Manifest",
+    "Model",
     "OnnxClassifier",
     "check_models",
     "check_providers",

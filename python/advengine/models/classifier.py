@@ -72,6 +72,13 @@ def _session(
     return optimized_session(path, options, list(providers), build, cache_root)
 
 
+def _padded(a: npt.NDArray[Any], rows: int) -> npt.NDArray[Any]:
+    """``a`` with zero rows appended up to ``rows`` (a fixed-batch model's last call); as is for 0."""
+    if rows <= len(a):
+        return a
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
+
+
 class OnnxClassifier:
     """A 1000-class ImageNet classifier in ONNX. ``threads`` bounds ONNX Runtime's intra-op threads."""
 
@@ -101,6 +108,10 @@ class OnnxClassifier:
         self.extra_inputs: dict[str, list[int | str]] = {
             i.name: list(i.shape) for i in self._session.get_inputs() if i.name != "input"
         }
+        first = next((i.shape[0] for i in self._session.get_inputs() if i.name == "input"), None)
+        #: The batch an imported model is fixed at (docs/models.md), None when symbolic: it runs calls
+        #: of exactly that many images, the last one padded.
+        self.fixed_batch: int | None = first if isinstance(first, int) and first > 0 else None
 
     def __repr__(self) -> str:
         return f"OnnxClassifier({self.name!r}, input_size={self.input_size}, providers={self.providers})"
@@ -139,11 +150,20 @@ class OnnxClassifier:
             raise ParameterError(f"batch_size must be at least 1, got {step}")
         if len(arr) == 0:
             return np.zeros((0, 1000), dtype=np.float32)
+        if self.fixed_batch is not None:
+            step = self.fixed_batch
         try:
             parts = [
                 self._session.run(
-                    ["logits"], {"input": arr[i : i + step], **{k: v[i : i + step] for k, v in feeds.items()}}
-                )[0]
+                    ["logits"],
+                    {
+                        "input": _padded(arr[i : i + step], step if self.fixed_batch else 0),
+                        **{
+                            k: _padded(v[i : i + step], step if self.fixed_batch else 0)
+                            for k, v in feeds.items()
+                        },
+                    },
+                )[0][: len(arr[i : i + step])]
                 for i in range(0, len(arr), step)
             ]
         except Exception as exc:  # ORT's own exception types (Fail, RuntimeException, ...)

@@ -17,6 +17,7 @@ The ONNX file and a manifest (with sha256) go to the user model dir and are regi
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tempfile
@@ -86,7 +87,31 @@ def _opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
+#: From IR version 4 on, an initializer need not be a graph input; before, every one was.
+_IR_INITIALIZERS_OPTIONAL = 4
+
+
+def _initializers_out_of_inputs(model: onnx.ModelProto, notes: list[str]) -> None:
+    """An IR < 4 graph lists each initializer as a graph input too (old Caffe2 exports); they are
+    weights, not inputs, and the wrapper's own initializers would be invalid beside them, so they are
+    taken out of the inputs and the IR version raised."""
+    if model.ir_version >= _IR_INITIALIZERS_OPTIONAL:
+        return
+    weights = {i.name for i in model.graph.initializer}
+    kept = [i for i in model.graph.input if i.name not in weights]
+    dropped = len(model.graph.input) - len(kept)
+    if dropped:
+        del model.graph.input[:]
+        model.graph.input.extend(kept)
+    model.ir_version = _IR_INITIALIZERS_OPTIONAL
+    notes.append(
+        f"IR version upgraded to {_IR_INITIALIZERS_OPTIONAL}"
+        + (f" ({dropped} initializers taken out of the graph inputs)" if dropped else "")
+    )
+
+
 def _upgrade(model: onnx.ModelProto, where: Path, notes: list[str]) -> onnx.ModelProto:
+    _initializers_out_of_inputs(model, notes)
     version = _opset(model)
     if version >= MIN_OPSET:
         return model
@@ -271,30 +296,39 @@ def wrap(
         last = "wrap/log_probs"
         notes.append("probabilities turned into log-probabilities")
     nodes.append(helper.make_node("Identity", [last], ["logits"]))
-    f32 = onnx.TensorProto.FLOAT
-    graph = helper.make_graph(
-        nodes,
-        model.graph.name or "imported",
-        [helper.make_tensor_value_info("input", f32, ["N", 3, size, size])],
-        [helper.make_tensor_value_info("logits", f32, ["N", 1000])],
-        initializer=[*consts, *inner.graph.initializer],
-    )
-    wrapped = helper.make_model(graph, opset_imports=list(model.opset_import))
-    wrapped.ir_version = model.ir_version
-    wrapped.functions.extend(inner.functions)
+
+    def assemble(batch: int | str) -> onnx.ModelProto:
+        f32 = onnx.TensorProto.FLOAT
+        graph = helper.make_graph(
+            [copy.deepcopy(n) for n in nodes],
+            model.graph.name or "imported",
+            [helper.make_tensor_value_info("input", f32, [batch, 3, size, size])],
+            [helper.make_tensor_value_info("logits", f32, [batch, 1000])],
+            initializer=[*consts, *inner.graph.initializer],
+        )
+        out = helper.make_model(graph, opset_imports=list(model.opset_import))
+        # An old model's IR version may predate its converted opset (IR 4 has no opset 18).
+        out.ir_version = max(model.ir_version, helper.find_min_ir_version_for(list(model.opset_import)))
+        out.functions.extend(inner.functions)
+        return out
+
+    wrapped = assemble("N")
     if fixed is not None:
         patched = _symbolic_batch(wrapped, fixed)
         problem = _batch_independent(wrapped, size, where)
-        if problem is not None:
-            raise ModelError(
-                f"{where}: the batch is fixed at {fixed} inside the graph and could not be made symbolic "
-                f"({problem}); re-export with a dynamic batch axis (torch.onnx.export(..., "
-                "dynamic_axes={'input': {0: 'N'}}))"
+        if problem is None:
+            notes.append(
+                f"fixed batch {fixed} made symbolic"
+                + (f" ({patched} Reshape targets patched)" if patched else "")
             )
-        notes.append(
-            f"fixed batch {fixed} made symbolic"
-            + (f" ({patched} Reshape targets patched)" if patched else "")
-        )
+        else:
+            # The batch stays fixed somewhere inside (a Constant shape, say): the model is kept at its
+            # batch, and the classifier and attack sources run calls of exactly that many images.
+            wrapped = assemble(fixed)
+            notes.append(
+                f"the batch stays fixed at {fixed} inside the graph ({problem}): kept at {fixed}; larger "
+                f"batches run as calls of {fixed} images (re-export with a dynamic batch axis for speed)"
+            )
     else:
         problem = _batch_independent(wrapped, size, where)
         if problem is not None:
@@ -307,6 +341,126 @@ def wrap(
         ) from None
     check_onnx_contract(wrapped, size)
     return wrapped, size, notes
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """An imported model in the classifier contract, not yet written anywhere."""
+
+    data: bytes
+    input_size: int
+    notes: list[str]
+    #: What the model was imported from, for its description.
+    origin: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    labels: str
+    output: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def description(self) -> str:
+        return (
+            f"imported from {self.origin} (mean {list(self.mean)}, std {list(self.std)}, "
+            f"labels {self.labels}, output {self.output})"
+        )
+
+
+def _normalisation(
+    normalization: str, mean: tuple[float, float, float] | None, std: tuple[float, float, float] | None
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    if normalization not in NORMALIZATIONS:
+        raise ParameterError(
+            f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
+        )
+    if (mean is None) != (std is None):
+        raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
+    return NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
+
+
+def _load_any(source: str | Path | bytes) -> tuple[onnx.ModelProto, Path]:
+    if isinstance(source, bytes | bytearray):
+        try:
+            return onnx.load_from_string(bytes(source)), Path("<bytes>")
+        except Exception as exc:  # protobuf DecodeError and friends all mean "not an ONNX model"
+            raise ModelError(
+                f"the bytes given are not a readable ONNX model ({type(exc).__name__})"
+            ) from None
+    src = Path(source).expanduser()
+    return _load(src), src
+
+
+def wrap_source(
+    source: str | Path | bytes,
+    *,
+    normalization: str = "imagenet",
+    mean: tuple[float, float, float] | None = None,
+    std: tuple[float, float, float] | None = None,
+    size: int | None = None,
+    labels: str = "imagenet1000",
+    output: str = "logits",
+) -> Wrapped:
+    """An ONNX file (path) or serialized model (bytes) wrapped into the classifier contract, in memory:
+    the work of ``advengine models import`` without writing or registering anything."""
+    m, s = _normalisation(normalization, mean, std)
+    model, where = _load_any(source)
+    wrapped, input_size, notes = wrap(model, where, mean=m, std=s, size=size, labels=labels, output=output)
+    return Wrapped(wrapped.SerializeToString(), input_size, notes, where.name, m, s, labels, output)
+
+
+def _manifest(name: str, target: Path, description: str, input_size: int, sha256: str) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "description": description,
+        "source": {"kind": "onnx-file", "path": str(target), "sha256": sha256},
+        "input_size": input_size,
+        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
+    }
+
+
+def _check_free(name: str, force: bool) -> None:
+    for existing in list_manifests():
+        if existing.name == name and not (force and existing.origin == "registered"):
+            hint = (
+                "; pass --force to replace it"
+                if existing.origin == "registered"
+                else "; choose another --name"
+            )
+            raise ModelError(f"model {name!r} already exists ({existing.path}){hint}")
+
+
+def register_wrapped(
+    wrapped: Wrapped, name: str, *, description: str | None = None, force: bool = False
+) -> ImportReport:
+    """Write ``wrapped`` as ``NAME.onnx`` with its manifest into the user model dir and register it."""
+    target = user_manifest_dir() / f"{name}.onnx"
+    manifest = _manifest(name, target, description or wrapped.description(), wrapped.input_size, "0" * 64)
+    # The manifest's own checks (the name above all) before anything is written.
+    parse_manifest(manifest, target.with_suffix(".json"), "file")
+    _check_free(name, force)
+    atomic_write(target, wrapped.data)
+    manifest["source"]["sha256"] = wrapped.sha256
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / f"{name}.json"
+        staged.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        registered = register_model(staged, force=force)
+    return ImportReport(registered, target, wrapped.sha256, wrapped.notes)
+
+
+def memory_manifest(wrapped: Wrapped, cache_root: Path) -> Manifest:
+    """``wrapped`` as an unregistered model of this process: its file in ``<cache>/imported/`` (named by
+    its digest, so importing the same model twice shares one file) and a manifest that
+    :func:`~advengine.models.zoo.add_memory_model` makes known by name until the process ends."""
+    digest = wrapped.sha256
+    name = f"onnx-{digest[:12]}"
+    target = cache_root / "imported" / f"{digest[:16]}.onnx"
+    if not target.is_file() or target.stat().st_size != len(wrapped.data):
+        atomic_write(target, wrapped.data)
+    data = _manifest(name, target, wrapped.description(), wrapped.input_size, digest)
+    return parse_manifest(data, target.with_suffix(".json"), "memory")
 
 
 def import_model(
@@ -324,45 +478,26 @@ def import_model(
 ) -> ImportReport:
     """Wrap ``path`` into the classifier contract, write ``NAME.onnx`` and its manifest into the user
     model dir, and register it. ``mean``/``std`` (pixels in [0, 1]) override ``normalization``."""
-    src = Path(path).expanduser()
-    if normalization not in NORMALIZATIONS:
-        raise ParameterError(
-            f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
-        )
-    if (mean is None) != (std is None):
-        raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
-    m, s = NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
+    _normalisation(normalization, mean, std)
     target = user_manifest_dir() / f"{name}.onnx"
-    manifest: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "name": name,
-        "description": description
-        or f"imported from {src.name} (mean {list(m)}, std {list(s)}, labels {labels}, output {output})",
-        "source": {"kind": "onnx-file", "path": str(target), "sha256": "0" * 64},
-        "input_size": size or 224,
-        "labels": {"convention": LABEL_CONVENTION, "classes": 1000},
-    }
-    # The manifest's own checks (the name above all) before any work; digest and size come later.
-    parse_manifest(manifest, target.with_suffix(".json"), "file")
-    for existing in list_manifests():
-        if existing.name == name and not (force and existing.origin == "registered"):
-            hint = (
-                "; pass --force to replace it"
-                if existing.origin == "registered"
-                else "; choose another --name"
-            )
-            raise ModelError(f"model {name!r} already exists ({existing.path}){hint}")
-    wrapped, input_size, notes = wrap(_load(src), src, mean=m, std=s, size=size, labels=labels, output=output)
-    data = wrapped.SerializeToString()
-    atomic_write(target, data)
-    digest = hashlib.sha256(data).hexdigest()
-    manifest["source"]["sha256"] = digest
-    manifest["input_size"] = input_size
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / f"{name}.json"
-        staged.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        registered = register_model(staged, force=force)
-    return ImportReport(registered, target, digest, notes)
+    # The name's checks before the (slow) wrapping.
+    parse_manifest(_manifest(name, target, "-", size or 224, "0" * 64), target.with_suffix(".json"), "file")
+    _check_free(name, force)
+    wrapped = wrap_source(
+        path, normalization=normalization, mean=mean, std=std, size=size, labels=labels, output=output
+    )
+    return register_wrapped(wrapped, name, description=description, force=force)
 
 
-__all__ = ["LABELS", "NORMALIZATIONS", "OUTPUTS", "ImportReport", "import_model", "wrap"]
+__all__ = [
+    "LABELS",
+    "NORMALIZATIONS",
+    "OUTPUTS",
+    "ImportReport",
+    "Wrapped",
+    "import_model",
+    "memory_manifest",
+    "register_wrapped",
+    "wrap",
+    "wrap_source",
+]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictFloat, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, StrictFloat, ValidationError, field_validator
 from pydantic import Strict as StrictMode
 
 from advengine.errors import ModelError
@@ -131,7 +131,11 @@ class ManifestFile(Strict):
     source: Annotated[dict[str, Any], phrased("an object")]
     architecture: Architecture | None = None
     input_size: InputSize
-    normalisation: Normalisation | None = None
+    #: Written ``normalization`` (the one spelling of the CLI, the Python API and the docs); the older
+    #: ``normalisation`` of the bundled manifests is read too.
+    normalisation: Annotated[
+        Normalisation | None, Field(validation_alias=AliasChoices("normalization", "normalisation"))
+    ] = None
     license: str = "unspecified"
 
     @field_validator("schema_")
@@ -202,9 +206,9 @@ def parse_manifest(data: Any, path: Path, origin: str) -> Manifest:
     }
     if kind == "pytorch-state-dict":
         src: StateDictSource = _validate(StateDictSource, f.source, path, ("source",))
-        for key in ("architecture", "normalisation"):
+        for key, spelled in (("architecture", "architecture"), ("normalisation", "normalization")):
             if getattr(f, key) is None:
-                raise ModelError(f"{path}: missing field {key!r} (a pytorch-state-dict model needs it)")
+                raise ModelError(f"{path}: missing field {spelled!r} (a pytorch-state-dict model needs it)")
         assert f.architecture is not None
         return Manifest(
             sha256=src.sha256,
@@ -219,7 +223,7 @@ def parse_manifest(data: Any, path: Path, origin: str) -> Manifest:
     if f.architecture is not None or f.normalisation is not None:
         raise ModelError(
             f"{path}: {'an onnx-file' if kind == 'onnx-file' else 'a denoised'} model takes no "
-            "'architecture' or 'normalisation' (they are inside "
+            "'architecture' or 'normalization' (they are inside "
             "the ONNX graph: input in [0, 1])"
         )
     if kind == "denoised":

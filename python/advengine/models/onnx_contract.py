@@ -108,14 +108,29 @@ def check_onnx_contract(model: onnx.ModelProto | Path, input_size: int) -> None:
         if value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
             raise ModelError(f"{where}: '{value.name}' must be float32 {fix}")
     dims = _dims(inp)
-    if len(dims) != 4 or isinstance(dims[0], int) or dims[1:] != [3, input_size, input_size]:
+    odims = _dims(out)
+    # N is symbolic, or a batch an import could not make symbolic, fixed alike in the input and the
+    # logits: the classifier and the attack sources then run calls of exactly N images.
+    batch_ok = not isinstance(dims[0], int) if dims else False
+    if dims and isinstance(dims[0], int) and dims[0] >= 1 and odims and odims[0] == dims[0]:
+        batch_ok = True
+    if len(dims) != 4 or not batch_ok or dims[1:] != [3, input_size, input_size]:
         raise ModelError(
             f"{where}: 'input' has shape {dims}, expected [N, 3, {input_size}, {input_size}] with N symbolic "
-            "(check the manifest's input_size)"
+            "(or fixed in both 'input' and 'logits'; check the manifest's input_size)"
         )
-    odims = _dims(out)
     if len(odims) != 2 or odims[1] != CLASSES:
         raise ModelError(f"{where}: 'logits' has shape {odims}, expected [N, {CLASSES}] {fix}")
 
 
-__all__ = ["MIN_OPSET", "check_onnx_contract"]
+def fixed_batch(model: onnx.ModelProto | Path) -> int | None:
+    """The batch a contract model is fixed at (its input's first dimension), None when symbolic."""
+    if isinstance(model, Path):
+        model = onnx.load(str(model), load_external_data=False)
+    initializers = {t.name for t in model.graph.initializer}
+    inp = next(i for i in model.graph.input if i.name not in initializers)
+    first = _dims(inp)[0]
+    return first if isinstance(first, int) and first > 0 else None
+
+
+__all__ = ["MIN_OPSET", "check_onnx_contract", "fixed_batch"]

@@ -12,6 +12,24 @@ from advengine.models.checkpoint import sha256_file
 from advengine.models.locations import builtin_manifest_dir, model_path_dirs, user_manifest_dir
 from advengine.models.manifest import Manifest, read_manifest
 
+#: The end of every unknown-model message: how to add one.
+IMPORT_HINT = "(add your own ONNX classifier with `advengine models import FILE --name NAME`)"
+
+
+#: Models made in this process by ``Model.from_onnx`` (origin "memory"): known by name to everything that
+#: looks models up (attacks, defenses, classifiers) until the process ends; never written to the config.
+_MEMORY: dict[str, Manifest] = {}
+
+
+def add_memory_model(m: Manifest) -> None:
+    """Make ``m`` known by its name in this process only (``Model.register`` persists it)."""
+    _MEMORY[m.name] = m
+
+
+def clear_memory_models() -> None:
+    """Forget every model ``Model.from_onnx`` made in this process (their cached files stay)."""
+    _MEMORY.clear()
+
 
 def _sources() -> list[tuple[str, Path]]:
     return [("builtin", builtin_manifest_dir()), ("registered", user_manifest_dir())] + [
@@ -33,6 +51,8 @@ def list_manifests() -> list[Manifest]:
                     "remove or rename one"
                 )
             found[m.name] = m
+    for m in _MEMORY.values():
+        found.setdefault(m.name, m)
     return [found[k] for k in sorted(found)]
 
 
@@ -49,9 +69,7 @@ def get_manifest(name: str) -> Manifest:
         if m.name == name:
             return m
     known = ", ".join(m.name for m in manifests) or "none"
-    raise ModelNotFoundError(
-        f"no model named {name!r}; known models: {known} (register one with `advengine models register`)"
-    )
+    raise ModelNotFoundError(f"unknown model {name!r}; known models: {known} {IMPORT_HINT}")
 
 
 def checked_onnx_file(m: Manifest, where: str, missing: str, changed: str) -> Path:
@@ -110,14 +128,17 @@ def check_models(models: Sequence[str], owner: str, what: str = "model") -> tupl
     if unknown:
         prefix = f"{owner}: " if owner else ""
         raise ParameterError(
-            f"{prefix}unknown {what} {unknown[0]!r}; known models: {', '.join(sorted(known))}"
+            f"{prefix}unknown {what} {unknown[0]!r}; known models: {', '.join(sorted(known))} {IMPORT_HINT}"
         )
     return tuple(models)
 
 
 __all__ = [
+    "IMPORT_HINT",
+    "add_memory_model",
     "check_models",
     "checked_onnx_file",
+    "clear_memory_models",
     "get_manifest",
     "list_manifests",
     "list_models",

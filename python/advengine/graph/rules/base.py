@@ -35,7 +35,7 @@ class RuleContext:
         except KeyError:
             raise GraphError(
                 f"{self.model_name}: no static shape for tensor {name!r}; the probe run could not fix it "
-                "(give --batch/--size so every dimension is known)"
+                "(give --batch-size/--size so every dimension is known)"
             ) from None
 
     def value(self, name: str, node: onnx.NodeProto) -> np.ndarray[Any, Any]:
