@@ -20,9 +20,12 @@ def _commands() -> list[tuple[list[str], Any]]:
 
     def walk(cmd: Any, path: list[str]) -> None:
         found.append((path, cmd))
-        # duck-typed: typer's groups are not always click.Group subclasses
-        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-            walk(sub, [*path, name])
+        # duck-typed: typer's groups are not always click.Group subclasses. Through list_commands and
+        # get_command, as click itself looks them up: the root group imports its commands lazily
+        # (cli/_lazy.py), so its ``commands`` dict is empty until each is asked for.
+        if hasattr(cmd, "list_commands"):
+            for name in sorted(cmd.list_commands(None)):
+                walk(cmd.get_command(None, name), [*path, name])
 
     walk(root, [])
     return found

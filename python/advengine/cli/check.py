@@ -23,7 +23,7 @@ def check_command(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory of `advengine eval`.")],
     entries: Annotated[
         str | None,
-        typer.Option("--entries", help="Comma-separated entry names to check \\[default: every entry]."),
+        typer.Option("--entries", help="Comma-separated entry names to check [default: every entry]."),
     ] = None,
     sample: Annotated[
         int, typer.Option("--sample", min=1, help="Images re-run per entry (and per side of a probe).")

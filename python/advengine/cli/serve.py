@@ -25,7 +25,7 @@ StateOption = Annotated[
 DbOption = Annotated[
     str | None,
     typer.Option(
-        "--db", help="Database URL, e.g. postgresql+psycopg://user@host/db \\[default: SQLite in --state]."
+        "--db", help="Database URL, e.g. postgresql+psycopg://user@host/db [default: SQLite in --state]."
     ),
 ]
 
@@ -35,7 +35,7 @@ def serve_command(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", help="Competition TOML \\[default: the demo, the bundled sample competition]."
+            "--config", help="Competition TOML [default: the demo, the bundled sample competition]."
         ),
     ] = None,
     data: Annotated[

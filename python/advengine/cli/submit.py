@@ -55,7 +55,7 @@ def submit_command(
         Literal["attack", "targeted-attack", "defense"], typer.Option("--track", help="The track it enters.")
     ],
     round_name: Annotated[
-        str | None, typer.Option("--round", help="The round \\[default: the competition's first].")
+        str | None, typer.Option("--round", help="The round [default: the competition's first].")
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until it is evaluated; exit 1 unless it ends done.")

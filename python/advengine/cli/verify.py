@@ -20,7 +20,7 @@ def verify_command(
         Path | None,
         typer.Option(
             "--key-dir",
-            help="Where the run's HMAC key is \\[default: $ADVENGINE_CONFIG/keys]; without it the "
+            help="Where the run's HMAC key is [default: $ADVENGINE_CONFIG/keys]; without it the "
             "HMACs are not checked (a reader of a published run has no key).",
         ),
     ] = None,
