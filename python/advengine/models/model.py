@@ -8,7 +8,7 @@ imported model needs no registration to be attacked; :meth:`Model.register` pers
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,11 +18,12 @@ from advengine.data.arrays import as_batch, like, to_numpy
 from advengine.data.labels import labels_from_logits
 from advengine.errors import ModelError
 from advengine.models.classifier import OnnxClassifier, load_classifier
-from advengine.models.importer import Wrapped as _Wrapped
-from advengine.models.importer import memory_manifest, register_wrapped, wrap_source
 from advengine.models.locations import cache_dir
 from advengine.models.manifest import Manifest
 from advengine.models.zoo import add_memory_model, get_manifest
+
+if TYPE_CHECKING:
+    from advengine.models.importer import Wrapped as _Wrapped
 
 
 class Model:
@@ -70,6 +71,9 @@ class Model:
         ``onnx-<digest>`` in this process. ``normalization`` is ``imagenet``, ``tf`` or ``none``
         (``mean``/``std`` for pixels in [0, 1] override it); ``labels`` is ``imagenet1000`` or
         ``tfslim1001``; ``output`` is ``logits`` or ``probs``."""
+        # Deferred: the importer needs onnx (about 1 s to import), which loading a model does not.
+        from advengine.models.importer import memory_manifest, wrap_source
+
         wrapped = wrap_source(
             source, normalization=normalization, mean=mean, std=std, size=size, labels=labels, output=output
         )
@@ -94,6 +98,8 @@ class Model:
             raise ModelError(
                 f"model {self.name!r} is already in the zoo; only Model.from_onnx models are registered"
             )
+        from advengine.models.importer import register_wrapped
+
         register_wrapped(self._wrapped, name, description=description, force=force)
         return Model(name, context=self.context, _wrapped=self._wrapped)
 
