@@ -20,6 +20,7 @@ from advengine.cli import models as _models  # noqa: F401  (registers the comman
 from advengine.cli import report as _report  # noqa: F401  (registers the command)
 from advengine.cli import submissions as _submissions  # noqa: F401  (registers the command group)
 from advengine.cli import train as _train  # noqa: F401  (registers the command group)
+from advengine.cli import train_fcn as _train_fcn  # noqa: F401  (train attack-fcn)
 from advengine.cli._app import app
 from advengine.cli._errors import run_main
 
