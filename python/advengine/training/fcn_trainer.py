@@ -174,7 +174,8 @@ def train_attack_fcn(
     )
 
 
-def _new_state(settings: FcnSettings, config: FcnConfig) -> Checkpoint:
+def new_state(settings: FcnSettings, config: FcnConfig) -> Checkpoint:
+    """Step 0 of a run: initial parameters, zero moments, the seeded sampler."""
     rng = np.random.default_rng(derive_seed(settings.seed, "attack-fcn", "train"))
     params = init_params(config, derive_seed(settings.seed, "attack-fcn", "init"))
     zeros = {k: np.zeros_like(v) for k, v in params.items()}
@@ -210,7 +211,7 @@ def run_fcn_training(
     if n < settings.batch_size:
         raise DatasetError(f"{n} training images are fewer than --batch-size {settings.batch_size}")
     config = FcnConfig(side, settings.channels)
-    state = start_run(settings.fingerprint(), path, resume) or _new_state(settings, config)
+    state = start_run(settings.fingerprint(), path, resume) or new_state(settings, config)
     adam = Adam(state.params, settings.lr)
     adam.load(state.adam_m, state.adam_v, state.adam_t)
     rng = np.random.default_rng()
