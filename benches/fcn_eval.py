@@ -74,6 +74,20 @@ def fcn_attack(run: Path, step: int, tmp: Path) -> tuple[Attack[Any], int]:
     return build_attack("fcn", {"weights": str(manifest)}), step * settings.batch_size
 
 
+def snapshot_steps(run: Path, steps: str) -> list[int]:
+    """``--steps``: comma-separated steps; ``latest`` is the run's last snapshot."""
+    out = []
+    for s in (s.strip() for s in steps.split(",") if s.strip()):
+        if s == "latest":
+            snaps = sorted((run / SNAPSHOTS).glob("step-*.npz"))
+            if not snaps:
+                raise SystemExit(f"{run} has no snapshots yet")
+            out.append(int(snaps[-1].stem.removeprefix("step-")))
+        else:
+            out.append(int(s))
+    return out
+
+
 def render(cache: Cache, plot: Path | None) -> None:
     rows = sorted((int(k.split("/")[1]), v) for k, v in cache.data.items() if k.startswith("fcn/"))
     mi = cache.get("mifgsm[lite0+lite1]@16")
@@ -130,7 +144,11 @@ def main() -> None:
     ap.add_argument("run", type=Path, help="An `advengine train attack-fcn` run dir.")
     ap.add_argument("--data", type=Path, default=Path("../shared/data/nips17_dev"))
     ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
-    ap.add_argument("--steps", default="", help="Comma-separated snapshot steps to evaluate (0: untrained).")
+    ap.add_argument(
+        "--steps",
+        default="",
+        help="Comma-separated snapshot steps to evaluate (0: untrained, latest: the last snapshot).",
+    )
     ap.add_argument("--mifgsm", action="store_true", help="Also MI-FGSM (10 iterations) from lite0 + lite1.")
     ap.add_argument("--eps", type=int, default=16)
     ap.add_argument("--cache", type=Path, default=Path(__file__).parent / ".fcn_cache.json")
@@ -141,7 +159,7 @@ def main() -> None:
     clean = ds.read_images()
     cache = Cache(args.cache)
     with tempfile.TemporaryDirectory() as tmp:
-        for step in [int(s) for s in args.steps.split(",") if s]:
+        for step in snapshot_steps(args.run, args.steps):
             key = f"fcn/{step}"
             if cache.get(key) is None:
                 attack, seen = fcn_attack(args.run, step, Path(tmp))
