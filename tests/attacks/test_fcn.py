@@ -12,7 +12,8 @@ import numpy.typing as npt
 import pytest
 
 from advengine.attacks import ATTACKS, build_attack
-from advengine.attacks.fcn import fcn_hint
+from advengine.attacks.fcn import FcnParams, fcn_hint
+from advengine.competition.config import parse_config
 from advengine.data.images import to_model_input
 from advengine.errors import ModelError, ParameterError
 from advengine.models.fcn import SHIPPED, load_fcn
@@ -62,3 +63,19 @@ def test_damaged_weights_are_refused(tmp_path: Path) -> None:
         build_attack("fcn", {"weights": str(tmp_path / "fcn.json")})
     with pytest.raises(ModelError, match="not found"):
         build_attack("fcn", {"weights": str(tmp_path / "none.json")})
+
+
+def test_a_competition_config_takes_it() -> None:
+    config = parse_config(
+        {
+            "attacks": [
+                {"name": "fcn"},
+                {"name": "fcn", "label": "mine", "params": {"weights": "run/a.json"}},
+            ],
+            "defenses": [{"name": "classifier", "models": ["efficientnet-lite2"]}],
+        }
+    )
+    assert [(a.name, a.params) for a in config.attacks] == [
+        ("fcn", FcnParams(weights=None)),
+        ("fcn", FcnParams(weights="run/a.json")),
+    ]
