@@ -76,3 +76,18 @@ def test_a_tiny_run_trains_resumes_and_exports(tmp_path: Path, capsys: Capsys) -
     assert manifest["hint_model"] == GUIDE
     assert manifest["images_seen"] == 6
     assert (out / manifest["file"]).is_file()
+
+
+@pytest.mark.usefixtures("guide_env")
+def test_progress_off_a_terminal_is_one_line_per_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
+    data = labelled_dir(tmp_path / "data", 4)
+    args = ["train", "attack-fcn", "--data", str(data), "--out", str(tmp_path / "run"), "--models", GUIDE]
+    args += ["--hint-model", GUIDE, "--holdout", "2", "--channels", "2,4", "--batch-size", "2"]
+    assert main([*args, "--checkpoint-every", "2", "--shift", "0", "--steps", "4"]) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("attack-fcn: step")]
+    assert [line.split(" · ")[0] for line in lines] == [
+        "attack-fcn: step 2/4 · loss",
+        "attack-fcn: step 4/4 · loss",
+    ]
+    assert "attack-fcn: 4 steps, last loss" in captured.out

@@ -82,7 +82,8 @@ def attack_fcn_command(
     if models is not None:
         values["sources"] = models
     settings = fcn_settings(values)
-    with progress_bar(stderr_console(), label_width=34, disable=as_json) as bar:
+    console = stderr_console()
+    with progress_bar(console, label_width=34, disable=as_json) as bar:
         task: list[Any] = []
 
         def on_step(r: StepReport) -> None:
@@ -90,6 +91,9 @@ def attack_fcn_command(
                 task.append(bar.add_task("training", total=r.steps, completed=r.step - 1))
             text = f"loss {r.loss:9.3f} · {r.images_per_s:5.2f} img/s"
             bar.update(task[0], completed=r.step, total=r.steps, description=text)
+            # Off a terminal (a log file, a background run) the bar draws nothing: one line per checkpoint.
+            if not console.is_terminal and not as_json and r.step % settings.checkpoint_every == 0:
+                console.print(f"attack-fcn: step {r.step}/{r.steps} · {text}", highlight=False)
 
         result = train_attack_fcn(
             settings, out, steps, resume=resume, context=RunContext.from_env(), on_step=on_step
