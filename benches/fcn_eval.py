@@ -5,6 +5,7 @@ the same sources lite0 + lite1, with the wall time per 100 images of both. The f
 
     python benches/fcn_eval.py runs/fcn --steps 0,50,100 --mifgsm     # figures → benches/.fcn_cache.json
     python benches/fcn_eval.py runs/fcn --plot docs/fcn_curve.png      # table + curve from the cache
+    python benches/fcn_eval.py --shipped --mifgsm --cache /tmp/q.json  # the shipped weights alone
 
 Step 0 is the untrained FCN (FGSM along the hint); a step ``s`` is the run's ``snapshots/step-s.npz``.
 Every figure is cached (an interrupted run resumes) with the machine's load average, because the
@@ -24,6 +25,7 @@ import numpy as np
 
 from advengine.attacks import build_attack
 from advengine.attacks.base import Attack
+from advengine.attacks.fcn import FcnAttack
 from advengine.attacks.sources import clear_sources
 from advengine.data import load_dataset
 from advengine.defenses import build_defense
@@ -98,6 +100,13 @@ def render(cache: Cache, plot: Path | None) -> None:
             f"| fcn step {step} | {v['images_seen']} | {pct_ci(v, 'misclassified')} | "
             f"{100 * v['seconds'] / v['n']:.1f} | {v['load_before']:.1f}–{v['load_after']:.1f} |"
         )
+    shipped = cache.get("shipped")
+    if shipped:
+        print(
+            f"| fcn (shipped) | {shipped['images_seen']} | {pct_ci(shipped, 'misclassified')} | "
+            f"{100 * shipped['seconds'] / shipped['n']:.1f} | "
+            f"{shipped['load_before']:.1f}–{shipped['load_after']:.1f} |"
+        )
     if mi:
         print(
             f"| mifgsm[lite0+lite1] (10 it.) | – | {pct_ci(mi, 'misclassified')} | "
@@ -141,7 +150,9 @@ def render(cache: Cache, plot: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, help="An `advengine train attack-fcn` run dir.")
+    ap.add_argument(
+        "run", type=Path, nargs="?", help="An `advengine train attack-fcn` run dir (for --steps)."
+    )
     ap.add_argument("--data", type=Path, default=Path("../shared/data/nips17_dev"))
     ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
     ap.add_argument(
@@ -149,6 +160,7 @@ def main() -> None:
         default="",
         help="Comma-separated snapshot steps to evaluate (0: untrained, latest: the last snapshot).",
     )
+    ap.add_argument("--shipped", action="store_true", help="Also the shipped weights (`fcn` as installed).")
     ap.add_argument("--mifgsm", action="store_true", help="Also MI-FGSM (10 iterations) from lite0 + lite1.")
     ap.add_argument("--eps", type=int, default=16)
     ap.add_argument("--cache", type=Path, default=Path(__file__).parent / ".fcn_cache.json")
@@ -159,7 +171,7 @@ def main() -> None:
     clean = ds.read_images()
     cache = Cache(args.cache)
     with tempfile.TemporaryDirectory() as tmp:
-        for step in snapshot_steps(args.run, args.steps):
+        for step in snapshot_steps(args.run, args.steps) if args.run else []:
             key = f"fcn/{step}"
             if cache.get(key) is None:
                 attack, seen = fcn_attack(args.run, step, Path(tmp))
@@ -167,6 +179,14 @@ def main() -> None:
                     key, {**attack_and_score(attack, clean, ds.true_labels, args.eps), "images_seen": seen}
                 )
                 print(key, cache.get(key), flush=True)
+    if args.shipped and cache.get("shipped") is None:
+        attack = build_attack("fcn", {})
+        assert isinstance(attack, FcnAttack)
+        seen = attack.manifest.images_seen
+        cache.put(
+            "shipped", {**attack_and_score(attack, clean, ds.true_labels, args.eps), "images_seen": seen}
+        )
+        print("shipped", cache.get("shipped"), flush=True)
     key = f"mifgsm[lite0+lite1]@{args.eps}"
     if args.mifgsm and cache.get(key) is None:
         cache.put(key, attack_and_score(build_attack("mifgsm", {}, LITE01), clean, ds.true_labels, args.eps))
