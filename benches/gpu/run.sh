@@ -126,4 +126,11 @@ for r in rows:
         print(json.dumps(r))
 PYEOF
 cp /tmp/advengine-eval.json "$(dirname "$RESULTS")/" 2>/dev/null || true
+
+# 5. Issue 27's attack-FCN training at its GPU scale, then its held-out evaluation: long (LIMIT_S,
+# default 3000 s, of training), so only with FCN_TRAIN=1; its figures go to $OUT/fcn (docs/fcn.md).
+if [[ "${FCN_TRAIN:-0}" == 1 ]]; then
+    log "attack-FCN training (benches/gpu/train_fcn.sh)"
+    OUT="$(dirname "$RESULTS")/fcn" RUN=/tmp/advengine-fcn bash benches/gpu/train_fcn.sh || log "attack-FCN training failed"
+fi
 log "done"

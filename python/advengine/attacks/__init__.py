@@ -5,6 +5,7 @@ from advengine.attacks import apgd as _apgd  # noqa: F401
 from advengine.attacks import autoattack as _autoattack  # noqa: F401
 from advengine.attacks import baselines as _baselines  # noqa: F401
 from advengine.attacks import ensemble_eot as _ensemble_eot  # noqa: F401
+from advengine.attacks import fcn as _fcn  # noqa: F401
 from advengine.attacks import gradient as _gradient  # noqa: F401
 from advengine.attacks import square as _square  # noqa: F401
 from advengine.attacks import transfer as _transfer  # noqa: F401

@@ -758,6 +758,26 @@ class FatFingersTargeted(AttackObject):
         )
 
 
+class Fcn(AttackObject):
+    """iwiwi's attack FCN: one forward pass of a trained network fed the hint model's gradient (shipped weights: trained against lite0 + lite1, hint lite0; docs/fcn.md).
+
+    Registered attack ``fcn`` (nontargeted).
+
+    docs/attacks.md describes each parameter; ``advengine list --verbose`` lists them.
+    """
+
+    entry = "fcn"
+
+    def __init__(
+        self,
+        model_or_models: Models = None,
+        *,
+        weights: str | None = None,
+        context: RunContext | None = None,
+    ) -> None:
+        super().__init__(model_or_models, context=context, weights=weights)
+
+
 class FGSM(AttackObject):
     """FGSM (Goodfellow et al.; the NIPS17 sample): one ε step along sign ∇CE of the own prediction.
 
@@ -1248,6 +1268,7 @@ __all__ = [
     "EnsembleEOTTargeted",
     "FatFingers",
     "FatFingersTargeted",
+    "Fcn",
     "IterTargetClass",
     "MIFGSMTargeted",
     "NoOp",

@@ -78,7 +78,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "List, build, verify and register the ONNX classifiers (the model zoo).",
     ),
     "train": (
-        ("advengine.cli.train",),
+        ("advengine.cli.train", "advengine.cli.train_fcn"),
         "Train learned defenses on ONNX Runtime (no deep-learning framework).",
     ),
     "serve": (

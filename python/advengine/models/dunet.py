@@ -73,18 +73,37 @@ class DunetConfig:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape, in graph order."""
-        c = self.channels
-        convs: list[tuple[str, int, int]] = [("enc1", 3, c[0])]
-        convs += [(f"enc{i + 1}", c[i - 1], c[i]) for i in range(1, len(c))]
-        convs.append(("bottom", c[-1], c[-1]))
-        for i in range(len(c) - 2, -1, -1):  # decoder level i+1 fuses level i+2's output with enc(i+1)
-            fused_in = c[i + 1] + c[i]
-            convs.append((f"dec{i + 1}", fused_in, 3 if i == 0 else c[i]))
-        shapes: dict[str, tuple[int, ...]] = {}
-        for name, cin, cout in convs:
-            shapes[f"{PREFIX}{name}.weight"] = (cout, cin, KERNEL, KERNEL)
-            shapes[f"{PREFIX}{name}.bias"] = (cout,)
-        return shapes
+        return conv_shapes(unet_convs(self.channels, 3, 3))
+
+
+def unet_convs(channels: tuple[int, ...], cin: int, cout: int) -> list[tuple[str, int, int]]:
+    """(name, in, out) of every 3×3 conv of the encoder–decoder, in graph order: ``cin`` input
+    channels, ``cout`` outputs of the last decoder conv (shared by DUNET and the attack FCN)."""
+    c = channels
+    convs: list[tuple[str, int, int]] = [("enc1", cin, c[0])]
+    convs += [(f"enc{i + 1}", c[i - 1], c[i]) for i in range(1, len(c))]
+    convs.append(("bottom", c[-1], c[-1]))
+    for i in range(len(c) - 2, -1, -1):  # decoder level i+1 fuses level i+2's output with enc(i+1)
+        convs.append((f"dec{i + 1}", c[i + 1] + c[i], cout if i == 0 else c[i]))
+    return convs
+
+
+def conv_shapes(
+    convs: list[tuple[str, int, int]], *, prefix: str = PREFIX, kernel: int = KERNEL
+) -> dict[str, tuple[int, ...]]:
+    """Weight and bias shapes of ``convs`` under ``prefix``."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, cin, cout in convs:
+        shapes[f"{prefix}{name}.weight"] = (cout, cin, kernel, kernel)
+        shapes[f"{prefix}{name}.bias"] = (cout,)
+    return shapes
+
+
+def he_normal(shape: tuple[int, ...], rng: np.random.Generator) -> F32:
+    """He-normal weights (std √(2/fan_in)) for a conv of ``shape``."""
+    fan_in = int(np.prod(shape[1:]))
+    out: F32 = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+    return out
 
 
 def output_conv(config: DunetConfig) -> str:
@@ -101,13 +120,15 @@ def init_params(config: DunetConfig, seed: int) -> dict[str, F32]:
         if name.endswith(".bias") or name.startswith(last + "."):
             out[name] = np.zeros(shape, np.float32)
         else:
-            fan_in = int(np.prod(shape[1:]))
-            out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+            out[name] = he_normal(shape, rng)
     return out
 
 
-class _Writer:
-    def __init__(self) -> None:
+class GraphWriter:
+    """Nodes and constants of a graph being written; convs read ``PREFIX<name>.weight/.bias``."""
+
+    def __init__(self, prefix: str = PREFIX) -> None:
+        self.prefix = prefix
         self.nodes: list[onnx.NodeProto] = []
         self.constants: list[onnx.TensorProto] = []
 
@@ -119,16 +140,17 @@ class _Writer:
         self.constants.append(numpy_helper.from_array(value, name))
         return name
 
-    def conv(self, x: str, name: str, *, stride: int = 1, relu: bool = True) -> str:
+    def conv(self, x: str, name: str, *, stride: int = 1, relu: bool = True, kernel: int = KERNEL) -> str:
+        pad = kernel // 2
         y = self.node(
             "Conv",
-            [x, f"{PREFIX}{name}.weight", f"{PREFIX}{name}.bias"],
-            f"{PREFIX}{name}.out",
-            kernel_shape=[KERNEL, KERNEL],
+            [x, f"{self.prefix}{name}.weight", f"{self.prefix}{name}.bias"],
+            f"{self.prefix}{name}.out",
+            kernel_shape=[kernel, kernel],
             strides=[stride, stride],
-            pads=[1, 1, 1, 1],
+            pads=[pad, pad, pad, pad],
         )
-        return self.node("Relu", [y], f"{PREFIX}{name}.relu") if relu else y
+        return self.node("Relu", [y], f"{self.prefix}{name}.relu") if relu else y
 
 
 def build_dunet(config: DunetConfig, params: dict[str, F32]) -> onnx.ModelProto:
@@ -146,29 +168,8 @@ def build_dunet(config: DunetConfig, params: dict[str, F32]) -> onnx.ModelProto:
             raise ModelError(
                 f"DUNET weight {name} has shape {list(params[name].shape)}, expected {list(shape)}"
             )
-    w = _Writer()
-    sides = config.sides()
-    enc = [w.conv(INPUT, "enc1")]
-    for i in range(1, config.levels):
-        enc.append(w.conv(enc[-1], f"enc{i + 1}", stride=2))
-    up = w.conv(enc[-1], "bottom")
-    scales = w.constant(f"{PREFIX}up.scales", np.array([1.0, 1.0, 2.0, 2.0], np.float32))
-    for i in range(config.levels - 2, -1, -1):
-        level = f"{PREFIX}dec{i + 1}"
-        y = w.node(
-            "Resize",
-            [up, "", scales],
-            f"{level}.up",
-            mode="linear",
-            coordinate_transformation_mode="half_pixel",
-        )
-        if 2 * sides[i + 1] != sides[i]:  # an odd side: ⌈s/2⌉·2 = s + 1, crop the extra row/column
-            ends = w.constant(f"{level}.crop.ends", np.array([sides[i], sides[i]], np.int64))
-            starts = w.constant(f"{level}.crop.starts", np.array([0, 0], np.int64))
-            axes = w.constant(f"{level}.crop.axes", np.array([2, 3], np.int64))
-            y = w.node("Slice", [y, starts, ends, axes], f"{level}.crop")
-        cat = w.node("Concat", [y, enc[i]], f"{level}.cat", axis=1)
-        up = w.conv(cat, f"dec{i + 1}", relu=i > 0)
+    w = GraphWriter()
+    up = unet(w, INPUT, config.levels, config.sides(), out_relu=False)
     w.node("Sub", [INPUT, up], OUTPUT)
     weights = [numpy_helper.from_array(np.ascontiguousarray(params[n], np.float32), n) for n in shapes]
     s = config.size
@@ -191,6 +192,33 @@ def build_dunet(config: DunetConfig, params: dict[str, F32]) -> onnx.ModelProto:
     return model
 
 
+def unet(w: GraphWriter, x: str, levels: int, sides: list[int], *, out_relu: bool) -> str:
+    """The encoder–decoder of :func:`unet_convs` on ``x``; returns the last decoder conv's output
+    (through a ReLU if ``out_relu``)."""
+    enc = [w.conv(x, "enc1")]
+    for i in range(1, levels):
+        enc.append(w.conv(enc[-1], f"enc{i + 1}", stride=2))
+    up = w.conv(enc[-1], "bottom")
+    scales = w.constant(f"{w.prefix}up.scales", np.array([1.0, 1.0, 2.0, 2.0], np.float32))
+    for i in range(levels - 2, -1, -1):
+        level = f"{w.prefix}dec{i + 1}"
+        y = w.node(
+            "Resize",
+            [up, "", scales],
+            f"{level}.up",
+            mode="linear",
+            coordinate_transformation_mode="half_pixel",
+        )
+        if 2 * sides[i + 1] != sides[i]:  # an odd side: ⌈s/2⌉·2 = s + 1, crop the extra row/column
+            ends = w.constant(f"{level}.crop.ends", np.array([sides[i], sides[i]], np.int64))
+            starts = w.constant(f"{level}.crop.starts", np.array([0, 0], np.int64))
+            axes = w.constant(f"{level}.crop.axes", np.array([2, 3], np.int64))
+            y = w.node("Slice", [y, starts, ends, axes], f"{level}.crop")
+        cat = w.node("Concat", [y, enc[i]], f"{level}.cat", axis=1)
+        up = w.conv(cat, f"dec{i + 1}", relu=i > 0 or out_relu)
+    return up
+
+
 def read_dunet(model: onnx.ModelProto) -> tuple[DunetConfig, dict[str, F32]]:
     """The config and weights of a denoiser written by :func:`build_dunet` (from its properties)."""
     props = {p.key: p.value for p in model.metadata_props}
@@ -207,11 +235,17 @@ def read_dunet(model: onnx.ModelProto) -> tuple[DunetConfig, dict[str, F32]]:
 __all__ = [
     "DEFAULT_CHANNELS",
     "INPUT",
+    "KERNEL",
     "OUTPUT",
     "PREFIX",
     "DunetConfig",
+    "GraphWriter",
     "build_dunet",
+    "conv_shapes",
+    "he_normal",
     "init_params",
     "output_conv",
     "read_dunet",
+    "unet",
+    "unet_convs",
 ]

@@ -1,5 +1,6 @@
 """Training learned defenses on ONNX Runtime: the HGD denoiser (DUNET with the LGD loss, Liao et al.
-2018) on the gradient compiler's parameter gradients, Adam on the host. See docs/hgd.md.
+2018) on the gradient compiler's parameter gradients, Adam on the host (docs/hgd.md); iwiwi's attack
+FCN on the same machinery (docs/fcn.md).
 
 ```python
 from advengine.training import train_hgd, train_settings
@@ -8,7 +9,19 @@ result = train_hgd(settings, Path("runs/hgd"), steps=2000)        # resumable: r
 ```
 """
 
+from advengine.training.fcn_settings import FcnSettings, fcn_settings
+from advengine.training.fcn_trainer import FcnResult, train_attack_fcn
 from advengine.training.settings import TrainSettings, train_settings
 from advengine.training.trainer import StepReport, TrainResult, train_hgd
 
-__all__ = ["StepReport", "TrainResult", "TrainSettings", "train_hgd", "train_settings"]
+__all__ = [
+    "FcnResult",
+    "FcnSettings",
+    "StepReport",
+    "TrainResult",
+    "TrainSettings",
+    "fcn_settings",
+    "train_attack_fcn",
+    "train_hgd",
+    "train_settings",
+]

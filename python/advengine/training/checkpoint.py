@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from advengine.errors import CheckpointError
+from advengine.errors import CheckpointError, ConfigError
 from advengine.files import atomic_write
 
 F32 = npt.NDArray[np.float32]
@@ -93,4 +93,24 @@ def load_checkpoint(path: Path) -> Checkpoint:
     )
 
 
-__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
+def start_run(fingerprint: dict[str, Any], path: Path, resume: bool) -> Checkpoint | None:
+    """The checkpoint to continue (``resume``: its settings must equal ``fingerprint``, else one error
+    naming the first that differs), or None for a new run (refused over an existing one)."""
+    if not resume:
+        if path.exists():
+            raise ConfigError(
+                f"{path.parent} already holds a training run; pass --resume to continue it, or choose "
+                "another --out"
+            )
+        return None
+    ckpt = load_checkpoint(path)
+    for key in sorted(set(fingerprint) | set(ckpt.settings)):
+        if fingerprint.get(key) != ckpt.settings.get(key):
+            raise ConfigError(
+                f"--resume: {key} is {fingerprint.get(key)!r} but the run in {path.parent} used "
+                f"{ckpt.settings.get(key)!r}; rerun with the run's settings or choose another --out"
+            )
+    return ckpt
+
+
+__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint", "start_run"]

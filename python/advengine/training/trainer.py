@@ -25,21 +25,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import onnx
-import onnxruntime as ort
 
 from advengine.context import RunContext
 from advengine.data.images import to_model_input
-from advengine.errors import ConfigError, GraphError
+from advengine.errors import ConfigError
 from advengine.graph.compiler import ForwardSpec, compile_spec
 from advengine.graph.params import param_grad_name
-from advengine.graph.runner import make_session
 from advengine.models import ensure_onnx, get_manifest, load_classifier, resize_bilinear
 from advengine.models.denoised import DENOISER_PREFIX, compose_denoised
 from advengine.models.dunet import DunetConfig, build_dunet, init_params
 from advengine.seeds import derive_seed
 from advengine.training.adam import Adam
 from advengine.training.augment import draw_augment
-from advengine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from advengine.training.binding import BoundGraph
+from advengine.training.checkpoint import Checkpoint, save_checkpoint, start_run
 from advengine.training.export import export_denoiser
 from advengine.training.settings import TrainSettings
 from advengine.training.trainset import DataProgress, TrainingSet, prepare_training_set
@@ -113,35 +112,20 @@ class LgdStep:
         size: int,
         context: RunContext | None,
     ) -> None:
-        self.session = make_session(graph, context=context)
-        names = {i.name for i in self.session.get_inputs()} | {o.name for o in self.session.get_outputs()}
-        self.x = np.zeros((batch, 3, size, size), np.float32)
-        self.target = np.zeros((batch, CLASSES), np.float32)
-        self.loss = np.zeros((batch,), np.float32)
         self.grads = {k: np.zeros_like(p) for k, p in params.items()}
-        bound: list[tuple[str, F32, bool]] = [("input", self.x, True), ("target", self.target, True)]
-        bound.append(("loss", self.loss, False))
-        for k, p in params.items():
-            bound.append((DENOISER_PREFIX + k, p, True))
-            bound.append((param_grad_name(DENOISER_PREFIX + k), self.grads[k], False))
-        self.io = self.session.io_binding()
-        # The OrtValues wrap the numpy arrays' memory (CPU); they are kept alive with the binding.
-        self._values: list[Any] = []
-        for name, arr, is_input in bound:
-            if name not in names:
-                raise GraphError(f"the training graph has no {'input' if is_input else 'output'} {name!r}")
-            value = ort.OrtValue.ortvalue_from_numpy(arr)
-            self._values.append(value)
-            if is_input:
-                self.io.bind_ortvalue_input(name, value)
-            else:
-                self.io.bind_ortvalue_output(name, value)
+        inputs: dict[str, F32] = {
+            "input": np.zeros((batch, 3, size, size), np.float32),
+            "target": np.zeros((batch, CLASSES), np.float32),
+        }
+        inputs.update({DENOISER_PREFIX + k: p for k, p in params.items()})
+        outputs = {"loss": np.zeros((batch,), np.float32)}
+        outputs.update({param_grad_name(DENOISER_PREFIX + k): g for k, g in self.grads.items()})
+        self.bound = BoundGraph(graph, inputs, outputs, context)
+        self.loss = outputs["loss"]
 
     def run(self, x: F32, target: F32) -> F32:
         """Loss per sample of the batch; the gradients land in :attr:`grads`."""
-        np.copyto(self.x, x)
-        np.copyto(self.target, target)
-        self.session.run_with_iobinding(self.io)
+        self.bound.run({"input": x, "target": target})
         return self.loss
 
 
@@ -160,18 +144,6 @@ def _new_state(settings: TrainSettings, config: DunetConfig) -> Checkpoint:
         0.0,
         settings.fingerprint(),
     )
-
-
-def _resumed(path: Path, settings: TrainSettings) -> Checkpoint:
-    ckpt = load_checkpoint(path)
-    mine = settings.fingerprint()
-    for key in sorted(set(mine) | set(ckpt.settings)):
-        if mine.get(key) != ckpt.settings.get(key):
-            raise ConfigError(
-                f"--resume: {key} is {mine.get(key)!r} but the run in {path.parent} used "
-                f"{ckpt.settings.get(key)!r}; rerun with the run's settings or choose another --out"
-            )
-    return ckpt
 
 
 def _batch(
@@ -198,7 +170,7 @@ def train_hgd(
     on_step: StepProgress | None = None,
 ) -> TrainResult:
     """Make (or reuse) the training set in ``out/data``, then :func:`run_training`."""
-    _start(settings, out / CHECKPOINT, resume)  # a bad --resume fails before the attacks run
+    start_run(settings.fingerprint(), out / CHECKPOINT, resume)  # a bad --resume fails before the attacks run
     _guide_size(settings)
     data = prepare_training_set(settings, out / "data", context=context, progress=on_data)
     return run_training(
@@ -212,18 +184,6 @@ def _guide_size(settings: TrainSettings) -> int:
     if settings.shift >= size:
         raise ConfigError(f"--shift {settings.shift} must be smaller than the guide's side ({size} pixels)")
     return size
-
-
-def _start(settings: TrainSettings, path: Path, resume: bool) -> Checkpoint | None:
-    """The checkpoint to continue (``resume``), or None for a new run (refused over an existing one)."""
-    if resume:
-        return _resumed(path, settings)
-    if path.exists():
-        raise ConfigError(
-            f"{path.parent} already holds a training run; pass --resume to continue it, or choose "
-            "another --out"
-        )
-    return None
 
 
 def run_training(
@@ -242,7 +202,7 @@ def run_training(
     path = out / CHECKPOINT
     size = _guide_size(settings)
     config = DunetConfig(size, settings.channels)
-    state = _start(settings, path, resume) or _new_state(settings, config)
+    state = start_run(settings.fingerprint(), path, resume) or _new_state(settings, config)
     adam = Adam(state.params, settings.lr)
     adam.load(state.adam_m, state.adam_v, state.adam_t)
     rng = np.random.default_rng()
