@@ -758,7 +758,7 @@ class FatFingersTargeted(AttackObject):
         )
 
 
-class Fcn(AttackObject):
+class FCN(AttackObject):
     """iwiwi's attack FCN: one forward pass of a trained network fed the hint model's gradient (shipped weights: trained against lite0 + lite1, hint lite0; docs/fcn.md).
 
     Registered attack ``fcn`` (nontargeted).
@@ -1255,6 +1255,7 @@ __all__ = [
     "BPDAPGD",
     "DIFGSM",
     "EOTPGD",
+    "FCN",
     "FGSM",
     "IFGSM",
     "MIFGSM",
@@ -1268,7 +1269,6 @@ __all__ = [
     "EnsembleEOTTargeted",
     "FatFingers",
     "FatFingersTargeted",
-    "Fcn",
     "IterTargetClass",
     "MIFGSMTargeted",
     "NoOp",
