@@ -20,7 +20,8 @@ from advengine.registry import Component
 
 #: Parts of entry names written in capitals, as torchattacks spells them (MIFGSM, APGDT, EOTPGD).
 ACRONYMS = frozenset(
-    {"fgsm", "ifgsm", "mifgsm", "difgsm", "tifgsm", "pgd", "apgd", "ce", "dlr", "cw", "eot", "bpda", "t", "fcn"}
+    {"fgsm", "ifgsm", "mifgsm", "difgsm", "tifgsm", "pgd", "apgd", "ce", "dlr", "cw", "eot", "bpda", "t"}
+    | {"fcn"}
 )
 #: Names that are one word in the entry but two in English.
 SPELLED = {"autoattack": "AutoAttack", "fatfingers": "FatFingers", "noop": "NoOp"}
