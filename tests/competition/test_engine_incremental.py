@@ -85,9 +85,11 @@ def test_partial_results(make_config: MakeConfig, sample_dir: str, tmp_path: Pat
     comp = Competition(cfg, tmp_path / "run")
     comp._prepare(resume=False)
     assert comp.partial_results() is None  # no attack piece has a record yet
+    comp.run_dir.unlock()  # _prepare took the run dir's lock, as run() does (run releases it)
     results = Competition(cfg, tmp_path / "run").run(resume=True)
     finished = Competition(cfg, tmp_path / "run")
     finished._prepare(resume=True)
     partial = finished.partial_results()
+    finished.run_dir.unlock()
     assert partial is not None
     assert _scores(partial) == _scores(results)

@@ -21,7 +21,6 @@ from advengine.attacks.sources import IMAGE_SIDE, MAX_GRAPH_BATCH, get_source
 from advengine.context import RunContext
 from advengine.errors import GraphError
 from advengine.graph.runner import OWN_PREDICTION, make_session
-from advengine.models.fcn import INPUT, OUTPUT, SHIPPED, load_fcn, pack_input
 from advengine.params import Params
 from advengine.types import ImagesF32, Labels
 
@@ -46,6 +45,10 @@ class FcnAttack(Attack[FcnParams]):
 
     def __init__(self, params: FcnParams, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
+        # Deferred: the FCN's module reads and writes graphs with onnx (about 1 s to import), which
+        # `advengine attack` and the API must not pay unless this attack runs.
+        from advengine.models.fcn import SHIPPED, load_fcn
+
         path = Path(params.weights) if params.weights else SHIPPED
         self.model, self.manifest = load_fcn(path)
         self._session: Any = None
@@ -66,6 +69,8 @@ class FcnAttack(Attack[FcnParams]):
     ) -> ImagesF32:
         if nothing_to_do(self.name, x, eps):
             return x
+        from advengine.models.fcn import INPUT, OUTPUT, pack_input  # loaded with the weights already
+
         eps_px = round(eps * 255)
         hint = fcn_hint(x, self.manifest.hint_model, self.context)
         session = self._fcn()
