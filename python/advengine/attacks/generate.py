@@ -83,9 +83,9 @@ def _class(c: Component[Any]) -> list[str]:
 
 
 def builtin_names() -> list[str]:
-    """The package's own registered attacks: plugins (and test fakes) registered in this process are
-    not part of the public API."""
-    return [n for n in ATTACKS.names() if ATTACKS.get(n).cls.__module__.startswith("advengine.")]
+    """The attack package's own registered attacks: plugins, test fakes and the server's upload-mode
+    entries (advengine.server.uploaded) registered in this process are not part of the public API."""
+    return [n for n in ATTACKS.names() if ATTACKS.get(n).cls.__module__.startswith("advengine.attacks.")]
 
 
 def render() -> str:
