@@ -38,6 +38,22 @@ class Checkpoint:
     #: Wall time and machine notes per session (appended on every start or resume).
     sessions: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def first(cls, params: dict[str, F32], rng: np.random.Generator, settings: dict[str, Any]) -> Checkpoint:
+        """Step 0 of a run: the initial ``params``, zero Adam moments, the seeded sampler ``rng``."""
+        zeros = {k: np.zeros_like(v) for k, v in params.items()}
+        return cls(
+            0,
+            params,
+            zeros,
+            {k: v.copy() for k, v in zeros.items()},
+            0,
+            dict(rng.bit_generator.state),
+            [],
+            0.0,
+            settings,
+        )
+
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     arrays: dict[str, F32] = {}

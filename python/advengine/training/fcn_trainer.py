@@ -178,18 +178,7 @@ def new_state(settings: FcnSettings, config: FcnConfig) -> Checkpoint:
     """Step 0 of a run: initial parameters, zero moments, the seeded sampler."""
     rng = np.random.default_rng(derive_seed(settings.seed, "attack-fcn", "train"))
     params = init_params(config, derive_seed(settings.seed, "attack-fcn", "init"))
-    zeros = {k: np.zeros_like(v) for k, v in params.items()}
-    return Checkpoint(
-        0,
-        params,
-        zeros,
-        {k: v.copy() for k, v in zeros.items()},
-        0,
-        dict(rng.bit_generator.state),
-        [],
-        0.0,
-        settings.fingerprint(),
-    )
+    return Checkpoint.first(params, rng, settings.fingerprint())
 
 
 def run_fcn_training(

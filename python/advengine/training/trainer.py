@@ -132,18 +132,7 @@ class LgdStep:
 def _new_state(settings: TrainSettings, config: DunetConfig) -> Checkpoint:
     rng = np.random.default_rng(derive_seed(settings.seed, "hgd", "train"))
     params = init_params(config, derive_seed(settings.seed, "hgd", "init"))
-    zeros = {k: np.zeros_like(v) for k, v in params.items()}
-    return Checkpoint(
-        0,
-        params,
-        zeros,
-        {k: v.copy() for k, v in zeros.items()},
-        0,
-        dict(rng.bit_generator.state),
-        [],
-        0.0,
-        settings.fingerprint(),
-    )
+    return Checkpoint.first(params, rng, settings.fingerprint())
 
 
 def _batch(
