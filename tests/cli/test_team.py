@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from advengine.cli import app, main
@@ -34,3 +35,15 @@ def test_team_errors_are_one_line(tmp_path: Path) -> None:
         main(["team", "list", "--state", state, "--db", "postgresql+psycopg://nobody@/x?host=/nonexistent"])
         == 1
     )
+
+
+def test_list_refuses_a_state_dir_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Listing only reads: a mistyped --state is one line, not a new empty state with its database."""
+    missing = tmp_path / "no-such-state"
+    assert main(["team", "list", "--state", str(missing)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no such directory" in err[0]
+    assert not missing.exists()

@@ -9,6 +9,7 @@ import typer
 
 from advengine.cli._app import app, sub_app
 from advengine.cli.serve import DbOption, StateOption
+from advengine.errors import ServerError
 
 team_app = sub_app("The teams of a competition that `advengine serve` hosts.")
 app.add_typer(team_app, name="team")
@@ -40,6 +41,9 @@ def list_command(state: StateOption, db: DbOption = None, as_json: JsonOption = 
     from advengine.server.app import open_db
     from advengine.server.teams import list_teams
 
+    if db is None and not state.is_dir():
+        # Listing reads: a mistyped --state must not become a new, empty server state.
+        raise ServerError(f"--state {state}: no such directory; give the state dir of `advengine serve`")
     teams = list_teams(open_db(state, db))
     if as_json:
         typer.echo(json.dumps(teams, indent=2))
