@@ -33,7 +33,7 @@ def fixed_batch_of(path: Path, cache_root: Path | None = None) -> int | None:
     try:
         saved = json.loads(note.read_text())
         if saved["key"] == key and (saved["batch"] is None or isinstance(saved["batch"], int)):
-            return saved["batch"]  # type: ignore[no-any-return]
+            return saved["batch"]
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no note yet, or a damaged one: read the model
     from advengine.models.onnx_contract import fixed_batch
