@@ -45,8 +45,12 @@ def main(run: Path) -> None:
     print("|---|---|" + "---:|" * len(cols))
     for d, dl in DEFENSES.items():
         for a, al in ATTACKS.items():
+            if (d, a, "all") not in right:
+                continue  # not in this run's roster
             cells = [right[(d, a, c)] for c in cols]
-            print(f"| {dl} | {al} | " + " | ".join(f"{100 * k / n:.1f}" for k, n in cells) + " |")
+            print(
+                f"| {dl} | {al} | " + " | ".join(f"{100 * k / n:.1f}" if n else "—" for k, n in cells) + " |"
+            )
     print()
     for (d, a), k in sorted(hits.items()):
         print(f"targeted hits: {a} through {d}: {k} of {right[(d, a, 'all')][1]}")
