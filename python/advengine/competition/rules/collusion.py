@@ -89,18 +89,13 @@ def team_pairs(attacks: Sequence[Entry], defenses: Sequence[Entry], everything: 
 
 
 def _flagged(
-    rule: RuleName, pair: Pair, evidence: str, p_value: float, effect: float, alpha: float, least: float
+    rule: RuleName, pair: Pair, why: str, p: float, effect: float, alpha: float, least: float
 ) -> Finding | None:
-    """The finding on ``pair``'s defense, its team's attack the partner, when the test is significant
-    (p < α) and the effect at least ``least``; else None."""
-    if p_value < alpha and effect >= least:
+    """The finding on ``pair``'s defense, its team's attack the partner, with evidence ``why``, when the
+    test is significant (p < α) and the effect at least ``least``; else None."""
+    if p < alpha and effect >= least:
         return Finding(
-            rule=rule,
-            entry=pair.defense,
-            partner=pair.attack,
-            evidence=evidence,
-            p_value=p_value,
-            effect=effect,
+            rule=rule, entry=pair.defense, partner=pair.attack, evidence=why, p_value=p, effect=effect
         )
     return None
 
