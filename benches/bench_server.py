@@ -155,7 +155,7 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 def measure(
-    served: Served, token: str, clients: int, seconds: float, pace: float, every: int
+    db: str, served: Served, token: str, clients: int, seconds: float, pace: float, every: int
 ) -> dict[str, Any]:
     """One measurement window against a running server."""
     server = psutil.Process(served.proc.pid if served.proc else 0)
@@ -199,7 +199,7 @@ def measure(
     sampler.join()
     queue = served.get("/api/queue")
     return {
-        "db": "postgresql" if "postgresql" in " ".join(served.args) else "sqlite",
+        "db": db,
         "clients": clients,
         "pace_s": pace,
         "seconds": round(wall, 2),
@@ -241,7 +241,7 @@ def run(
             sleep = seconds * len(paces) / 2 + 30
             r = submit(served.url, token, "slow.tar.gz", script_archive(slow_script(sleep)))
             assert r.status_code == 202, r.text
-            return [measure(served, token, clients, seconds, pace, every) for pace in paces]
+            return [measure(db, served, token, clients, seconds, pace, every) for pace in paces]
         finally:
             served.stop()
     finally:

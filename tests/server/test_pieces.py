@@ -10,7 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tests.server.conftest import tiny_config
 
@@ -38,18 +40,21 @@ class Scripted:
     """An executor that answers each dispatch with the next outcome scripted for its piece, and
     checks what the lease rows say while the piece runs."""
 
-    def __init__(self, sessions: sessionmaker[Session], script: dict[int, list[Outcome]]) -> None:
-        self.sessions, self.script = sessions, script
+    def __init__(
+        self, sessions: sessionmaker[Session], script: dict[int, list[Outcome]], *, check: bool = True
+    ) -> None:
+        self.sessions, self.script, self.check = sessions, script, check
         self.dispatched: list[int] = []
         self.closed = False
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         for job in jobs:
             job.load()
-            with self.sessions() as s:
-                row = s.get(Piece, ("main", str(job.piece)))
-                assert row is not None
-                assert (row.state, row.owner) == ("running", "me")
+            if self.check:
+                with self.sessions() as s:
+                    row = s.get(Piece, ("main", str(job.piece)))
+                    assert row is not None
+                    assert (row.state, row.owner) == ("running", "me")
             self.dispatched.append(job.piece.batch)
             on_done(job, self.script[job.piece.batch].pop(0))
 
@@ -139,3 +144,25 @@ def test_reconcile_takes_recorded_states_and_drops_pieces_gone(settings: ServerS
     pieces = {str(p): p for p in (PieceId.of_attack("noop", 0), PieceId.of_attack("noop", 1))}
     leases.reconcile(pieces, lambda p: recorded[p.batch])
     assert _rows(sessions) == {"attack/noop/b0000": ("done", 1, 0), "attack/noop/b0001": ("queued", 0, 0)}
+
+
+def test_a_lease_the_database_did_not_write_never_costs_the_piece(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = _sessions(settings)
+    leases = PieceLeases(sessions, "main", "me")
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise OperationalError("UPDATE pieces", {}, Exception("database is locked"))
+
+    for write in ("claim", "lose", "finish"):
+        monkeypatch.setattr(leases, write, locked)
+    died = Outcome("crashed", None, 0.1, DIED)
+    inner = Scripted(sessions, {0: [Outcome("ok", 1, 0.1)], 1: [died, Outcome("ok", 1, 0.1)]}, check=False)
+    recorded: list[tuple[int, str]] = []
+    LeasedExecutor(inner, leases).run(
+        _jobs(0, 1), lambda job, out: recorded.append((job.piece.batch, out.status))
+    )
+    assert sorted(recorded) == [(0, "ok"), (1, "ok")]  # both ran; the lost one again
+    assert inner.dispatched == [0, 1, 1]
+    assert _rows(sessions) == {"attack/noop/b0000": ("queued", 0, 0), "attack/noop/b0001": ("queued", 0, 0)}

@@ -34,8 +34,10 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from advengine.competition.artefacts import PieceId
@@ -65,8 +67,11 @@ class PieceLeases:
         """The pieces the engine handed over, ``queued`` (a row of an earlier pass is reused, its
         attempts and losses kept)."""
         keys = {str(job.piece): job.entry.label for job in jobs}
+        if not keys:
+            return
         with self.sessions.begin() as s:
-            rows = s.scalars(select(Piece).where(Piece.round == self.round, Piece.piece.in_(keys))).all()
+            query = select(Piece).where(Piece.round == self.round, Piece.piece.in_(list(keys)))
+            rows = s.scalars(query).all()
             for row in rows:
                 row.state, row.owner, row.heartbeat_at, row.entry = QUEUED, None, None, keys[row.piece]
             for key in keys.keys() - {row.piece for row in rows}:
@@ -102,13 +107,12 @@ class PieceLeases:
     def lose(self, piece: PieceId, why: str, *, requeue: bool = True) -> None:
         """The platform lost the piece: the loss counted, and (``requeue``) the piece back to
         ``queued``; otherwise it is finished next, as the entry's own failure."""
-        values: dict[str, object] = {"error": why, "lost": Piece.lost + 1}
+        values: dict[str, Any] = {"error": why, "lost": Piece.lost + 1}
         if requeue:
             values.update(state=QUEUED, owner=None, heartbeat_at=None)
         with self.sessions.begin() as s:
-            s.execute(
-                update(Piece).where(Piece.round == self.round, Piece.piece == str(piece)).values(values)
-            )
+            where = (Piece.round == self.round, Piece.piece == str(piece))
+            s.execute(update(Piece).where(*where).values(**values))
 
     def reconcile(self, pieces: dict[str, PieceId], status: Callable[[PieceId], str | None]) -> None:
         """After a pass. ``pieces``: every piece of the round's run now, by key. A row of a piece no
@@ -174,16 +178,26 @@ class LeasedExecutor:
     #: Times a piece the platform lost is dispatched again before its loss is the entry's crash.
     max_lost: int = 1
 
+    def _note(self, write: Callable[[], None]) -> None:
+        """A write to the piece leases. The run dir's records are the truth the engine resumes from
+        and the leases are the server's account of them, so a database that fails one write (a
+        lock timeout, a dropped connection) costs a warning, never the piece: a piece whose claim
+        was not written still runs, and one left without a record is run by the next pass."""
+        try:
+            write()
+        except SQLAlchemyError as exc:
+            log.warning("round %s: a piece lease was not written: %s", self.leases.round, type(exc).__name__)
+
     def _claiming(self, job: Job) -> Job:
         def load() -> Inputs:
-            self.leases.claim(job.piece)
+            self._note(lambda: self.leases.claim(job.piece))
             return job.load()
 
         return dataclasses.replace(job, load=load)
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         pending = list(jobs)
-        self.leases.queue(pending)
+        self._note(lambda: self.leases.queue(pending))
         lost_here: Counter[PieceId] = Counter()  # this pass's losses decide; the row counts them all
         again: list[Job] = []
 
@@ -192,13 +206,13 @@ class LeasedExecutor:
                 why = outcome.error or "lost"
                 lost_here[job.piece] += 1
                 again_now = lost_here[job.piece] <= self.max_lost
-                self.leases.lose(job.piece, why, requeue=again_now)
+                self._note(lambda: self.leases.lose(job.piece, why, requeue=again_now))
                 if again_now:
                     log.warning("round %s: %s lost (%s); queued again", self.leases.round, job.piece, why)
                     again.append(job)
                     return
             on_done(job, outcome)  # the engine records it first: a row never says done without it
-            self.leases.finish(job.piece, outcome)
+            self._note(lambda: self.leases.finish(job.piece, outcome))
 
         while pending:
             self.inner.run([self._claiming(job) for job in pending], done)
