@@ -197,6 +197,7 @@ class LeasedExecutor:
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         pending = list(jobs)
+        given = {job.piece: job for job in pending}  # the engine's jobs, not their claiming wrappers
         self._note(lambda: self.leases.queue(pending))
         lost_here: Counter[PieceId] = Counter()  # this pass's losses decide; the row counts them all
         again: list[Job] = []
@@ -209,7 +210,7 @@ class LeasedExecutor:
                 self._note(lambda: self.leases.lose(job.piece, why, requeue=again_now))
                 if again_now:
                     log.warning("round %s: %s lost (%s); queued again", self.leases.round, job.piece, why)
-                    again.append(job)
+                    again.append(given[job.piece])
                     return
             on_done(job, outcome)  # the engine records it first: a row never says done without it
             self._note(lambda: self.leases.finish(job.piece, outcome))
