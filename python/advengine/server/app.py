@@ -133,10 +133,9 @@ def create_app(settings: ServerSettings, *, evaluate: bool = True) -> FastAPI:
     ) -> dict[str, Any]:
         """Upload a code submission; a rejected one gets its reason at once (422)."""
         sub = await run_in_threadpool(upload, server, who, track, round, file.filename, file.file)
-        body = await run_in_threadpool(describe, server, who, sub.id)
-        if sub.state == "rejected":
+        if sub.state == "rejected":  # its reason is the answer: no description to build
             raise RefusedError(422, f"rejected: {sub.reason}")
-        return body
+        return await run_in_threadpool(describe, server, who, sub.id)
 
     @app.get("/api/submissions/{sub_id}")
     def get_submission(who: Annotated[Caller, Depends(caller)], sub_id: int) -> dict[str, Any]:
