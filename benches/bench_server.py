@@ -8,8 +8,10 @@ images, the noop and FGSM baselines, one classifier defense) that starts evaluat
 it starts, and a slow uploaded attack keeps the evaluator busy for the whole measurement. The
 uploads are archives without metadata.json, which the server stores (content-addressed), records and
 rejects at the validator's first check: the upload path without the sandboxed dry run, whose cost is
-the submission's own (benches/bench_submissions.py measures it). PostgreSQL is a throwaway cluster of
-Debian's binaries (tests/server/harness.py, shared with the tests).
+the submission's own (benches/bench_submissions.py measures it). The slow attack sleeps, or with
+``--busy`` computes on one core, so that the evaluation competes with the server for the cores.
+PostgreSQL is a throwaway cluster of Debian's binaries (tests/server/harness.py, shared with the
+tests).
 
 **Clients.** One asyncio process runs every client, each on its own keep-alive connection, and the
 reads are sent and parsed by a few lines over asyncio streams (status line, Content-Length, body):
@@ -222,7 +224,14 @@ def measure(
 
 
 def run(
-    db: str, clients: int, seconds: float, paces: list[float], every: int, limit: int, workers: int
+    db: str,
+    clients: int,
+    seconds: float,
+    paces: list[float],
+    every: int,
+    limit: int,
+    workers: int,
+    busy: bool = False,
 ) -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
     pg = PgCluster("-c max_connections=200") if db == "postgresql" else None
@@ -239,9 +248,12 @@ def run(
         try:
             # Two batches of a slow attack keep the evaluator busy through every window.
             sleep = seconds * len(paces) / 2 + 30
-            r = submit(served.url, token, "slow.tar.gz", script_archive(slow_script(sleep)))
+            slow = script_archive(slow_script(sleep, busy=busy))
+            r = submit(served.url, token, "slow.tar.gz", slow)
             assert r.status_code == 202, r.text
-            return [measure(db, served, token, clients, seconds, pace, every) for pace in paces]
+            return [
+                {**measure(db, served, token, clients, seconds, pace, every), "busy": busy} for pace in paces
+            ]
         finally:
             served.stop()
     finally:
@@ -263,6 +275,11 @@ def main() -> None:
     p.add_argument("--upload-every", type=int, default=10, help="every Nth request is an upload (0: none)")
     p.add_argument("--limit", type=int, default=20, help="images of the competition being evaluated")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--busy",
+        action="store_true",
+        help="the slow submission computes on one core instead of sleeping (it competes for the cores)",
+    )
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     paces = [float(x) for x in args.pace.split(",")]
@@ -271,7 +288,9 @@ def main() -> None:
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     rows = []
     for db in dbs:
-        for row in run(db, args.clients, args.seconds, paces, args.upload_every, args.limit, args.workers):
+        for row in run(
+            db, args.clients, args.seconds, paces, args.upload_every, args.limit, args.workers, args.busy
+        ):
             print(json.dumps(row), flush=True)
             rows.append(row)
     if args.json is not None:

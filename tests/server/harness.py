@@ -79,11 +79,17 @@ def script_archive(script: str, kind: str = "attack") -> bytes:
     return tar_gz({"metadata.json": json.dumps(meta), "main.py": "#!/usr/bin/env python3\n" + script})
 
 
-def slow_script(seconds: float) -> str:
-    """An attack that sleeps ``seconds`` a batch, then returns the clean images."""
+def slow_script(seconds: float, *, busy: bool = False) -> str:
+    """An attack that takes ``seconds`` a batch (asleep, or ``busy`` computing on one core), then
+    returns the clean images."""
+    wait = (
+        f"time.sleep({seconds})"
+        if not busy
+        else f"end = time.time() + {seconds}\nwhile time.time() < end: pass"
+    )
     return f"""import glob, os, shutil, sys, time
 inp, out = sys.argv[1], sys.argv[2]
-time.sleep({seconds})
+{wait}
 for p in glob.glob(os.path.join(inp, "*.png")):
     shutil.copy(p, os.path.join(out, os.path.basename(p)))
 """
