@@ -8,6 +8,7 @@ in it, every gallery image decoded. It saves a screenshot of the top of the page
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -64,13 +65,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "report.html"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
+@contextlib.contextmanager
+def chromium(*args: str) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium, its console log kept (the report's and the server pages' tests)."""
     options = webdriver.ChromeOptions()
     options.binary_location = _tool("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", *args):
         options.add_argument(arg)
-    options.add_argument("--window-size=1360,2100")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: Selenium then never tries to download a driver or a browser.
     driver = webdriver.Chrome(options=options, service=Service(_tool("chromedriver")))
@@ -78,6 +79,12 @@ def browser() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    with chromium("--window-size=1360,2100") as driver:
+        yield driver
 
 
 def test_the_report_renders_in_chromium(report: Path, browser: webdriver.Chrome, tmp_path: Path) -> None:

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.server.conftest import archive_bytes, script_archive
+from tests.server.harness import sample_archive, script_archive
 from tests.server.test_evaluator import post, settle
 
 from advengine.server import ServerSettings, create_app
 from advengine.server.db import Submission
 from advengine.server.teams import add_team
 
-NOOP = archive_bytes("noop_attack")
+NOOP = sample_archive("noop_attack")
 
 
 def _client(settings: ServerSettings, **changes: object) -> TestClient:

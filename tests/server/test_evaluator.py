@@ -7,20 +7,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
-from tests.server.conftest import FRAGILE, archive_bytes, script_archive, tiny_config
+from sqlalchemy import select, update
+from tests.server.conftest import FRAGILE, tiny_config
+from tests.server.harness import sample_archive, script_archive, tiny_toml
 from typer.testing import CliRunner
 
 from advengine.cli import app as cli_app
 from advengine.competition.artefacts import read_json
 from advengine.errors import ConfigError
 from advengine.server import ServerSettings, create_app
-from advengine.server.db import RoundLease, Submission, now
+from advengine.server.db import Piece, RoundLease, Submission, now
 from advengine.server.roster import live
 from advengine.server.teams import add_team
 
@@ -70,11 +72,11 @@ def test_the_leaderboard_equals_eval_on_the_final_roster(settings: ServerSetting
         _, alpha = add_team(server.sessions, "alpha")
         _, beta = add_team(server.sessions, "beta")
         settle(client)  # the baselines alone
-        first = post(client, alpha, "rn.tar.gz", archive_bytes("random_noise_attack"), "attack")
+        first = post(client, alpha, "rn.tar.gz", sample_archive("random_noise_attack"), "attack")
         assert first["status_code"] == 202, first
         settle(client)
         assert client.get(f"/api/submissions/{first['id']}").json()["state"] == "done"
-        toy = post(client, beta, "toy.tar.gz", archive_bytes("defense"), "defense")
+        toy = post(client, beta, "toy.tar.gz", sample_archive("defense"), "defense")
         settle(client)
         toy_state = client.get(f"/api/submissions/{toy['id']}").json()
         assert toy_state["state"] == "done"
@@ -83,7 +85,7 @@ def test_the_leaderboard_equals_eval_on_the_final_roster(settings: ServerSetting
         run = server.settings.state / "rounds" / "main"
         before = records(run)
         # A replacement: same name, other content (the noop sample).
-        post(client, alpha, "rn.tar.gz", archive_bytes("noop_attack"), "attack")
+        post(client, alpha, "rn.tar.gz", sample_archive("noop_attack"), "attack")
         settle(client)
         assert client.get(f"/api/submissions/{first['id']}").json()["replaced"] is True
         after = records(run)
@@ -111,29 +113,13 @@ def test_the_leaderboard_equals_eval_on_the_final_roster(settings: ServerSetting
     # The same roster through `advengine eval`.
     toml = tmp_path / "final.toml"
     toml.write_text(
-        f"""batch_size = 2
-time_limit = 60.0
-[dataset]
-limit = 4
-[[attacks]]
-name = "noop"
-baseline = true
-[[defenses]]
-name = "classifier"
-label = "base-lite0"
-models = ["efficientnet-lite0"]
-baseline = true
-[[submissions]]
-path = "{paths["alpha.rn"]}"
-label = "alpha.rn"
-team = "alpha"
-sandbox = "bwrap"
-[[submissions]]
-path = "{paths["beta.toy"]}"
-label = "beta.toy"
-team = "beta"
-sandbox = "bwrap"
-"""
+        tiny_toml(
+            "".join(
+                f'[[submissions]]\npath = "{paths[label]}"\nlabel = "{label}"\n'
+                f'team = "{label.split(".")[0]}"\nsandbox = "bwrap"\n'
+                for label in ("alpha.rn", "beta.toy")
+            )
+        )
     )
     out = tmp_path / "eval"
     result = CliRunner().invoke(cli_app, ["eval", "--config", str(toml), "--out", str(out), "--json"])
@@ -148,6 +134,12 @@ sandbox = "bwrap"
     assert {k: v for k, v in final_records.items() if "fragile" not in k} == records(out)
 
 
+def pieces(server: Any) -> dict[str, tuple[str, int, int]]:
+    """The round's piece leases: key → (state, attempts, losses)."""
+    with server.sessions() as s:
+        return {p.piece: (p.state, p.attempts, p.lost) for p in s.scalars(select(Piece))}
+
+
 def test_a_piece_whose_worker_died_runs_again_once(settings: ServerSettings, tmp_path: Path) -> None:
     marker = tmp_path / "died"
     cfg = tiny_config(
@@ -158,14 +150,51 @@ def test_a_piece_whose_worker_died_runs_again_once(settings: ServerSettings, tmp
         ],
     )
     with TestClient(create_app(dataclasses.replace(settings, config=cfg), evaluate=False)) as client:
-        assert settle(client) == 2  # the pass, then the lost pieces again
+        assert settle(client) == 1  # the lost pieces ran again within the pass
         board = client.get("/api/leaderboard").json()
-        evaluator = client.app.state.evaluator  # type: ignore[attr-defined]
+        rows = pieces(client.app.state.server)  # type: ignore[attr-defined]
+        queue = client.get("/api/queue").json()
     assert marker.is_file()
     by = {e["name"]: e for e in board["attacks"]}
     assert by["die-once"]["pieces"].get("crashed", 0) == 0  # its lost piece ran again and passed
     assert by["always-dies"]["pieces"]["crashed"] == 2  # died twice: recorded as its own crash
-    assert {k for _, k in evaluator.retried} >= {"attack/always-dies/b0000", "attack/always-dies/b0001"}
+    assert rows["attack/die-once/b0000"] == ("done", 2, 1)
+    assert rows["attack/die-once/b0001"] == ("done", 1, 0)
+    assert rows["attack/always-dies/b0000"] == rows["attack/always-dies/b0001"] == ("failed", 2, 2)
+    assert queue["rounds"][0]["pieces"]["requeued"] == 5
+
+
+def left_running(server: Any, sub_id: int, owner: str, heartbeat_at: datetime) -> str:
+    """The state an evaluator ``owner`` leaves when it dies in the middle of alpha.rn's first piece:
+    the round and the piece leased to it, the submission running. Returns the piece's key."""
+    key = "attack/alpha.rn/b0000"
+    with server.sessions.begin() as s:
+        s.get(Submission, sub_id).state = "running"
+        s.execute(update(RoundLease).values(owner=owner, heartbeat_at=heartbeat_at, dirty=False))
+        lease = {"owner": owner, "heartbeat_at": heartbeat_at, "attempts": 1, "lost": 0}
+        s.add(Piece(round="main", piece=key, entry="alpha.rn", state="running", **lease))
+    return key
+
+
+def test_a_piece_whose_heartbeat_went_stale_is_requeued_and_run(settings: ServerSettings) -> None:
+    """Another evaluator of this database claimed the round and a piece, then stopped beating (its
+    server died without a restart of this one): the piece is queued again and run, and the
+    submission ends done, its quota untouched."""
+    with TestClient(create_app(settings, evaluate=False)) as client:
+        server = client.app.state.server  # type: ignore[attr-defined]
+        _, alpha = add_team(server.sessions, "alpha")
+        settle(client)  # the baselines
+        sub = post(client, alpha, "rn.tar.gz", sample_archive("noop_attack"), "attack")
+        long_ago = now() - timedelta(seconds=settings.lease_seconds * 3)
+        key = left_running(server, sub["id"], "gone", long_ago)
+        assert settle(client) == 1
+        body = client.get(f"/api/submissions/{sub['id']}").json()
+        rows = pieces(server)
+        board = client.get("/api/leaderboard").json()
+    assert (body["state"], body["charged"]) == ("done", True)
+    assert rows[key] == ("done", 2, 1)  # re-queued once (the loss counted), then run by this one
+    assert rows["attack/alpha.rn/b0001"] == ("done", 1, 0)
+    assert "alpha.rn" in {e["name"] for e in board["attacks"]}
 
 
 @pytest.mark.parametrize(
@@ -181,7 +210,7 @@ def test_a_platform_failure_ends_the_submission_uncharged(
     with TestClient(create_app(settings, evaluate=False)) as client:
         server = client.app.state.server  # type: ignore[attr-defined]
         _, alpha = add_team(server.sessions, "alpha")
-        sub = post(client, alpha, "rn.tar.gz", archive_bytes("noop_attack"), "attack")
+        sub = post(client, alpha, "rn.tar.gz", sample_archive("noop_attack"), "attack")
         evaluator = client.app.state.evaluator  # type: ignore[attr-defined]
 
         def broken(cfg: object) -> object:
@@ -201,10 +230,8 @@ def test_a_restart_queues_running_work_again(settings: ServerSettings) -> None:
     server = app.state.server
     _, alpha = add_team(server.sessions, "alpha")
     with TestClient(app) as client:
-        sub = post(client, alpha, "rn.tar.gz", archive_bytes("noop_attack"), "attack")
-    with server.sessions.begin() as s:  # as a killed server leaves it
-        s.get(Submission, sub["id"]).state = "running"
-        s.execute(update(RoundLease).values(owner="dead", heartbeat_at=now(), dirty=False))
+        sub = post(client, alpha, "rn.tar.gz", sample_archive("noop_attack"), "attack")
+    key = left_running(server, sub["id"], "dead", now())  # as a killed server leaves it
     with TestClient(create_app(settings, evaluate=False)) as client:
         body = client.get(f"/api/submissions/{sub['id']}").json()
         assert body["state"] == "queued"
@@ -219,7 +246,11 @@ def test_a_restart_queues_running_work_again(settings: ServerSettings) -> None:
                 "scored_at": None,
                 "mode": "code",
                 "attack_closed": False,
+                # Its running piece is queued again at once, though its heartbeat is fresh: one
+                # server serves one database, so a piece running at its start has no evaluator.
+                "pieces": {"queued": 1, "running": 0, "done": 0, "failed": 0, "requeued": 1},
             }
         ]
         settle(client)
         assert client.get(f"/api/submissions/{sub['id']}").json()["state"] == "done"
+        assert pieces(server)[key] == ("done", 2, 1)

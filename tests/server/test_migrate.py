@@ -17,12 +17,14 @@ def test_migrations_build_the_schema_and_are_idempotent(tmp_path: Path, db_url: 
     upgrade(engine)
     upgrade(engine)  # a restart: nothing to do
     tables = set(inspect(engine).get_table_names())
-    assert {"teams", "submissions", "rounds", "released", "alembic_version"} <= tables
+    assert {"teams", "submissions", "rounds", "released", "pieces", "alembic_version"} <= tables
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     columns = {c["name"] for c in inspect(engine).get_columns("submissions")}
     assert {"state", "reason", "pieces_done", "pieces_total", "charged", "replaced", "digest"} <= columns
     assert "attack_closed" in {c["name"] for c in inspect(engine).get_columns("rounds")}
+    columns = {c["name"] for c in inspect(engine).get_columns("pieces")}
+    assert {"round", "piece", "entry", "state", "owner", "heartbeat_at", "attempts", "lost"} <= columns
 
 
 def test_a_database_of_the_first_revision_is_upgraded(tmp_path: Path, db_url: str | None) -> None:

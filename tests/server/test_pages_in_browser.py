@@ -4,7 +4,6 @@ leaderboard page updates itself when the scores change; no console errors on any
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,12 +12,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from tests.cli.test_serve import SLOW
-from tests.reporting.test_page_in_browser import _tool
-from tests.server.conftest import script_archive, tiny_config
+from tests.reporting.test_page_in_browser import chromium
+from tests.server.conftest import tiny_config
+from tests.server.harness import free_port, script_archive, slow_script
 
 from advengine.server import ServerSettings, create_app
 from advengine.server.teams import add_team
@@ -30,9 +28,7 @@ def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
     settings = ServerSettings(config=tiny_config(), state=tmp_path / "state", sandbox="bwrap")
     app = create_app(settings)
     _, token = add_team(app.state.server.sessions, "alpha")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -47,16 +43,8 @@ def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = _tool("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(_tool("chromedriver")))
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _no_console_errors(browser: webdriver.Chrome) -> None:
@@ -77,7 +65,7 @@ def test_upload_through_the_form_and_the_leaderboard_updates(
     wait.until(lambda b: "noop" in _names(b))  # the baselines' first pass, shown by the page itself
     _no_console_errors(browser)
     archive = tmp_path / "slow.tar.gz"
-    archive.write_bytes(script_archive(SLOW))
+    archive.write_bytes(script_archive(slow_script(3)))
 
     browser.get(f"{url}/team")
     browser.find_element(By.ID, "token").send_keys(token)

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from advengine.errors import ServerError
 from advengine.server import pages
+from advengine.server.board import Boards, UnknownRoundError
 from advengine.server.db import make_engine, session_factory, sqlite_url
 from advengine.server.evaluator import Evaluator
 from advengine.server.limits import BodyLimit
@@ -27,7 +28,7 @@ from advengine.server.service import (
     Server,
     close_attack_phase,
     describe,
-    leaderboard,
+    published,
     queue,
     released_archive,
     upload,
@@ -57,13 +58,15 @@ def open_server(settings: ServerSettings) -> Server:
     """The state dir, the database (migrated to the newest schema) and the organiser token."""
     sessions = open_db(settings.state, settings.db_url)
     token, _ = organiser_token(settings.state)
-    return Server(settings, sessions, token, Blobs(settings.state))
+    return Server(settings, sessions, token, Blobs(settings.state), Boards(settings))
 
 
 def create_app(settings: ServerSettings, *, evaluate: bool = True) -> FastAPI:
     """The app; ``evaluate=False`` leaves out the evaluator thread (tests that drive it by hand)."""
     server = open_server(settings)
     evaluator = Evaluator(settings, server.sessions)
+    # Each new scoring is published (encoded once) as soon as it is written, not at the first read.
+    evaluator.on_scored = server.boards.publish
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -93,10 +96,33 @@ def create_app(settings: ServerSettings, *, evaluate: bool = True) -> FastAPI:
             token = authorization[7:].strip()
         return identify(server.sessions, token, server.organiser_token)
 
-    @app.get("/api/leaderboard")
-    def get_leaderboard(round: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-        """The round's scores, in results.json's shape: attacks, targeted_attacks, defenses."""
-        return leaderboard(server, round)
+    @app.get(
+        "/api/leaderboard",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/json": {}}, "description": "The round's leaderboard."},
+            304: {"description": "Not modified since the ETag sent in If-None-Match."},
+        },
+    )
+    async def get_leaderboard(
+        round: Annotated[str | None, Query()] = None,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """The round's scores, in results.json's shape: attacks, targeted_attacks, defenses (with
+        ``round``, ``scored`` and ``version``). Sends an ETag; with ``If-None-Match`` set to it, a
+        poller gets 304 until the scores change."""
+        # In the event loop, no thread hop: a read is a stat and a send of bytes built once per
+        # scoring (advengine/server/board.py); only a version nobody built yet is built, in a thread.
+        try:
+            board = server.boards.current(round)
+        except UnknownRoundError as exc:
+            raise RefusedError(404, str(exc)) from None
+        if board is None:
+            board = await run_in_threadpool(published, server, round)
+        headers = {"ETag": board.etag, "Cache-Control": "no-cache"}
+        if if_none_match is not None and board.etag in (t.strip() for t in if_none_match.split(",")):
+            return Response(status_code=304, headers=headers)
+        return Response(board.body, media_type="application/json", headers=headers)
 
     @app.post("/api/submissions", status_code=202)
     async def post_submission(
@@ -107,10 +133,9 @@ def create_app(settings: ServerSettings, *, evaluate: bool = True) -> FastAPI:
     ) -> dict[str, Any]:
         """Upload a code submission; a rejected one gets its reason at once (422)."""
         sub = await run_in_threadpool(upload, server, who, track, round, file.filename, file.file)
-        body = await run_in_threadpool(describe, server, who, sub.id)
-        if sub.state == "rejected":
+        if sub.state == "rejected":  # its reason is the answer: no description to build
             raise RefusedError(422, f"rejected: {sub.reason}")
-        return body
+        return await run_in_threadpool(describe, server, who, sub.id)
 
     @app.get("/api/submissions/{sub_id}")
     def get_submission(who: Annotated[Caller, Depends(caller)], sub_id: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""The server's state in a SQL database (SQLAlchemy 2): teams, submissions and the rounds'
-evaluation leases. SQLite in WAL mode by default (``STATE/advengine.db``), PostgreSQL through
-``--db postgresql+psycopg://…``. The schema is created and upgraded by the Alembic migrations shipped
-in ``advengine/server/migrations`` (:func:`advengine.server.migrate.upgrade`), never by
+"""The server's state in a SQL database (SQLAlchemy 2): teams, submissions, the rounds' evaluation
+leases and their pieces' leases. SQLite in WAL mode by default (``STATE/advengine.db``), PostgreSQL
+through ``--db postgresql+psycopg://…``. The schema is created and upgraded by the Alembic migrations
+shipped in ``advengine/server/migrations`` (:func:`advengine.server.migrate.upgrade`), never by
 ``create_all``, so a deployed database always knows its revision."""
 
 from __future__ import annotations
@@ -98,6 +98,33 @@ class RoundLease(Base):
     attack_closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class Piece(Base):
+    """One piece of a round's run (an attack on a batch, a defense on an attack's batch) that the
+    evaluator handed to its executor: its lease. ``queued`` → ``running`` (claimed when the executor
+    dispatches it to a worker or a Ray task, kept alive by the evaluator's heartbeat) → ``done`` or
+    ``failed`` (the piece's own outcome, recorded in the run dir as always); ``running`` → ``queued``
+    again when the platform lost it (its worker process or Ray node died, or its heartbeat went stale
+    because the server died), which ``lost`` counts and no quota does."""
+
+    __tablename__ = "pieces"
+
+    round: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The engine's piece id (``attack/<entry>/b0003``, ``defense/<entry>/<attack>/b0003``).
+    piece: Mapped[str] = mapped_column(String(400), primary_key=True)
+    #: The roster label of the entry that runs it.
+    entry: Mapped[str] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Times it was dispatched.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Times the platform lost it (worker or node died, server killed): each time it was re-queued.
+    lost: Mapped[int] = mapped_column(Integer, default=0)
+    #: The last outcome's error, or why it was last re-queued.
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, onupdate=now)
+
+
 class Released(Base):
     """A released image of a test round: its opaque id and what it is (its pixels' key)."""
 
@@ -142,6 +169,7 @@ __all__ = [
     "RUNNING",
     "TERMINAL",
     "Base",
+    "Piece",
     "Released",
     "RoundLease",
     "Submission",

@@ -6,8 +6,10 @@ the engine's own (``build_results``, written to results.json).
 
 Nothing stuck: a round is evaluated by whoever holds its lease, kept alive by a heartbeat; a lease
 whose heartbeat stopped (the server was killed) is taken over, and its submissions, put back to
-``queued`` at start, resume from the piece records on disk. Every piece has the competition's time
-limit, so every pass, and with it every submission, ends.
+``queued`` at start, resume from the piece records on disk. Each piece the pass runs holds its own
+lease (:mod:`advengine.server.pieces`): a piece whose worker or Ray node died, or whose evaluator
+stopped beating, is re-queued and run again. Every piece has the competition's time limit, so every
+pass, and with it every submission, ends.
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ from advengine.context import RunContext
 from advengine.errors import AdvEngineError
 from advengine.reporting import write_report_or_warn
 from advengine.server.db import DONE, FAILED, QUEUED, RUNNING, RoundLease, Submission, now
+from advengine.server.pieces import LeasedExecutor, PieceLeases, requeue_stale
 from advengine.server.roster import live, round_config
 from advengine.server.settings import ServerSettings
 from advengine.types import CLEAN
 
 log = logging.getLogger("advengine.server")
-#: How the executor records a piece whose worker process died (competition/executor.py).
-LOST = "worker process died"
 
 
 def make_executor(settings: ServerSettings, cfg: CompetitionConfig) -> Executor:
@@ -102,9 +103,10 @@ class Evaluator:
         self.sessions = sessions
         self.owner = uuid.uuid4().hex
         self.stop = threading.Event()
-        #: Pieces already run again after their worker died: a second death is the entry's.
-        self.retried: set[tuple[str, str]] = set()
         self._scored_at = 0.0
+        #: Called with a round's name each time its results.json was written (the app publishes the
+        #: new leaderboard then, so that no reader pays for building it).
+        self.on_scored: Callable[[str], object] | None = None
         self.thread: threading.Thread | None = None
         self.executor_factory: Callable[[CompetitionConfig], Executor] = lambda cfg: make_executor(
             settings, cfg
@@ -115,8 +117,9 @@ class Evaluator:
     def recover(self) -> None:
         """At start: every round exists, and work a dead server left ``running`` is queued again (a
         platform failure: nothing is charged, nothing is marked failed). One server serves one
-        database (docs/server.md), so the leases a dead server held are released now rather than
-        after their heartbeat times out."""
+        database (docs/server.md), so the leases a dead server held, its rounds' and its pieces',
+        are released now rather than after their heartbeat times out."""
+        requeue_stale(self.sessions, self.settings.lease_seconds, everything=True)
         with self.sessions.begin() as s:
             for name in self.settings.rounds():
                 if s.get(RoundLease, name) is None:
@@ -131,9 +134,17 @@ class Evaluator:
                 s.execute(update(RoundLease).where(RoundLease.name == name).values(dirty=True))
 
     def _claim(self) -> str | None:
-        """Take the lease of a dirty round that nobody holds (or whose holder stopped beating)."""
+        """Take the lease of a dirty round that nobody holds (or whose holder stopped beating). A
+        round whose holder stopped beating is dirty again, and so is one with pieces whose
+        heartbeat went stale (they are queued again): their work is taken over."""
+        requeue_stale(self.sessions, self.settings.lease_seconds)
         stale = now() - timedelta(seconds=self.settings.lease_seconds)
         with self.sessions.begin() as s:
+            s.execute(
+                update(RoundLease)
+                .where(RoundLease.owner.is_not(None), RoundLease.heartbeat_at < stale)
+                .values(dirty=True)
+            )
             names = s.scalars(select(RoundLease.name).where(RoundLease.dirty.is_(True))).all()
             for name in names:
                 claimed = s.execute(
@@ -152,13 +163,16 @@ class Evaluator:
                     return str(name)
         return None
 
-    def _beat(self, name: str) -> None:
+    def _beat(self, name: str, pieces: PieceLeases | None = None) -> None:
+        """The round's heartbeat, and that of every piece of it this evaluator runs."""
         with self.sessions.begin() as s:
             s.execute(
                 update(RoundLease)
                 .where(RoundLease.name == name, RoundLease.owner == self.owner)
                 .values(heartbeat_at=now())
             )
+            if pieces is not None:
+                pieces.beat(s)
 
     def _release(self, name: str, scored: bool) -> None:
         with self.sessions.begin() as s:
@@ -188,20 +202,20 @@ class Evaluator:
             cfg = round_config(base, subs, self.settings.state, self.settings.sandbox)
         out = self.run_dir(name)
         stop_beat = threading.Event()
+        leases = PieceLeases(self.sessions, name, self.owner)
 
         def heartbeat() -> None:
             while not stop_beat.wait(self.settings.lease_seconds / 3):
                 try:
-                    self._beat(name)
+                    self._beat(name, leases)
                 except SQLAlchemyError as exc:  # a missed beat is retried; the lease outlasts two
                     log.warning("round %s: heartbeat failed: %s", name, type(exc).__name__)
 
         # The run's HMAC key stays in the state dir, beside the database and outside the run dir that
         # the round's pages publish (docs/records.md).
-        comp = Competition(
-            cfg, out, executor=self.executor_factory(cfg), key_dir=self.settings.state / "keys"
-        )
-        comp.listener = _Progress(lambda: self._progress(name, ids, cfg, comp))
+        executor = LeasedExecutor(self.executor_factory(cfg), leases)
+        comp = Competition(cfg, out, executor=executor, key_dir=self.settings.state / "keys")
+        comp.listener = _Progress(lambda: self._progress(name, ids, cfg, comp, leases))
         comp.incremental = True
         # Started only now, and always stopped below: a pass that fails to start leaves no beat behind.
         beater = threading.Thread(target=heartbeat, name=f"advengine-heartbeat-{name}", daemon=True)
@@ -211,17 +225,22 @@ class Evaluator:
         finally:
             stop_beat.set()
             beater.join()
+        self._scored(name)
         write_report_or_warn(out, log.warning)  # the round page links it
         n_batches = len(comp.batches)
-        if self._requeue_lost(name, cfg, n_batches):
-            self._mark_dirty(name)  # those pieces again, before any submission is settled
-            return
+        self._reconcile(leases, cfg, n_batches)
         failed_any = self._settle(name, ids, cfg, n_batches)
         if failed_any:
             self._mark_dirty(name)  # score again without the failed entries
 
-    def _progress(self, name: str, ids: dict[int, str], cfg: CompetitionConfig, comp: Competition) -> None:
-        self._beat(name)
+    def _scored(self, name: str) -> None:
+        if self.on_scored is not None:
+            self.on_scored(name)
+
+    def _progress(
+        self, name: str, ids: dict[int, str], cfg: CompetitionConfig, comp: Competition, leases: PieceLeases
+    ) -> None:
+        self._beat(name, leases)
         run = RunDir(self.run_dir(name))
         n_batches = len(comp.batches)
         if time.monotonic() - self._scored_at >= self.settings.score_every:
@@ -229,6 +248,7 @@ class Evaluator:
             partial = comp.partial_results()
             if partial is not None:
                 save(run.root / "results.json", partial)
+                self._scored(name)
             self._scored_at = time.monotonic()
         with self.sessions.begin() as s:
             for sid, label in ids.items():
@@ -240,23 +260,17 @@ class Evaluator:
                     .values(pieces_done=done, pieces_total=len(own) + len(deps))
                 )
 
-    def _requeue_lost(self, name: str, cfg: CompetitionConfig, n_batches: int) -> bool:
-        """Pieces whose worker process died (killed by the OOM killer or a signal, a lost node) are
-        the platform's failure: each is forgotten and run again, once; a second death is recorded
-        as the entry's crash."""
-        run = RunDir(self.run_dir(name))
-        pieces = [p for e in cfg.entries for p in own_pieces(cfg, e.label, n_batches)[0]]
-        lost = []
-        for piece in pieces:
+    def _reconcile(self, leases: PieceLeases, cfg: CompetitionConfig, n_batches: int) -> None:
+        """The pieces' rows after a pass: those of entries gone dropped, those whose evaluator died
+        after recording them brought to their record's state."""
+        run = RunDir(self.run_dir(leases.round))
+        every = {str(p): p for e in cfg.entries for p in own_pieces(cfg, e.label, n_batches)[0]}
+
+        def status(piece: PieceId) -> str | None:
             rec = run.read_attack(piece)[0] if piece.attack is None else run.read_defense(piece)[0]
-            key = (name, str(piece))
-            if rec is not None and (rec.error or "").startswith(LOST) and key not in self.retried:
-                lost.append(piece)
-                self.retried.add(key)
-        for piece in lost:
-            log.warning("round %s: %s lost its worker; it runs again", name, piece)
-            run.forget(piece)
-        return bool(lost)
+            return rec.status if rec is not None else None
+
+        leases.reconcile(every, status)
 
     def _settle(self, name: str, ids: dict[int, str], cfg: CompetitionConfig, n_batches: int) -> bool:
         """Each submission of the pass ends ``done``, or ``failed`` (with the reason) when every

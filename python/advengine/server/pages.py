@@ -7,7 +7,6 @@ so another site cannot post with it)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -18,12 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from advengine.reporting.rundir import load_run
 from advengine.reporting.tables import Row
 from advengine.reporting.tables import leaderboard as table_rows
+from advengine.server.board import Published
 from advengine.server.service import (
     TRACKS,
     RefusedError,
     Server,
     describe,
-    leaderboard,
+    published,
     queue,
     results_of,
     team_submissions,
@@ -35,7 +35,6 @@ COOKIE = "advengine_token"
 _TRACK_TITLES = {"defense": "Defenses", "nontargeted": "Non-targeted attacks", "targeted": "Targeted attacks"}
 
 _env = Environment(loader=PackageLoader("advengine.server", "templates"), autoescape=select_autoescape())
-_ROWS: dict[Path, tuple[float, dict[str, list[Row]]]] = {}
 
 
 def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -43,24 +42,12 @@ def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def _rows(server: Server, round_name: str) -> dict[str, list[Row]]:
-    """report.html's leaderboard rows per track, read again only when results.json changed."""
+    """report.html's leaderboard rows per track, from the round's run dir as it is now."""
     run = server.settings.state / "rounds" / round_name
-    try:
-        mtime = (run / "results.json").stat().st_mtime
-    except FileNotFoundError:
+    if not (run / "results.json").is_file():
         return {}
-    cached = _ROWS.get(run)
-    if cached is not None and cached[0] == mtime:
-        return cached[1]
     view = load_run(run)
-    rows = {track: table_rows(view, track) for track in _TRACK_TITLES}
-    _ROWS[run] = (mtime, rows)
-    return rows
-
-
-def _version(server: Server, round_name: str) -> str:
-    path = server.settings.state / "rounds" / round_name / "results.json"
-    return str(path.stat().st_mtime_ns) if path.is_file() else "0"
+    return {track: table_rows(view, track) for track in _TRACK_TITLES}
 
 
 def _against(server: Server, sub: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,19 +81,27 @@ def add_pages(app: FastAPI, server: Server) -> None:
     def home() -> RedirectResponse:
         return RedirectResponse("/leaderboard", status_code=303)
 
-    @app.get("/leaderboard", response_class=HTMLResponse, include_in_schema=False)
-    def leaderboard_page(round: str | None = None) -> HTMLResponse:
-        board = leaderboard(server, round)
-        name = board["round"]
-        rows = _rows(server, name)
-        return _render(
-            "leaderboard.html",
-            round=name,
+    #: The leaderboard page of each round, rendered once per published version (board.py).
+    rendered: dict[str, tuple[str, bytes]] = {}
+
+    def render_board(board: Published) -> bytes:
+        found = rendered.get(board.round)
+        if found is not None and found[0] == board.version:
+            return found[1]
+        rows = _rows(server, board.round)
+        html = _env.get_template("leaderboard.html").render(
+            round=board.round,
             rounds=rounds,
-            scored=board["scored"],
-            version=_version(server, name),
+            scored=board.board["scored"],
+            version=board.version,
             tracks=[(t, _TRACK_TITLES[t], rows.get(t, [])) for t in _TRACK_TITLES],
         )
+        rendered[board.round] = (board.version, html.encode())
+        return rendered[board.round][1]
+
+    @app.get("/leaderboard", response_class=HTMLResponse, include_in_schema=False)
+    def leaderboard_page(round: str | None = None) -> HTMLResponse:
+        return HTMLResponse(render_board(published(server, round)))
 
     @app.get("/rounds/{name}", response_class=HTMLResponse, include_in_schema=False)
     def round_page(name: str) -> HTMLResponse:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import re
 import shutil
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -17,7 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from advengine.competition.artefacts import Results, read_json
 from advengine.errors import AdvEngineError, ServerError
+from advengine.server.board import Boards, Published, UnknownRoundError
 from advengine.server.db import QUEUED, REJECTED, TERMINAL, Released, RoundLease, Submission, Team, now
+from advengine.server.pieces import counts as piece_counts
+from advengine.server.pieces import empty_counts as piece_counts_empty
 from advengine.server.roster import live, round_config
 from advengine.server.settings import ServerSettings
 from advengine.server.storage import Blobs, TooLargeError
@@ -51,6 +53,7 @@ class Server:
     sessions: sessionmaker[Session]
     organiser_token: str
     blobs: Blobs
+    boards: Boards
 
 
 def _clean_filename(raw: str | None, suffixes: tuple[str, ...] = SUFFIXES) -> tuple[str, str]:
@@ -240,73 +243,35 @@ def describe(server: Server, caller: Caller, sub_id: int) -> dict[str, Any]:
         return out
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
-_CACHE: dict[Path, tuple[int, dict[str, Any]]] = {}
-
-
 def results_of(server: Server, round_name: str) -> Results | None:
     path = server.settings.state / "rounds" / round_name / "results.json"
     return Results.model_validate(read_json(path)) if path.is_file() else None
 
 
-def leaderboard(server: Server, round_name: str | None) -> dict[str, Any]:
-    """The round's scores in results.json's shape (per track, entries with name, team, score);
-    parsed once per results.json write, so reads during an evaluation stay cheap."""
-    rounds = server.settings.rounds()
-    round_name = round_name or next(iter(rounds))
-    if round_name not in rounds:
-        raise RefusedError(404, f"no round {round_name!r}; rounds: {', '.join(rounds)}")
-    path = server.settings.state / "rounds" / round_name / "results.json"
+def published(server: Server, round_name: str | None) -> Published:
+    """The round's leaderboard as published (:mod:`advengine.server.board`): built once per
+    scoring, so reads during an evaluation stay cheap."""
     try:
-        mtime = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return {
-            "round": round_name,
-            "scored": False,
-            "version": "0",
-            "attacks": [],
-            "targeted_attacks": [],
-            "defenses": [],
-        }
-    cached = _CACHE.get(path)
-    if cached is not None and cached[0] == mtime:
-        return cached[1]
-    results = Results.model_validate(read_json(path))
+        return server.boards.get(round_name)
+    except UnknownRoundError as exc:
+        raise RefusedError(404, str(exc)) from None
 
-    def entries(items: list[Any]) -> list[dict[str, Any]]:
-        return [_clean(it.model_dump(mode="json")) for it in items]
 
-    board = {
-        "round": round_name,
-        "scored": True,
-        "version": str(mtime),
-        "mode": results.mode,
-        "images": results.dataset.images,
-        "attacks": entries(results.nontargeted()),
-        "targeted_attacks": entries(results.targeted()),
-        "defenses": entries(results.defenses),
-    }
-    _CACHE[path] = (mtime, board)
-    return board
+def leaderboard(server: Server, round_name: str | None) -> dict[str, Any]:
+    """The round's scores in results.json's shape (per track, entries with name, team, score)."""
+    return published(server, round_name).board
 
 
 def queue(server: Server) -> dict[str, Any]:
-    """Every submission not yet terminal, oldest first, and each round's evaluation lease."""
+    """Every submission not yet terminal, oldest first, and each round's evaluation lease and its
+    pieces' leases."""
     modes = {name: cfg.round_mode for name, cfg in server.settings.rounds().items()}
     with server.sessions() as s:
         waiting = s.scalars(
             select(Submission).where(Submission.state.not_in(TERMINAL)).order_by(Submission.id)
         ).all()
         rounds = s.scalars(select(RoundLease).order_by(RoundLease.name)).all()
+        pieces = piece_counts(s)
         return {
             "submissions": [
                 {
@@ -330,6 +295,8 @@ def queue(server: Server) -> dict[str, Any]:
                     "scored_at": r.scored_at.isoformat() if r.scored_at else None,
                     "mode": modes.get(r.name, "code"),
                     "attack_closed": r.attack_closed,
+                    # The pieces' leases: per state, and the platform's losses re-queued.
+                    "pieces": pieces.get(r.name, piece_counts_empty()),
                 }
                 for r in rounds
             ],
@@ -409,6 +376,7 @@ __all__ = [
     "close_attack_phase",
     "describe",
     "leaderboard",
+    "published",
     "queue",
     "released_archive",
     "results_of",
