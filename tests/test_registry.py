@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import pytest
 
-from advengine.attacks import Attack
 from advengine.errors import ConfigError
-from advengine.params import Params
+from advengine.params import Configured, Params
 from advengine.registry import Registry
-from advengine.types import ImagesF32, Labels
 
 
 class StepParams(Params):
@@ -19,27 +14,26 @@ class StepParams(Params):
     note: str = ""
 
 
-class Stepper(Attack[StepParams]):
+class Stepper(Configured[StepParams]):
     """Does nothing, in steps."""
 
+    # The registry is a leaf shared by attacks and defenses: its component is a plain Configured, with
+    # one setting of its own (an attack's ``track``), not an attack.
     name = "stepper"
     params_type = StepParams
-
-    def run(
-        self, x: ImagesF32, eps: float, target_classes: Labels | None, rng: np.random.Generator
-    ) -> ImagesF32:
-        return x
+    settings = Configured.settings | {"track"}
+    track = "nontargeted"
 
 
 @pytest.fixture
-def registry() -> Registry[Attack[Any]]:
-    reg: Registry[Attack[Any]] = Registry("attack")
+def registry() -> Registry[Stepper]:
+    reg: Registry[Stepper] = Registry("attack")
     reg.register(Stepper)
     reg.register_preset("stepper-targeted", Stepper, doc="Targeted, in 3 steps.", track="targeted", steps=3)
     return reg
 
 
-def test_presets_change_defaults_and_settings_only(registry: Registry[Attack[Any]]) -> None:
+def test_presets_change_defaults_and_settings_only(registry: Registry[Stepper]) -> None:
     plain = registry.build_as(Stepper, "stepper")
     preset = registry.build_as(Stepper, "stepper-targeted", {"note": "x"})
     assert (plain.name, plain.params.steps, plain.track) == ("stepper", 10, "nontargeted")
@@ -58,7 +52,7 @@ def test_presets_change_defaults_and_settings_only(registry: Registry[Attack[Any
     assert registry.get("stepper").doc == "Does nothing, in steps."
 
 
-def test_registrations_are_checked_when_made(registry: Registry[Attack[Any]]) -> None:
+def test_registrations_are_checked_when_made(registry: Registry[Stepper]) -> None:
     with pytest.raises(ValueError, match="registered twice"):
         registry.register(Stepper)
     with pytest.raises(ValueError, match="'colour' is neither a parameter nor a setting of Stepper"):
@@ -67,7 +61,7 @@ def test_registrations_are_checked_when_made(registry: Registry[Attack[Any]]) ->
         registry.register_preset("stepper-bad", Stepper, steps="many")
 
 
-def test_unknown_names_and_wrong_classes(registry: Registry[Attack[Any]]) -> None:
+def test_unknown_names_and_wrong_classes(registry: Registry[Stepper]) -> None:
     with pytest.raises(ConfigError, match="unknown attack 'nope'; known attacks: stepper, stepper-targeted"):
         registry.build("nope")
     with pytest.raises(ConfigError, match="attack 'stepper' is a Stepper, not a int"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,17 @@ def test_every_registered_attack_has_a_class() -> None:
         cls = getattr(advengine.attacks, class_name(name))
         assert issubclass(cls, AttackObject)
         assert cls.entry == name
+
+
+def test_a_class_passes_each_keyword_of_its_signature_to_its_attack(tiny: Model) -> None:
+    """The generated __init__ hands its locals() on: every parameter of the signature, and only those,
+    reaches the registered attack (the models and the context go apart)."""
+    keywords = set(inspect.signature(MIFGSM).parameters) - {"model_or_models", "context"}
+    built = MIFGSM(tiny, iterations=3, mu=0.5)
+    assert set(built.attack.params.model_dump()) == keywords
+    assert (built.attack.params.iterations, built.attack.params.mu) == (3, 0.5)
+    assert built.models == (tiny.name,)
+    assert built.context is tiny.context
 
 
 def test_targeted_attacks_need_targets_and_eps_follows_the_dtype(tiny: Model) -> None:

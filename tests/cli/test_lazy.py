@@ -86,3 +86,20 @@ def test_every_command_module_is_named_in_the_table() -> None:
     cli_dir = Path(advengine.cli.__file__).parent
     modules = {f"advengine.cli.{p.stem}" for p in cli_dir.glob("*.py") if not p.stem.startswith("_")}
     assert modules == named
+
+
+def test_a_cached_attack_run_imports_no_onnx(plain_dir: Path, tmp_path: Path) -> None:
+    # The run itself, not only the import: the source asked onnx for each model's fixed batch on
+    # every run (0.6 s) until that answer was noted in the cache (models/batch_dim.py).
+    argv = ["attack", "fgsm", "--data", str(plain_dir), "--eps", "8", "--models", "efficientnet-lite0"]
+    assert main([*argv, "--out", str(tmp_path / "warm")]) == 0  # builds and compiles into the cache
+    script = (
+        "import sys\n"
+        "from advengine.cli import main\n"
+        f"assert main({[*argv, '--out', str(tmp_path / 'cold')]!r}) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'onnx'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert len(list((tmp_path / "cold").glob("*.png"))) == len(list(plain_dir.glob("*.png")))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.cli.test_eval import REPO, _config
+from tests.competition.conftest import lock_holder
 
 from advengine.cli import main
 from advengine.kernels import read_png_batch, write_png_batch
@@ -75,15 +73,7 @@ def test_a_reader_without_the_key_checks_the_signature(
 def test_a_second_eval_on_a_locked_dir_is_one_line(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import time; from pathlib import Path; from advengine.competition.state import RunDir; "
-         f"RunDir(Path({str(run_dir)!r})).lock(); print('locked', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_holder(f"RunDir(Path({str(run_dir)!r})).lock()") as holder:
         args = ["eval", "--config", str(_config(tmp_path, slow=0.0)), "--out", str(run_dir), "--resume"]
         assert main([*args, "--limit", "4", "--workers", "0", "--time-limit", "inf"]) == 1
         err = capsys.readouterr().err.strip().splitlines()
@@ -91,11 +81,6 @@ def test_a_second_eval_on_a_locked_dir_is_one_line(
             f"error: --out {run_dir} is being written by another advengine eval (pid {holder.pid}); "
             "wait for it to end, or choose another --out"
         )
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
 
 
 def test_verify_of_no_run_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

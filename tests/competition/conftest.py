@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +59,25 @@ def oracle(sample_dir: str, **params: Any) -> dict[str, Any]:
 
 def out_dir(tmp_path: Path) -> Path:
     return tmp_path / "run"
+
+
+@contextlib.contextmanager
+def lock_holder(statement: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process that runs ``statement`` (``RunDir`` and ``Path`` imported), which takes a run
+    dir's writer lock, and holds it until the block ends; yields that process (its pid names the
+    holder). flock is per open file, so only another process is refused."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from pathlib import Path; from advengine.competition.state import RunDir; "
+         f"{statement}; print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()

@@ -10,7 +10,15 @@ import pytest
 from tests.competition.conftest import FAKES, MakeConfig, oracle
 from tests.competition.fakes import FakeParams
 
-from advengine.competition import InProcessExecutor, Job, Outcome, PieceId, ProcessExecutor, run_competition
+from advengine.competition import (
+    Executor,
+    InProcessExecutor,
+    Job,
+    Outcome,
+    PieceId,
+    ProcessExecutor,
+    run_competition,
+)
 from advengine.competition.pieces import AttackInputs, DefenseInputs, Inputs
 from advengine.errors import ConfigError
 from advengine.params import Params
@@ -95,22 +103,36 @@ def test_workers_stay_warm() -> None:
     assert pids != {os.getpid()}
 
 
-def test_hanging_attack_is_scored_as_missing(
-    make_config: MakeConfig, sample_dir: str, tmp_path: Path
+def check_faults_are_outcomes(
+    executor: Executor, make_config: MakeConfig, sample_dir: str, out: Path
 ) -> None:
+    """A run under ``executor`` (its time limit 3 s) with a hanging, a dying and a working attack: the
+    first two are a timeout and a crash, left out of the scores, and the run goes on."""
     cfg = make_config(
-        limit=4,
-        time_limit=2.0,
-        attacks=[{"name": "noop"}, {"name": "fake-hang"}],
+        limit=2,
+        batch_size=2,
+        time_limit=3.0,
+        attacks=[{"name": "fake-hang"}, {"name": "fake-exit"}, {"name": "noop"}],
         defenses=[oracle(sample_dir)],
     )
-    ex = ProcessExecutor(2, time_limit=cfg.time_limit, grace=1.0, plugins=cfg.plugins)
-    results = run_competition(cfg, tmp_path / "run", executor=ex)
-    hang = next(a for a in results.attacks if a.name == "fake-hang")
-    assert hang.pieces == {"ok": 0, "crashed": 0, "timeout": 1}
-    assert hang.excluded
-    assert hang.images_produced == 0
+    results = run_competition(cfg, out, executor=executor)
+    by_name = {a.name: a for a in results.attacks}
+    assert {name: a.pieces for name, a in by_name.items()} == {
+        "fake-hang": {"ok": 0, "crashed": 0, "timeout": 1},
+        "fake-exit": {"ok": 0, "crashed": 1, "timeout": 0},
+        "noop": {"ok": 1, "crashed": 0, "timeout": 0},
+    }
+    for failed in (by_name["fake-hang"], by_name["fake-exit"]):
+        assert failed.excluded
+        assert failed.images_produced == 0
     assert results.defenses[0].score == 1.0  # scored on noop alone
+
+
+def test_hanging_and_dying_attacks_are_outcomes(
+    make_config: MakeConfig, sample_dir: str, tmp_path: Path
+) -> None:
+    ex = ProcessExecutor(2, time_limit=3.0, grace=1.0, plugins=(FAKES,))
+    check_faults_are_outcomes(ex, make_config, sample_dir, tmp_path / "run")
 
 
 def test_worker_processes_refuse_no_limit() -> None:

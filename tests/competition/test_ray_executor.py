@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import ray
 from tests.competition.conftest import FAKES, REPO, MakeConfig
+from tests.competition.test_executor import check_faults_are_outcomes
 
 from advengine.competition import InProcessExecutor, ProcessExecutor, parse_config, run_competition
 from advengine.competition.ray_executor import (
@@ -73,23 +74,11 @@ def test_executors_agree_on_the_sample(tmp_path: Path, local_ray: None) -> None:
 
 
 def test_time_limit_and_crashes_are_outcomes_on_the_node(
-    tmp_path: Path, local_ray: None, make_config: MakeConfig
+    tmp_path: Path, local_ray: None, make_config: MakeConfig, sample_dir: str
 ) -> None:
-    cfg = make_config(
-        limit=2,
-        batch_size=2,
-        time_limit=3.0,
-        attacks=[{"name": "fake-hang"}, {"name": "fake-exit"}, {"name": "fake-shift"}],
-        defenses=[{"name": "fake-constant"}],
-    )
-    results = run_competition(
-        cfg, tmp_path / "run", executor=RayExecutor(time_limit=3.0, grace=1.0, plugins=(FAKES,))
-    )
-    pieces = {a.name: a.pieces for a in results.attacks}
-    assert pieces["fake-hang"] == {"ok": 0, "crashed": 0, "timeout": 1}
-    # The piece's own process died, not the Ray worker: a crash, not retried as a system failure.
-    assert pieces["fake-exit"] == {"ok": 0, "crashed": 1, "timeout": 0}
-    assert pieces["fake-shift"] == {"ok": 1, "crashed": 0, "timeout": 0}
+    # The piece's own process dies, not the Ray worker: a crash, not retried as a system failure.
+    ex = RayExecutor(time_limit=3.0, grace=1.0, plugins=(FAKES,))
+    check_faults_are_outcomes(ex, make_config, sample_dir, tmp_path / "run")
 
 
 def test_resources_the_cluster_lacks_are_refused(

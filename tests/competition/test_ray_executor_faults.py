@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -98,34 +99,51 @@ def test_a_node_removed_mid_run_changes_nothing(
         assert got == want, key
 
 
-def test_resume_after_the_driver_is_killed(tmp_path: Path) -> None:
-    cfg_path = tmp_path / "run.toml"
-    cfg_path.write_text(
+@contextlib.contextmanager
+def _ray_eval(tmp_path: Path, *flags: str, capture: bool = False) -> Iterator[subprocess.Popen[str]]:
+    """``advengine eval --executor ray`` in its own process on four images, one slow attack piece
+    each (1 s) into ``tmp_path/ray``; killed when the block ends."""
+    (tmp_path / "run.toml").write_text(
         f'plugins = ["{FAKES}"]\nbatch_size = 1\n[dataset]\nlimit = 4\n'
         '[[attacks]]\nname = "fake-slow"\nlabel = "slow"\nparams = { seconds = 1.0 }\n'
         '[[defenses]]\nname = "fake-constant"\n'
     )
-    out = tmp_path / "ray"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
-    cmd = [sys.executable, "-m", "advengine", "eval", "--config", str(cfg_path), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path]), "ADVENGINE_DEBUG": ""}
+    cmd = [sys.executable, "-m", "advengine", "eval", "--config", str(tmp_path / "run.toml")]
+    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
     driver = subprocess.Popen(
-        [*cmd, "--executor", "ray"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*cmd, "--out", str(tmp_path / "ray"), "--executor", "ray", *flags],
+        env=env,
+        stdout=pipe,
+        stderr=pipe,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 300
-        while _records(out) == 0 and time.monotonic() < deadline and driver.poll() is None:
+        while _records(tmp_path / "ray") == 0 and time.monotonic() < deadline and driver.poll() is None:
             time.sleep(0.05)
-        assert 0 < _records(out) < 4, "the driver must be killed mid-run"
+        assert 0 < _records(tmp_path / "ray") < 4, "the run must be stopped mid-run"
+        yield driver
     finally:
         driver.kill()
         driver.wait()
-    assert not (out / "results.json").exists()
 
-    cfg = load_config(cfg_path)
-    run_competition(cfg, out, resume=True, executor=InProcessExecutor())
+
+def _resumes_as_if_never_stopped(tmp_path: Path) -> None:
+    """The stopped run resumed in this process ends as a run that was never stopped."""
+    assert not (tmp_path / "ray" / "results.json").exists()
+    cfg = load_config(tmp_path / "run.toml")
+    run_competition(cfg, tmp_path / "ray", resume=True, executor=InProcessExecutor())
     run_competition(cfg, tmp_path / "calm", executor=InProcessExecutor())
-    assert comparable(out)["records"] == comparable(tmp_path / "calm")["records"]
-    assert comparable(out)["results"]["matrices"] == comparable(tmp_path / "calm")["results"]["matrices"]
+    resumed, calm = comparable(tmp_path / "ray"), comparable(tmp_path / "calm")
+    assert resumed["records"] == calm["records"]
+    assert resumed["results"]["matrices"] == calm["results"]["matrices"]
+
+
+def test_resume_after_the_driver_is_killed(tmp_path: Path) -> None:
+    with _ray_eval(tmp_path):
+        pass  # killed mid-run
+    _resumes_as_if_never_stopped(tmp_path)
 
 
 def test_a_dead_raylet_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
@@ -134,35 +152,12 @@ def test_a_dead_raylet_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
     names the cause, no .tmp file is left, and --resume finishes the run as an uninterrupted one."""
     import psutil
 
-    cfg_path = tmp_path / "run.toml"
-    cfg_path.write_text(
-        f'plugins = ["{FAKES}"]\nbatch_size = 1\n[dataset]\nlimit = 4\n'
-        '[[attacks]]\nname = "fake-slow"\nlabel = "slow"\nparams = { seconds = 1.0 }\n'
-        '[[defenses]]\nname = "fake-constant"\n'
-    )
-    out = tmp_path / "ray"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path]), "ADVENGINE_DEBUG": ""}
-    cmd = [sys.executable, "-m", "advengine", "eval", "--config", str(cfg_path), "--out", str(out)]
-    driver = subprocess.Popen(
-        [*cmd, "--executor", "ray", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while _records(out) == 0 and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.05)
-        assert 0 < _records(out) < 4, "the raylet must be killed mid-run"
+    with _ray_eval(tmp_path, "--json", capture=True) as driver:
         raylets = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "raylet"]
         assert len(raylets) == 1, raylets
         raylet = raylets[0]
         raylet.kill()
         stdout, stderr = driver.communicate(timeout=120)
-    finally:
-        driver.kill()
-        driver.wait()
     assert driver.returncode == 1, stderr[-2000:]
     assert stdout == "", stdout[-2000:]
     assert (
@@ -174,10 +169,5 @@ def test_a_dead_raylet_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
         )
     )
     assert "internal error" not in stderr
-    assert list(out.rglob("*.tmp")) == []
-
-    cfg = load_config(cfg_path)
-    run_competition(cfg, out, resume=True, executor=InProcessExecutor())
-    run_competition(cfg, tmp_path / "calm", executor=InProcessExecutor())
-    assert comparable(out)["records"] == comparable(tmp_path / "calm")["records"]
-    assert comparable(out)["results"]["matrices"] == comparable(tmp_path / "calm")["results"]["matrices"]
+    assert list((tmp_path / "ray").rglob("*.tmp")) == []
+    _resumes_as_if_never_stopped(tmp_path)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.competition.conftest import lock_holder
 
 from advengine.competition.artefacts import DefenseRecord, PieceId
 from advengine.competition.state import FORMAT, LOCK_FILE, RunDir
@@ -30,25 +28,12 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
     root = tmp_path / "run"
     keys = tmp_path / "keys"
     prepare = f"RunDir(Path({str(root)!r}), Path({str(keys)!r})).prepare({FINGERPRINT!r}, resume=False)"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from advengine.competition.state import RunDir; "
-         f"{prepare}; print('locked', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
-        run = RunDir(root, tmp_path / "keys")
+    with lock_holder(prepare) as holder:
+        run = RunDir(root, keys)
         with pytest.raises(
             ConfigError, match=rf"being written by another advengine eval \(pid {holder.pid}\)"
         ):
             run.prepare(FINGERPRINT, resume=True)
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
     assert run.prepare(FINGERPRINT, resume=True) is True
     run.unlock()
 

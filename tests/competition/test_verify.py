@@ -145,16 +145,6 @@ def test_a_tampered_piece_is_redone_with_one_warning(
         assert all(p.startswith(("attack/", "defense/")) and s == "ok" for p, s in rec.pieces)
 
 
-def test_an_unreadable_run_json_is_one_clear_error(
-    finished: tuple[CompetitionConfig, Results], tmp_path: Path
-) -> None:
-    cfg, _ = finished
-    for text in ("", '{"fingerprint": "ab'):
-        (tmp_path / "run" / "run.json").write_text(text)
-        with pytest.raises(ConfigError, match=r"run\.json is unreadable .*start again with a new --out"):
-            run_competition(cfg, tmp_path / "run", resume=True)
-
-
 def _attack(**changes: Any) -> AttackRecord:
     base: dict[str, Any] = {
         "piece": "attack/a/b0000", "status": "ok", "seconds": 1.0, "eps": 4,
@@ -309,15 +299,37 @@ def test_a_run_json_copied_from_another_run_is_detected(
     assert _scores(again) == _scores(first)
 
 
-def test_a_changed_run_json_refuses_the_resume(
-    finished: tuple[CompetitionConfig, Results], tmp_path: Path
+def _seed_changed(run: dict[str, Any]) -> str:
+    run["config"]["config"]["seed"] = 7
+    return json.dumps(run)
+
+
+def _format_1(run: dict[str, Any]) -> str:
+    return json.dumps({"fingerprint": run["fingerprint"], "config": run["config"]})
+
+
+UNREADABLE = r"run\.json is unreadable .*start again with a new --out"
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "why"),
+    [
+        (lambda run: "", UNREADABLE),
+        (lambda run: '{"fingerprint": "ab', UNREADABLE),
+        (_seed_changed, r"run\.json fails its HMAC: it was changed or copied"),
+        (_format_1, r"run\.json is format 1, from before authenticated records"),
+    ],
+)
+def test_a_run_json_it_cannot_trust_refuses_the_resume_in_one_line(
+    rewrite: Callable[[dict[str, Any]], str],
+    why: str,
+    finished: tuple[CompetitionConfig, Results],
+    tmp_path: Path,
 ) -> None:
     cfg, _ = finished
     path = tmp_path / "run" / "run.json"
-    run = json.loads(path.read_text())
-    run["config"]["config"]["seed"] = 7
-    path.write_text(json.dumps(run))
-    with pytest.raises(ConfigError, match=r"run\.json fails its HMAC: it was changed or copied"):
+    path.write_text(rewrite(json.loads(path.read_text())))
+    with pytest.raises(ConfigError, match=why):
         run_competition(cfg, tmp_path / "run", resume=True)
 
 
@@ -327,14 +339,3 @@ def test_a_missing_key_refuses_the_resume(
     cfg, _ = finished
     with pytest.raises(ConfigError, match=r"the key of run [0-9a-f]{32} is not in .*cannot be authenticated"):
         run_competition(cfg, tmp_path / "run", resume=True, key_dir=tmp_path / "elsewhere")
-
-
-def test_a_format_1_run_dir_is_refused_with_the_reason(
-    finished: tuple[CompetitionConfig, Results], tmp_path: Path
-) -> None:
-    cfg, _ = finished
-    path = tmp_path / "run" / "run.json"
-    run = json.loads(path.read_text())
-    path.write_text(json.dumps({"fingerprint": run["fingerprint"], "config": run["config"]}))
-    with pytest.raises(ConfigError, match=r"run\.json is format 1, from before authenticated records"):
-        run_competition(cfg, tmp_path / "run", resume=True)

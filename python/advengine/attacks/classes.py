@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from advengine.attacks.objects import AttackObject, Models
+from advengine.attacks.objects import AttackObject, Models, params_of
 from advengine.context import RunContext
 
 
@@ -46,26 +46,7 @@ class APGDCE(AttackObject):
         targets: int = 9,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-            weights=weights,
-            iterations=iterations,
-            restarts=restarts,
-            apgd_loss=apgd_loss,
-            momentum=momentum,
-            rho=rho,
-            targets=targets,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class APGDDLR(AttackObject):
@@ -100,26 +81,7 @@ class APGDDLR(AttackObject):
         targets: int = 9,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-            weights=weights,
-            iterations=iterations,
-            restarts=restarts,
-            apgd_loss=apgd_loss,
-            momentum=momentum,
-            rho=rho,
-            targets=targets,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class APGDT(AttackObject):
@@ -154,26 +116,7 @@ class APGDT(AttackObject):
         targets: int = 9,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-            weights=weights,
-            iterations=iterations,
-            restarts=restarts,
-            apgd_loss=apgd_loss,
-            momentum=momentum,
-            rho=rho,
-            targets=targets,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class AutoAttackLite(AttackObject):
@@ -205,23 +148,7 @@ class AutoAttackLite(AttackObject):
         queries: int = 5000,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-            weights=weights,
-            iterations=iterations,
-            targets=targets,
-            queries=queries,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class BPDAPGD(AttackObject):
@@ -262,32 +189,7 @@ class BPDAPGD(AttackObject):
         draws: int = 1,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class CrossIterative(AttackObject):
@@ -319,23 +221,7 @@ class CrossIterative(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class CrossIterativeTargeted(AttackObject):
@@ -367,23 +253,7 @@ class CrossIterativeTargeted(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class CWLinf(AttackObject):
@@ -415,23 +285,7 @@ class CWLinf(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class DIFGSM(AttackObject):
@@ -464,24 +318,7 @@ class DIFGSM(AttackObject):
         reference_schedule: bool = True,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-            reference_schedule=reference_schedule,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class EnsembleEOT(AttackObject):
@@ -517,27 +354,7 @@ class EnsembleEOT(AttackObject):
         noise_scale: float = 1.0,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-            aug_scale=aug_scale,
-            perspective=perspective,
-            samples=samples,
-            noise_scale=noise_scale,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class EnsembleEOTTargeted(AttackObject):
@@ -573,27 +390,7 @@ class EnsembleEOTTargeted(AttackObject):
         noise_scale: float = 0.0,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-            aug_scale=aug_scale,
-            perspective=perspective,
-            samples=samples,
-            noise_scale=noise_scale,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class EOTPGD(AttackObject):
@@ -634,32 +431,7 @@ class EOTPGD(AttackObject):
         draws: int = 4,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class FatFingers(AttackObject):
@@ -691,23 +463,7 @@ class FatFingers(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class FatFingersTargeted(AttackObject):
@@ -739,23 +495,7 @@ class FatFingersTargeted(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class FCN(AttackObject):
@@ -775,7 +515,7 @@ class FCN(AttackObject):
         weights: str | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(model_or_models, context=context, weights=weights)
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class FGSM(AttackObject):
@@ -807,23 +547,7 @@ class FGSM(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class IFGSM(AttackObject):
@@ -855,23 +579,7 @@ class IFGSM(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class IterTargetClass(AttackObject):
@@ -903,23 +611,7 @@ class IterTargetClass(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class MIFGSM(AttackObject):
@@ -951,23 +643,7 @@ class MIFGSM(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class MIFGSMTargeted(AttackObject):
@@ -1000,24 +676,7 @@ class MIFGSMTargeted(AttackObject):
         reference_schedule: bool = True,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-            reference_schedule=reference_schedule,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class NoOp(AttackObject):
@@ -1036,7 +695,7 @@ class NoOp(AttackObject):
         *,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(model_or_models, context=context)
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class PGD(AttackObject):
@@ -1068,23 +727,7 @@ class PGD(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class RandomNoise(AttackObject):
@@ -1103,7 +746,7 @@ class RandomNoise(AttackObject):
         *,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(model_or_models, context=context)
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class SquareLinf(AttackObject):
@@ -1134,22 +777,7 @@ class SquareLinf(AttackObject):
         p_init: float = 0.05,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            transforms=transforms,
-            fusion=fusion,
-            resize_pad_draws=resize_pad_draws,
-            flip_prob=flip_prob,
-            size_low=size_low,
-            size_high=size_high,
-            canvas=canvas,
-            dropout=dropout,
-            draws=draws,
-            weights=weights,
-            queries=queries,
-            p_init=p_init,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class StepTargetClass(AttackObject):
@@ -1181,23 +809,7 @@ class StepTargetClass(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 class TIFGSM(AttackObject):
@@ -1229,23 +841,7 @@ class TIFGSM(AttackObject):
         weights: tuple[float, ...] | None = None,
         context: RunContext | None = None,
     ) -> None:
-        super().__init__(
-            model_or_models,
-            context=context,
-            iterations=iterations,
-            step=step,
-            step_scale=step_scale,
-            mu=mu,
-            direction=direction,
-            random_start=random_start,
-            loss=loss,
-            kappa=kappa,
-            diversity_prob=diversity_prob,
-            diversity_low=diversity_low,
-            ti_size=ti_size,
-            ti_nsig=ti_nsig,
-            weights=weights,
-        )
+        super().__init__(model_or_models, context=context, **params_of(locals()))
 
 
 __all__ = [

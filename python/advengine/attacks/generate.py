@@ -68,7 +68,8 @@ def _class(c: Component[Any]) -> list[str]:
         default = c.defaults.get(name, field.default)
         args.append(f"        {name}: {_annotation(field.annotation)} = {default!r},")
     args.append("        context: RunContext | None = None,")
-    passed = "".join(f", {n}={n}" for n in fields)
+    # The signature is written out for mypy, IDEs and the reference; the body is the same in every
+    # class: its arguments (locals() at the start) go to AttackObject, which builds the entry.
     return [
         f"class {class_name(c.name)}(AttackObject):",
         *_doc(c),
@@ -78,7 +79,7 @@ def _class(c: Component[Any]) -> list[str]:
         "    def __init__(",
         *args,
         "    ) -> None:",
-        f"        super().__init__(model_or_models, context=context{passed})",
+        "        super().__init__(model_or_models, context=context, **params_of(locals()))",
     ]
 
 
@@ -102,7 +103,7 @@ def render() -> str:
         "# ruff: noqa: E501",
         "from __future__ import annotations",
         "",
-        "from advengine.attacks.objects import AttackObject, Models",
+        "from advengine.attacks.objects import AttackObject, Models, params_of",
         "from advengine.context import RunContext",
         "",
     ]
@@ -110,9 +111,8 @@ def render() -> str:
     for c in entries:
         body += ["", *_class(c), ""]
     if any("Literal[" in line for line in body):
-        head[head.index("from advengine.attacks.objects import AttackObject, Models")] = (
-            "from typing import Literal\n\nfrom advengine.attacks.objects import AttackObject, Models"
-        )
+        import_line = head.index("from advengine.attacks.objects import AttackObject, Models, params_of")
+        head[import_line] = "from typing import Literal\n\n" + head[import_line]
     names = ", ".join(f'"{class_name(c.name)}"' for c in entries)
     return formatted("\n".join([*head, *body, "", f"__all__ = [{names}]"]) + "\n")
 

@@ -113,6 +113,17 @@ def run_attack_on(
     return batch.restore(out, eps)
 
 
+#: What a generated class's ``locals()`` holds besides its parameters: ``__class__`` is there
+#: because its ``__init__`` calls ``super()``.
+_NOT_PARAMS = frozenset({"self", "__class__", "model_or_models", "context"})
+
+
+def params_of(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The parameter keywords among a generated class's ``__init__`` arguments (its ``locals()``
+    before anything else is assigned): every argument but ``self``, the models and the context."""
+    return {k: v for k, v in arguments.items() if k not in _NOT_PARAMS}
+
+
 class AttackObject:
     """One registered attack built for its models; call it on images.
 
@@ -249,5 +260,6 @@ __all__ = [
     "attack",
     "evaluate",
     "model_names",
+    "params_of",
     "run_attack_on",
 ]

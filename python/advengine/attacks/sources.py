@@ -25,6 +25,7 @@ from advengine.errors import GraphError, ParameterError
 from advengine.graph.cache import cached
 from advengine.graph.runner import GradientModel, StepResult, StepRunner, make_session
 from advengine.models import check_models, ensure_onnx, list_models
+from advengine.models.batch_dim import fixed_batch_of
 from advengine.models.dropout import dropout_file
 
 #: The competition's image side; every source graph takes [n, 3, 299, 299] in [0, 1].
@@ -120,10 +121,8 @@ class Source:
         """The batch the source's graphs must have when a member model is fixed at one (an import
         that could not be made symbolic, docs/models.md); None when every member is symbolic."""
         if self._fixed is None:
-            # Deferred: the contract reads the graph with onnx (about 1 s to import), once per source.
-            from advengine.models.onnx_contract import fixed_batch
-
-            found = {b for b in (fixed_batch(p) for p in self._paths()) if b is not None}
+            root = self.key.context.cache_dir
+            found = {b for b in (fixed_batch_of(p, root) for p in self._paths()) if b is not None}
             if len(found) > 1:
                 raise ParameterError(
                     f"source models {list(self.key.models)} are fixed at different batches {sorted(found)}; "

@@ -37,6 +37,15 @@ STAGES = {
     "warmup": "warming pieces up (summed)",
 }
 
+#: The ε figures' title and y-axis label.
+_EPS_AXES = {
+    "eps-defenses": ("Accuracy against ε, per defense (all attacks' images)", "accuracy"),
+    "eps-attacks": (
+        "Success against ε, per attack (all defenses)",
+        "error rate (solid) / target-hit rate (dashed)",
+    ),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Report:
@@ -96,12 +105,13 @@ def _figures(view: RunView, boards: dict[str, list[Row]]) -> tuple[dict[str, Mar
     else:
         why["accuracy-heatmap"] = "no attack and defense have both run yet"
     targeted = [k for k, a in enumerate(view.attacks) if a.track == "targeted"]
+    targeted_labels = [view.attacks[k].label for k in targeted]
     hits = rate_matrix(view, "hit")
     if hits is not None and targeted and view.defenses:
         out["hit-heatmap"] = Markup(
             figures.heatmap(
                 hits[targeted],
-                [view.attacks[k].label for k in targeted],
+                targeted_labels,
                 [d.label for d in view.defenses],
                 "Target-hit rate",
                 "Oranges",
@@ -112,24 +122,18 @@ def _figures(view: RunView, boards: dict[str, list[Row]]) -> tuple[dict[str, Mar
     curves = eps_curves(view)
     if curves is not None and view.defenses and view.attacks:
         clean = dict(zip((d.label for d in view.defenses), clean_accuracy(view).tolist(), strict=True))
-        out["eps-defenses"] = Markup(
-            figures.eps_lines(
-                curves.eps,
-                {d.label: curves.defense_accuracy[k] for k, d in enumerate(view.defenses)},
-                "Accuracy against ε, per defense (all attacks' images)",
-                "accuracy",
-                clean=clean,
+        # One line per entry: each defense's accuracy (its clean accuracy drawn at ε = 0), and each
+        # attack's success (targeted ones dashed).
+        per_entry = [
+            ("eps-defenses", view.defenses, curves.defense_accuracy, clean, frozenset[str]()),
+            ("eps-attacks", view.attacks, curves.attack_success, None, frozenset(targeted_labels)),
+        ]
+        for key, entries, rows, start, dashed in per_entry:
+            title, ylabel = _EPS_AXES[key]
+            series = {e.label: rows[k] for k, e in enumerate(entries)}
+            out[key] = Markup(
+                figures.eps_lines(curves.eps, series, title, ylabel, dashed=dashed, clean=start)
             )
-        )
-        out["eps-attacks"] = Markup(
-            figures.eps_lines(
-                curves.eps,
-                {a.label: curves.attack_success[k] for k, a in enumerate(view.attacks)},
-                "Success against ε, per attack (all defenses)",
-                "error rate (solid) / target-hit rate (dashed)",
-                dashed=frozenset(a.label for a in view.attacks if a.track == "targeted"),
-            )
-        )
     else:
         reason = view.truth_error or "no attack and defense have both run yet"
         why["eps-defenses"] = why["eps-attacks"] = reason

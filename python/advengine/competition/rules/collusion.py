@@ -37,11 +37,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from advengine.competition.artefacts import Finding
+from advengine.competition.artefacts import Finding, RuleName
 from advengine.competition.executor import Executor
 from advengine.competition.pieces import DefenseInputs, Inputs
 from advengine.competition.projection import project_outputs
-from advengine.competition.rules.rerun import FinishedRun, run_inputs
+from advengine.competition.rules.rerun import FinishedRun, draw, run_inputs
 from advengine.competition.rules.stats import binom_sf, one_sided_sign_test
 from advengine.kernels import jpeg_roundtrip, read_png_batch
 from advengine.seeds import derive_seed
@@ -88,6 +88,18 @@ def team_pairs(attacks: Sequence[Entry], defenses: Sequence[Entry], everything: 
     return pairs
 
 
+def _flagged(
+    rule: RuleName, pair: Pair, why: str, p: float, effect: float, alpha: float, least: float
+) -> Finding | None:
+    """The finding on ``pair``'s defense, its team's attack the partner, with evidence ``why``, when the
+    test is significant (p < α) and the effect at least ``least``; else None."""
+    if p < alpha and effect >= least:
+        return Finding(
+            rule=rule, entry=pair.defense, partner=pair.attack, evidence=why, p_value=p, effect=effect
+        )
+    return None
+
+
 def _logit(correct: int, n: int) -> float:
     p = (correct + 0.5) / (n + 1.0)
     return math.log(p / (1.0 - p))
@@ -116,23 +128,11 @@ def residual(run: FinishedRun, pair: Pair, alpha: float) -> tuple[Finding | None
     p_value = binom_sf(k, n, predicted)
     excess = k / n - predicted
     note = f"collusion with {pair.attack}: {k}/{n} correct, {predicted:.2f} predicted"
-    if p_value < alpha and excess >= MIN_EXCESS:
-        return (
-            Finding(
-                rule="collusion",
-                entry=pair.defense,
-                partner=pair.attack,
-                evidence=(
-                    f"on its team's attack {pair.attack} it was right on {k} of {n} images, where its best "
-                    f"accuracy on {len(usable_a)} other attacks, adjusted for their strength, predicts "
-                    f"{predicted:.2f}"
-                ),
-                p_value=p_value,
-                effect=excess,
-            ),
-            note,
-        )
-    return None, note
+    evidence = (
+        f"on its team's attack {pair.attack} it was right on {k} of {n} images, where its best "
+        f"accuracy on {len(usable_a)} other attacks, adjusted for their strength, predicts {predicted:.2f}"
+    )
+    return _flagged("collusion", pair, evidence, p_value, excess, alpha, MIN_EXCESS), note
 
 
 def _lsb_noise(images: ImagesU8, rng: np.random.Generator) -> ImagesU8:
@@ -161,17 +161,6 @@ PROBES: dict[str, Callable[[ImagesU8, np.random.Generator], ImagesU8]] = {
 }
 
 
-def _adversarial(run: FinishedRun, attack: str, defense: str) -> list[tuple[int, int]]:
-    """(dataset row, the run's label) of each of ``attack``'s images that ``defense`` labelled."""
-    rows = {image_id: r for r, image_id in enumerate(run.dataset.image_ids)}
-    out = []
-    for b in run.batches:
-        rec = run.run_dir.defense_record(defense, attack, b.index)
-        if rec is not None and rec.labels is not None:
-            out += [(rows[i], lab) for i, lab in zip(rec.image_ids, rec.labels, strict=True) if lab >= 0]
-    return out
-
-
 def probe(
     run: FinishedRun, executor: Executor, entry: Entry, pair: Pair, sample: int, alpha: float
 ) -> tuple[Finding | None, str]:
@@ -181,10 +170,7 @@ def probe(
     assert truth is not None
 
     def pick(attacks: Sequence[str]) -> list[tuple[str, int, int]]:
-        items = [(a, r, lab) for a in attacks for r, lab in _adversarial(run, a, pair.defense)]
-        if len(items) > sample:
-            items = [items[int(i)] for i in sorted(rng.choice(len(items), size=sample, replace=False))]
-        return items
+        return draw(rng, [(a, r, lab) for a in attacks for r, lab in run.labelled(pair.defense, a)], sample)
 
     own, others = pick([pair.attack]), pick(pair.other_attacks)
     if not own:
@@ -232,23 +218,12 @@ def probe(
     assert worst is not None
     note = f"channel with {pair.attack}: " + "; ".join(notes)
     p, own_drop, other_drop, extra, name = worst
-    if p < alpha and extra >= MIN_EXTRA_DROP:
-        return (
-            Finding(
-                rule="channel",
-                entry=pair.defense,
-                partner=pair.attack,
-                evidence=(
-                    f"after an imperceptible re-quantisation ({name}, within ε) its accuracy fell by "
-                    f"{own_drop:.2f} on {len(own)} images of its team's attack {pair.attack} and by "
-                    f"{other_drop:.2f} on {len(others)} images of other attacks: it reads a hidden channel"
-                ),
-                p_value=p,
-                effect=extra,
-            ),
-            note,
-        )
-    return None, note
+    evidence = (
+        f"after an imperceptible re-quantisation ({name}, within ε) its accuracy fell by {own_drop:.2f} "
+        f"on {len(own)} images of its team's attack {pair.attack} and by {other_drop:.2f} on "
+        f"{len(others)} images of other attacks: it reads a hidden channel"
+    )
+    return _flagged("channel", pair, evidence, p, extra, alpha, MIN_EXTRA_DROP), note
 
 
 __all__ = ["MIN_EXCESS", "MIN_EXTRA_DROP", "PROBES", "Pair", "probe", "residual", "team_pairs"]

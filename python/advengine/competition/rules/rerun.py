@@ -5,10 +5,11 @@ engine's own executor and piece runners."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from advengine.errors import ConfigError
 from advengine.types import Entry, ImagesU8, SandboxSettings
 
 _ROSTER = ("attacks", "targeted_attacks", "defenses")
+
+T = TypeVar("T")
 
 
 def _as_file(config: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +76,25 @@ class FinishedRun:
     def batch_of(self, row: int) -> Batch:
         return self.batches[row // self.config.batch_size]
 
+    @functools.cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each image id's dataset row."""
+        return {image_id: r for r, image_id in enumerate(self.dataset.image_ids)}
+
+    def labelled(self, defense: str, attack: str) -> list[tuple[int, int]]:
+        """(dataset row, the run's label) of each of ``attack``'s images (``CLEAN``: the clean ones)
+        that ``defense`` labelled, in the run's order."""
+        out: list[tuple[int, int]] = []
+        for b in self.batches:
+            rec = self.run_dir.defense_record(defense, attack, b.index)
+            if rec is not None and rec.labels is not None:
+                out += [
+                    (self.row_of[i], lab)
+                    for i, lab in zip(rec.image_ids, rec.labels, strict=True)
+                    if lab >= 0
+                ]
+        return out
+
     def clean(self, rows: Sequence[int]) -> ImagesU8:
         """The clean images at dataset rows ``rows``."""
         return np.stack([self.dataset.read_images(r, r + 1)[0] for r in rows])
@@ -111,6 +133,14 @@ def load_finished(root: Path) -> FinishedRun:
     return FinishedRun(root, config, results, dataset, batches)
 
 
+def draw(rng: np.random.Generator, items: list[T], n: int) -> list[T]:
+    """Up to ``n`` of ``items``, drawn without replacement and kept in their order: the sample an entry
+    runs again on."""
+    if len(items) <= n:
+        return items
+    return [items[int(i)] for i in sorted(rng.choice(len(items), size=n, replace=False))]
+
+
 def _given(inputs: Inputs) -> Callable[[], Inputs]:
     return lambda: inputs
 
@@ -127,4 +157,4 @@ def run_inputs(executor: Executor, entry: Entry, tag: str, inputs: Sequence[Inpu
     return [outcomes[k] for k in range(len(jobs))]
 
 
-__all__ = ["FinishedRun", "load_finished", "run_inputs"]
+__all__ = ["FinishedRun", "draw", "load_finished", "run_inputs"]

@@ -29,7 +29,7 @@ from advengine.competition.config import component
 from advengine.competition.executor import Executor
 from advengine.competition.pieces import AttackInputs, DefenseInputs, Inputs
 from advengine.competition.projection import missing_mask, project_outputs
-from advengine.competition.rules.rerun import FinishedRun, run_inputs
+from advengine.competition.rules.rerun import FinishedRun, draw, run_inputs
 from advengine.competition.rules.stats import sign_test
 from advengine.errors import AdvEngineError
 from advengine.kernels import read_png_batch
@@ -136,23 +136,23 @@ def _judge(
 ) -> Verdict:
     """The verdict over the layouts (``runs`` in :func:`layouts` order), ``names`` naming the sample
     images in evidence, ``score`` the per-image number the random-entry test compares."""
-    n, findings, notes = len(original), [], []
+    n = len(original)
+    findings: list[Finding] = []
+    notes: list[str] = []
+
+    def flag(evidence: str, effect: float, p_value: float | None = None) -> None:
+        findings.append(
+            Finding(rule="stateless", entry=entry.label, evidence=evidence, p_value=p_value, effect=effect)
+        )
+
     repeat = _differing(runs[0], runs[1])
     reseeded = _differing(runs[0], runs[2])
     declared = _declared_random(entry)
     if repeat and not declared and isinstance(entry, BuiltinEntry):
-        i = repeat[0]
-        findings.append(
-            Finding(
-                rule="stateless",
-                entry=entry.label,
-                evidence=(
-                    f"the same image alone with the same seed, twice, gave different {what} on "
-                    f"{len(repeat)} of {n} images (first {names[i]}): its answer depends on what it "
-                    "saw before"
-                ),
-                effect=len(repeat) / n,
-            )
+        flag(
+            f"the same image alone with the same seed, twice, gave different {what} on {len(repeat)} of "
+            f"{n} images (first {names[repeat[0]]}): its answer depends on what it saw before",
+            len(repeat) / n,
         )
     # A submission gets no seed (it runs its own framework in a sandbox), so the reseeded layout tells
     # nothing: one that draws its own noise looks deterministic alone. Its answers are then required
@@ -164,18 +164,11 @@ def _judge(
         for k in COMPARED[1:] + COMPARED[:1]:
             bad = _differing(original, runs[k])
             if len(bad) > tolerance * n:
-                i = bad[0]
-                findings.append(
-                    Finding(
-                        rule="stateless",
-                        entry=entry.label,
-                        evidence=(
-                            f"{len(bad)} of {n} {what} changed when run {_LAYOUT_WORDS.get(k, '')}"
-                            f"({_name(k, n)}; first {names[i]}): its answer for an image depends on "
-                            "the other images of its batch"
-                        ),
-                        effect=len(bad) / n,
-                    )
+                flag(
+                    f"{len(bad)} of {n} {what} changed when run {_LAYOUT_WORDS.get(k, '')}"
+                    f"({_name(k, n)}; first {names[bad[0]]}): its answer for an image depends on the other "
+                    "images of its batch",
+                    len(bad) / n,
                 )
                 break
         return Verdict(findings, notes)
@@ -203,18 +196,11 @@ def _judge(
     assert worst is not None
     p, k, up, down = worst
     if p < alpha:
-        findings.append(
-            Finding(
-                rule="stateless",
-                entry=entry.label,
-                evidence=(
-                    f"run {_LAYOUT_WORDS.get(k, '')}({_name(k, n)}) its {what} moved one way on "
-                    f"{max(up, down)} of {up + down} images that changed: the distribution depends on "
-                    "the batch"
-                ),
-                p_value=p,
-                effect=(up - down) / n,
-            )
+        flag(
+            f"run {_LAYOUT_WORDS.get(k, '')}({_name(k, n)}) its {what} moved one way on {max(up, down)} of "
+            f"{up + down} images that changed: the distribution depends on the batch",
+            (up - down) / n,
+            p_value=p,
         )
     return Verdict(findings, notes)
 
@@ -232,31 +218,15 @@ def _name(k: int, n: int) -> str:
     ][k]
 
 
-def _sample(
-    rng: np.random.Generator, items: list[tuple[str, int, int]], n: int
-) -> list[tuple[str, int, int]]:
-    if len(items) <= n:
-        return items
-    return [items[int(i)] for i in sorted(rng.choice(len(items), size=n, replace=False))]
-
-
 def check_defense(
     run: FinishedRun, executor: Executor, entry: Entry, sample: int, alpha: float, tolerance: float
 ) -> Verdict:
     """The stateless rule for one defense, on up to ``sample`` of the adversarial images it labelled."""
-    rows = {image_id: r for r, image_id in enumerate(run.dataset.image_ids)}
-    items: list[tuple[str, int, int]] = []  # (attack, dataset row, the run's label)
     attacks = [a.label for a in run.config.all_attacks] or [CLEAN]
-    for attack in attacks:
-        for b in run.batches:
-            rec = run.run_dir.defense_record(entry.label, attack, b.index)
-            if rec is None or rec.labels is None:
-                continue
-            items += [
-                (attack, rows[i], lab) for i, lab in zip(rec.image_ids, rec.labels, strict=True) if lab >= 0
-            ]
+    # (attack, dataset row, the run's label)
+    items = [(attack, r, lab) for attack in attacks for r, lab in run.labelled(entry.label, attack)]
     rng = np.random.default_rng(derive_seed(run.config.seed, "rules", "sample", entry.label))
-    chosen = _sample(rng, items, sample)
+    chosen = draw(rng, items, sample)
     if not chosen:
         return Verdict([], ["no labelled images to re-run"])
     images = np.stack(
@@ -294,14 +264,13 @@ def check_attack(
 ) -> Verdict:
     """The stateless rule for one attack, on up to ``sample`` of the clean images it attacked: its
     projected output per input image."""
-    rows = {image_id: r for r, image_id in enumerate(run.dataset.image_ids)}
     items: list[tuple[str, int, int]] = []  # (attack, dataset row, ε)
     for b in run.batches:
         rec = run.run_dir.attack_record(entry.label, b.index)
         if rec is not None and rec.status == "ok":
-            items += [(entry.label, rows[i], b.eps) for i in rec.image_ids]
+            items += [(entry.label, run.row_of[i], b.eps) for i in rec.image_ids]
     rng = np.random.default_rng(derive_seed(run.config.seed, "rules", "sample", entry.label))
-    chosen = _sample(rng, items, sample)
+    chosen = draw(rng, items, sample)
     if not chosen:
         return Verdict([], ["no images to re-run"])
     clean = run.clean([r for _, r, _ in chosen])
