@@ -62,7 +62,7 @@ def audit_command(
             "--batch-size",
             min=1,
             help="Images per batch: memory grows with it, not with --limit (at 4 the efficientnet-lite2 "
-            "audit of random-resize-pad peaks under 3 GB, docs/benchmarks.md).",
+            "audit of random-resize-pad peaked at 1 GiB, docs/benchmarks.md).",
         ),
     ] = DEFAULT_BATCH_SIZE,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the Markdown report here.")] = None,
