@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
+import pytest
+
 from advengine.competition.audit import AuditRow, Kind, audit_roster, masking_flags
 
 LITE0 = ("efficientnet-lite0",)
@@ -77,3 +82,37 @@ def test_the_estimate_counts_model_passes() -> None:
         AuditAttack("sq", "square-linf", ("m",), 16, "score", {"queries": 100}),
     ]
     assert estimate(roster, 2) == "2 attacks on 2 images: about 240 model passes (120 per image)"
+
+
+def test_each_stage_s_sessions_are_gone_before_the_next_stage_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What keeps the audit's memory bounded (docs/benchmarks.md, "Audit memory"): when an attack is
+    # built, no earlier attack's source or session is alive (the shared-session cache once kept every
+    # stage's gradient graphs loaded to the end), while the defense's own classifiers go on working.
+    from advengine.attacks import build_attack, sources
+    from advengine.competition import audit
+    from advengine.data import sample_dataset_dir
+    from advengine.models import sessions
+
+    roster = [
+        audit.AuditAttack("a", "fgsm", ("efficientnet-lite1",), 16, "transfer"),
+        audit.AuditAttack("b", "fgsm", ("efficientnet-lite2",), 16, "white-box"),
+    ]
+    monkeypatch.setattr(audit, "audit_roster", lambda *args, **kwargs: roster)
+    live: list[tuple[int, int]] = []
+    built: list[weakref.ref[object]] = []
+
+    def recording_build(*args: Any, **kwargs: Any) -> Any:
+        live.append((len(sessions._SESSIONS), len(sources._SOURCES)))
+        assert all(ref() is None for ref in built), "an earlier stage's attack is still alive"
+        attack = build_attack(*args, **kwargs)
+        built.append(weakref.ref(attack))
+        return attack
+
+    monkeypatch.setattr(audit, "build_attack", recording_build)
+    report = audit.run_audit("median", sample_dataset_dir(), limit=2, batch_size=1)
+    assert [r.label for r in report.attacks] == ["a", "b"]
+    assert 0.0 <= report.clean_accuracy <= 1.0
+    # The defense's classifier session was in the cache when the first attack was built; when the
+    # second was, the cache and the sources were empty (the defense holds its session itself).
+    assert live[0][0] >= 1, live
+    assert live[1] == (0, 0), live

@@ -16,7 +16,7 @@ from advengine.graph import compile_gradient_graph
 from advengine.graph.ensemble import compile_ensemble
 from advengine.graph.runner import GradientModel
 from advengine.models import ensure_onnx, get_manifest, load_classifier
-from advengine.models.importer import import_model
+from advengine.models.importer import WrapOptions, import_model
 from advengine.models.onnx_contract import check_onnx_contract
 
 Array = np.ndarray[Any, Any]
@@ -97,7 +97,7 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
 @pytest.mark.usefixtures("zoo_env")
 def test_fixed_batch_model_is_wrapped_normalised_and_registered(tmp_path: Path) -> None:
     path, _ = foreign(tmp_path)
-    report = import_model(path, "mine", size=None)
+    report = import_model(path, "mine", WrapOptions(size=None))
     assert report.manifest.name == "mine"
     assert get_manifest("mine").input_size == 8
     assert any("fixed batch 1 made symbolic (1 Reshape targets patched)" in n for n in report.notes)
@@ -119,7 +119,9 @@ def test_fixed_batch_model_is_wrapped_normalised_and_registered(tmp_path: Path) 
 def test_tf_style_probabilities_over_1001_classes_nhwc(tmp_path: Path) -> None:
     """TF-Slim exports: NHWC, background class at index 0, Softmax output, Inception's [-1, 1]."""
     path, _ = foreign(tmp_path, classes=1001, nhwc=True, probs=True, batch="n")
-    report = import_model(path, "tfmodel", normalization="tf", labels="tfslim1001", output="probs")
+    report = import_model(
+        path, "tfmodel", WrapOptions(normalization="tf", labels="tfslim1001", output="probs")
+    )
     assert {"NHWC input: transposed from NCHW", "TF-Slim background class dropped"} <= set(report.notes)
     x = np.random.default_rng(3).random((2, 3, 8, 8), dtype=np.float32)
     got = run(report.onnx_path, "input", x)
@@ -132,7 +134,7 @@ def test_spatial_output_own_normalisation_and_symbolic_size(tmp_path: Path) -> N
     path, _ = foreign(tmp_path, batch="n", size="s", spatial_output=True)
     with pytest.raises(ModelError, match="symbolic size; give --size"):
         import_model(path, "conv-head")
-    report = import_model(path, "conv-head", size=12, mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2))
+    report = import_model(path, "conv-head", WrapOptions(size=12, mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2)))
     assert "output [1, 1000, 1, 1] squeezed to [N, 1000]" in report.notes
     x = np.random.default_rng(4).random((2, 3, 12, 12), dtype=np.float32)
     mean = np.array([0.5, 0.4, 0.3], np.float32).reshape(1, 3, 1, 1)
@@ -150,7 +152,7 @@ def test_old_opset_model_zoo_file_with_lrn(tmp_path: Path) -> None:
         if node.op_type == "GlobalAveragePool":
             node.input[0] = "r2"
     onnx.save(model, str(path))
-    report = import_model(path, "zoo-lrn", normalization="none")
+    report = import_model(path, "zoo-lrn", WrapOptions(normalization="none"))
     assert "opset 9 converted to 18" in report.notes
     compile_gradient_graph(report.onnx_path, batch=1)  # LRN has a rule
 
@@ -177,9 +179,9 @@ def test_names_and_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="lowercase"):
         import_model(path, "Bad Name")
     with pytest.raises(ParameterError, match="--mean and --std together"):
-        import_model(path, "x", mean=(0.5, 0.5, 0.5))
+        import_model(path, "x", WrapOptions(mean=(0.5, 0.5, 0.5)))
     with pytest.raises(ModelError, match=r"expected \[N, 1001\]"):
-        import_model(path, "x", labels="tfslim1001")
+        import_model(path, "x", WrapOptions(labels="tfslim1001"))
     import_model(path, "again")
     with pytest.raises(ModelError, match="pass --force"):
         import_model(path, "again")
@@ -234,7 +236,7 @@ def test_onnx_model_zoo_graphs_import_compile_and_run(path: Path, tmp_path: Path
     from advengine.cli import main
 
     name = path.stem.removeprefix("light_")
-    report = import_model(path, name, normalization="none", output="probs")
+    report = import_model(path, name, WrapOptions(normalization="none", output="probs"))
     assert any("IR version upgraded" in n for n in report.notes)
     assert any("fixed batch 1 made symbolic" in n for n in report.notes)
     out = tmp_path / "grad.onnx"

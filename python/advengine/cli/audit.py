@@ -11,8 +11,8 @@ import typer
 from advengine.cli import _pieces as piece
 from advengine.cli._app import app
 from advengine.cli._options import JsonOption, progress_callback, stderr_console
+from advengine.competition.audit import DEFAULT_BATCH_SIZE, run_audit
 from advengine.competition.audit import budget as run_budget
-from advengine.competition.audit import run_audit
 from advengine.context import RunContext
 from advengine.defenses import DEFENSES
 from advengine.files import atomic_write
@@ -61,9 +61,10 @@ def audit_command(
         typer.Option(
             "--batch-size",
             min=1,
-            help="Images per batch (memory grows with it: 10 keeps the audit under 3 GB).",
+            help="Images per batch: memory grows with it, not with --limit (at 4 the efficientnet-lite2 "
+            "audit of random-resize-pad peaked at 1 GiB, docs/benchmarks.md).",
         ),
-    ] = 10,
+    ] = DEFAULT_BATCH_SIZE,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the Markdown report here.")] = None,
     as_json: JsonOption = False,
 ) -> None:

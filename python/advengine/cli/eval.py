@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import math
@@ -15,7 +16,7 @@ from rich.progress import Progress, TaskID
 from advengine import env
 from advengine.cli._app import app
 from advengine.cli._errors import EXIT_INCOMPLETE, Interrupted
-from advengine.cli._options import progress_bar, stderr_console
+from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import CompetitionConfig, ProcessExecutor, load_config, run_competition
 from advengine.competition.artefacts import PieceId, Results, Rounds
@@ -149,9 +150,7 @@ def eval_command(
             help="Resume the run in --out and also redo the pieces that crashed or timed out.",
         ),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the results object (results.json) on stdout.")
-    ] = False,
+    as_json: JsonOption = False,
     workers: Annotated[
         int,
         typer.Option(
@@ -214,7 +213,8 @@ def eval_command(
     and on the clean images, then score it (NIPS 2017 Algorithm 1).
 
     Flags override the config. Writes results.json, records.csv, leaderboard.md, the original
-    toolkit's CSVs and the adversarial PNGs to --out. A killed run continues with --resume.
+    toolkit's CSVs and the adversarial PNGs to --out; --json prints the results object (results.json)
+    on stdout. A killed run continues with --resume.
     """
     cfg = load_config(config)
     cfg = cfg.overridden(
@@ -241,22 +241,18 @@ def eval_command(
     executor = _executor(executor_name, workers, ray_address, cfg, plugins, context)
     progress = progress_bar(err, label_width=40)
     listener = _RichListener(err, progress)
+    # One run's settings, for the run or for each of its rounds.
+    run = functools.partial(
+        run_competition,
+        resume=resume,
+        retry_failed=retry_failed,
+        executor=executor,
+        listener=listener,
+        verify=verify,
+    )
     if cfg.rounds:
         with progress:
-            rounds = run_rounds(
-                cfg,
-                out,
-                lambda c, where: run_competition(
-                    c,
-                    where,
-                    resume=resume,
-                    retry_failed=retry_failed,
-                    executor=executor,
-                    listener=listener,
-                    verify=verify,
-                ),
-                listener.message,
-            )
+            rounds = run_rounds(cfg, out, run, listener.message)
         from advengine.reporting import write_report_or_warn  # loads matplotlib: only when drawing
 
         for r in rounds.rounds:  # each round is a run of its own, with its own report
@@ -265,15 +261,7 @@ def eval_command(
         return
     try:
         with progress:
-            results = run_competition(
-                cfg,
-                out,
-                resume=resume,
-                retry_failed=retry_failed,
-                executor=executor,
-                listener=listener,
-                verify=verify,
-            )
+            results = run(cfg, out)
     except KeyboardInterrupt:
         kept = RunDir(out).statuses()
         raise Interrupted(f"{sum(kept.values())} pieces kept in {out}") from None

@@ -16,7 +16,7 @@ from advengine.graph import compile_gradient_graph
 from advengine.models.accuracy import measure_accuracy
 from advengine.models.cache import cached_path, ensure_onnx, is_fresh
 from advengine.models.classifier import load_classifier
-from advengine.models.importer import import_model
+from advengine.models.importer import WrapOptions, import_model
 from advengine.models.manifest import Manifest
 from advengine.models.zoo import get_manifest, list_manifests, register_model, unregister_model
 
@@ -224,17 +224,10 @@ def import_command(
     defend and eval like any zoo model)."""
     err = stderr_console()
     with err.status(f"Importing {onnx_file} as {name}"):
-        report = import_model(
-            onnx_file,
-            name,
-            normalization=normalization,
-            mean=_triple(mean, "--mean"),
-            std=_triple(std, "--std"),
-            size=size,
-            labels=labels,
-            output=output,
-            force=force,
+        options = WrapOptions(
+            normalization, _triple(mean, "--mean"), _triple(std, "--std"), size, labels, output
         )
+        report = import_model(onnx_file, name, options, force=force)
         gradient = _gradient_support(report.onnx_path)
     if as_json:
         _print_json({**report.to_dict(), "gradient": gradient})

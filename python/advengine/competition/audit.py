@@ -38,9 +38,13 @@ from advengine.data import load_dataset
 from advengine.defenses import DEFENSES
 from advengine.errors import ConfigError
 from advengine.models import list_models
+from advengine.models.sessions import clear_sessions
 
 Kind = Literal["transfer", "white-box", "adaptive", "score"]
 BudgetName = Literal["fast", "standard", "full"]
+#: Images per batch: what is live at once is one attack's gradient graphs at this batch (plus the
+#: defense), so it sets the audit's memory (docs/benchmarks.md, "Audit memory").
+DEFAULT_BATCH_SIZE = 4
 #: Below this clean accuracy a robust accuracy says little (the defense is wrong already); the report
 #: and the command warn.
 LOW_CLEAN_ACCURACY = 0.5
@@ -202,9 +206,14 @@ def masking_flags(rows: Sequence[AuditRow], eps: int) -> list[str]:
 
 
 def release_memory() -> None:
-    """Collect the dropped sessions and hand the freed heap back to the OS. Without the trim, glibc
-    kept each stage's ONNX Runtime arenas mapped and the audit's RSS grew by the size of every
-    attack's graphs in turn (1.2 → 2.1 → 2.9 → 3.3 GB over its first stages, measured)."""
+    """Drop every attack source and shared session, collect them, and hand the freed heap back to the
+    OS. The sessions go too: the process-wide session cache (models/sessions.py) holds every gradient
+    graph's session after its source is dropped, so each stage's graphs stayed loaded beside the next
+    one's (the defense keeps its own classifiers' sessions by reference, so they live on). Without
+    the trim, glibc kept each stage's ONNX Runtime arenas mapped (RSS 1.2 → 2.1 → 2.9 → 3.3 GB over
+    the first stages, measured)."""
+    clear_sources()
+    clear_sessions()
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -254,16 +263,16 @@ def run_audit(
     queries: int | None = None,
     budget_name: str = "standard",
     seed: int = 0,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     context: RunContext | None = None,
     progress: AuditProgress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit ``defense`` (a registered defense with a pipeline) on ``data``; see the module doc.
 
-    Memory stays bounded at any ``limit``: images are read ``batch_size`` at a time, and the attacks
-    run one after the other over all batches, each one's ONNX Runtime sessions (gradient graphs of
-    gigabytes) dropped before the next starts."""
+    Memory stays bounded at any ``limit``: images are read ``batch_size`` at a time (uint8; only the
+    per-image verdicts are kept), and the attacks run one after the other over all batches, each
+    one's ONNX Runtime sessions (gradient graphs of gigabytes) dropped before the next starts."""
     if not 1 <= eps <= 255:
         raise ConfigError(f"--eps must be in 1..255 pixels, got {eps}")
     b = budget(budget_name, iterations, draws, queries)
@@ -313,7 +322,6 @@ def run_audit(
             tick()
         # This attack's gradient graphs and sessions go before the next attack loads its own.
         del attack
-        clear_sources()
         release_memory()
     rows = [
         AuditRow(
@@ -344,6 +352,7 @@ def run_audit(
 
 __all__ = [
     "BUDGETS",
+    "DEFAULT_BATCH_SIZE",
     "AuditAttack",
     "AuditReport",
     "AuditRow",

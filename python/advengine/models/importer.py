@@ -37,8 +37,10 @@ from advengine.models.manifest import LABEL_CONVENTION, SCHEMA_VERSION, Manifest
 from advengine.models.onnx_contract import MIN_OPSET, check_onnx_contract
 from advengine.models.zoo import list_manifests, register_model
 
+#: A per-channel value for R, G and B.
+RGB = tuple[float, float, float]
 #: Per-channel (mean, std) of pixels in [0, 1].
-NORMALIZATIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+NORMALIZATIONS: dict[str, tuple[RGB, RGB]] = {
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "tf": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
@@ -54,6 +56,47 @@ _PREFIX = "model/"
 #: a 3 GB probe and run for minutes before it failed.
 MAX_SIDE = 2048
 MAX_PROBE_PIXELS = 2**24
+
+
+@dataclass(frozen=True)
+class WrapOptions:
+    """How a foreign classifier is wrapped into the contract: the options of ``advengine models
+    import``, :func:`import_model` and ``Model.from_onnx`` (docs/models.md). Checked when made, so a
+    wrong option fails before the (slow) wrapping starts."""
+
+    #: The input normalisation the model expects: ``imagenet`` (torchvision/timm), ``tf``
+    #: (Inception's [-1, 1]) or ``none`` ([0, 1]).
+    normalization: str = "imagenet"
+    #: Own per-channel mean for pixels in [0, 1]; with ``std``, it overrides ``normalization``.
+    mean: RGB | None = None
+    #: Own per-channel std (positive), given with ``mean``.
+    std: RGB | None = None
+    #: The native side, for a model whose height and width are symbolic.
+    size: int | None = None
+    #: ``imagenet1000`` (ILSVRC order) or ``tfslim1001`` (index 0 is background, dropped).
+    labels: str = "imagenet1000"
+    #: What the model emits: ``logits``, or ``probs`` (turned into log-probabilities).
+    output: str = "logits"
+
+    def __post_init__(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise ParameterError(
+                f"unknown --normalization {self.normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
+            )
+        if (self.mean is None) != (self.std is None):
+            raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
+        if self.labels not in LABELS:
+            raise ParameterError(f"unknown --labels {self.labels!r}; choose one of {', '.join(LABELS)}")
+        if self.output not in OUTPUTS:
+            raise ParameterError(f"unknown --output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
+        if self.std is not None and any(v <= 0 for v in self.std):
+            raise ParameterError(f"--std must be positive, got {list(self.std)}")
+
+    def mean_std(self) -> tuple[RGB, RGB]:
+        """The (mean, std) folded into the graph: the own ones, else the normalisation's."""
+        if self.mean is None or self.std is None:
+            return NORMALIZATIONS[self.normalization]
+        return self.mean, self.std
 
 
 @dataclass
@@ -226,27 +269,14 @@ def _batch_independent(model: onnx.ModelProto, size: int, where: Path) -> str | 
     return None
 
 
-def wrap(
-    model: onnx.ModelProto,
-    where: Path,
-    *,
-    mean: tuple[float, float, float],
-    std: tuple[float, float, float],
-    size: int | None,
-    labels: str,
-    output: str,
-) -> tuple[onnx.ModelProto, int, list[str]]:
+def wrap(model: onnx.ModelProto, where: Path, options: WrapOptions) -> tuple[onnx.ModelProto, int, list[str]]:
     """The wrapped model meeting the classifier contract, its input size, and notes on what changed."""
-    if labels not in LABELS:
-        raise ParameterError(f"unknown --labels {labels!r}; choose one of {', '.join(LABELS)}")
-    if output not in OUTPUTS:
-        raise ParameterError(f"unknown --output {output!r}; choose one of {', '.join(OUTPUTS)}")
-    if any(s <= 0 for s in std):
-        raise ParameterError(f"--std must be positive, got {list(std)}")
+    mean, std = options.mean_std()
+    labels, output = options.labels, options.output
     notes: list[str] = []
     model = _upgrade(model, where, notes)
     inp = _image_input(model, where)
-    channels_last, size, fixed = _layout_and_size(inp, size, where)
+    channels_last, size, fixed = _layout_and_size(inp, options.size, where)
     if len(model.graph.output) > 1:
         notes.append(f"{len(model.graph.output)} outputs: the first, {model.graph.output[0].name!r}, is used")
     probe_shape = (fixed or 1, size, size, 3) if channels_last else (fixed or 1, 3, size, size)
@@ -352,8 +382,8 @@ class Wrapped:
     notes: list[str]
     #: What the model was imported from, for its description.
     origin: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: RGB
+    std: RGB
     labels: str
     output: str
 
@@ -368,18 +398,6 @@ class Wrapped:
         )
 
 
-def _normalisation(
-    normalization: str, mean: tuple[float, float, float] | None, std: tuple[float, float, float] | None
-) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    if normalization not in NORMALIZATIONS:
-        raise ParameterError(
-            f"unknown --normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}"
-        )
-    if (mean is None) != (std is None):
-        raise ParameterError("give --mean and --std together (three values each, for pixels in [0, 1])")
-    return NORMALIZATIONS[normalization] if mean is None or std is None else (mean, std)
-
-
 def _load_any(source: str | Path | bytes) -> tuple[onnx.ModelProto, Path]:
     if isinstance(source, bytes | bytearray):
         try:
@@ -392,22 +410,14 @@ def _load_any(source: str | Path | bytes) -> tuple[onnx.ModelProto, Path]:
     return _load(src), src
 
 
-def wrap_source(
-    source: str | Path | bytes,
-    *,
-    normalization: str = "imagenet",
-    mean: tuple[float, float, float] | None = None,
-    std: tuple[float, float, float] | None = None,
-    size: int | None = None,
-    labels: str = "imagenet1000",
-    output: str = "logits",
-) -> Wrapped:
+def wrap_source(source: str | Path | bytes, options: WrapOptions | None = None) -> Wrapped:
     """An ONNX file (path) or serialized model (bytes) wrapped into the classifier contract, in memory:
     the work of ``advengine models import`` without writing or registering anything."""
-    m, s = _normalisation(normalization, mean, std)
+    o = options if options is not None else WrapOptions()
     model, where = _load_any(source)
-    wrapped, input_size, notes = wrap(model, where, mean=m, std=s, size=size, labels=labels, output=output)
-    return Wrapped(wrapped.SerializeToString(), input_size, notes, where.name, m, s, labels, output)
+    wrapped, input_size, notes = wrap(model, where, o)
+    m, s = o.mean_std()
+    return Wrapped(wrapped.SerializeToString(), input_size, notes, where.name, m, s, o.labels, o.output)
 
 
 def _manifest(name: str, target: Path, description: str, input_size: int, sha256: str) -> dict[str, Any]:
@@ -466,27 +476,19 @@ def memory_manifest(wrapped: Wrapped, cache_root: Path) -> Manifest:
 def import_model(
     path: str | Path,
     name: str,
+    options: WrapOptions | None = None,
     *,
-    normalization: str = "imagenet",
-    mean: tuple[float, float, float] | None = None,
-    std: tuple[float, float, float] | None = None,
-    size: int | None = None,
-    labels: str = "imagenet1000",
-    output: str = "logits",
     description: str | None = None,
     force: bool = False,
 ) -> ImportReport:
-    """Wrap ``path`` into the classifier contract, write ``NAME.onnx`` and its manifest into the user
-    model dir, and register it. ``mean``/``std`` (pixels in [0, 1]) override ``normalization``."""
-    _normalisation(normalization, mean, std)
+    """Wrap ``path`` into the classifier contract as ``options`` say (default: imagenet normalisation,
+    1000 logits), write ``NAME.onnx`` and its manifest into the user model dir, and register it."""
+    o = options if options is not None else WrapOptions()
     target = user_manifest_dir() / f"{name}.onnx"
     # The name's checks before the (slow) wrapping.
-    parse_manifest(_manifest(name, target, "-", size or 224, "0" * 64), target.with_suffix(".json"), "file")
+    parse_manifest(_manifest(name, target, "-", o.size or 224, "0" * 64), target.with_suffix(".json"), "file")
     _check_free(name, force)
-    wrapped = wrap_source(
-        path, normalization=normalization, mean=mean, std=std, size=size, labels=labels, output=output
-    )
-    return register_wrapped(wrapped, name, description=description, force=force)
+    return register_wrapped(wrap_source(path, o), name, description=description, force=force)
 
 
 __all__ = [
@@ -494,6 +496,7 @@ __all__ = [
     "NORMALIZATIONS",
     "OUTPUTS",
     "ImportReport",
+    "WrapOptions",
     "Wrapped",
     "import_model",
     "memory_manifest",

@@ -72,11 +72,9 @@ class Model:
         (``mean``/``std`` for pixels in [0, 1] override it); ``labels`` is ``imagenet1000`` or
         ``tfslim1001``; ``output`` is ``logits`` or ``probs``."""
         # Deferred: the importer needs onnx (about 1 s to import), which loading a model does not.
-        from advengine.models.importer import memory_manifest, wrap_source
+        from advengine.models.importer import WrapOptions, memory_manifest, wrap_source
 
-        wrapped = wrap_source(
-            source, normalization=normalization, mean=mean, std=std, size=size, labels=labels, output=output
-        )
+        wrapped = wrap_source(source, WrapOptions(normalization, mean, std, size, labels, output))
         ctx = context if context is not None else RunContext.from_env()
         add_memory_model(memory_manifest(wrapped, ctx.cache_dir or cache_dir()))
         return cls(f"onnx-{wrapped.sha256[:12]}", context=ctx, _wrapped=wrapped)
