@@ -34,7 +34,8 @@ from advengine.models.fcn import FcnConfig
 from advengine.models.sessions import clear_sessions
 from advengine.training import FcnSettings
 from advengine.training.checkpoint import load_checkpoint
-from advengine.training.fcn_trainer import CHECKPOINT, SNAPSHOTS, export_fcn, new_state
+from advengine.training.fcn_trainer import export_fcn, new_state
+from advengine.training.loop import CHECKPOINT, SNAPSHOTS, load_snapshot
 from results_cache import Cache, pct_ci
 
 LITE01 = ("efficientnet-lite0", "efficientnet-lite1")
@@ -67,12 +68,8 @@ def fcn_attack(run: Path, step: int, tmp: Path) -> tuple[Attack[Any], int]:
     ckpt = load_checkpoint(run / CHECKPOINT)
     settings = FcnSettings.model_validate(ckpt.settings)
     config = FcnConfig(299, settings.channels)
-    if step == 0:
-        params = new_state(settings, config).params
-    else:
-        with np.load(run / SNAPSHOTS / f"step-{step:06d}.npz") as z:
-            params = {k: np.asarray(z[k], np.float32) for k in z.files}
-    manifest = export_fcn(config, params, tmp / f"step-{step}", settings, step)
+    params = new_state(settings, config).params if step == 0 else load_snapshot(run, step)
+    _, manifest = export_fcn(config, params, tmp / f"step-{step}", settings, step)
     return build_attack("fcn", {"weights": str(manifest)}), step * settings.batch_size
 
 
