@@ -138,10 +138,15 @@ def render(cache: Cache, plot: Path | None) -> None:
     ax.set_title(f"attack FCN, transfer to lite2 on the {rows[0][1]['n']} held-out DEV images", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    save_png(fig, plot)
+
+
+def save_png(fig: Any, path: Path) -> None:
+    """``fig`` (tight layout) as the PNG ``path``, written atomically (also hgd_eval.py's curve)."""
     fig.tight_layout()
-    buf = plot.with_suffix(".tmp.png")
+    buf = path.with_suffix(".tmp.png")
     fig.savefig(buf)
-    atomic_write(plot, buf.read_bytes())
+    atomic_write(path, buf.read_bytes())
     buf.unlink()
 
 

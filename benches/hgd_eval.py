@@ -24,7 +24,6 @@ import numpy as np
 
 from advengine.attacks import build_attack
 from advengine.attacks.sources import clear_sources
-from advengine.files import atomic_write
 from advengine.models import get_manifest
 from advengine.models.dunet import DunetConfig
 from advengine.models.sessions import clear_sessions
@@ -33,6 +32,7 @@ from advengine.training.checkpoint import load_checkpoint
 from advengine.training.export import export_denoiser
 from advengine.training.loop import CHECKPOINT, SNAPSHOTS, load_snapshot
 from devdata import dev_data_dir
+from fcn_eval import save_png
 from hgd_results import HGD_DEFENSES, HGD_SETS, accuracy, held_out_sets
 from results_cache import Cache, pct_ci
 
@@ -190,11 +190,7 @@ def render(cache: Cache, plot: Path | None) -> None:
         axes[1].set_ylabel("Σ_k |z_k(x − D(x)) − z_k(clean)| per image")
         axes[1].grid(alpha=0.3)
         axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    tmp = plot.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    atomic_write(plot, tmp.read_bytes())
-    tmp.unlink()
+    save_png(fig, plot)
 
 
 def main() -> None:

@@ -5,40 +5,21 @@ again, measures the latest snapshot and the baselines on held-out images, and dr
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ..cli.test_train_fcn import labelled_dir
-from ..conftest import REPO
+from .test_gpu_train_fcn import run_script
 
 
 @pytest.mark.slow
 def test_the_script_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     data = labelled_dir(tmp_path / "data", 4)
     run, out = tmp_path / "run", tmp_path / "out"
-    env = {
-        **os.environ,
-        "PYTHON": sys.executable,
-        "DATA": str(data),
-        "RUN": str(run),
-        "OUT": str(out),
-        "STEPS": "2",
-        "BATCH": "2",
-        "CHANNELS": "2,4",
-        "CROP": "32",
-        "LIMIT": "2",
-        "DRAWS": "1",
-        "HOLDOUT": "2",
-        "CHECKPOINT_EVERY": "1",
-        "EVAL_N": "2",
-        "LIMIT_S": "300",
-    }
-    script = REPO / "benches" / "gpu" / "train_hgd.sh"
-    first = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=900)
+    env = {"DATA": str(data), "RUN": str(run), "OUT": str(out), "STEPS": "2", "BATCH": "2", "CHANNELS": "2,4"}
+    env |= {"CROP": "32", "LIMIT": "2", "DRAWS": "1", "HOLDOUT": "2", "CHECKPOINT_EVERY": "1", "EVAL_N": "2"}
+    first = run_script("train_hgd.sh", env)
     assert first.returncode == 0, first.stderr[-2000:]
     trained = json.loads((out / "train.json").read_text())
     assert (trained["steps"], trained["images_seen"]) == (2, 4)
@@ -50,9 +31,7 @@ def test_the_script_trains_resumes_and_evaluates(tmp_path: Path) -> None:
         assert results[f"v2/2/{name}"]["images_seen"] == 4
     assert (out / "hgd_curve.png").stat().st_size > 1000
     assert "| mifgsm[lite0+lite1]@16 |" in first.stdout
-    again = subprocess.run(
-        ["bash", str(script)], env={**env, "STEPS": "3"}, capture_output=True, text=True, timeout=900
-    )
+    again = run_script("train_hgd.sh", {**env, "STEPS": "3"})
     assert again.returncode == 0, again.stderr[-2000:]
     assert "--resume" in again.stdout
     assert json.loads((out / "train.json").read_text())["steps"] == 3

@@ -59,6 +59,26 @@ SeedOption = Annotated[
 ]
 CHANNELS = ",".join(map(str, RUN_DEFAULTS["channels"]))
 
+# HGD v2's options (docs/hgd.md): a cheaper guide on crops, for another classifier, from trained weights.
+DeployOption = Annotated[
+    str | None,
+    typer.Option("--deploy", help="Classifier the exported denoiser goes in front of [default: the guide]."),
+]
+CropOption = Annotated[
+    int | None,
+    typer.Option("--crop", min=8, help="Train on random crops of this side, the guide run on the crop."),
+]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Attack and train on only the first N training images.")
+]
+InitOption = Annotated[
+    Path | None, typer.Option("--init", help="Start from this DUNET (ONNX), not the identity.")
+]
+InitImagesOption = Annotated[
+    int,
+    typer.Option("--init-images", min=0, help="Training images the --init weights had seen (the record)."),
+]
+
 
 def _kept(out: Path) -> str:
     """What an interrupted training run keeps: its last checkpoint (and a cached training set)."""
@@ -130,33 +150,11 @@ def hgd_command(
     target: Annotated[
         str, typer.Option("--target", help="Guide model: the denoised image must give its clean logits.")
     ] = HGD_DEFAULTS["target"],
-    deploy: Annotated[
-        str | None,
-        typer.Option(
-            "--deploy", help="Classifier the exported denoiser goes in front of [default: the guide]."
-        ),
-    ] = None,
-    crop: Annotated[
-        int | None,
-        typer.Option(
-            "--crop",
-            min=8,
-            help="Train on random crops of this side, the guide run on the crop [default: its side].",
-        ),
-    ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", min=1, help="Attack and train on only the first N training images."),
-    ] = None,
-    init: Annotated[
-        Path | None, typer.Option("--init", help="Start from this DUNET (ONNX) instead of the identity.")
-    ] = None,
-    init_images: Annotated[
-        int,
-        typer.Option(
-            "--init-images", min=0, help="Training images the --init weights had seen (the record)."
-        ),
-    ] = 0,
+    deploy: DeployOption = None,
+    crop: CropOption = None,
+    limit: LimitOption = None,
+    init: InitOption = None,
+    init_images: InitImagesOption = 0,
     steps: Annotated[
         int,
         typer.Option("--steps", min=0, help="Train up to this many steps (0: only make the training set)."),

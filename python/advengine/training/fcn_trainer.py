@@ -11,6 +11,7 @@ Adam gets the negated gradients of the graph's (ascending) CE loss.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from advengine.training.augment import draw_augment
 from advengine.training.binding import ParamStep
 from advengine.training.checkpoint import Checkpoint, start_run
 from advengine.training.fcn_settings import FcnSettings
-from advengine.training.loop import CHECKPOINT, Step, StepProgress, TrainResult, result, run_steps
+from advengine.training.loop import CHECKPOINT, Step, StepProgress, TrainResult, run_steps
 from advengine.training.trainset import training_split
 
 F32 = npt.NDArray[np.float32]
@@ -154,19 +155,11 @@ def train_attack_fcn(
 
         return one
 
-    state = run_steps(
-        settings,
-        out,
-        steps,
-        first=lambda: new_state(settings, config),
-        make_step=make_step,
-        resume=resume,
-        on_step=on_step,
-    )
-    files: tuple[Path | None, Path | None] = (None, None)
-    if state.step > 0:
-        files = export_fcn(config, state.params, out, settings, state.step)
-    return result(state, settings, out, files)
+    def export(params: dict[str, F32], step: int) -> tuple[Path, Path]:
+        return export_fcn(config, params, out, settings, step)
+
+    first = partial(new_state, settings, config)
+    return run_steps(settings, out, steps, first, make_step, export, resume=resume, on_step=on_step)
 
 
 def export_fcn(

@@ -68,19 +68,26 @@ class TrainResult:
         }
 
 
+#: Writes the trained network's files from its parameters at a step: (model, manifest).
+Export = Callable[[dict[str, F32], int], tuple[Path, Path]]
+
+
 def run_steps(
     settings: RunSettings,
     out: Path,
     steps: int,
-    *,
     first: Callable[[], Checkpoint],
     make_step: Callable[[dict[str, F32]], Step],
+    export: Export,
+    *,
     resume: bool = False,
     on_step: StepProgress | None = None,
-) -> Checkpoint:
-    """Train (or continue) the run in ``out`` up to ``steps`` steps; ``first()`` is step 0 of a new
-    run, ``make_step(params)`` builds the step over the parameters Adam updates in place (only when
-    there is a step to take). Returns the last state, its parameters Adam's."""
+    images_before: int = 0,
+) -> TrainResult:
+    """Train (or continue) the run in ``out`` up to ``steps`` steps, then ``export`` the last state
+    (when a step was ever taken). ``first()`` is step 0 of a new run; ``make_step(params)`` builds
+    the step over the parameters Adam updates in place (only when there is a step to take);
+    ``images_before``: the images the starting weights had seen."""
     path = out / CHECKPOINT
     state = start_run(settings.fingerprint(), path, resume) or first()
     adam = Adam(state.params, settings.lr)
@@ -109,22 +116,11 @@ def run_steps(
             if state.step % settings.checkpoint_every == 0 or state.step == steps:
                 state.seconds = base + elapsed
                 _save(out, state, adam, rng)
-    state.params = adam.params
-    return state
-
-
-def result(
-    state: Checkpoint,
-    settings: RunSettings,
-    out: Path,
-    files: tuple[Path | None, Path | None],
-    images_before: int = 0,
-) -> TrainResult:
-    """What a run reached: its steps, last loss, wall time, rate and exported files."""
+    model, manifest = export(adam.params, state.step) if state.step > 0 else (None, None)
     rate = state.step * settings.batch_size / state.seconds if state.seconds > 0 else 0.0
     last = state.losses[-1] if state.losses else None
     seen = images_before + state.step * settings.batch_size
-    return TrainResult(state.step, last, state.seconds, rate, out / CHECKPOINT, *files, images_seen=seen)
+    return TrainResult(state.step, last, state.seconds, rate, path, model, manifest, seen)
 
 
 def _save(out: Path, state: Checkpoint, adam: Adam, rng: np.random.Generator) -> None:
@@ -146,11 +142,11 @@ def load_snapshot(out: Path, step: int) -> dict[str, F32]:
 __all__ = [
     "CHECKPOINT",
     "SNAPSHOTS",
+    "Export",
     "Step",
     "StepProgress",
     "StepReport",
     "TrainResult",
     "load_snapshot",
-    "result",
     "run_steps",
 ]

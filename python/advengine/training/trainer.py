@@ -14,6 +14,7 @@ trained weights (``init``) instead of the identity denoiser.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,6 @@ from advengine.training.loop import (
     StepProgress,
     StepReport,
     TrainResult,
-    result,
     run_steps,
 )
 from advengine.training.settings import TrainSettings
@@ -176,22 +176,15 @@ def train_hgd(
 
         return one
 
-    state = run_steps(
-        settings,
-        out,
-        steps,
-        first=lambda: first_state(settings, config),
-        make_step=make_step,
-        resume=resume,
-        on_step=on_step,
+    def export(params: dict[str, F32], step: int) -> tuple[Path, Path]:
+        whole = DunetConfig(side, settings.channels)  # the denoiser at the deployed side, not the crop's
+        model = name or f"{settings.deployed}-hgd"
+        return export_denoiser(whole, params, out, name=model, target=settings.deployed)
+
+    first, before = partial(first_state, settings, config), settings.init_images
+    return run_steps(
+        settings, out, steps, first, make_step, export, resume=resume, on_step=on_step, images_before=before
     )
-    files: tuple[Path | None, Path | None] = (None, None)
-    if state.step > 0:
-        model_name = name or f"{settings.deployed}-hgd"
-        files = export_denoiser(
-            DunetConfig(side, settings.channels), state.params, out, name=model_name, target=settings.deployed
-        )
-    return result(state, settings, out, files, settings.init_images)
 
 
 __all__ = [
