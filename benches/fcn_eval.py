@@ -36,6 +36,7 @@ from advengine.training import FcnSettings
 from advengine.training.checkpoint import load_checkpoint
 from advengine.training.fcn_trainer import export_fcn, new_state
 from advengine.training.loop import CHECKPOINT, SNAPSHOTS, load_snapshot
+from devdata import dev_data_dir
 from results_cache import Cache, pct_ci
 
 LITE01 = ("efficientnet-lite0", "efficientnet-lite1")
@@ -150,18 +151,20 @@ def save_png(fig: Any, path: Path) -> None:
     buf.unlink()
 
 
+def run_args(ap: argparse.ArgumentParser, command: str, steps: str) -> None:
+    """The arguments of a run's held-out evaluation (also hgd_eval.py's): the run dir, the DEV data,
+    how many held-out images, which snapshot steps (``steps`` explains their words)."""
+    ap.add_argument(
+        "run", type=Path, nargs="?", help=f"An `advengine train {command}` run dir (for --steps)."
+    )
+    ap.add_argument("--data", type=Path, default=dev_data_dir())
+    ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
+    ap.add_argument("--steps", default="", help=f"Comma-separated snapshot steps to evaluate ({steps}).")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "run", type=Path, nargs="?", help="An `advengine train attack-fcn` run dir (for --steps)."
-    )
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/nips17_dev"))
-    ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
-    ap.add_argument(
-        "--steps",
-        default="",
-        help="Comma-separated snapshot steps to evaluate (0: untrained, latest: the last snapshot).",
-    )
+    run_args(ap, "attack-fcn", "0: untrained, latest: the last snapshot")
     ap.add_argument("--shipped", action="store_true", help="Also the shipped weights (`fcn` as installed).")
     ap.add_argument("--mifgsm", action="store_true", help="Also MI-FGSM (10 iterations) from lite0 + lite1.")
     ap.add_argument("--eps", type=int, default=16)

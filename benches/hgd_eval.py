@@ -31,8 +31,7 @@ from advengine.training import TrainSettings
 from advengine.training.checkpoint import load_checkpoint
 from advengine.training.export import export_denoiser
 from advengine.training.loop import CHECKPOINT, SNAPSHOTS, load_snapshot
-from devdata import dev_data_dir
-from fcn_eval import save_png
+from fcn_eval import run_args, save_png
 from hgd_results import HGD_DEFENSES, HGD_SETS, accuracy, held_out_sets
 from results_cache import Cache, pct_ci
 
@@ -195,14 +194,7 @@ def render(cache: Cache, plot: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, nargs="?", help="An `advengine train hgd` run dir (for --steps).")
-    ap.add_argument("--data", default=str(dev_data_dir()))
-    ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
-    ap.add_argument(
-        "--steps",
-        default="",
-        help="Comma-separated snapshot steps (latest: the last one; spread: 3 before it).",
-    )
+    run_args(ap, "hgd", "latest: the last snapshot; spread: 3 before it")
     ap.add_argument("--sets", default="clean,mifgsm,ifgsm", help="Which sets (made and measured).")
     ap.add_argument(
         "--no-baselines", action="store_true", help="Only the snapshots (no lite2/median/rrp/v1)."
