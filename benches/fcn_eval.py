@@ -34,7 +34,9 @@ from advengine.models.fcn import FcnConfig
 from advengine.models.sessions import clear_sessions
 from advengine.training import FcnSettings
 from advengine.training.checkpoint import load_checkpoint
-from advengine.training.fcn_trainer import CHECKPOINT, SNAPSHOTS, export_fcn, new_state
+from advengine.training.fcn_trainer import export_fcn, new_state
+from advengine.training.loop import CHECKPOINT, SNAPSHOTS, load_snapshot
+from devdata import dev_data_dir
 from results_cache import Cache, pct_ci
 
 LITE01 = ("efficientnet-lite0", "efficientnet-lite1")
@@ -67,12 +69,8 @@ def fcn_attack(run: Path, step: int, tmp: Path) -> tuple[Attack[Any], int]:
     ckpt = load_checkpoint(run / CHECKPOINT)
     settings = FcnSettings.model_validate(ckpt.settings)
     config = FcnConfig(299, settings.channels)
-    if step == 0:
-        params = new_state(settings, config).params
-    else:
-        with np.load(run / SNAPSHOTS / f"step-{step:06d}.npz") as z:
-            params = {k: np.asarray(z[k], np.float32) for k in z.files}
-    manifest = export_fcn(config, params, tmp / f"step-{step}", settings, step)
+    params = new_state(settings, config).params if step == 0 else load_snapshot(run, step)
+    _, manifest = export_fcn(config, params, tmp / f"step-{step}", settings, step)
     return build_attack("fcn", {"weights": str(manifest)}), step * settings.batch_size
 
 
@@ -141,25 +139,32 @@ def render(cache: Cache, plot: Path | None) -> None:
     ax.set_title(f"attack FCN, transfer to lite2 on the {rows[0][1]['n']} held-out DEV images", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    save_png(fig, plot)
+
+
+def save_png(fig: Any, path: Path) -> None:
+    """``fig`` (tight layout) as the PNG ``path``, written atomically (also hgd_eval.py's curve)."""
     fig.tight_layout()
-    buf = plot.with_suffix(".tmp.png")
+    buf = path.with_suffix(".tmp.png")
     fig.savefig(buf)
-    atomic_write(plot, buf.read_bytes())
+    atomic_write(path, buf.read_bytes())
     buf.unlink()
+
+
+def run_args(ap: argparse.ArgumentParser, command: str, steps: str) -> None:
+    """The arguments of a run's held-out evaluation (also hgd_eval.py's): the run dir, the DEV data,
+    how many held-out images, which snapshot steps (``steps`` explains their words)."""
+    ap.add_argument(
+        "run", type=Path, nargs="?", help=f"An `advengine train {command}` run dir (for --steps)."
+    )
+    ap.add_argument("--data", type=Path, default=dev_data_dir())
+    ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
+    ap.add_argument("--steps", default="", help=f"Comma-separated snapshot steps to evaluate ({steps}).")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "run", type=Path, nargs="?", help="An `advengine train attack-fcn` run dir (for --steps)."
-    )
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/nips17_dev"))
-    ap.add_argument("--n", type=int, default=200, help="The first N images (the held-out ones).")
-    ap.add_argument(
-        "--steps",
-        default="",
-        help="Comma-separated snapshot steps to evaluate (0: untrained, latest: the last snapshot).",
-    )
+    run_args(ap, "attack-fcn", "0: untrained, latest: the last snapshot")
     ap.add_argument("--shipped", action="store_true", help="Also the shipped weights (`fcn` as installed).")
     ap.add_argument("--mifgsm", action="store_true", help="Also MI-FGSM (10 iterations) from lite0 + lite1.")
     ap.add_argument("--eps", type=int, default=16)

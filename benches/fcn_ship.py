@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from advengine.models.fcn import SHIPPED, FcnConfig, load_fcn
 from advengine.training import FcnSettings
 from advengine.training.checkpoint import load_checkpoint
-from advengine.training.fcn_trainer import CHECKPOINT, SNAPSHOTS, export_fcn
+from advengine.training.fcn_trainer import export_fcn
+from advengine.training.loop import CHECKPOINT, load_snapshot
 
 
 def main() -> None:
@@ -29,9 +28,8 @@ def main() -> None:
     step, params = ckpt.step, ckpt.params
     if args.step is not None:
         step = args.step
-        with np.load(args.run / SNAPSHOTS / f"step-{step:06d}.npz") as z:
-            params = {k: np.asarray(z[k], np.float32) for k in z.files}
-    manifest = export_fcn(FcnConfig(299, settings.channels), params, args.out, settings, step)
+        params = load_snapshot(args.run, step)
+    _, manifest = export_fcn(FcnConfig(299, settings.channels), params, args.out, settings, step)
     _, m = load_fcn(manifest)  # what was written reads back, sha256 included
     size = (args.out / m.file).stat().st_size
     print(f"{manifest}: step {step}, {m.images_seen} images seen, {size} bytes, sha256 {m.sha256}")

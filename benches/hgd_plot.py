@@ -32,8 +32,9 @@ def main() -> None:
     ax.plot(steps, losses, color="#9ecae1", linewidth=0.6, label="batch mean")
     ax.plot(steps[w - 1 :], smooth, color="#08519c", linewidth=1.8, label=f"moving average ({w} steps)")
     s = ckpt.settings
+    batch = s.get("batch_size", s.get("batch"))  # v1's checkpoints named it "batch"
     ax.set_title(
-        f"HGD (LGD loss), guide {s['target']}, DUNET {'-'.join(map(str, s['channels']))}, batch {s['batch']}",
+        f"HGD (LGD loss), guide {s['target']}, DUNET {'-'.join(map(str, s['channels']))}, batch {batch}",
         fontsize=9,
     )
     ax.set_xlabel("step")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +36,21 @@ HGD_DEFENSES: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
-def hgd_main(args: argparse.Namespace, render: Callable[[], None]) -> None:
-    """Clean and transfer accuracy of every HGD_DEFENSES entry on the first n images; adversarial sets
-    are made (or reused) exactly as measure_results makes its sets (batches of 25, seed = start)."""
-    ds = load_dataset(args.data).head(args.n)
+def held_out_sets(
+    data: str | Path, n: int, images: Path, cache: Cache, keys: Collection[str] | None = None
+) -> tuple[Any, list[tuple[str, np.ndarray]]]:
+    """The first ``n`` images of ``data`` and the sets every HGD table measures: ``clean`` and each
+    HGD_SETS entry (those in ``keys`` only, when given), made (or reused from ``images``) exactly as
+    measure_results makes its sets (batches of 25, seed = batch start)."""
+    ds = load_dataset(data).head(n)
     assert ds.true_labels is not None
     clean = ds.read_images()
-    cache = Cache(Path(args.cache))
-    img_dir = Path(args.images)
-    img_dir.mkdir(parents=True, exist_ok=True)
-    sets: list[tuple[str, Any]] = [("clean", clean)]
+    images.mkdir(parents=True, exist_ok=True)
+    sets: list[tuple[str, np.ndarray]] = [("clean", clean)]
     for key, attack, sources, eps in HGD_SETS:
-        path = img_dir / f"{key}.npy"
+        if keys is not None and key not in keys:
+            continue
+        path = images / f"{key}.npy"
         if not path.is_file():
             a = build_attack(attack, {}, sources)
             t = time.time()
@@ -59,20 +62,30 @@ def hgd_main(args: argparse.Namespace, render: Callable[[], None]) -> None:
             clear_sources()
             clear_sessions()  # the shared-session cache would keep the attack's sessions alive
             gc.collect()
-            print(f"{key}: made", flush=True)
+            print(f"{key}: made in {time.time() - t:.0f} s", flush=True)
         sets.append((key, np.load(path)))
+    return ds, sets
+
+
+def accuracy(defense: str, models: tuple[str, ...], images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Top-1 accuracy of a defense on ``images`` in batches of 25 (seed = batch start), timed."""
+    d = build_defense(defense, {}, models)
+    t = time.time()
+    pred = np.concatenate([d(images[i : i + 25], seed=i) for i in range(0, len(images), 25)])
+    return {"correct": int((pred == labels).sum()), "n": len(images), "seconds": time.time() - t}
+
+
+def hgd_main(args: argparse.Namespace, render: Callable[[], None]) -> None:
+    """Clean and transfer accuracy of every HGD_DEFENSES entry on the first n images."""
+    cache = Cache(Path(args.cache))
+    ds, sets = held_out_sets(args.data, args.n, Path(args.images), cache)
     # Defenses outermost and hgd last: the baselines are measured even before the weights exist.
     for label, dname, models in HGD_DEFENSES:
         for name, images in sets:
             key = f"acc/{name}/{label}"
-            if cache.get(key) is not None:
-                continue
-            d = build_defense(dname, {}, models)
-            t = time.time()
-            pred = np.concatenate([d(images[i : i + 25], seed=i) for i in range(0, len(images), 25)])
-            correct = int((pred == ds.true_labels).sum())
-            cache.put(key, {"correct": correct, "n": len(images), "seconds": time.time() - t})
-            print(f"  {key}: {cache.get(key)}", flush=True)
+            if cache.get(key) is None:
+                cache.put(key, accuracy(dname, models, images, ds.true_labels))
+                print(f"  {key}: {cache.get(key)}", flush=True)
     render()
 
 
@@ -99,4 +112,4 @@ def hgd_section(cache: Cache) -> list[str]:
     return [*lines, ""]
 
 
-__all__ = ["HGD_DEFENSES", "HGD_SETS", "hgd_main", "hgd_section"]
+__all__ = ["HGD_DEFENSES", "HGD_SETS", "accuracy", "held_out_sets", "hgd_main", "hgd_section"]

@@ -133,4 +133,10 @@ if [[ "${FCN_TRAIN:-0}" == 1 ]]; then
     log "attack-FCN training (benches/gpu/train_fcn.sh)"
     OUT="$(dirname "$RESULTS")/fcn" RUN=/tmp/advengine-fcn bash benches/gpu/train_fcn.sh || log "attack-FCN training failed"
 fi
+# 6. Issue 27's HGD v2 training at its GPU scale, then its held-out evaluation: long (LIMIT_S, default
+# 3000 s, of data and training), so only with HGD_TRAIN=1; its figures go to $OUT/hgd (docs/hgd.md).
+if [[ "${HGD_TRAIN:-0}" == 1 ]]; then
+    log "HGD v2 training (benches/gpu/train_hgd.sh)"
+    OUT="$(dirname "$RESULTS")/hgd" RUN=/tmp/advengine-hgd bash benches/gpu/train_hgd.sh || log "HGD training failed"
+fi
 log "done"

@@ -17,29 +17,21 @@ from ..conftest import REPO
 from ..training.conftest import GUIDE, guide_env  # noqa: F401  (the fixture)
 
 
+def run_script(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """benches/gpu/NAME with this Python, ``env`` over the test's environment, a 300 s training limit."""
+    full = {**os.environ, "PYTHON": sys.executable, "LIMIT_S": "300", **env}
+    script = REPO / "benches" / "gpu" / name
+    return subprocess.run(["bash", str(script)], env=full, capture_output=True, text=True, timeout=900)
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("guide_env")
 def test_the_script_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     data = labelled_dir(tmp_path / "data", 6)
     run, out = tmp_path / "run", tmp_path / "out"
-    env = {
-        **os.environ,
-        "PYTHON": sys.executable,
-        "DATA": str(data),
-        "RUN": str(run),
-        "OUT": str(out),
-        "STEPS": "2",
-        "BATCH": "2",
-        "CHANNELS": "2,4",
-        "HOLDOUT": "2",
-        "MODELS": GUIDE,
-        "HINT_MODEL": GUIDE,
-        "CHECKPOINT_EVERY": "1",
-        "EVAL_N": "2",
-        "LIMIT_S": "300",
-    }
-    script = REPO / "benches" / "gpu" / "train_fcn.sh"
-    first = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=600)
+    env = {"DATA": str(data), "RUN": str(run), "OUT": str(out), "STEPS": "2", "BATCH": "2", "CHANNELS": "2,4"}
+    env |= {"HOLDOUT": "2", "MODELS": GUIDE, "HINT_MODEL": GUIDE, "CHECKPOINT_EVERY": "1", "EVAL_N": "2"}
+    first = run_script("train_fcn.sh", env)
     assert first.returncode == 0, first.stderr[-2000:]
     assert json.loads((out / "train.json").read_text())["steps"] == 2
     results = json.loads((out / "results.json").read_text())
@@ -50,13 +42,7 @@ def test_the_script_trains_resumes_and_evaluates(tmp_path: Path) -> None:
         assert entry["linf"] <= 16
     assert (out / "fcn_curve.png").stat().st_size > 1000
     assert "| fcn step 2 | 4 |" in first.stdout
-    again = subprocess.run(
-        ["bash", str(script)],
-        env={**env, "STEPS": "3", "MIFGSM": "0"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = run_script("train_fcn.sh", {**env, "STEPS": "3", "MIFGSM": "0"})
     assert again.returncode == 0, again.stderr[-2000:]
     assert "--resume" in again.stdout
     assert json.loads((out / "train.json").read_text())["steps"] == 3

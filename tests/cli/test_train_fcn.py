@@ -1,5 +1,6 @@
-"""``advengine train attack-fcn`` through main(): bad input is one line and a non-zero exit; a tiny
-run on tiny models trains, refuses to overwrite, resumes and exports (--json)."""
+"""``advengine train attack-fcn`` through main(): a tiny run on tiny models trains, refuses to
+overwrite, resumes and exports (--json). Bad flags, a missing run and Ctrl-C are tested for every
+``train`` command in test_train.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from advengine.cli import main
 from advengine.kernels.codec import write_png_batch
 
 from ..training.conftest import GUIDE, guide_env  # noqa: F401  (the fixture)
-from .test_train import Capsys, one_line_error
+from .test_train import Capsys, one_line_error, train_resume_and_refuse
 
 
 def labelled_dir(path: Path, n: int) -> Path:
@@ -30,31 +31,10 @@ def labelled_dir(path: Path, n: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("flags", "match"),
-    [
-        (["--models", "nope"], "unknown source model 'nope'"),
-        (["--hint-model", "nope"], "unknown model 'nope'"),
-        (["--channels", "8,x"], "train attack-fcn: channels[1] must be an integer"),
-        (["--lr", "0"], "train attack-fcn: lr"),
-    ],
-)
-def test_bad_flags_are_one_line(tmp_path: Path, capsys: Capsys, flags: list[str], match: str) -> None:
-    args = ["train", "attack-fcn", "--data", str(tmp_path), "--out", str(tmp_path / "run"), *flags]
-    assert main(args) == 1
-    assert match in one_line_error(capsys)
-
-
-def test_resume_without_a_run_is_one_line(tmp_path: Path, capsys: Capsys) -> None:
-    args = ["train", "attack-fcn", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--resume"]
-    assert main(args) == 1
-    assert "no checkpoint at" in one_line_error(capsys)
-
-
 def test_a_holdout_that_leaves_nothing_is_one_line(tmp_path: Path, capsys: Capsys) -> None:
     data = labelled_dir(tmp_path / "data", 3)
     assert main(["train", "attack-fcn", "--data", str(data), "--out", str(tmp_path / "run")]) == 1
-    assert "all within --holdout 200" in one_line_error(capsys)
+    assert "none left to train on after holding out 200" in one_line_error(capsys)
 
 
 @pytest.mark.usefixtures("guide_env")
@@ -64,14 +44,7 @@ def test_a_tiny_run_trains_resumes_and_exports(tmp_path: Path, capsys: Capsys) -
     common = ["train", "attack-fcn", "--data", str(data), "--out", str(out), "--models", GUIDE]
     common += ["--hint-model", GUIDE, "--holdout", "2", "--channels", "2,4", "--batch-size", "2"]
     common += ["--checkpoint-every", "1", "--shift", "2", "--json"]
-    assert main([*common, "--steps", "2"]) == 0
-    first = json.loads(capsys.readouterr().out)
-    assert first["steps"] == 2
-    assert main([*common, "--steps", "3"]) == 1
-    assert "pass --resume" in one_line_error(capsys)
-    assert main([*common, "--steps", "3", "--resume"]) == 0
-    done = json.loads(capsys.readouterr().out)
-    assert done["steps"] == 3
+    done = train_resume_and_refuse(capsys, common)
     manifest = json.loads(Path(done["manifest"]).read_text())
     assert manifest["hint_model"] == GUIDE
     assert manifest["images_seen"] == 6

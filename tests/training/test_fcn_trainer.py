@@ -17,14 +17,8 @@ from advengine.errors import ConfigError, ParameterError
 from advengine.models.fcn import FcnConfig, load_fcn, pack_input
 from advengine.training import FcnSettings, fcn_settings
 from advengine.training.checkpoint import load_checkpoint
-from advengine.training.fcn_trainer import (
-    SNAPSHOTS,
-    FcnStep,
-    fcn_training_graph,
-    new_state,
-    run_fcn_training,
-)
-from advengine.training.trainer import CHECKPOINT
+from advengine.training.fcn_trainer import fcn_step, fcn_training_graph, new_state, train_attack_fcn
+from advengine.training.loop import CHECKPOINT, SNAPSHOTS
 
 from ..models.conftest import user_manifest, write_json
 from .conftest import GUIDE, GUIDE_SIZE, pixel_classifier
@@ -67,16 +61,17 @@ def cross_entropy(s: FcnSettings, params: dict[str, F32], images: U8, labels: I6
     """Σ CE of the sources on the FCN's output for ``images`` at ε = 16 (no augmentation)."""
     config = FcnConfig(GUIDE_SIZE, s.channels)
     whole = s.model_copy(update={"batch_size": len(images)})  # one graph run for every image
-    step = FcnStep(fcn_training_graph(whole, config, None), params, len(images), GUIDE_SIZE, None)
+    step = fcn_step(fcn_training_graph(whole, config, None), params, len(images), GUIDE_SIZE, None)
     x = to_model_input(images)
     hint = fcn_hint(x, s.hint_model, None, side=GUIDE_SIZE)
-    return len(s.sources) * float(step.run(pack_input(x, hint, 16), labels - 1).mean())
+    loss = step.run({"input": pack_input(x, hint, 16), "label": labels - 1})
+    return len(s.sources) * float(loss.mean())
 
 
 def test_training_raises_the_sources_cross_entropy(tmp_path: Path, two_sources: tuple[str, str]) -> None:
     s = settings(tmp_path, two_sources, lr=0.01, batch_size=4, shift=0, checkpoint_every=100)
     images, labels = toy_images(8)
-    result = run_fcn_training(s, images, labels, tmp_path / "run", 100)
+    result = train_attack_fcn(s, tmp_path / "run", 100, data=(images, labels))
     trained = load_checkpoint(tmp_path / "run" / CHECKPOINT)
     assert len(trained.losses) == result.steps == 100
     start = new_state(s, FcnConfig(GUIDE_SIZE, s.channels)).params
@@ -88,9 +83,9 @@ def test_training_raises_the_sources_cross_entropy(tmp_path: Path, two_sources: 
 def test_resume_continues_exactly(tmp_path: Path, two_sources: tuple[str, str]) -> None:
     s = settings(tmp_path, two_sources)
     images, labels = toy_images()
-    run_fcn_training(s, images, labels, tmp_path / "whole", 9)
+    train_attack_fcn(s, tmp_path / "whole", 9, data=(images, labels))
     for steps, resume in ((3, False), (6, True), (9, True)):
-        run_fcn_training(s, images, labels, tmp_path / "pieces", steps, resume=resume)
+        train_attack_fcn(s, tmp_path / "pieces", steps, data=(images, labels), resume=resume)
     whole = load_checkpoint(tmp_path / "whole" / CHECKPOINT)
     pieces = load_checkpoint(tmp_path / "pieces" / CHECKPOINT)
     assert pieces.step == whole.step == 9
@@ -112,19 +107,20 @@ def test_resume_continues_exactly(tmp_path: Path, two_sources: tuple[str, str]) 
 def test_new_runs_and_resumes_are_checked(tmp_path: Path, two_sources: tuple[str, str]) -> None:
     s = settings(tmp_path, two_sources)
     images, labels = toy_images()
-    run_fcn_training(s, images, labels, tmp_path / "run", 3)
+    train_attack_fcn(s, tmp_path / "run", 3, data=(images, labels))
     with pytest.raises(ConfigError, match="already holds a training run"):
-        run_fcn_training(s, images, labels, tmp_path / "run", 6)
+        train_attack_fcn(s, tmp_path / "run", 6, data=(images, labels))
     other = settings(tmp_path, two_sources, lr=0.5)
     with pytest.raises(ConfigError, match=r"--resume: lr is 0\.5 but the run"):
-        run_fcn_training(other, images, labels, tmp_path / "run", 6, resume=True)
+        train_attack_fcn(other, tmp_path / "run", 6, data=(images, labels), resume=True)
 
 
 def test_the_export_is_a_checked_manifest(tmp_path: Path, two_sources: tuple[str, str]) -> None:
     s = settings(tmp_path, two_sources)
     images, labels = toy_images()
-    result = run_fcn_training(s, images, labels, tmp_path / "run", 3)
+    result = train_attack_fcn(s, tmp_path / "run", 3, data=(images, labels))
     assert result.manifest == tmp_path / "run" / "attack-fcn.json"
+    assert result.model == tmp_path / "run" / "attack-fcn.onnx"
     model, manifest = load_fcn(result.manifest)
     assert manifest.hint_model == GUIDE
     assert manifest.sources == two_sources

@@ -42,7 +42,7 @@ def test_cells_are_distinct_per_image_and_seeded(tmp_path: Path, sources: tuple[
     s = train_settings(
         {"target": GUIDE, "data": tmp_path, "sources": ",".join(sources), "draws": 3, "seed": 5}
     )
-    # 3 attacks × (tiny-a, tiny-b, tiny-a+tiny-b) × 4 ε = 36 cells.
+    # 3 attacks × (tiny-a, tiny-b, tiny-a+tiny-b) × 4 ε = 36 cells, and the FCN's 4 (no sources).
     plan = assign_cells(50, s)
     per_image: dict[int, list[str]] = {}
     for cell, positions in plan.items():
@@ -50,7 +50,8 @@ def test_cells_are_distinct_per_image_and_seeded(tmp_path: Path, sources: tuple[
             per_image.setdefault(i, []).append(cell.key)
     assert sorted(per_image) == list(range(50))
     assert all(len(set(keys)) == 3 == len(keys) for keys in per_image.values())
-    assert {c.sources for c in plan} <= {("tiny-a",), ("tiny-b",), sources}
+    assert {c.sources for c in plan} <= {("tiny-a",), ("tiny-b",), sources, ()}
+    assert {c.key for c in plan if not c.sources} <= {"fcn@4", "fcn@8", "fcn@12", "fcn@16"}
     assert assign_cells(50, s) == plan
 
 
@@ -118,3 +119,10 @@ def test_nothing_left_to_train_on(tmp_path: Path, sources: tuple[str, str]) -> N
     s = train_settings({"target": GUIDE, "data": data, "sources": sources[0], "holdout": 2, "draws": 1})
     with pytest.raises(DatasetError, match="none left to train on after holding out 2"):
         prepare_training_set(s, tmp_path / "cache")
+
+
+def test_limit_keeps_the_first_training_images(tmp_path: Path, sources: tuple[str, str]) -> None:
+    data = image_dir(tmp_path / "data", 5)
+    s = train_settings({"target": GUIDE, "data": data, "sources": sources[0], "holdout": 1, "limit": 2})
+    assert list(ts.training_split(s, s.limit).image_ids) == ["img01", "img02"]
+    assert list(ts.training_split(s, 10).image_ids) == ["img01", "img02", "img03", "img04"]

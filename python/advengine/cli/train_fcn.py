@@ -2,40 +2,44 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from advengine.cli._options import JsonOption, progress_bar, stderr_console
-from advengine.cli.train import train_app
+from advengine.cli._options import JsonOption
+from advengine.cli.train import (
+    CHANNELS,
+    RUN_DEFAULTS,
+    BatchSizeOption,
+    ChannelsOption,
+    CheckpointEveryOption,
+    DataOption,
+    HoldoutOption,
+    LrOption,
+    ResumeOption,
+    SeedOption,
+    ShiftOption,
+    report,
+    train_app,
+    train_with_progress,
+)
 from advengine.context import RunContext
-from advengine.training import FcnSettings, StepReport, fcn_settings, train_attack_fcn
-
-
-def _default(field: str) -> Any:
-    """The settings model's default, so the CLI and the Python API cannot drift apart."""
-    return FcnSettings.model_fields[field].default
+from advengine.training import TrainResult, fcn_settings, train_attack_fcn
+from advengine.training.fcn_settings import HINT_MODEL
+from advengine.training.loop import StepProgress
+from advengine.training.trainset import DataProgress
 
 
 @train_app.command("attack-fcn")
 def attack_fcn_command(
-    data: Annotated[
-        Path, typer.Option("--data", help="Dataset dir (images/ + dev_dataset.csv with true labels).")
-    ],
+    data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="Run dir: checkpoint, snapshots, exported FCN.")],
     steps: Annotated[int, typer.Option("--steps", min=1, help="Train up to this many steps.")] = 500,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per step.")] = _default(
-        "batch_size"
-    ),
-    lr: Annotated[float, typer.Option("--lr", help="Adam step size.")] = _default("lr"),
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")
-    ] = False,
-    seed: Annotated[
-        int, typer.Option("--seed", min=0, help="Seed of the init, batches, budgets and augmentation.")
-    ] = _default("seed"),
+    batch_size: BatchSizeOption = RUN_DEFAULTS["batch_size"],
+    lr: LrOption = RUN_DEFAULTS["lr"],
+    resume: ResumeOption = False,
+    seed: SeedOption = RUN_DEFAULTS["seed"],
     models: Annotated[
         str | None,
         typer.Option(
@@ -46,23 +50,11 @@ def attack_fcn_command(
     ] = None,
     hint_model: Annotated[
         str, typer.Option("--hint-model", help="Model whose input gradient is the FCN's hint.")
-    ] = _default("hint_model"),
-    channels: Annotated[
-        str,
-        typer.Option("--channels", help="Encoder–decoder channels per level, comma-separated."),
-    ] = ",".join(map(str, _default("channels"))),
-    holdout: Annotated[
-        int, typer.Option("--holdout", min=0, help="Never train on the first N images (sorted by ImageId).")
-    ] = _default("holdout"),
-    shift: Annotated[
-        int, typer.Option("--shift", min=0, help="Augmentation: largest shift in pixels.")
-    ] = _default("shift"),
-    checkpoint_every: Annotated[
-        int,
-        typer.Option(
-            "--checkpoint-every", min=1, help="Write the checkpoint (and a snapshot) every N steps."
-        ),
-    ] = _default("checkpoint_every"),
+    ] = HINT_MODEL,
+    channels: ChannelsOption = CHANNELS,
+    holdout: HoldoutOption = RUN_DEFAULTS["holdout"],
+    shift: ShiftOption = RUN_DEFAULTS["shift"],
+    checkpoint_every: CheckpointEveryOption = RUN_DEFAULTS["checkpoint_every"],
     as_json: JsonOption = False,
 ) -> None:
     """Train the attack FCN (one head per ε 4–16, the hint model's gradient as input) to raise the
@@ -82,27 +74,11 @@ def attack_fcn_command(
     if models is not None:
         values["sources"] = models
     settings = fcn_settings(values)
-    console = stderr_console()
-    with progress_bar(console, label_width=34, disable=as_json) as bar:
-        task: list[Any] = []
 
-        def on_step(r: StepReport) -> None:
-            if not task:
-                task.append(bar.add_task("training", total=r.steps, completed=r.step - 1))
-            text = f"loss {r.loss:9.3f} · {r.images_per_s:5.2f} img/s"
-            bar.update(task[0], completed=r.step, total=r.steps, description=text)
-            # Off a terminal (a log file, a background run) the bar draws nothing: one line per checkpoint.
-            if not console.is_terminal and not as_json and r.step % settings.checkpoint_every == 0:
-                console.print(f"attack-fcn: step {r.step}/{r.steps} · {text}", highlight=False)
-
-        result = train_attack_fcn(
+    def train(on_data: DataProgress, on_step: StepProgress) -> TrainResult:
+        return train_attack_fcn(
             settings, out, steps, resume=resume, context=RunContext.from_env(), on_step=on_step
         )
-    if as_json:
-        typer.echo(json.dumps(result.summary(), indent=2))
-        return
-    loss = "none" if result.loss is None else f"{result.loss:.3f}"
-    typer.echo(
-        f"attack-fcn: {result.steps} steps, last loss {loss} (−Σ CE), {result.images_per_s:.2f} images/s "
-        f"over {result.seconds:.0f} s → {result.manifest}"
-    )
+
+    result = train_with_progress("attack-fcn", settings, out, as_json, train)
+    report("attack-fcn", result, as_json, "nothing trained")

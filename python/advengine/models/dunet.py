@@ -65,15 +65,19 @@ class DunetConfig:
         return len(self.channels)
 
     def sides(self) -> list[int]:
-        """The feature-map side of every level (stride 2, pad 1, kernel 3: ⌈s / 2⌉)."""
-        out = [self.size]
-        for _ in self.channels[1:]:
-            out.append((out[-1] + 1) // 2)
-        return out
+        return unet_sides(self.size, self.levels)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape, in graph order."""
         return conv_shapes(unet_convs(self.channels, 3, 3))
+
+
+def unet_sides(size: int, levels: int) -> list[int]:
+    """The feature-map side of every level (stride 2, pad 1, kernel 3: ⌈s / 2⌉)."""
+    out = [size]
+    for _ in range(levels - 1):
+        out.append((out[-1] + 1) // 2)
+    return out
 
 
 def unet_convs(channels: tuple[int, ...], cin: int, cout: int) -> list[tuple[str, int, int]]:
@@ -156,40 +160,77 @@ class GraphWriter:
 def build_dunet(config: DunetConfig, params: dict[str, F32]) -> onnx.ModelProto:
     """The denoiser: ``input`` float32 [N, 3, S, S] → ``denoised`` = input − D(input), same shape."""
     shapes = config.shapes()
+    check_weights("DUNET", config.channels, shapes, params)
+    w = GraphWriter()
+    up = unet(w, INPUT, config.levels, config.sides(), out_relu=False)
+    w.node("Sub", [INPUT, up], OUTPUT)
+    return finish_model(
+        w, "dunet", "dunet", (3, 3), config.size, config.channels, {n: params[n] for n in shapes}
+    )
+
+
+def check_weights(
+    what: str, channels: tuple[int, ...], shapes: dict[str, tuple[int, ...]], params: dict[str, F32]
+) -> None:
+    """A ModelError naming the first weight of ``params`` that ``shapes`` lacks, wants, or shapes
+    otherwise."""
     missing = sorted(set(shapes) - set(params))
     extra = sorted(set(params) - set(shapes))
     if missing or extra:
         raise ModelError(
-            f"DUNET weights do not fit channels {list(config.channels)}: "
+            f"{what} weights do not fit channels {list(channels)}: "
             + (f"missing {missing[0]}" if missing else f"unexpected {extra[0]}")
         )
     for name, shape in shapes.items():
         if tuple(params[name].shape) != shape:
             raise ModelError(
-                f"DUNET weight {name} has shape {list(params[name].shape)}, expected {list(shape)}"
+                f"{what} weight {name} has shape {list(params[name].shape)}, expected {list(shape)}"
             )
-    w = GraphWriter()
-    up = unet(w, INPUT, config.levels, config.sides(), out_relu=False)
-    w.node("Sub", [INPUT, up], OUTPUT)
-    weights = [numpy_helper.from_array(np.ascontiguousarray(params[n], np.float32), n) for n in shapes]
-    s = config.size
+
+
+def finish_model(
+    w: GraphWriter,
+    name: str,
+    key: str,
+    planes: tuple[int, int],
+    size: int,
+    channels: tuple[int, ...],
+    weights: dict[str, F32],
+) -> onnx.ModelProto:
+    """The checked model of the nodes ``w`` wrote: ``input`` [N, planes[0], S, S] → ``w``'s last
+    output [N, planes[1], S, S], the ``weights`` as initializers, and ``advengine.<key>.channels``
+    and ``.size`` properties (``key``: what :func:`read_props` reads back)."""
+    inits = [numpy_helper.from_array(np.ascontiguousarray(v, np.float32), k) for k, v in weights.items()]
+    out = w.nodes[-1].output[0]
     graph = helper.make_graph(
         w.nodes,
-        "dunet",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 3, s, s])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", 3, s, s])],
-        initializer=[*weights, *w.constants],
+        name,
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", planes[0], size, size])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", planes[1], size, size])],
+        initializer=[*inits, *w.constants],
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="advengine"
     )
     model.ir_version = IR_VERSION
     helper.set_model_props(
-        model,
-        {"advengine.dunet.channels": ",".join(map(str, config.channels)), "advengine.dunet.size": str(s)},
+        model, {f"advengine.{key}.channels": ",".join(map(str, channels)), f"advengine.{key}.size": str(size)}
     )
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def read_props(model: onnx.ModelProto, key: str, what: str) -> tuple[tuple[int, ...], int, dict[str, F32]]:
+    """(channels, size, initializers) of a model :func:`finish_model` wrote as ``key``."""
+    props = {p.key: p.value for p in model.metadata_props}
+    try:
+        channels = tuple(int(c) for c in props[f"advengine.{key}.channels"].split(","))
+        size = int(props[f"advengine.{key}.size"])
+    except (KeyError, ValueError):
+        raise ModelError(f"not {what} written by advengine (no advengine.{key}.* properties)") from None
+    # Copies: ONNX hands out read-only arrays, and a trainer starting from them updates them in place.
+    weights = {t.name: np.array(numpy_helper.to_array(t), np.float32) for t in model.graph.initializer}
+    return channels, size, weights
 
 
 def unet(w: GraphWriter, x: str, levels: int, sides: list[int], *, out_relu: bool) -> str:
@@ -221,15 +262,9 @@ def unet(w: GraphWriter, x: str, levels: int, sides: list[int], *, out_relu: boo
 
 def read_dunet(model: onnx.ModelProto) -> tuple[DunetConfig, dict[str, F32]]:
     """The config and weights of a denoiser written by :func:`build_dunet` (from its properties)."""
-    props = {p.key: p.value for p in model.metadata_props}
-    try:
-        channels = tuple(int(c) for c in props["advengine.dunet.channels"].split(","))
-        size = int(props["advengine.dunet.size"])
-    except (KeyError, ValueError):
-        raise ModelError("not a DUNET written by advengine (no advengine.dunet.* properties)") from None
+    channels, size, weights = read_props(model, "dunet", "a DUNET")
     config = DunetConfig(size, channels)
-    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    return config, {n: np.asarray(weights[n], np.float32) for n in config.shapes() if n in weights}
+    return config, {n: weights[n] for n in config.shapes() if n in weights}
 
 
 __all__ = [
@@ -241,11 +276,15 @@ __all__ = [
     "DunetConfig",
     "GraphWriter",
     "build_dunet",
+    "check_weights",
     "conv_shapes",
+    "finish_model",
     "he_normal",
     "init_params",
     "output_conv",
     "read_dunet",
+    "read_props",
     "unet",
     "unet_convs",
+    "unet_sides",
 ]

@@ -30,12 +30,20 @@ from typing import Annotated
 import numpy as np
 import numpy.typing as npt
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 from pydantic import Field
 
 from advengine.errors import ModelError, ParameterError
-from advengine.models.dunet import GraphWriter, conv_shapes, he_normal, unet, unet_convs
-from advengine.models.onnx_graph import IR_VERSION, OPSET
+from advengine.models.dunet import (
+    GraphWriter,
+    check_weights,
+    conv_shapes,
+    finish_model,
+    he_normal,
+    read_props,
+    unet,
+    unet_convs,
+    unet_sides,
+)
 from advengine.params import Params, parse_params
 
 F32 = npt.NDArray[np.float32]
@@ -67,10 +75,7 @@ class FcnConfig:
             raise ParameterError(f"FCN side {self.size} is too small for {len(self.channels)} levels")
 
     def sides(self) -> list[int]:
-        out = [self.size]
-        for _ in self.channels[1:]:
-            out.append((out[-1] + 1) // 2)
-        return out
+        return unet_sides(self.size, len(self.channels))
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape: the encoder–decoder (6 inputs: image and hint), then the
@@ -118,25 +123,9 @@ def pack_input(x: F32, hint: F32, eps_px: npt.ArrayLike) -> F32:
     return out
 
 
-def _check(config: FcnConfig, params: dict[str, F32]) -> None:
-    shapes = config.shapes()
-    missing = sorted(set(shapes) - set(params))
-    extra = sorted(set(params) - set(shapes))
-    if missing or extra:
-        raise ModelError(
-            f"FCN weights do not fit channels {list(config.channels)}: "
-            + (f"missing {missing[0]}" if missing else f"unexpected {extra[0]}")
-        )
-    for name, shape in shapes.items():
-        if tuple(params[name].shape) != shape:
-            raise ModelError(
-                f"FCN weight {name} has shape {list(params[name].shape)}, expected {list(shape)}"
-            )
-
-
 def build_fcn(config: FcnConfig, params: dict[str, F32]) -> onnx.ModelProto:
     """``input`` float32 [N, 8, S, S] (see :func:`pack_input`) → ``adv`` [N, 3, S, S] in [0, 1]."""
-    _check(config, params)
+    check_weights("FCN", config.channels, config.shapes(), params)
     w = GraphWriter(PREFIX)
     s = config.size
 
@@ -180,38 +169,16 @@ def build_fcn(config: FcnConfig, params: dict[str, F32]) -> onnx.ModelProto:
     a = w.node("Mul", [w.node("Tanh", [h], f"{PREFIX}tanh"), eps], f"{PREFIX}a")
     zero = w.constant(f"{PREFIX}zero", np.array(0.0, np.float32))
     w.node("Clip", [w.node("Add", [x, a], f"{PREFIX}x_plus_a"), zero, one], OUTPUT)
-    shapes = config.shapes()
-    weights = [numpy_helper.from_array(np.ascontiguousarray(params[n], np.float32), n) for n in shapes]
-    graph = helper.make_graph(
-        w.nodes,
-        "attack-fcn",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", IN_CHANNELS, s, s])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", 3, s, s])],
-        initializer=[*weights, *w.constants],
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="advengine"
-    )
-    model.ir_version = IR_VERSION
-    helper.set_model_props(
-        model, {"advengine.fcn.channels": ",".join(map(str, config.channels)), "advengine.fcn.size": str(s)}
-    )
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    weights = {n: params[n] for n in config.shapes()}
+    return finish_model(w, "attack-fcn", "fcn", (IN_CHANNELS, 3), s, config.channels, weights)
 
 
 def read_fcn(model: onnx.ModelProto) -> tuple[FcnConfig, dict[str, F32]]:
     """The config and weights of an FCN written by :func:`build_fcn` (from its properties)."""
-    props = {p.key: p.value for p in model.metadata_props}
-    try:
-        channels = tuple(int(c) for c in props["advengine.fcn.channels"].split(","))
-        size = int(props["advengine.fcn.size"])
-    except (KeyError, ValueError):
-        raise ModelError("not an attack FCN written by advengine (no advengine.fcn.* properties)") from None
+    channels, size, weights = read_props(model, "fcn", "an attack FCN")
     config = FcnConfig(size, channels)
-    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    params = {n: np.asarray(weights[n], np.float32) for n in config.shapes() if n in weights}
-    _check(config, params)
+    params = {n: weights[n] for n in config.shapes() if n in weights}
+    check_weights("FCN", config.channels, config.shapes(), params)
     return config, params
 
 

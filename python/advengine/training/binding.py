@@ -9,12 +9,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 
 from advengine.context import RunContext
 from advengine.errors import GraphError
+from advengine.graph.params import param_grad_name
 from advengine.graph.runner import make_session
+
+F32 = npt.NDArray[np.float32]
 
 
 class BoundGraph:
@@ -53,4 +57,34 @@ class BoundGraph:
         self.session.run_with_iobinding(self.io)
 
 
-__all__ = ["BoundGraph"]
+class ParamStep:
+    """A compiled training graph (the gradient compiler's ``wrt_params``) bound once: ``feeds`` (graph
+    input → a buffer of the batch's shape and dtype), the parameters as inputs ``prefix + name`` over
+    the very arrays Adam updates, and outputs ``loss`` (per sample) and every parameter's gradient,
+    written into :attr:`grads` (same names as ``params``)."""
+
+    def __init__(
+        self,
+        graph: onnx.ModelProto,
+        params: Mapping[str, F32],
+        feeds: Mapping[str, np.ndarray[Any, Any]],
+        context: RunContext | None,
+        *,
+        prefix: str = "",
+    ) -> None:
+        self.grads = {k: np.zeros_like(p) for k, p in params.items()}
+        batch = len(next(iter(feeds.values())))
+        inputs: dict[str, np.ndarray[Any, Any]] = dict(feeds)
+        inputs.update({prefix + k: p for k, p in params.items()})
+        outputs = {"loss": np.zeros((batch,), np.float32)}
+        outputs.update({param_grad_name(prefix + k): g for k, g in self.grads.items()})
+        self.bound = BoundGraph(graph, inputs, outputs, context)
+        self.loss = outputs["loss"]
+
+    def run(self, feeds: Mapping[str, np.ndarray[Any, Any]]) -> F32:
+        """The loss per sample of the batch ``feeds``; the gradients land in :attr:`grads`."""
+        self.bound.run(feeds)
+        return self.loss
+
+
+__all__ = ["BoundGraph", "ParamStep"]

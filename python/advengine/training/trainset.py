@@ -4,7 +4,8 @@ images, plus the clean images themselves (so clean accuracy holds), cached on di
 Every training image gets ``draws`` distinct (attack, source, ε) cells drawn from the seed; each cell
 is attacked in batches and stored as one ``.npz`` (image ids + uint8 images), written atomically, so
 an interrupted preparation resumes with the cells it has. The first ``holdout`` images of the dataset
-(sorted by ImageId, the order of ``benches/measure_results.py``) are never read.
+(sorted by ImageId, the order of ``benches/measure_results.py``) are never read; ``limit`` keeps only
+that many of the others (the attacks are most of a CPU run's cost).
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ from advengine.errors import DatasetError
 from advengine.files import atomic_write
 from advengine.models.sessions import clear_sessions
 from advengine.seeds import derive_seed
-from advengine.training.settings import TrainSettings
+from advengine.training.settings import RunSettings, TrainSettings
 
 U8 = npt.NDArray[np.uint8]
 #: (images attacked so far, images to attack in all).
 DataProgress = Callable[[int, int], None]
-ATTACK_BATCH = 25
+#: Every attack batch has this many images (the last one of a cell padded): one graph per source. Small,
+#: because the padding is waste: a cell holds about limit × draws / cells images (10 in the v2 run;
+#: batches of 25, v1's, would have attacked 2.5 times as many images as kept: on a CPU an attack
+#: costs per image attacked, padding included).
+ATTACK_BATCH = 5
 
 
 @dataclass(frozen=True)
@@ -46,15 +51,15 @@ class Cell:
 
     @property
     def key(self) -> str:
+        if not self.sources:  # an attack with its own models (the FCN)
+            return f"{self.attack}@{self.eps}"
         short = "+".join(s.removeprefix("efficientnet-") for s in self.sources)
         return f"{self.attack}[{short}]@{self.eps}"
 
 
 def all_cells(settings: TrainSettings) -> list[Cell]:
     """Every cell, grouped by sources (so a source's sessions serve all its cells in a row)."""
-    return [
-        Cell(a, s, e) for s in settings.source_sets() for a in settings.attacks for e in settings.epsilons
-    ]
+    return [Cell(a, s, e) for a, s, e in settings.cells()]
 
 
 def assign_cells(n_images: int, settings: TrainSettings) -> dict[Cell, list[int]]:
@@ -90,15 +95,16 @@ class TrainingSet:
         return self.clean[k - len(self.adv)], self.clean[k - len(self.adv)]
 
 
-def training_split(settings: TrainSettings) -> Dataset:
-    """The dataset without its first ``holdout`` images."""
+def training_split(settings: RunSettings, limit: int | None = None) -> Dataset:
+    """The dataset without its first ``holdout`` images (and only ``limit`` of the rest)."""
     ds = load_dataset(Path(settings.data))
     if len(ds) <= settings.holdout:
         raise DatasetError(
             f"{settings.data} has {len(ds)} images, none left to train on after holding out "
             f"{settings.holdout}; lower --holdout or give more images"
         )
-    return ds.take(range(settings.holdout, len(ds)))
+    end = len(ds) if limit is None else min(len(ds), settings.holdout + limit)
+    return ds.take(range(settings.holdout, end))
 
 
 def _load_cell(path: Path, ids: list[str], shape: tuple[int, ...]) -> U8 | None:
@@ -156,7 +162,7 @@ def prepare_training_set(
     progress: DataProgress | None = None,
 ) -> TrainingSet:
     """The training set of ``settings``, attacking only the cells missing from ``cache_dir``."""
-    train = training_split(settings)
+    train = training_split(settings, settings.limit)
     clean = train.read_images()
     plan = assign_cells(len(train), settings)
     total = sum(len(v) for v in plan.values())
