@@ -162,3 +162,15 @@ def test_init_starts_from_trained_weights(tmp_path: Path, guide_env: Path) -> No
         first_state(settings(tmp_path, init=str(path), channels="2,4"), DunetConfig(16, (2, 4)))
     with pytest.raises(ConfigError, match="is not a readable ONNX file"):
         first_state(settings(tmp_path, init=str(tmp_path)), config)
+
+
+@pytest.mark.usefixtures("guide_env")
+def test_a_bad_init_is_refused_before_the_training_set_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the training images were attacked before --init was checked")
+
+    monkeypatch.setattr("advengine.training.trainer.prepare_training_set", never)
+    with pytest.raises(ConfigError, match="is not a readable ONNX file"):
+        train_hgd(settings(tmp_path, init=str(tmp_path / "missing.onnx")), tmp_path / "run", 1)

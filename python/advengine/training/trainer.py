@@ -160,7 +160,9 @@ def train_hgd(
     (``<name>.onnx``, ``<name>.json``) from the last state."""
     if data is None:
         start_run(settings.fingerprint(), out / CHECKPOINT, resume)  # a bad --resume fails before the attacks
-        sides(settings)
+        _, crop = sides(settings)
+        if settings.init is not None and not resume:  # and so does a bad --init
+            init_weights(Path(settings.init), DunetConfig(crop, settings.channels))
         data = prepare_training_set(settings, out / "data", context=context, progress=on_data)
     batches = data
     side, crop = sides(settings)
