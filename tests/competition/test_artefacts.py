@@ -105,3 +105,10 @@ def test_entry_results_carry_only_their_tracks_keys() -> None:
     dumped = defense.model_dump()
     assert dumped["clean_accuracy"] is None  # given, so kept even when None
     assert list(dumped)[9:11] == ["images_classified", "clean_accuracy"]
+
+
+def test_json_safe_sends_non_finite_numbers_as_null() -> None:
+    from advengine.competition.artefacts import json_safe
+
+    value = {"a": [1.0, float("nan")], "b": {"c": float("inf"), "d": -float("inf")}, "e": "x", "f": 2}
+    assert json_safe(value) == {"a": [1.0, None], "b": {"c": None, "d": None}, "e": "x", "f": 2}

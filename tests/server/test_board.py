@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.server.test_evaluator import settle
 
+from advengine.competition.artefacts import json_safe
 from advengine.server import ServerSettings, board, create_app
 from advengine.server.board import UNSCORED, Boards, UnknownRoundError
 
@@ -77,4 +78,4 @@ def test_scores_that_are_no_numbers_are_null_and_rounds_are_checked(settings: Se
     with pytest.raises(UnknownRoundError, match="no round 'nope'; rounds: main"):
         boards.get("nope")
     assert boards.round_name(None) == "main"
-    assert board._clean({"a": [math.nan, 1.5, {"b": math.inf}]}) == {"a": [None, 1.5, {"b": None}]}
+    assert json_safe({"a": [math.nan, 1.5, {"b": math.inf}]}) == {"a": [None, 1.5, {"b": None}]}

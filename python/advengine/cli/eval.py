@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -19,7 +18,7 @@ from advengine.cli._errors import EXIT_INCOMPLETE, Interrupted
 from advengine.cli._options import JsonOption, progress_bar, stderr_console
 from advengine.cli.submissions import SandboxOption, UnsafeOption, sandbox_choice
 from advengine.competition import CompetitionConfig, ProcessExecutor, load_config, run_competition
-from advengine.competition.artefacts import PieceId, Results, Rounds
+from advengine.competition.artefacts import PieceId, Results, Rounds, json_safe
 from advengine.competition.engine import VerifyMode
 from advengine.competition.executor import Executor, InProcessExecutor
 from advengine.competition.report import fmt, groups, ranked
@@ -53,16 +52,6 @@ class _RichListener:
             self.console.print(f"{piece}: {status} after {seconds:.1f} s", markup=False, highlight=False)
         if self.task is not None:
             self.progress.update(self.task, advance=1, description=piece.stage)
-
-
-def _clean_json(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_json(v) for v in value]
-    return value
 
 
 _TITLES = {"defense": "defenses", "nontargeted": "attacks", "targeted": "targeted attacks"}
@@ -107,7 +96,7 @@ def _executor(
 def _print_rounds(rounds: Rounds, as_json: bool, out: Path) -> None:
     """Per round and track: the top entry against the best baseline (or the JSON of rounds.json)."""
     if as_json:
-        typer.echo(json.dumps(_clean_json(rounds.model_dump(mode="json")), indent=2))
+        typer.echo(json.dumps(json_safe(rounds.model_dump(mode="json")), indent=2))
         return
     for r in rounds.rounds:
         typer.echo(f"round {r.name} ({r.images} images, {r.mode} scores):")
@@ -269,7 +258,7 @@ def eval_command(
 
     write_report_or_warn(out, lambda line: err.print(line, markup=False))
     if as_json:
-        typer.echo(json.dumps(_clean_json(results.to_json()), indent=2))
+        typer.echo(json.dumps(json_safe(results.to_json()), indent=2))
     else:
         for line in _summary(results):
             typer.echo(line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -395,6 +396,18 @@ def save(path: Path, payload: BaseModel | dict[str, Any]) -> None:
     atomic_write(path, dumps(payload))
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` (dicts, lists, scalars) with every non-finite float as None: JSON has no NaN or
+    infinity, and a score over no images is NaN (the CLI's ``--json`` and the server's leaderboard)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -454,6 +467,7 @@ __all__ = [
     "RunFile",
     "Status",
     "dumps",
+    "json_safe",
     "labels_hash",
     "load_record",
     "pixels_hash",

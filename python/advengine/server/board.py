@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import threading
 from pathlib import Path
 from typing import Any
 
-from advengine.competition.artefacts import Results, read_json
+from advengine.competition.artefacts import Results, json_safe, read_json
 from advengine.errors import ServerError
 from advengine.server.settings import ServerSettings
 
@@ -47,17 +46,6 @@ class Published:
         return f'"{self.round}-{self.version}"'
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or infinity: a score that is not a number is sent as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _version(path: Path) -> str:
     try:
         st = path.stat()
@@ -81,7 +69,7 @@ def build(round_name: str, path: Path, version: str) -> Published:
         results = Results.model_validate(read_json(path))
 
         def entries(items: list[Any]) -> list[dict[str, Any]]:
-            return [_clean(it.model_dump(mode="json")) for it in items]
+            return [json_safe(it.model_dump(mode="json")) for it in items]
 
         board.update(
             scored=True,
