@@ -22,7 +22,10 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+from advengine.errors import ConfigError
 
 #: Submission states; the last four are terminal.
 QUEUED, RUNNING, DONE, FAILED, REJECTED = "queued", "running", "done", "failed", "rejected"
@@ -141,7 +144,19 @@ def sqlite_url(state: Path) -> str:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL (readers never wait for the evaluator's writes), a busy
-    timeout and foreign keys."""
+    timeout and foreign keys. A URL SQLAlchemy cannot use (no such dialect or driver) is one
+    ConfigError naming it."""
+    try:
+        return _engine(url)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(
+            # Only the scheme: the rest of a URL may hold a password.
+            f"--db {url.split('://')[0]}://…: {' '.join(str(exc).split())[:200]}; give "
+            "sqlite+pysqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
